@@ -1,0 +1,431 @@
+//! The command line: flags, the `plan` / `render` / `check` commands and their output.
+//!
+//! The only module that knows clap. Flags are turned into validated values (config, source,
+//! time) before any core function runs; commands print to stdout and return an exit code:
+//! 0 ok, 1 problems found, 2 usage or unreadable input (an `Err` from [`run`]).
+
+use crate::config::Config;
+use crate::inventory::Inventory;
+use crate::inventory::snapshot::{InventorySource, SnapshotSource};
+use crate::plan::{Notice, Plan, plan};
+use crate::problem::Problem;
+use crate::render::{Renderer, to_text};
+use crate::rollout::{Source, rollout_for, start_of_day};
+use anyhow::{Context, bail};
+use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_PROBLEMS: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "forewarn",
+    version,
+    about = "Dated Slack heads-ups for Kubernetes policy rollouts"
+)]
+pub struct Cli {
+    /// Log format on stderr (set the level with FOREWARN_LOG, e.g. FOREWARN_LOG=info).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show the calendar of upcoming notices: who hears about which policy, and when.
+    Plan(PlanArgs),
+    /// Show the messages themselves, as text or as chat.postMessage payloads.
+    Render(RenderArgs),
+    /// Validate the config, the templates and the rollout annotations; exit 1 on any error.
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// The time to check against (as for `plan`); decides which enforcement dates have passed.
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SourceArgs {
+    /// Directory of Kubernetes objects (YAML/JSON, as `kubectl get -o yaml` writes them).
+    #[arg(long, value_name = "DIR")]
+    pub snapshot: PathBuf,
+    /// The forewarn config file.
+    #[arg(long, value_name = "FILE", default_value = "config/forewarn.yaml")]
+    pub config: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// The time to plan from: RFC 3339 or YYYY-MM-DD (midnight in the config's time zone).
+    /// Defaults to the current time.
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<String>,
+    #[arg(long, value_enum, default_value_t = PlanOutput::Table)]
+    pub output: PlanOutput,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PlanOutput {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// The time to plan from (as for `plan`).
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<String>,
+    /// Render only the notice with this id (see `forewarn plan`).
+    #[arg(long)]
+    pub id: Option<String>,
+    #[arg(long, value_enum, default_value_t = RenderOutput::Text)]
+    pub output: RenderOutput,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RenderOutput {
+    Text,
+    Json,
+}
+
+/// Runs a parsed command line. `Err` is a usage or input error (exit 2).
+pub fn run(cli: Cli) -> anyhow::Result<u8> {
+    match cli.command {
+        Command::Plan(args) => cmd_plan(args),
+        Command::Render(args) => cmd_render(args),
+        Command::Check(args) => cmd_check(args),
+    }
+}
+
+fn load(args: &SourceArgs) -> anyhow::Result<(Config, Inventory)> {
+    let config = Config::load(&args.config)?;
+    let inventory = SnapshotSource::new(&args.snapshot)
+        .load()
+        .with_context(|| format!("loading --snapshot {}", args.snapshot.display()))?;
+    Ok((config, inventory))
+}
+
+/// Parses `--now`: RFC 3339, or a date meaning midnight in the config's zone.
+pub fn parse_now(text: Option<&str>, config: &Config) -> anyhow::Result<DateTime<FixedOffset>> {
+    let tz = config.time_zone;
+    match text {
+        None => Ok(Utc::now().with_timezone(&tz).fixed_offset()),
+        Some(t) => {
+            if let Ok(d) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
+                let start = start_of_day(d, tz)
+                    .with_context(|| format!("--now {t}: no midnight in {tz}"))?;
+                return Ok(start.fixed_offset());
+            }
+            match DateTime::parse_from_rfc3339(t) {
+                Ok(dt) => Ok(dt.with_timezone(&tz).fixed_offset()),
+                Err(_) => bail!(
+                    "--now '{t}': expected RFC 3339 (2026-12-01T09:00:00+01:00) or YYYY-MM-DD"
+                ),
+            }
+        }
+    }
+}
+
+fn all_problems(inv: &Inventory, plan: &Plan) -> Vec<Problem> {
+    inv.problems.iter().chain(&plan.problems).cloned().collect()
+}
+
+fn exit_for(problems: &[Problem]) -> u8 {
+    if problems.iter().any(Problem::is_error) {
+        EXIT_PROBLEMS
+    } else {
+        EXIT_OK
+    }
+}
+
+fn cmd_plan(args: PlanArgs) -> anyhow::Result<u8> {
+    let (config, inv) = load(&args.source)?;
+    let now = parse_now(args.now.as_deref(), &config)?;
+    let mut planned = plan(&inv, &config, now);
+    let problems = all_problems(&inv, &planned);
+    match args.output {
+        PlanOutput::Json => {
+            planned.notices.retain(|n| n.send_at >= now);
+            planned.problems = problems.clone();
+            println!("{}", serde_json::to_string_pretty(&planned)?);
+        }
+        PlanOutput::Table => print!("{}", plan_table(&planned, &config, &problems)),
+    }
+    Ok(exit_for(&problems))
+}
+
+/// The human view of a plan.
+pub fn plan_table(planned: &Plan, config: &Config, problems: &[Problem]) -> String {
+    let tz = config.time_zone;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Notices planned from {} ({tz}):\n",
+        planned.now.with_timezone(&tz).format("%a %-d %b %Y %H:%M")
+    );
+    let rows: Vec<[String; 6]> = planned
+        .upcoming()
+        .map(|n| {
+            [
+                n.send_at
+                    .with_timezone(&tz)
+                    .format("%a %Y-%m-%d %H:%M")
+                    .to_string(),
+                n.milestone.clone(),
+                n.policy.clone(),
+                n.audience.clone(),
+                n.destination.clone(),
+                n.namespaces
+                    .iter()
+                    .map(|ns| format!("{} ({})", ns.name, ns.failing))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ]
+        })
+        .collect();
+    let head = [
+        "SEND AT",
+        "MILESTONE",
+        "POLICY",
+        "AUDIENCE",
+        "DESTINATION",
+        "NAMESPACES (FAILING)",
+    ];
+    let mut widths = head.map(str::len);
+    for r in &rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |cells: &[String]| {
+        let mut s = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                s.push_str(c);
+            } else {
+                let _ = write!(s, "{c:<w$}  ", w = widths[i]);
+            }
+        }
+        s.trim_end().to_string()
+    };
+    let _ = writeln!(out, "{}", line(&head.map(str::to_string)));
+    for r in &rows {
+        let _ = writeln!(out, "{}", line(r));
+    }
+    if rows.is_empty() {
+        let _ = writeln!(out, "(no notices ahead)");
+    }
+    let policies: std::collections::BTreeSet<_> = planned
+        .upcoming()
+        .map(|n| (&n.policy, &n.enforce_on))
+        .collect();
+    if !policies.is_empty() {
+        let _ = writeln!(out, "\nEnforcement dates:");
+        for (p, d) in policies {
+            let _ = writeln!(out, "  {p}: {d}");
+        }
+    }
+    if !planned.unowned.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nUnowned namespaces (their notices go to {}): {}",
+            config.platform.channel,
+            planned.unowned.join(", ")
+        );
+    }
+    if !problems.is_empty() {
+        let _ = writeln!(out, "\nProblems:");
+        for p in problems {
+            let _ = writeln!(out, "  {p}");
+        }
+    }
+    out
+}
+
+fn cmd_render(args: RenderArgs) -> anyhow::Result<u8> {
+    let (config, inv) = load(&args.source)?;
+    let now = parse_now(args.now.as_deref(), &config)?;
+    let renderer = Renderer::for_config(&config)?;
+    let planned = plan(&inv, &config, now);
+    let notices: Vec<&Notice> = match &args.id {
+        Some(id) => {
+            let found: Vec<_> = planned.notices.iter().filter(|n| &n.id == id).collect();
+            if found.is_empty() {
+                bail!("no notice with id '{id}' (run `forewarn plan` to list them)");
+            }
+            found
+        }
+        None => planned.upcoming().collect(),
+    };
+    let mut messages = Vec::new();
+    for n in &notices {
+        messages.push((n, renderer.render(n, &config)?));
+    }
+    match args.output {
+        RenderOutput::Json => {
+            let payloads: Vec<_> = messages.iter().map(|(_, m)| m).collect();
+            println!("{}", serde_json::to_string_pretty(&payloads)?);
+        }
+        RenderOutput::Text => {
+            for (n, m) in &messages {
+                println!(
+                    "──── {} → {} at {}\n",
+                    n.id,
+                    m.channel,
+                    n.send_at
+                        .with_timezone(&config.time_zone)
+                        .format("%a %Y-%m-%d %H:%M %Z")
+                );
+                print!("{}", to_text(m));
+            }
+            if messages.is_empty() {
+                println!("(no notices ahead)");
+            }
+        }
+    }
+    let problems = all_problems(&inv, &planned);
+    for p in &problems {
+        eprintln!("{p}");
+    }
+    Ok(exit_for(&problems))
+}
+
+fn cmd_check(args: CheckArgs) -> anyhow::Result<u8> {
+    let config = match Config::load(&args.source.config) {
+        Ok(c) => c,
+        Err(crate::config::ConfigError::Invalid { problems, .. }) => {
+            for p in &problems {
+                println!("{p}");
+            }
+            println!("\n{} error(s) in the config", problems.len());
+            return Ok(EXIT_PROBLEMS);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let inv = SnapshotSource::new(&args.source.snapshot)
+        .load()
+        .with_context(|| format!("loading --snapshot {}", args.source.snapshot.display()))?;
+    let now = parse_now(args.now.as_deref(), &config)?;
+    let report = check(&config, &inv, now);
+    print!("{}", report.text);
+    Ok(exit_for(&report.problems))
+}
+
+/// What `forewarn check` found.
+pub struct CheckReport {
+    pub problems: Vec<Problem>,
+    pub text: String,
+}
+
+/// Validates templates, annotations and config entries against an inventory.
+pub fn check(config: &Config, inv: &Inventory, now: DateTime<FixedOffset>) -> CheckReport {
+    let mut problems = inv.problems.clone();
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
+        "Read {} objects: {} policies, {} result summaries, {} exceptions, {} namespaces.",
+        inv.objects,
+        inv.policies.len(),
+        inv.results.len(),
+        inv.exceptions.len(),
+        inv.namespaces.len()
+    );
+    if !inv.skipped.is_empty() {
+        let skipped: Vec<_> = inv
+            .skipped
+            .iter()
+            .map(|(k, n)| format!("{k} ×{n}"))
+            .collect();
+        let _ = writeln!(
+            text,
+            "Skipped (not read by forewarn): {}",
+            skipped.join(", ")
+        );
+    }
+
+    let _ = writeln!(text, "\nRollouts:");
+    let mut any = false;
+    for policy in &inv.policies {
+        let (rollout, _) = rollout_for(policy, config);
+        for (key, v) in &rollout.fields {
+            any = true;
+            let from = match v.source {
+                Source::Annotation => format!("annotation {}", config.annotation(key)),
+                Source::Config => format!("{} policies.{}", config.source, policy.id),
+            };
+            let _ = write!(text, "  {}: {key} = {} (from {from}", policy.id, v.value);
+            match &v.overridden {
+                Some(o) => {
+                    let _ = writeln!(text, "; overrides '{o}' in {})", config.source);
+                }
+                None => {
+                    let _ = writeln!(text, ")");
+                }
+            }
+        }
+    }
+    if !any {
+        let _ = writeln!(
+            text,
+            "  (no policy has rollout annotations or config entries)"
+        );
+    }
+    for key in config.policies.keys() {
+        if inv.policy(key).is_none() {
+            problems.push(Problem::warning(
+                config.source.clone(),
+                format!("policies.{key}"),
+                "no such policy in the inventory",
+            ));
+        }
+    }
+
+    let planned = plan(inv, config, now);
+    problems.extend(planned.problems.iter().cloned());
+    match Renderer::for_config(config) {
+        Err(e) => problems.push(Problem::error("templates", "", e.to_string())),
+        Ok(renderer) => {
+            let samples = crate::render::sample_notices(config);
+            for n in planned.notices.iter().chain(&samples) {
+                if let Err(e) = renderer.render(n, config) {
+                    problems.push(Problem::error(
+                        format!("templates (notice {})", n.id),
+                        "",
+                        e.to_string(),
+                    ));
+                    break;
+                }
+            }
+        }
+    }
+    let errors = problems.iter().filter(|p| p.is_error()).count();
+    let warnings = problems.len() - errors;
+    if !problems.is_empty() {
+        let _ = writeln!(text, "\nProblems:");
+        for p in &problems {
+            let _ = writeln!(text, "  {p}");
+        }
+    }
+    let _ = writeln!(text, "\n{errors} error(s), {warnings} warning(s).");
+    CheckReport { problems, text }
+}

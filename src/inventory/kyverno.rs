@@ -1,0 +1,328 @@
+//! Reading Kyverno's policy and exception objects (and Namespaces) into the inventory model.
+//!
+//! Knows the field names of `kyverno.io` and `policies.kyverno.io` objects and how Kyverno
+//! decides a rule's mode. Each function reads one object and returns a model value or a
+//! [`FieldError`] naming the offending field; it never looks at other objects and does no I/O.
+
+use super::fields::{FieldError, FieldResult, Node};
+use super::model::{
+    ExceptedPolicy, Exception, Mode, ModeOverride, ModeSpec, Namespace, Policy, PolicyDocs,
+    PolicyKind, PolicySeverity, Rule,
+};
+use super::selector::{LabelSelector, Operator, Requirement};
+
+/// Annotations of the Kyverno policy library that describe a policy.
+pub const TITLE: &str = "policies.kyverno.io/title";
+pub const CATEGORY: &str = "policies.kyverno.io/category";
+pub const SEVERITY: &str = "policies.kyverno.io/severity";
+pub const SUBJECT: &str = "policies.kyverno.io/subject";
+pub const DESCRIPTION: &str = "policies.kyverno.io/description";
+
+/// Name, namespace, labels and annotations of any object.
+pub struct Meta {
+    pub name: Option<String>,
+    pub namespace: Option<String>,
+    pub labels: super::model::Labels,
+    pub annotations: super::model::Labels,
+    pub created: Option<String>,
+}
+
+pub fn read_meta(obj: Node<'_>) -> FieldResult<Meta> {
+    let Some(meta) = obj.get("metadata") else {
+        return Ok(Meta {
+            name: None,
+            namespace: None,
+            labels: Default::default(),
+            annotations: Default::default(),
+            created: None,
+        });
+    };
+    let m = meta.node();
+    Ok(Meta {
+        name: m.str("name")?.map(str::to_string),
+        namespace: m.str("namespace")?.map(str::to_string),
+        labels: m.string_map("labels")?,
+        annotations: m.string_map("annotations")?,
+        created: m.str("creationTimestamp")?.map(str::to_string),
+    })
+}
+
+/// Whether `s` is a valid namespace name (an RFC 1123 label). Rejects template placeholders
+/// such as `${var.namespace}` or chainsaw's `($namespace)` that are not real objects.
+pub fn valid_namespace_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+fn check_namespace(value: &str, field: &str) -> FieldResult<()> {
+    if valid_namespace_name(value) {
+        Ok(())
+    } else {
+        Err(FieldError::new(
+            field,
+            format!(
+                "'{value}' is not a namespace name (a template placeholder or test assertion, not a whole object?)"
+            ),
+        ))
+    }
+}
+
+fn required_name(meta: &Meta) -> FieldResult<String> {
+    meta.name
+        .clone()
+        .ok_or_else(|| FieldError::new("metadata.name", "missing"))
+}
+
+fn read_selector(node: Node<'_>) -> FieldResult<LabelSelector> {
+    let mut sel = LabelSelector {
+        match_labels: node.string_map("matchLabels")?,
+        match_expressions: Vec::new(),
+    };
+    for expr in node.list("matchExpressions")? {
+        let e = expr.node();
+        let op_text = e.req_str("operator")?;
+        let operator = Operator::parse(op_text).ok_or_else(|| {
+            e.error(
+                "operator",
+                format!(
+                    "unknown operator '{op_text}' (expected In, NotIn, Exists or DoesNotExist)"
+                ),
+            )
+        })?;
+        sel.match_expressions.push(Requirement {
+            key: e.req_str("key")?.to_string(),
+            operator,
+            values: e.str_list("values")?.unwrap_or_default(),
+        });
+    }
+    Ok(sel)
+}
+
+fn read_overrides(node: Node<'_>, key: &str) -> FieldResult<Vec<ModeOverride>> {
+    let mut out = Vec::new();
+    for item in node.list(key)? {
+        let o = item.node();
+        let action_text = o.req_str("action")?;
+        // Kyverno skips overrides whose action is not valid; we report it instead of guessing.
+        let action = Mode::parse_kyverno(action_text).ok_or_else(|| {
+            o.error(
+                "action",
+                format!("unknown action '{action_text}' (expected Audit or Enforce)"),
+            )
+        })?;
+        let namespace_selector = match o.get("namespaceSelector") {
+            Some(c) => Some(read_selector(c.node())?),
+            None => None,
+        };
+        out.push(ModeOverride {
+            action,
+            namespaces: o.str_list("namespaces")?,
+            namespace_selector,
+        });
+    }
+    Ok(out)
+}
+
+fn read_mode(node: Node<'_>, key: &str) -> FieldResult<Option<Mode>> {
+    match node.str(key)? {
+        None => Ok(None),
+        Some(s) => Mode::parse_kyverno(s).map(Some).ok_or_else(|| {
+            node.error(
+                key,
+                format!("unknown value '{s}' (expected Audit or Enforce)"),
+            )
+        }),
+    }
+}
+
+fn docs(meta: &Meta) -> PolicyDocs {
+    let get = |k: &str| {
+        meta.annotations
+            .get(k)
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+    };
+    PolicyDocs {
+        title: get(TITLE),
+        category: get(CATEGORY),
+        severity: get(SEVERITY).and_then(|s| PolicySeverity::parse(&s)),
+        subject: get(SUBJECT),
+        description: get(DESCRIPTION),
+    }
+}
+
+/// A `kyverno.io` ClusterPolicy or Policy.
+pub fn read_kyverno_policy(obj: Node<'_>, kind: PolicyKind) -> FieldResult<Policy> {
+    let meta = read_meta(obj)?;
+    let name = required_name(&meta)?;
+    let namespace = match kind {
+        PolicyKind::Policy => {
+            let ns = meta.namespace.clone().ok_or_else(|| {
+                FieldError::new("metadata.namespace", "missing: a Policy is namespaced")
+            })?;
+            check_namespace(&ns, "metadata.namespace")?;
+            Some(ns)
+        }
+        _ => None,
+    };
+    let spec_child = obj
+        .get("spec")
+        .ok_or_else(|| FieldError::new("spec", "missing"))?;
+    let spec = spec_child.node();
+    let mut rules = Vec::new();
+    for item in spec.list("rules")? {
+        let r = item.node();
+        let rule_name = r.req_str("name")?.to_string();
+        let (validate, failure_action, overrides) = match r.get("validate") {
+            Some(v) => {
+                let v = v.node();
+                (
+                    true,
+                    read_mode(v, "failureAction")?,
+                    read_overrides(v, "failureActionOverrides")?,
+                )
+            }
+            None => (false, None, Vec::new()),
+        };
+        rules.push(Rule {
+            name: rule_name,
+            validate,
+            failure_action,
+            overrides,
+        });
+    }
+    let spec_action = read_mode(spec, "validationFailureAction")?.unwrap_or(Mode::Audit);
+    let spec_overrides = read_overrides(spec, "validationFailureActionOverrides")?;
+    let id = match &namespace {
+        Some(ns) => format!("{ns}/{name}"),
+        None => name.clone(),
+    };
+    Ok(Policy {
+        id,
+        name,
+        namespace,
+        kind,
+        docs: docs(&meta),
+        annotations: meta.annotations,
+        modes: ModeSpec::Kyverno {
+            rules,
+            spec_action,
+            spec_overrides,
+        },
+    })
+}
+
+/// A `policies.kyverno.io` ValidatingPolicy or NamespacedValidatingPolicy.
+pub fn read_validating_policy(obj: Node<'_>, kind: PolicyKind) -> FieldResult<Policy> {
+    let meta = read_meta(obj)?;
+    let name = required_name(&meta)?;
+    let namespace = if kind == PolicyKind::NamespacedValidatingPolicy {
+        let ns = meta.namespace.clone().ok_or_else(|| {
+            FieldError::new("metadata.namespace", "missing: this kind is namespaced")
+        })?;
+        check_namespace(&ns, "metadata.namespace")?;
+        Some(ns)
+    } else {
+        None
+    };
+    let spec = obj
+        .get("spec")
+        .ok_or_else(|| FieldError::new("spec", "missing"))?;
+    let actions = spec
+        .node()
+        .str_list("validationActions")?
+        .unwrap_or_default();
+    for a in &actions {
+        if !matches!(a.as_str(), "Deny" | "Audit" | "Warn") {
+            return Err(FieldError::new(
+                "spec.validationActions",
+                format!("unknown action '{a}' (expected Deny, Audit or Warn)"),
+            ));
+        }
+    }
+    // Kubernetes' default for validationActions is Deny; only Deny blocks admission.
+    let mode = if actions.is_empty() || actions.iter().any(|a| a == "Deny") {
+        Mode::Enforce
+    } else {
+        Mode::Audit
+    };
+    let id = match &namespace {
+        Some(ns) => format!("{ns}/{name}"),
+        None => name.clone(),
+    };
+    Ok(Policy {
+        id,
+        name,
+        namespace,
+        kind,
+        docs: docs(&meta),
+        annotations: meta.annotations,
+        modes: ModeSpec::Fixed(mode),
+    })
+}
+
+/// A PolicyException of `kyverno.io` (v2, v2beta1) or `policies.kyverno.io` (v1, v1beta1, v1alpha1).
+pub fn read_exception(obj: Node<'_>, api_version: &str) -> FieldResult<Exception> {
+    let meta = read_meta(obj)?;
+    let name = required_name(&meta)?;
+    if let Some(ns) = &meta.namespace {
+        check_namespace(ns, "metadata.namespace")?;
+    }
+    let spec_child = obj
+        .get("spec")
+        .ok_or_else(|| FieldError::new("spec", "missing"))?;
+    let spec = spec_child.node();
+    let mut policies = Vec::new();
+    // kyverno.io: spec.exceptions[].policyName (+ ruleNames)
+    for item in spec.list("exceptions")? {
+        let e = item.node();
+        policies.push(ExceptedPolicy {
+            policy: e.req_str("policyName")?.to_string(),
+            rules: e.str_list("ruleNames")?.unwrap_or_default(),
+        });
+    }
+    // policies.kyverno.io: spec.policyRefs[].name
+    for item in spec.list("policyRefs")? {
+        policies.push(ExceptedPolicy {
+            policy: item.node().req_str("name")?.to_string(),
+            rules: Vec::new(),
+        });
+    }
+    let mut match_namespaces = Vec::new();
+    if let Some(m) = spec.get("match") {
+        for block in ["any", "all"] {
+            for item in m.node().list(block)? {
+                if let Some(res) = item.node().get("resources") {
+                    match_namespaces.extend(res.node().str_list("namespaces")?.unwrap_or_default());
+                }
+            }
+        }
+    }
+    Ok(Exception {
+        name,
+        namespace: meta.namespace,
+        api_version: api_version.to_string(),
+        policies,
+        match_namespaces,
+        annotations: meta.annotations,
+        labels: meta.labels,
+        created: meta.created,
+        expires_at: spec.str("expiresAt")?.map(str::to_string),
+    })
+}
+
+/// A core/v1 Namespace.
+pub fn read_namespace(obj: Node<'_>) -> FieldResult<Namespace> {
+    let meta = read_meta(obj)?;
+    let name = required_name(&meta)?;
+    check_namespace(&name, "metadata.name")?;
+    Ok(Namespace {
+        name,
+        labels: meta.labels,
+        annotations: meta.annotations,
+    })
+}

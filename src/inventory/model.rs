@@ -1,0 +1,340 @@
+//! The inventory: what forewarn knows of a cluster, independent of where it was read from.
+//!
+//! Policies with their docs and per-rule modes, report results reduced to per policy ×
+//! namespace summaries, exceptions and namespaces. The snapshot source and (later) the live
+//! cluster source both build this same value. It holds no I/O and no clock; it must never keep
+//! whole report objects (large clusters carry hundreds of thousands of results).
+
+use super::selector::{LabelSelector, wildcard_match};
+use crate::problem::Problem;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Labels or annotations of an object.
+pub type Labels = BTreeMap<String, String>;
+
+/// What the admission engine does with a violation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub enum Mode {
+    /// Violations are reported but admitted.
+    Audit,
+    /// Violations are blocked.
+    Enforce,
+}
+
+impl Mode {
+    /// Kyverno accepts `Audit`/`Enforce` and the deprecated lower-case spellings.
+    pub fn parse_kyverno(s: &str) -> Option<Mode> {
+        match s {
+            "Audit" | "audit" => Some(Mode::Audit),
+            "Enforce" | "enforce" => Some(Mode::Enforce),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Audit => "Audit",
+            Mode::Enforce => "Enforce",
+        }
+    }
+}
+
+/// Which engine object a policy came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum PolicyKind {
+    ClusterPolicy,
+    Policy,
+    ValidatingPolicy,
+    NamespacedValidatingPolicy,
+}
+
+/// Severity as written in `policies.kyverno.io/severity`, normalised to lower case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PolicySeverity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl PolicySeverity {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "low" | "info" => Some(Self::Low),
+            "medium" => Some(Self::Medium),
+            "high" => Some(Self::High),
+            "critical" => Some(Self::Critical),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Low => "low",
+            Self::Medium => "medium",
+            Self::High => "high",
+            Self::Critical => "critical",
+        }
+    }
+}
+
+/// The human description of a policy, from the `policies.kyverno.io/*` annotations.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct PolicyDocs {
+    pub title: Option<String>,
+    pub category: Option<String>,
+    pub severity: Option<PolicySeverity>,
+    pub subject: Option<String>,
+    pub description: Option<String>,
+}
+
+/// One `failureActionOverrides` / `validationFailureActionOverrides` entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModeOverride {
+    pub action: Mode,
+    /// Namespace names, `*` and `?` wildcards allowed. `None` when the field is absent.
+    pub namespaces: Option<Vec<String>>,
+    pub namespace_selector: Option<LabelSelector>,
+}
+
+impl ModeOverride {
+    /// Kyverno's matching: with no namespace list, the selector alone decides (and an absent
+    /// selector matches nothing); with a list, a namespace must match a pattern and, when a
+    /// selector is given, the namespace's labels too.
+    pub fn matches(&self, namespace: &str, labels: &Labels) -> bool {
+        let selector_ok = |required: bool| match &self.namespace_selector {
+            Some(sel) => sel.matches(labels),
+            None => !required,
+        };
+        match &self.namespaces {
+            None => selector_ok(true),
+            Some(list) => list.iter().any(|p| wildcard_match(p, namespace)) && selector_ok(false),
+        }
+    }
+}
+
+fn first_override(overrides: &[ModeOverride], namespace: &str, labels: &Labels) -> Option<Mode> {
+    overrides
+        .iter()
+        .find(|o| o.matches(namespace, labels))
+        .map(|o| o.action)
+}
+
+/// A rule of a Kyverno policy, as far as its mode is concerned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rule {
+    pub name: String,
+    /// Only validate rules can block admission.
+    pub validate: bool,
+    pub failure_action: Option<Mode>,
+    pub overrides: Vec<ModeOverride>,
+}
+
+/// How the mode of a policy is decided.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModeSpec {
+    /// Kyverno ClusterPolicy / Policy: per rule, then spec, with overrides.
+    Kyverno {
+        rules: Vec<Rule>,
+        spec_action: Mode,
+        spec_overrides: Vec<ModeOverride>,
+    },
+    /// ValidatingPolicy: one mode everywhere, from `spec.validationActions`.
+    Fixed(Mode),
+}
+
+/// A policy with everything forewarn reads from it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    /// How reports name it: `name`, or `namespace/name` for namespaced kinds.
+    pub id: String,
+    pub name: String,
+    pub namespace: Option<String>,
+    pub kind: PolicyKind,
+    pub annotations: Labels,
+    pub docs: PolicyDocs,
+    pub modes: ModeSpec,
+}
+
+impl Policy {
+    /// The mode of `rule` (or the whole policy when the result names no rule) for a resource in
+    /// `namespace`, with Kyverno's precedence: the rule's `failureActionOverrides`, the rule's
+    /// `failureAction`, the spec's `validationFailureActionOverrides`, the spec's
+    /// `validationFailureAction` (default Audit).
+    pub fn mode_for(&self, rule: Option<&str>, namespace: &str, labels: &Labels) -> Mode {
+        match &self.modes {
+            ModeSpec::Fixed(mode) => *mode,
+            ModeSpec::Kyverno {
+                rules,
+                spec_action,
+                spec_overrides,
+            } => {
+                let spec_mode =
+                    || first_override(spec_overrides, namespace, labels).unwrap_or(*spec_action);
+                let rule_mode = |r: &Rule| {
+                    first_override(&r.overrides, namespace, labels)
+                        .or(r.failure_action)
+                        .unwrap_or_else(spec_mode)
+                };
+                match rule.and_then(|name| rules.iter().find(|r| r.name == name)) {
+                    Some(r) => rule_mode(r),
+                    // No rule named: the policy audits there if any validate rule does.
+                    None => {
+                        let mut validating = rules.iter().filter(|r| r.validate).peekable();
+                        if validating.peek().is_none() {
+                            return spec_mode();
+                        }
+                        if validating.any(|r| rule_mode(r) == Mode::Audit) {
+                            Mode::Audit
+                        } else {
+                            Mode::Enforce
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether the policy has anything that can block admission.
+    pub fn is_validating(&self) -> bool {
+        match &self.modes {
+            ModeSpec::Fixed(_) => true,
+            ModeSpec::Kyverno { rules, .. } => rules.iter().any(|r| r.validate),
+        }
+    }
+
+    /// The title to show: the title annotation, else the name.
+    pub fn title(&self) -> &str {
+        self.docs.title.as_deref().unwrap_or(&self.name)
+    }
+
+    /// Whether the policy can apply to resources in `namespace` at all.
+    pub fn applies_in(&self, namespace: &str) -> bool {
+        self.namespace.as_deref().is_none_or(|ns| ns == namespace)
+    }
+}
+
+/// Counts of report results by outcome.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ResultCounts {
+    pub pass: u64,
+    pub fail: u64,
+    pub warn: u64,
+    pub error: u64,
+    pub skip: u64,
+}
+
+/// One failing resource kept as an example.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FailingResource {
+    pub kind: String,
+    pub name: String,
+    pub rule: Option<String>,
+    pub message: Option<String>,
+}
+
+/// How many failing resources are kept per policy × namespace.
+pub const SAMPLE_LIMIT: usize = 5;
+
+/// Report results for one policy in one namespace (or cluster-scoped, `namespace: None`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ResultSummary {
+    pub counts: ResultCounts,
+    /// Failing results per rule (`""` when the result names no rule).
+    pub fail_by_rule: BTreeMap<String, u64>,
+    /// Skip results that name the exception that skipped them.
+    pub skipped_by_exception: u64,
+    /// A bounded sample of failing resources, first seen first.
+    pub sample: Vec<FailingResource>,
+}
+
+impl ResultSummary {
+    pub fn add_failure(&mut self, rule: Option<&str>, resource: FailingResource) {
+        self.counts.fail += 1;
+        *self
+            .fail_by_rule
+            .entry(rule.unwrap_or("").to_string())
+            .or_default() += 1;
+        if self.sample.len() < SAMPLE_LIMIT && !self.sample.contains(&resource) {
+            self.sample.push(resource);
+        }
+    }
+}
+
+/// A PolicyException, kept for exception hygiene and reminders.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Exception {
+    pub name: String,
+    pub namespace: Option<String>,
+    pub api_version: String,
+    /// Policies (and their rules; empty = all rules) the exception exempts resources from.
+    pub policies: Vec<ExceptedPolicy>,
+    /// Namespaces named in `spec.match` (wildcards as written); empty when not restricted.
+    pub match_namespaces: Vec<String>,
+    pub annotations: Labels,
+    pub labels: Labels,
+    pub created: Option<String>,
+    /// `spec.expiresAt` when set (policies.kyverno.io).
+    pub expires_at: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExceptedPolicy {
+    pub policy: String,
+    pub rules: Vec<String>,
+}
+
+/// A namespace with the metadata used to find its owner and to match selectors.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Namespace {
+    pub name: String,
+    pub labels: Labels,
+    pub annotations: Labels,
+}
+
+/// Everything read from one source.
+#[derive(Debug, Clone, Default)]
+pub struct Inventory {
+    /// Sorted by id.
+    pub policies: Vec<Policy>,
+    /// Keyed by (policy id as reports name it, namespace).
+    pub results: BTreeMap<(String, Option<String>), ResultSummary>,
+    pub exceptions: Vec<Exception>,
+    pub namespaces: BTreeMap<String, Namespace>,
+    /// Objects of kinds forewarn does not read, by `apiVersion kind`.
+    pub skipped: BTreeMap<String, u64>,
+    /// Objects read, including skipped ones.
+    pub objects: u64,
+    /// Problems met while reading; the rest was still loaded.
+    pub problems: Vec<Problem>,
+}
+
+impl Inventory {
+    pub fn policy(&self, id: &str) -> Option<&Policy> {
+        self.policies.iter().find(|p| p.id == id)
+    }
+
+    /// Labels of a namespace (empty when the namespace object was not seen).
+    pub fn namespace_labels(&self, namespace: &str) -> &Labels {
+        static EMPTY: Labels = BTreeMap::new();
+        self.namespaces.get(namespace).map_or(&EMPTY, |n| &n.labels)
+    }
+
+    /// Result summaries of one policy, by namespace.
+    pub fn results_for<'a>(
+        &'a self,
+        policy_id: &'a str,
+    ) -> impl Iterator<Item = (Option<&'a str>, &'a ResultSummary)> + 'a {
+        self.results
+            .range((policy_id.to_string(), None)..)
+            .take_while(move |((p, _), _)| p == policy_id)
+            .map(|((_, ns), s)| (ns.as_deref(), s))
+    }
+
+    /// Puts policies in a stable order; called once a source has finished loading.
+    pub fn finish(&mut self) {
+        self.policies.sort_by(|a, b| a.id.cmp(&b.id));
+    }
+}

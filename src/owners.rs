@@ -1,0 +1,155 @@
+//! Who owns a namespace, and where that owner's notices go.
+//!
+//! Resolution order: the owner annotation (a team key from the config), the slack-channel
+//! annotation, the configured label fallbacks; otherwise the namespace is unowned and its
+//! notices go to the platform channel. Pure: no I/O, unknown teams become problems.
+
+use crate::config::Config;
+use crate::inventory::Inventory;
+use crate::problem::Problem;
+use std::fmt;
+
+/// Who hears about a namespace.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Audience {
+    /// A team from the config.
+    Team(String),
+    /// A channel named on the namespace itself, without a known team.
+    Channel(String),
+    /// The platform team, for namespaces nobody owns.
+    Platform,
+}
+
+impl Audience {
+    /// Stable text used in notice ids: the team key, the channel, or `platform`.
+    pub fn key(&self) -> String {
+        match self {
+            Audience::Team(t) => t.clone(),
+            Audience::Channel(c) => c.clone(),
+            Audience::Platform => "platform".to_string(),
+        }
+    }
+}
+
+impl fmt::Display for Audience {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.key())
+    }
+}
+
+/// Where a message is delivered.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Destination {
+    /// A channel name (`#payments`) or ID.
+    Channel(String),
+    /// Direct messages to these people.
+    Emails(Vec<String>),
+}
+
+impl fmt::Display for Destination {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Destination::Channel(c) => f.write_str(c),
+            Destination::Emails(e) => write!(f, "email:{}", e.join(",")),
+        }
+    }
+}
+
+/// The result of looking up one namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ownership {
+    pub audience: Audience,
+    pub destination: Destination,
+    /// The owning team, also when notices go to a channel named on the namespace.
+    pub team: Option<String>,
+    /// True when nobody owns the namespace.
+    pub unowned: bool,
+}
+
+/// Finds the owner of `namespace`. A namespace annotation naming a team that is not in the
+/// config is reported and the namespace treated as unowned.
+pub fn owner_of(namespace: &str, inv: &Inventory, config: &Config) -> (Ownership, Option<Problem>) {
+    let platform = Ownership {
+        audience: Audience::Platform,
+        destination: Destination::Channel(config.platform.channel.clone()),
+        team: None,
+        unowned: true,
+    };
+    let Some(ns) = inv.namespaces.get(namespace) else {
+        return (platform, None);
+    };
+    let get = |k: &str| {
+        ns.annotations
+            .get(k)
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+    };
+    let owner_key = config.annotation("owner");
+    let channel_key = config.annotation("slack-channel");
+    let (team, field) = match get(&owner_key) {
+        Some(t) => (
+            Some(t.to_string()),
+            format!("metadata.annotations.{owner_key}"),
+        ),
+        None => match config.owner_labels.iter().find_map(|l| {
+            ns.labels
+                .get(l)
+                .filter(|v| !v.is_empty())
+                .map(|v| (v.clone(), l))
+        }) {
+            Some((t, l)) => (Some(t), format!("metadata.labels.{l}")),
+            None => (None, String::new()),
+        },
+    };
+    let channel = get(&channel_key).map(str::to_string);
+    let mut problem = None;
+    let team = team.and_then(|t| {
+        if config.teams.contains_key(&t) {
+            Some(t)
+        } else {
+            problem = Some(Problem::warning(
+                format!("namespace {namespace}"),
+                field,
+                format!(
+                    "owner '{t}' is not a team in {} (known: {})",
+                    config.source,
+                    config.teams.keys().cloned().collect::<Vec<_>>().join(", ")
+                ),
+            ));
+            None
+        }
+    });
+    let ownership = match (team, channel) {
+        (Some(t), None) => {
+            let team = &config.teams[&t];
+            let destination = match &team.channel {
+                Some(c) if !c.trim().is_empty() => Destination::Channel(c.clone()),
+                _ => Destination::Emails(team.members.clone()),
+            };
+            Ownership {
+                audience: Audience::Team(t.clone()),
+                destination,
+                team: Some(t),
+                unowned: false,
+            }
+        }
+        // A channel on the namespace routes its notices there; when it is the team's own
+        // channel the namespace simply joins the team's notices.
+        (Some(t), Some(c)) if config.teams[&t].channel.as_deref() == Some(c.as_str()) => {
+            Ownership {
+                audience: Audience::Team(t.clone()),
+                destination: Destination::Channel(c),
+                team: Some(t),
+                unowned: false,
+            }
+        }
+        (team, Some(c)) => Ownership {
+            audience: Audience::Channel(c.clone()),
+            destination: Destination::Channel(c),
+            team,
+            unowned: false,
+        },
+        (None, None) => platform,
+    };
+    (ownership, problem)
+}

@@ -1,0 +1,464 @@
+//! Turns a planned notice into a Slack message: Block Kit blocks plus a plain-text fallback.
+//!
+//! Words come from Handlebars templates (strict mode, every value escaped for mrkdwn); the
+//! structure — header, sections, one section per namespace, context footer — is built here with
+//! slack-morphism's types, within Block Kit's limits. Rendering is pure: it never sends anything.
+
+use crate::config::Config;
+use crate::plan::{Notice, NoticeKind};
+use handlebars::{Handlebars, handlebars_helper};
+use serde::Serialize;
+use serde_json::{Value, json};
+use slack_morphism::prelude::*;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Block Kit: blocks per message.
+pub const MAX_BLOCKS: usize = 50;
+/// Block Kit: characters per section text.
+pub const MAX_SECTION: usize = 3000;
+/// Block Kit: characters per header text.
+pub const MAX_HEADER: usize = 150;
+
+/// The parts every template file must define.
+pub const SECTIONS: [&str; 7] = [
+    "header",
+    "what_changes",
+    "namespace",
+    "what_to_do",
+    "contact",
+    "footer",
+    "text",
+];
+
+const BUILTIN: [(NoticeKind, &str); 1] = [(
+    NoticeKind::Announce,
+    include_str!("../templates/announce.hbs"),
+)];
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("template {file}: {message}")]
+    Template { file: String, message: String },
+    #[error("template {file}, section {section}: {message}")]
+    Render {
+        file: String,
+        section: String,
+        message: String,
+    },
+}
+
+/// A message ready for `chat.postMessage`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Message {
+    /// Channel name or ID, or `email:…` for direct messages.
+    pub channel: String,
+    /// Plain-text fallback for notifications.
+    pub text: String,
+    pub blocks: Vec<SlackBlock>,
+}
+
+/// Escapes text for Slack mrkdwn: only `&`, `<` and `>`.
+pub fn escape_mrkdwn(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Cuts `text` to `limit` characters at a line boundary, ending with "…and N more" (lines).
+pub fn fit_lines(text: &str, limit: usize) -> String {
+    if text.chars().count() <= limit {
+        return text.to_string();
+    }
+    let lines: Vec<&str> = text.lines().collect();
+    let mut kept = String::new();
+    for (i, line) in lines.iter().enumerate() {
+        let rest = lines.len() - i;
+        let marker = format!("\n…and {rest} more");
+        if kept.chars().count() + 1 + line.chars().count() + marker.chars().count() > limit {
+            if kept.is_empty() {
+                // A single line longer than the limit: cut inside it.
+                return cut_chars(line, limit);
+            }
+            kept.push_str(&marker);
+            return kept;
+        }
+        if !kept.is_empty() {
+            kept.push('\n');
+        }
+        kept.push_str(line);
+    }
+    kept
+}
+
+/// Cuts `text` to at most `limit` characters, ending with "…" when cut.
+pub fn cut_chars(text: &str, limit: usize) -> String {
+    if text.chars().count() <= limit {
+        return text.to_string();
+    }
+    let mut s: String = text.chars().take(limit.saturating_sub(1)).collect();
+    s.push('…');
+    s
+}
+
+handlebars_helper!(plural: |n: u64, word: str| {
+    if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") }
+});
+
+struct Kind {
+    file: String,
+}
+
+/// Compiled templates for every notice kind.
+pub struct Renderer {
+    md: Handlebars<'static>,
+    plain: Handlebars<'static>,
+    kinds: BTreeMap<NoticeKind, Kind>,
+}
+
+/// Splits a template file into its `{{!-- section: NAME --}}` parts.
+fn split_sections(text: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut current: Option<String> = None;
+    let mut body = String::new();
+    for line in text.lines() {
+        let t = line.trim();
+        if let Some(name) = t
+            .strip_prefix("{{!-- section:")
+            .and_then(|r| r.strip_suffix("--}}"))
+            .map(str::trim)
+        {
+            if let Some(c) = current.take() {
+                out.insert(c, std::mem::take(&mut body));
+            }
+            current = Some(name.to_string());
+            body.clear();
+        } else if current.is_some() {
+            body.push_str(line);
+            body.push('\n');
+        }
+    }
+    if let Some(c) = current {
+        out.insert(c, body);
+    }
+    out
+}
+
+impl Renderer {
+    /// The templates shipped inside the binary.
+    pub fn builtin() -> Result<Self, RenderError> {
+        Self::new(None)
+    }
+
+    /// Templates from `dir` (`<kind>.hbs`), falling back to the built-in file for kinds the
+    /// directory does not have.
+    pub fn new(dir: Option<&Path>) -> Result<Self, RenderError> {
+        let mut md = Handlebars::new();
+        md.set_strict_mode(true);
+        md.register_escape_fn(escape_mrkdwn);
+        md.register_helper("plural", Box::new(plural));
+        let mut plain = Handlebars::new();
+        plain.set_strict_mode(true);
+        plain.register_escape_fn(handlebars::no_escape);
+        plain.register_helper("plural", Box::new(plural));
+        let mut kinds = BTreeMap::new();
+        for (kind, builtin) in BUILTIN {
+            let name = format!("{}.hbs", kind.as_str());
+            let (file, text) = match dir.map(|d| d.join(&name)) {
+                Some(path) if path.exists() => {
+                    let text =
+                        std::fs::read_to_string(&path).map_err(|e| RenderError::Template {
+                            file: path.display().to_string(),
+                            message: format!("cannot read: {e}"),
+                        })?;
+                    (path.display().to_string(), text)
+                }
+                _ => (format!("built-in {name}"), builtin.to_string()),
+            };
+            let sections = split_sections(&text);
+            for section in SECTIONS {
+                let body = sections.get(section).ok_or_else(|| RenderError::Template {
+                    file: file.clone(),
+                    message: format!("missing part '{{{{!-- section: {section} --}}}}'"),
+                })?;
+                let key = format!("{}.{section}", kind.as_str());
+                let registry = if section == "header" {
+                    &mut plain
+                } else {
+                    &mut md
+                };
+                registry
+                    .register_template_string(&key, body.trim_end())
+                    .map_err(|e| RenderError::Render {
+                        file: file.clone(),
+                        section: section.to_string(),
+                        message: e.to_string(),
+                    })?;
+            }
+            kinds.insert(kind, Kind { file });
+        }
+        Ok(Self { md, plain, kinds })
+    }
+
+    /// Loads the templates the config points at (or the built-in ones).
+    pub fn for_config(config: &Config) -> Result<Self, RenderError> {
+        Self::new(config.templates.as_deref())
+    }
+
+    fn part(&self, kind: NoticeKind, section: &str, data: &Value) -> Result<String, RenderError> {
+        let key = format!("{}.{section}", kind.as_str());
+        let registry = if section == "header" {
+            &self.plain
+        } else {
+            &self.md
+        };
+        registry
+            .render(&key, data)
+            .map(|s| s.trim().to_string())
+            .map_err(|e| RenderError::Render {
+                file: self
+                    .kinds
+                    .get(&kind)
+                    .map(|k| k.file.clone())
+                    .unwrap_or_default(),
+                section: section.to_string(),
+                message: e.to_string(),
+            })
+    }
+
+    /// Renders one notice.
+    pub fn render(&self, notice: &Notice, config: &Config) -> Result<Message, RenderError> {
+        let data = context(notice, config);
+        let kind = notice.kind;
+        let mut blocks: Vec<SlackBlock> = Vec::new();
+        let header = cut_chars(&self.part(kind, "header", &data)?, MAX_HEADER);
+        blocks.push(SlackHeaderBlock::new(SlackBlockPlainText::new(header).into()).into());
+        push_section(&mut blocks, self.part(kind, "what_changes", &data)?);
+
+        let tail = [
+            self.part(kind, "what_to_do", &data)?,
+            self.part(kind, "contact", &data)?,
+        ];
+        let footer = self.part(kind, "footer", &data)?;
+        // Room left for namespace sections after the fixed blocks (and one "…and N more").
+        let fixed = blocks.len()
+            + tail.iter().filter(|t| !t.is_empty()).count()
+            + usize::from(!footer.is_empty());
+        let room = MAX_BLOCKS.saturating_sub(fixed);
+        let namespaces = data["namespaces"].as_array().cloned().unwrap_or_default();
+        let shown = if namespaces.len() > room {
+            room.saturating_sub(1)
+        } else {
+            namespaces.len()
+        };
+        for ns in &namespaces[..shown] {
+            let mut scope = ns.clone();
+            if let (Some(obj), Value::Object(root)) = (scope.as_object_mut(), &data) {
+                for (k, v) in root {
+                    obj.entry(k.clone()).or_insert_with(|| v.clone());
+                }
+            }
+            push_section(&mut blocks, self.part(kind, "namespace", &scope)?);
+        }
+        if shown < namespaces.len() {
+            push_section(
+                &mut blocks,
+                format!("…and {} more namespaces", namespaces.len() - shown),
+            );
+        }
+        for t in tail {
+            push_section(&mut blocks, t);
+        }
+        if !footer.is_empty() {
+            blocks.push(
+                SlackContextBlock::new(vec![SlackContextBlockElement::MarkDown(
+                    SlackBlockMarkDownText::new(cut_chars(&footer, MAX_SECTION)),
+                )])
+                .into(),
+            );
+        }
+        Ok(Message {
+            channel: notice.destination.clone(),
+            text: cut_chars(&self.part(kind, "text", &data)?, MAX_SECTION),
+            blocks,
+        })
+    }
+}
+
+fn push_section(blocks: &mut Vec<SlackBlock>, text: String) {
+    if text.trim().is_empty() {
+        return;
+    }
+    let text = fit_lines(&text, MAX_SECTION);
+    blocks.push(
+        SlackSectionBlock::new()
+            .with_text(SlackBlockText::MarkDown(SlackBlockMarkDownText::new(text)))
+            .into(),
+    );
+}
+
+/// "today", "tomorrow", "in N days".
+pub fn when(days_left: i64) -> String {
+    match days_left {
+        i64::MIN..=0 => "today".to_string(),
+        1 => "tomorrow".to_string(),
+        n => format!("in {n} days"),
+    }
+}
+
+/// The data a template sees.
+pub fn context(notice: &Notice, config: &Config) -> Value {
+    let team = notice.team.as_ref().map(|key| {
+        let t = config.teams.get(key);
+        json!({
+            "key": key,
+            "name": config.team_name(key),
+            "contact": t.and_then(|t| t.contact.clone()),
+        })
+    });
+    let enforce_local = notice.enforce_at.with_timezone(&config.time_zone);
+    let enforce_on = if notice.enforce_on.len() == 10 {
+        enforce_local.format("%a %-d %b %Y").to_string()
+    } else {
+        enforce_local.format("%a %-d %b %Y, %H:%M %Z").to_string()
+    };
+    let namespaces: Vec<Value> = notice
+        .namespaces
+        .iter()
+        .map(|n| {
+            json!({
+                "name": n.name,
+                "failing": n.failing,
+                "excepted": n.excepted,
+                "unowned": n.unowned,
+                "sample": n.sample.iter().map(|r| json!({
+                    "kind": r.kind, "name": r.name, "rule": r.rule, "message": r.message,
+                })).collect::<Vec<_>>(),
+                "more": n.failing.saturating_sub(n.sample.len() as u64),
+            })
+        })
+        .collect();
+    let b = &notice.brief;
+    json!({
+        "policy": {
+            "id": notice.policy,
+            "title": b.title,
+            "description": b.description,
+            "category": b.category,
+            "severity": b.severity,
+            "subject": b.subject,
+        },
+        "audience": notice.audience,
+        "destination": notice.destination,
+        "team": team,
+        "milestone": notice.milestone,
+        "days_left": notice.days_left,
+        "when": when(notice.days_left),
+        "enforce_on": enforce_on,
+        "namespaces": namespaces,
+        "namespace_count": notice.namespaces.len(),
+        "total_failing": notice.namespaces.iter().map(|n| n.failing).sum::<u64>(),
+        "what_to_do": b.what_to_do,
+        "guidance": b.guidance,
+        "contact": b.contact,
+        "platform": { "channel": config.platform.channel, "contact": config.platform.contact },
+    })
+}
+
+/// Plain-text view of a message for terminals (`forewarn render --output text`).
+pub fn to_text(message: &Message) -> String {
+    let mut out = String::new();
+    for block in &message.blocks {
+        let text = match block {
+            SlackBlock::Header(h) => {
+                let v = serde_json::to_value(&h.text).unwrap_or_default();
+                format!("# {}", v["text"].as_str().unwrap_or_default())
+            }
+            SlackBlock::Section(s) => match &s.text {
+                Some(SlackBlockText::MarkDown(m)) => m.text.clone(),
+                Some(SlackBlockText::Plain(p)) => p.text.clone(),
+                None => String::new(),
+            },
+            SlackBlock::Context(c) => c
+                .elements
+                .iter()
+                .filter_map(|e| match e {
+                    SlackContextBlockElement::MarkDown(m) => Some(m.text.clone()),
+                    SlackContextBlockElement::Plain(p) => Some(p.text.clone()),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+                .join(" "),
+            _ => continue,
+        };
+        out.push_str(&text);
+        out.push_str("\n\n");
+    }
+    out
+}
+
+/// Synthetic notices that exercise every template branch, for `forewarn check`: one with every
+/// optional value missing (an unowned namespace, enforced today) and one with all of them set,
+/// including characters that must be escaped.
+pub fn sample_notices(config: &Config) -> Vec<Notice> {
+    use crate::inventory::FailingResource;
+    use crate::plan::{NamespaceFailures, PolicyBrief};
+    let at = chrono::DateTime::parse_from_rfc3339("2026-01-05T09:00:00+00:00").unwrap_or_default();
+    let bare = Notice {
+        id: "announce/sample-policy/platform/T-0".into(),
+        kind: NoticeKind::Announce,
+        policy: "sample-policy".into(),
+        audience: "platform".into(),
+        destination: config.platform.channel.clone(),
+        send_at: at,
+        milestone: "T-0".into(),
+        enforce_on: "2026-01-05".into(),
+        namespaces: vec![NamespaceFailures {
+            name: "sample".into(),
+            failing: 1,
+            excepted: 0,
+            unowned: true,
+            sample: vec![FailingResource {
+                kind: "Pod".into(),
+                name: "web-0".into(),
+                rule: None,
+                message: None,
+            }],
+        }],
+        days_left: 0,
+        enforce_at: at,
+        team: None,
+        brief: PolicyBrief {
+            title: "sample-policy".into(),
+            ..PolicyBrief::default()
+        },
+    };
+    let mut full = bare.clone();
+    full.id = "announce/sample-policy/sample-team/T-7".into();
+    full.milestone = "T-7".into();
+    full.days_left = 7;
+    full.team = config.teams.keys().next().cloned();
+    full.namespaces[0].unowned = false;
+    full.namespaces[0].excepted = 2;
+    full.namespaces[0].failing = 12;
+    full.namespaces[0].sample[0].message = Some("a <b> & c".into());
+    full.namespaces[0].sample[0].rule = Some("rule".into());
+    full.brief = PolicyBrief {
+        title: "Sample & <policy>".into(),
+        description: Some("Why it exists.".into()),
+        category: Some("Sample".into()),
+        severity: Some("medium".into()),
+        subject: Some("Pod".into()),
+        contact: Some("#platform".into()),
+        guidance: Some("https://example.com/guide?a=1&b=2".into()),
+        what_to_do: Some("Set the field.".into()),
+    };
+    vec![bare, full]
+}
