@@ -129,8 +129,14 @@ pub fn ingest(inv: &mut Inventory, obj: &Value, origin: &str) {
                 );
             }
             match report::read_report(node, kind, &mut inv.results) {
+                // One problem per report: the first bad result, and how many more were skipped.
                 Ok(problems) => {
-                    for e in problems {
+                    if let Some(first) = problems.first() {
+                        let mut e = first.clone();
+                        e.message = match problems.len() {
+                            1 => format!("{} (this result was skipped)", e.message),
+                            n => format!("{} ({n} results with problems were skipped)", e.message),
+                        };
                         err(inv, e);
                     }
                 }
