@@ -202,6 +202,12 @@ impl Config {
             prefix.push('/');
         }
 
+        if raw.teams.contains_key(crate::owners::PLATFORM) {
+            problems.push(bad(
+                "teams.platform",
+                "the key 'platform' is reserved: namespaces owned by 'platform' go to the `platform:` channel".into(),
+            ));
+        }
         for (key, team) in &raw.teams {
             let blank = |s: &Option<String>| s.as_deref().is_none_or(|s| s.trim().is_empty());
             if blank(&team.channel) && team.members.is_empty() {

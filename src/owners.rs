@@ -9,6 +9,9 @@ use crate::inventory::Inventory;
 use crate::problem::Problem;
 use std::fmt;
 
+/// The owner name that means the platform team itself (reserved as a team key).
+pub const PLATFORM: &str = "platform";
+
 /// Who hears about a namespace.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Audience {
@@ -26,7 +29,7 @@ impl Audience {
         match self {
             Audience::Team(t) => t.clone(),
             Audience::Channel(c) => c.clone(),
-            Audience::Platform => "platform".to_string(),
+            Audience::Platform => PLATFORM.to_string(),
         }
     }
 }
@@ -102,6 +105,15 @@ pub fn owner_of(namespace: &str, inv: &Inventory, config: &Config) -> (Ownership
         },
     };
     let channel = get(&channel_key).map(str::to_string);
+    if team.as_deref() == Some(PLATFORM) && channel.is_none() {
+        return (
+            Ownership {
+                unowned: false,
+                ..platform
+            },
+            None,
+        );
+    }
     let mut problem = None;
     let team = team.and_then(|t| {
         if config.teams.contains_key(&t) {
