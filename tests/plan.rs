@@ -12,13 +12,20 @@ fn ids<'a>(notices: impl Iterator<Item = &'a Notice>) -> Vec<String> {
 
 #[test]
 fn each_team_hears_about_its_own_failing_namespaces() {
-    let planned = plan(&example_inventory(), &example_config(), at("2026-12-01T08:00:00+01:00"));
+    let planned = plan(
+        &example_inventory(),
+        &example_config(),
+        at("2026-12-01T08:00:00+01:00"),
+    );
     let t7: Vec<&Notice> = planned
         .notices
         .iter()
         .filter(|n| n.policy == "require-run-as-nonroot" && n.milestone == "T-7")
         .collect();
-    let audiences: Vec<(&str, &str)> = t7.iter().map(|n| (n.audience.as_str(), n.destination.as_str())).collect();
+    let audiences: Vec<(&str, &str)> = t7
+        .iter()
+        .map(|n| (n.audience.as_str(), n.destination.as_str()))
+        .collect();
     assert_eq!(
         audiences,
         vec![
@@ -28,20 +35,36 @@ fn each_team_hears_about_its_own_failing_namespaces() {
             ("storefront", "#storefront"),
         ]
     );
-    let payments = t7.iter().find(|n| n.audience == "payments").expect("payments");
+    let payments = t7
+        .iter()
+        .find(|n| n.audience == "payments")
+        .expect("payments");
     // Annotation owner (payments-api) and label fallback (payments-worker) both count.
-    let ns: Vec<(&str, u64)> = payments.namespaces.iter().map(|n| (n.name.as_str(), n.failing)).collect();
+    let ns: Vec<(&str, u64)> = payments
+        .namespaces
+        .iter()
+        .map(|n| (n.name.as_str(), n.failing))
+        .collect();
     assert_eq!(ns, vec![("payments-api", 2), ("payments-worker", 1)]);
     assert_eq!(payments.send_at, at("2026-12-07T09:00:00+01:00"));
     assert_eq!(payments.enforce_on, "2026-12-14");
     assert_eq!(payments.id, "announce/require-run-as-nonroot/payments/T-7");
     // Teams with nothing failing get nothing: no notice for the kyverno namespace's team.
-    assert!(planned.notices.iter().all(|n| n.audience != "platform" || n.namespaces.iter().all(|ns| ns.unowned)));
+    assert!(
+        planned
+            .notices
+            .iter()
+            .all(|n| n.audience != "platform" || n.namespaces.iter().all(|ns| ns.unowned))
+    );
 }
 
 #[test]
 fn milestones_shift_before_weekends_and_collapse() {
-    let planned = plan(&example_inventory(), &example_config(), at("2026-11-27T08:00:00+01:00"));
+    let planned = plan(
+        &example_inventory(),
+        &example_config(),
+        at("2026-11-27T08:00:00+01:00"),
+    );
     // Enforcement on Monday 14 December: T-14 and T-7 are Mondays, T-3 (Friday) and T-1
     // (Sunday, moved to Friday) share a tick, where only T-1 is kept; T-0 is Monday morning.
     let got: Vec<(String, String)> = planned
@@ -66,19 +89,39 @@ fn milestones_shift_before_weekends_and_collapse() {
         .filter(|n| n.policy == "storefront-web/require-app-label")
         .map(|n| format!("{} {}", n.milestone, n.send_at.to_rfc3339()))
         .collect();
-    assert!(app.contains(&"T-0 2026-12-10T09:00:00+01:00".to_string()), "{app:?}");
-    assert!(app.contains(&"T-3 2026-12-07T09:00:00+01:00".to_string()), "{app:?}");
+    assert!(
+        app.contains(&"T-0 2026-12-10T09:00:00+01:00".to_string()),
+        "{app:?}"
+    );
+    assert!(
+        app.contains(&"T-3 2026-12-07T09:00:00+01:00".to_string()),
+        "{app:?}"
+    );
 }
 
 #[test]
 fn enforced_namespaces_and_exception_skips_are_not_failing() {
-    let planned = plan(&example_inventory(), &example_config(), at("2026-12-01T08:00:00+01:00"));
+    let planned = plan(
+        &example_inventory(),
+        &example_config(),
+        at("2026-12-01T08:00:00+01:00"),
+    );
     // disallow-latest-tag is already enforced in payments-* by a rule override.
-    assert!(planned.notices.iter().all(|n| !(n.policy == "disallow-latest-tag" && n.audience == "payments")));
+    assert!(
+        planned
+            .notices
+            .iter()
+            .all(|n| !(n.policy == "disallow-latest-tag" && n.audience == "payments"))
+    );
     // The sandbox stays in Audit by a namespaceSelector override, so data hears about it.
-    assert!(planned.notices.iter().any(|n| n.policy == "disallow-latest-tag"
-        && n.audience == "data"
-        && n.namespaces.iter().any(|ns| ns.name == "data-sandbox")));
+    assert!(
+        planned
+            .notices
+            .iter()
+            .any(|n| n.policy == "disallow-latest-tag"
+                && n.audience == "data"
+                && n.namespaces.iter().any(|ns| ns.name == "data-sandbox"))
+    );
     // storefront-web: web fails, web-legacy is skipped by its exception.
     let sf = planned
         .notices
@@ -90,16 +133,32 @@ fn enforced_namespaces_and_exception_skips_are_not_failing() {
     assert_eq!(sf.namespaces[0].sample.len(), 1);
     assert_eq!(sf.namespaces[0].sample[0].name, "web");
     // require-requests-limits is Enforce except data-*: only data is told, with the config's date.
-    let rl: Vec<&Notice> = planned.notices.iter().filter(|n| n.policy == "require-requests-limits").collect();
+    let rl: Vec<&Notice> = planned
+        .notices
+        .iter()
+        .filter(|n| n.policy == "require-requests-limits")
+        .collect();
     assert!(!rl.is_empty());
-    assert!(rl.iter().all(|n| n.audience == "data" && n.enforce_on == "2027-01-11"));
+    assert!(
+        rl.iter()
+            .all(|n| n.audience == "data" && n.enforce_on == "2027-01-11")
+    );
     // Enforced everywhere, no date: nothing.
-    assert!(planned.notices.iter().all(|n| n.policy != "disallow-privileged-containers"));
+    assert!(
+        planned
+            .notices
+            .iter()
+            .all(|n| n.policy != "disallow-privileged-containers")
+    );
 }
 
 #[test]
 fn unowned_namespaces_go_to_the_platform_channel() {
-    let planned = plan(&example_inventory(), &example_config(), at("2026-12-01T08:00:00+01:00"));
+    let planned = plan(
+        &example_inventory(),
+        &example_config(),
+        at("2026-12-01T08:00:00+01:00"),
+    );
     assert_eq!(planned.unowned, vec!["legacy-batch"]);
     let n = planned
         .notices
@@ -110,22 +169,54 @@ fn unowned_namespaces_go_to_the_platform_channel() {
     assert_eq!(n.namespaces[0].name, "legacy-batch");
     assert!(n.namespaces[0].unowned);
     // A namespace's own channel routes its notices there.
-    assert!(planned.notices.iter().any(|n| n.destination == "#search-oncall"));
+    assert!(
+        planned
+            .notices
+            .iter()
+            .any(|n| n.destination == "#search-oncall")
+    );
 }
 
 #[test]
 fn upcoming_is_the_calendar_from_now() {
-    let planned = plan(&example_inventory(), &example_config(), at("2026-12-11T09:00:00+01:00"));
-    let ahead = ids(planned.upcoming().filter(|n| n.policy == "require-run-as-nonroot" && n.audience == "data"));
+    let planned = plan(
+        &example_inventory(),
+        &example_config(),
+        at("2026-12-11T09:00:00+01:00"),
+    );
+    let ahead = ids(planned
+        .upcoming()
+        .filter(|n| n.policy == "require-run-as-nonroot" && n.audience == "data"));
     assert_eq!(
         ahead,
-        vec!["announce/require-run-as-nonroot/data/T-1", "announce/require-run-as-nonroot/data/T-0"]
+        vec![
+            "announce/require-run-as-nonroot/data/T-1",
+            "announce/require-run-as-nonroot/data/T-0"
+        ]
     );
     // On the day itself the T-0 notice is still planned; the day after, nothing is.
-    let planned = plan(&example_inventory(), &example_config(), at("2026-12-14T10:00:00+01:00"));
-    assert!(planned.notices.iter().any(|n| n.id == "announce/require-run-as-nonroot/data/T-0"));
-    let planned = plan(&example_inventory(), &example_config(), at("2026-12-15T10:00:00+01:00"));
-    assert!(planned.notices.iter().all(|n| n.policy != "require-run-as-nonroot"));
+    let planned = plan(
+        &example_inventory(),
+        &example_config(),
+        at("2026-12-14T10:00:00+01:00"),
+    );
+    assert!(
+        planned
+            .notices
+            .iter()
+            .any(|n| n.id == "announce/require-run-as-nonroot/data/T-0")
+    );
+    let planned = plan(
+        &example_inventory(),
+        &example_config(),
+        at("2026-12-15T10:00:00+01:00"),
+    );
+    assert!(
+        planned
+            .notices
+            .iter()
+            .all(|n| n.policy != "require-run-as-nonroot")
+    );
 }
 
 const CONFIG: &str = r##"
@@ -136,7 +227,9 @@ teams:
 "##;
 
 fn namespace(name: &str, owner: &str) -> String {
-    format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {name}\n  annotations:\n    forewarn.dev/owner: {owner}\n")
+    format!(
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {name}\n  annotations:\n    forewarn.dev/owner: {owner}\n"
+    )
 }
 
 fn policy(name: &str, enforce_on: &str) -> String {
@@ -173,9 +266,23 @@ fn problems_are_returned_not_panicked() {
         .iter()
         .map(|p| (p.object.clone(), p.message.clone()))
         .collect();
-    assert!(problems.iter().any(|(o, m)| o == "policy bad-date" && m.contains("'14/12/2026' is not a date")), "{problems:?}");
-    assert!(problems.iter().any(|(o, m)| o == "policy past" && m.contains("has passed but the policy is still in Audit")), "{problems:?}");
-    assert!(problems.iter().any(|(o, m)| o == "namespace ghost" && m.contains("'no-such-team' is not a team")), "{problems:?}");
+    assert!(
+        problems
+            .iter()
+            .any(|(o, m)| o == "policy bad-date" && m.contains("'14/12/2026' is not a date")),
+        "{problems:?}"
+    );
+    assert!(
+        problems.iter().any(|(o, m)| o == "policy past"
+            && m.contains("has passed but the policy is still in Audit")),
+        "{problems:?}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|(o, m)| o == "namespace ghost" && m.contains("'no-such-team' is not a team")),
+        "{problems:?}"
+    );
     // The good policy is still planned, the unknown team's namespace goes to the platform.
     let ok: Vec<(&str, &str)> = planned
         .notices

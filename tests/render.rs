@@ -27,25 +27,52 @@ fn texts(m: &Message) -> Vec<(String, String)> {
 #[test]
 fn example_notice_has_the_agreed_structure() {
     let config = example_config();
-    let planned = plan(&example_inventory(), &config, at("2026-12-01T08:00:00+01:00"));
+    let planned = plan(
+        &example_inventory(),
+        &config,
+        at("2026-12-01T08:00:00+01:00"),
+    );
     let n = planned
         .notices
         .iter()
         .find(|n| n.id == "announce/require-run-as-nonroot/payments/T-7")
         .expect("notice");
-    let m = Renderer::for_config(&config).expect("templates").render(n, &config).expect("render");
+    let m = Renderer::for_config(&config)
+        .expect("templates")
+        .render(n, &config)
+        .expect("render");
     assert_eq!(m.channel, "#payments-dev");
     let blocks = texts(&m);
     let kinds: Vec<&str> = blocks.iter().map(|(k, _)| k.as_str()).collect();
-    assert_eq!(kinds, ["header", "section", "section", "section", "section", "section", "context"]);
-    assert_eq!(blocks[0].1, "Require runAsNonRoot will be enforced in 7 days");
+    assert_eq!(
+        kinds,
+        [
+            "header", "section", "section", "section", "section", "section", "context"
+        ]
+    );
+    assert_eq!(
+        blocks[0].1,
+        "Require runAsNonRoot will be enforced in 7 days"
+    );
     assert!(blocks[1].1.starts_with("*What changes*"));
     assert!(blocks[1].1.contains("*Mon 14 Dec 2026*"));
-    assert!(blocks[2].1.starts_with("*payments-api* — 2 failing resources"));
+    assert!(
+        blocks[2]
+            .1
+            .starts_with("*payments-api* — 2 failing resources")
+    );
     assert!(blocks[2].1.contains("`Deployment/checkout-api`"));
-    assert!(blocks[3].1.starts_with("*payments-worker* — 1 failing resource"));
+    assert!(
+        blocks[3]
+            .1
+            .starts_with("*payments-worker* — 1 failing resource")
+    );
     assert!(blocks[4].1.starts_with("*What to do*"));
-    assert!(blocks[4].1.contains("<https://wiki.example.com/platform/run-as-nonroot|how to comply>"));
+    assert!(
+        blocks[4]
+            .1
+            .contains("<https://wiki.example.com/platform/run-as-nonroot|how to comply>")
+    );
     assert!(blocks[5].1.starts_with("*Who to contact*"));
     assert!(blocks[5].1.contains("#platform-security (ask for Ines)"));
     assert!(blocks[5].1.contains("your team: @maria"));
@@ -76,8 +103,15 @@ fn render_one(yaml: &str) -> Message {
     let inv = inventory_from(&[("c.yaml", yaml)]);
     assert!(inv.problems.is_empty(), "{:?}", inv.problems);
     let planned = plan(&inv, &config, at("2026-12-01T08:00:00+01:00"));
-    let n = planned.notices.iter().find(|n| n.milestone == "T-7").expect("a notice");
-    Renderer::builtin().expect("templates").render(n, &config).expect("render")
+    let n = planned
+        .notices
+        .iter()
+        .find(|n| n.milestone == "T-7")
+        .expect("a notice");
+    Renderer::builtin()
+        .expect("templates")
+        .render(n, &config)
+        .expect("render")
 }
 
 #[test]
@@ -86,12 +120,22 @@ fn every_value_is_escaped_for_mrkdwn_and_links_survive() {
     let blocks = texts(&m);
     // The header is plain text: shown as written.
     assert_eq!(blocks[0].1, "Cats & <Dogs> will be enforced in 7 days");
-    let all: String = blocks[1..].iter().map(|(_, t)| t.as_str()).collect::<Vec<_>>().join("\n");
+    let all: String = blocks[1..]
+        .iter()
+        .map(|(_, t)| t.as_str())
+        .collect::<Vec<_>>()
+        .join("\n");
     assert!(all.contains("*Cats &amp; &lt;Dogs&gt;*"), "{all}");
     assert!(all.contains("image &lt;none&gt; &amp; tag &gt; 1"), "{all}");
     assert!(all.contains("Use &lt;none&gt; &amp; retry"), "{all}");
-    assert!(all.contains("Tom &amp; Jerry &lt;tj@example.com&gt;"), "{all}");
-    assert!(all.contains("<https://example.com/g?a=1&amp;b=2|how to comply>"), "{all}");
+    assert!(
+        all.contains("Tom &amp; Jerry &lt;tj@example.com&gt;"),
+        "{all}"
+    );
+    assert!(
+        all.contains("<https://example.com/g?a=1&amp;b=2|how to comply>"),
+        "{all}"
+    );
     // Nothing else is entity-encoded (no &#39; or &quot;).
     assert!(!all.contains("&#") && !all.contains("&quot;"), "{all}");
     assert!(m.text.contains("Cats &amp; &lt;Dogs&gt;"));
@@ -110,11 +154,18 @@ fn block_kit_limits_are_respected() {
     assert!(header.ends_with('…'));
     for b in blocks {
         if let Some(t) = b["text"]["text"].as_str() {
-            assert!(t.chars().count() <= MAX_SECTION, "section of {} chars", t.chars().count());
+            assert!(
+                t.chars().count() <= MAX_SECTION,
+                "section of {} chars",
+                t.chars().count()
+            );
         }
     }
     let texts = texts(&m);
-    let more = texts.iter().find(|(_, t)| t.starts_with("…and ")).expect("a '…and N more' section");
+    let more = texts
+        .iter()
+        .find(|(_, t)| t.starts_with("…and "))
+        .expect("a '…and N more' section");
     // 50 blocks: header, what changes, 45 namespaces, "…and 75 more", what to do, contact… and
     // the footer; every namespace is accounted for.
     let shown = texts.iter().filter(|(_, t)| t.starts_with("*ns-")).count();
@@ -125,27 +176,48 @@ fn block_kit_limits_are_respected() {
 #[test]
 fn a_users_template_directory_replaces_the_words() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut text = std::fs::read_to_string(common::root().join("templates/announce.hbs")).expect("builtin");
+    let mut text =
+        std::fs::read_to_string(common::root().join("templates/announce.hbs")).expect("builtin");
     text = text.replace("*What to do*", "*Your move*");
     std::fs::write(dir.path().join("announce.hbs"), &text).expect("write");
     let mut config = example_config();
     config.templates = Some(dir.path().to_path_buf());
-    let planned = plan(&example_inventory(), &config, at("2026-12-01T08:00:00+01:00"));
-    let m = Renderer::for_config(&config).expect("templates").render(&planned.notices[0], &config).expect("render");
+    let planned = plan(
+        &example_inventory(),
+        &config,
+        at("2026-12-01T08:00:00+01:00"),
+    );
+    let m = Renderer::for_config(&config)
+        .expect("templates")
+        .render(&planned.notices[0], &config)
+        .expect("render");
     assert!(texts(&m).iter().any(|(_, t)| t.starts_with("*Your move*")));
 
     // A misspelt variable is an error naming the file and the part (strict mode).
-    std::fs::write(dir.path().join("announce.hbs"), text.replace("{{what_to_do}}", "{{what_todo}}")).expect("write");
+    std::fs::write(
+        dir.path().join("announce.hbs"),
+        text.replace("{{what_to_do}}", "{{what_todo}}"),
+    )
+    .expect("write");
     let err = Renderer::for_config(&config)
         .expect("compiles")
         .render(&planned.notices[0], &config)
         .map(|_| ())
         .expect_err("strict mode");
     let msg = err.to_string();
-    assert!(msg.contains("announce.hbs") && msg.contains("what_to_do"), "{msg}");
+    assert!(
+        msg.contains("announce.hbs") && msg.contains("what_to_do"),
+        "{msg}"
+    );
 
     // A missing part is reported when the templates are loaded.
-    std::fs::write(dir.path().join("announce.hbs"), "{{!-- section: header --}}\nhi\n").expect("write");
-    let err = Renderer::for_config(&config).map(|_| ()).expect_err("missing parts");
+    std::fs::write(
+        dir.path().join("announce.hbs"),
+        "{{!-- section: header --}}\nhi\n",
+    )
+    .expect("write");
+    let err = Renderer::for_config(&config)
+        .map(|_| ())
+        .expect_err("missing parts");
     assert!(err.to_string().contains("missing part"), "{err}");
 }

@@ -1,0 +1,257 @@
+//! The `forewarn` binary as a user runs it: outputs, the JSON shape, exit codes, and bad input
+//! that is reported without stopping the rest.
+
+mod common;
+
+use common::root;
+use serde_json::Value;
+use std::process::{Command, Output};
+
+const NOW: &str = "2026-12-01T08:00:00+01:00";
+
+fn forewarn(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_forewarn"))
+        .args(args)
+        .current_dir(root())
+        .env_remove("FOREWARN_LOG")
+        .output()
+        .expect("run forewarn")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn plan_table_on_the_example_matches_the_golden_file() {
+    let o = forewarn(&["plan", "--snapshot", "examples/cluster", "--now", NOW]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let golden = root().join("tests/golden/plan-example.txt");
+    if std::env::var_os("FOREWARN_BLESS").is_some() {
+        std::fs::write(&golden, stdout(&o)).expect("bless");
+    }
+    let expected = std::fs::read_to_string(&golden).expect("golden file");
+    assert_eq!(
+        stdout(&o),
+        expected,
+        "re-run with FOREWARN_BLESS=1 after an intended change"
+    );
+}
+
+#[test]
+fn plan_json_has_the_agreed_shape() {
+    let o = forewarn(&[
+        "plan",
+        "--snapshot",
+        "examples/cluster",
+        "--now",
+        NOW,
+        "--output",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    let v: Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["now"], NOW);
+    assert_eq!(v["problems"], Value::Array(vec![]));
+    let notices = v["notices"].as_array().expect("notices");
+    assert!(!notices.is_empty());
+    for n in notices {
+        for key in [
+            "id",
+            "kind",
+            "policy",
+            "audience",
+            "destination",
+            "send_at",
+            "milestone",
+            "enforce_on",
+            "namespaces",
+        ] {
+            assert!(n.get(key).is_some(), "notice lacks {key}: {n}");
+        }
+        for ns in n["namespaces"].as_array().expect("namespaces") {
+            assert!(ns["name"].is_string() && ns["failing"].is_u64(), "{ns}");
+        }
+        assert!(n["send_at"].as_str().expect("send_at") >= NOW);
+    }
+    let first = &notices[0];
+    assert_eq!(
+        first["id"],
+        "announce/storefront-web/require-app-label/storefront/T-7"
+    );
+    assert_eq!(first["kind"], "announce");
+    assert_eq!(first["send_at"], "2026-12-03T09:00:00+01:00");
+    assert_eq!(first["enforce_on"], "2026-12-10T14:00:00+01:00");
+    assert_eq!(first["namespaces"][0]["name"], "storefront-web");
+    assert_eq!(first["namespaces"][0]["failing"], 2);
+}
+
+#[test]
+fn render_json_prints_post_message_payloads() {
+    let id = "announce/require-run-as-nonroot/platform/T-7";
+    let o = forewarn(&[
+        "render",
+        "--snapshot",
+        "examples/cluster",
+        "--now",
+        NOW,
+        "--id",
+        id,
+        "--output",
+        "json",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v: Value = serde_json::from_slice(&o.stdout).expect("json");
+    let m = &v[0];
+    assert_eq!(m["channel"], "#platform-policy");
+    assert!(
+        m["text"]
+            .as_str()
+            .expect("text")
+            .contains("Require runAsNonRoot")
+    );
+    assert_eq!(m["blocks"][0]["type"], "header");
+    let all = m["blocks"].to_string();
+    assert!(
+        all.contains("legacy-batch") && all.contains("no owner on record"),
+        "{all}"
+    );
+
+    let o = forewarn(&[
+        "render",
+        "--snapshot",
+        "examples/cluster",
+        "--now",
+        NOW,
+        "--id",
+        "announce/nope/x/T-1",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no notice with id 'announce/nope/x/T-1'"));
+}
+
+#[test]
+fn check_passes_on_the_example() {
+    let o = forewarn(&["check", "--snapshot", "examples/cluster", "--now", NOW]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("0 error(s), 0 warning(s)."), "{out}");
+    // Which source each rollout value came from, and that the annotation won.
+    assert!(
+        out.contains("require-requests-limits: enforce-on = 2027-01-11 (from config/forewarn.yaml"),
+        "{out}"
+    );
+    assert!(
+        out.contains("overrides '#platform-security' in config/forewarn.yaml"),
+        "{out}"
+    );
+}
+
+const GOOD: &str = "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: good\n  annotations: {forewarn.dev/enforce-on: '2026-12-14'}\nspec:\n  rules:\n  - name: r\n    validate: {message: m}\n";
+
+#[test]
+fn a_malformed_document_is_named_and_the_rest_still_loads() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let docs = [
+        GOOD,
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: web, annotations: {forewarn.dev/owner: storefront}}\n",
+        "apiVersion: wgpolicyk8s.io/v1alpha2\nkind: PolicyReport\nmetadata: {name: a, namespace: web}\nresults:\n- {policy: good, rule: r, result: fial}\n- {policy: good, rule: r, result: fail}\n",
+        "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata: {name: broken\nspec: {}\n",
+        "apiVersion: kyverno.io/v9\nkind: ClusterPolicy\nmetadata: {name: future}\nspec: {}\n",
+    ]
+    .join("---\n");
+    std::fs::write(dir.path().join("cluster.yaml"), docs).expect("write");
+    let snap = dir.path().to_str().expect("utf8");
+
+    let o = forewarn(&["check", "--snapshot", snap, "--now", NOW]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains(
+            "cluster.yaml doc 3 (PolicyReport web/a): results[0].result: unknown value 'fial'"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("cluster.yaml doc 4 (from line"), "{out}");
+    assert!(out.contains("invalid YAML"), "{out}");
+    assert!(out.contains("cluster.yaml doc 5 (ClusterPolicy future): apiVersion: unknown API version 'kyverno.io/v9'"), "{out}");
+
+    // The good policy and the good result still produce their notice.
+    let o = forewarn(&["plan", "--snapshot", snap, "--now", NOW, "--output", "json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&o.stdout).expect("json");
+    let n = &v["notices"][0];
+    assert_eq!(n["id"], "announce/good/storefront/T-7");
+    assert_eq!(n["namespaces"][0]["failing"], 1);
+    assert_eq!(v["problems"].as_array().expect("problems").len(), 3);
+}
+
+#[test]
+fn usage_and_unreadable_input_exit_2() {
+    let o = forewarn(&["plan", "--snapshot", "does/not/exist", "--now", NOW]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("does/not/exist"));
+    let o = forewarn(&[
+        "plan",
+        "--snapshot",
+        "examples/cluster",
+        "--now",
+        "next tuesday",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--now 'next tuesday'"));
+    let o = forewarn(&[
+        "plan",
+        "--snapshot",
+        "examples/cluster",
+        "--config",
+        "nope.yaml",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("nope.yaml"));
+    let o = forewarn(&["frobnicate"]);
+    assert_eq!(o.status.code(), Some(2));
+    for cmd in ["plan", "render", "check"] {
+        let o = forewarn(&[cmd, "--help"]);
+        assert_eq!(o.status.code(), Some(0));
+        assert!(stdout(&o).contains("--snapshot"));
+    }
+}
+
+#[test]
+fn a_bad_config_is_listed_key_by_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("forewarn.yaml");
+    std::fs::write(
+        &cfg,
+        "time-zone: Europe/Atlantis\nschedule: \"0 9 * * Mon-Fri\"\nplatform: {channel: \"#p\"}\n",
+    )
+    .expect("write");
+    let o = forewarn(&[
+        "check",
+        "--snapshot",
+        "examples/cluster",
+        "--config",
+        cfg.to_str().expect("utf8"),
+    ]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("time-zone: unknown time zone 'Europe/Atlantis'"),
+        "{out}"
+    );
+    assert!(
+        out.contains("schedule: '0 9 * * Mon-Fri' has 5 fields"),
+        "{out}"
+    );
+}
