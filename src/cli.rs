@@ -1,4 +1,4 @@
-//! The command line: flags, the `plan` / `render` / `check` commands and their output.
+//! The command line: flags, the `plan` / `render` / `check` / `run` commands and their output.
 //!
 //! The only module that knows clap. Flags are turned into validated values (config, source,
 //! time) before any core function runs; commands print to stdout and return an exit code:
@@ -49,6 +49,24 @@ pub enum Command {
     Render(RenderArgs),
     /// Validate the config, the templates and the rollout annotations; exit 1 on any error.
     Check(CheckArgs),
+    /// The service: at every tick of the schedule, post the notices that are due to Slack,
+    /// once each. Without SLACK_BOT_TOKEN it prints them instead (dry run, nothing recorded).
+    Run(RunArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// The ledger file: what was sent. Keep it on persistent storage.
+    #[arg(long, value_name = "PATH", default_value = "forewarn-ledger.json")]
+    pub state: PathBuf,
+    /// Run one tick now and exit (for a CronJob, or to try it out).
+    #[arg(long)]
+    pub once: bool,
+    /// With --once: the time of that tick (as for `plan`). Defaults to the current time.
+    #[arg(long, value_name = "TIME", requires = "once")]
+    pub now: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -114,6 +132,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Plan(args) => cmd_plan(args),
         Command::Render(args) => cmd_render(args),
         Command::Check(args) => cmd_check(args),
+        Command::Run(args) => cmd_run(args),
     }
 }
 
@@ -428,4 +447,114 @@ pub fn check(config: &Config, inv: &Inventory, now: DateTime<FixedOffset>) -> Ch
     }
     let _ = writeln!(text, "\n{errors} error(s), {warnings} warning(s).");
     CheckReport { problems, text }
+}
+
+fn cmd_run(args: RunArgs) -> anyhow::Result<u8> {
+    use crate::deliver::console::Console;
+    use crate::deliver::slack::{Slack, SlackSettings, SlackToken};
+    let config = Config::load(&args.source.config)?;
+    let renderer = Renderer::for_config(&config)?;
+    let source = SnapshotSource::new(&args.source.snapshot);
+    let ledger = std::sync::Mutex::new(crate::ledger::FileLedger::open(&args.state)?);
+    let now = match &args.now {
+        Some(_) => Some(parse_now(args.now.as_deref(), &config)?),
+        None => None,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        match SlackToken::from_env()? {
+            Some(token) => {
+                let slack = Slack::new(token, SlackSettings::from_env())?;
+                run_with(&args, &config, &renderer, &source, &slack, &ledger, now).await
+            }
+            None => {
+                tracing::warn!(
+                    "SLACK_BOT_TOKEN is not set: dry run, printing messages and recording nothing"
+                );
+                run_with(
+                    &args,
+                    &config,
+                    &renderer,
+                    &source,
+                    &Console::stdout(),
+                    &ledger,
+                    now,
+                )
+                .await
+            }
+        }
+    })
+}
+
+async fn run_with<D: crate::deliver::Deliver>(
+    args: &RunArgs,
+    config: &Config,
+    renderer: &Renderer,
+    source: &SnapshotSource,
+    deliver: &D,
+    ledger: &std::sync::Mutex<crate::ledger::FileLedger>,
+    now: Option<DateTime<FixedOffset>>,
+) -> anyhow::Result<u8> {
+    use std::sync::atomic::AtomicBool;
+    let stop = AtomicBool::new(false);
+    if args.once {
+        let now = now.unwrap_or_else(|| Utc::now().with_timezone(&config.time_zone).fixed_offset());
+        let outcome =
+            crate::daemon::tick(source, config, renderer, deliver, ledger, now, &stop).await?;
+        eprintln!(
+            "tick at {now}: {} due, {} sent, {} failed{}",
+            outcome.due,
+            outcome.sent.len(),
+            outcome.failed.len(),
+            outcome
+                .stopped
+                .as_deref()
+                .map(|s| format!(", stopped: {s}"))
+                .unwrap_or_default()
+        );
+        for (id, cause) in &outcome.failed {
+            eprintln!("  failed: {id}: {cause}");
+        }
+        let stopped_on_error = outcome.stopped.is_some();
+        return Ok(if outcome.failed.is_empty() && !stopped_on_error {
+            EXIT_OK
+        } else {
+            EXIT_PROBLEMS
+        });
+    }
+    crate::daemon::run_loop(
+        source,
+        config,
+        renderer,
+        deliver,
+        ledger,
+        &stop,
+        shutdown_signal(),
+    )
+    .await?;
+    Ok(EXIT_OK)
+}
+
+/// Resolves on Ctrl-C or SIGTERM (what Kubernetes sends before killing a pod).
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
 }

@@ -15,11 +15,18 @@
 //! - [`schedule`]: which cron tick sends a milestone.
 //! - [`plan`]: the pure core — inventory × config × now → notices and problems.
 //! - [`render`]: notices → Slack Block Kit messages, words from `templates/`.
+//! - [`ledger`]: what was sent (pending → sent/failed), durable across restarts.
+//! - [`deliver`]: the edges messages go to — Slack, or stdout for dry runs.
+//! - [`daemon`]: one scheduler tick (reconcile, pick due notices, deliver with pacing) and the
+//!   loop around it.
 //! - [`cli`]: the command line (`plan`, `render`, `check`); the only module that knows clap.
 
 pub mod cli;
 pub mod config;
+pub mod daemon;
+pub mod deliver;
 pub mod inventory;
+pub mod ledger;
 pub mod owners;
 pub mod plan;
 pub mod problem;

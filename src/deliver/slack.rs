@@ -1,0 +1,582 @@
+//! The Slack edge: posts rendered messages through the Slack Web API and finds them again.
+//!
+//! [`Slack`] implements [`Deliver`] with slack-morphism's hyper client and four Web API
+//! methods: `chat.postMessage` (every message carries `metadata.event_type` =
+//! [`EVENT_TYPE`] and the notice id, so a message can be recognised later), `users.lookupByEmail`
+//! and `conversations.open` (for `email:` destinations) and `conversations.history` (for
+//! [`Deliver::find_sent`]).
+//!
+//! Retries are handled here, deterministically, with `tokio::time::sleep` (slack-morphism's own
+//! rate control and retries are never switched on):
+//!
+//! - HTTP 429: wait the `Retry-After` seconds and try again, at most
+//!   [`SlackSettings::max_rate_limit_waits`] times, then [`DeliveryError::Unavailable`];
+//! - HTTP 5xx, 408, connection errors and timeouts: at most [`SlackSettings::max_retries`]
+//!   retries with exponential backoff, then [`DeliveryError::Unavailable`];
+//! - `ok: false` with a token problem (`invalid_auth`, `missing_scope`, …):
+//!   [`DeliveryError::Auth`], no retry;
+//! - any other `ok: false` (`channel_not_found`, `users_not_found`, …):
+//!   [`DeliveryError::Rejected`], no retry.
+//!
+//! A 429 is recognised when its body is JSON (Slack sends `{"ok":false,"error":"ratelimited"}`)
+//! or carries a non-JSON content type; an empty 429 body without a content type cannot be told
+//! apart by slack-morphism and ends as `Unavailable` without a retry.
+//!
+//! This module must never log, print or put into an error the bot token: [`SlackToken`] has no
+//! `Display`, its `Debug` prints `SlackToken(***)`, and errors carry only Slack's error codes and
+//! HTTP statuses.
+
+use super::{Deliver, Delivered, DeliveryError, EVENT_TYPE};
+use crate::render::Message;
+use anyhow::{Context, bail};
+use serde::Deserialize;
+use slack_morphism::errors::SlackClientError;
+use slack_morphism::prelude::*;
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tracing::Instrument;
+
+/// The default Slack Web API base URL.
+pub const DEFAULT_API_URL: &str = "https://slack.com/api";
+
+/// `ok: false` codes that mean the token itself is unusable: every other message would fail too.
+pub const AUTH_CODES: [&str; 7] = [
+    "invalid_auth",
+    "not_authed",
+    "account_inactive",
+    "token_revoked",
+    "token_expired",
+    "missing_scope",
+    "no_permission",
+];
+
+/// The longest `Retry-After` forewarn is willing to wait; beyond it the message is
+/// `Unavailable` at once (the next tick tries again).
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+
+/// The longest single backoff between retries after 5xx or connection errors.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// How many messages of a channel's history [`Slack::find_sent`] looks at.
+const HISTORY_LIMIT: &str = "200";
+
+/// A Slack bot token (`xoxb-…`). It never shows up in `Debug` output or logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SlackToken(String);
+
+impl std::fmt::Debug for SlackToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SlackToken(***)")
+    }
+}
+
+impl SlackToken {
+    pub fn new(token: impl Into<String>) -> Self {
+        Self(token.into())
+    }
+
+    /// Reads the token from `SLACK_BOT_TOKEN`, or from the file named by `SLACK_BOT_TOKEN_FILE`
+    /// (e.g. a mounted Kubernetes Secret; surrounding whitespace is trimmed).
+    ///
+    /// `Ok(None)` when neither is set (an empty variable counts as unset): forewarn then does a
+    /// dry run. An error when both are set, or when the file is unreadable or empty.
+    pub fn from_env() -> anyhow::Result<Option<Self>> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// [`SlackToken::from_env`] with the variables read through `lookup` (for tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Option<Self>> {
+        let set = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        match (set("SLACK_BOT_TOKEN"), set("SLACK_BOT_TOKEN_FILE")) {
+            (Some(_), Some(_)) => {
+                bail!("both SLACK_BOT_TOKEN and SLACK_BOT_TOKEN_FILE are set: set only one")
+            }
+            (Some(token), None) => Ok(Some(Self(token.trim().to_string()))),
+            (None, Some(file)) => Self::from_file(Path::new(file.trim())).map(Some),
+            (None, None) => Ok(None),
+        }
+    }
+
+    /// Reads the token from a file (trimmed). The error names the file, never its content.
+    pub fn from_file(path: &Path) -> anyhow::Result<Self> {
+        let content = std::fs::read_to_string(path).with_context(|| {
+            format!(
+                "SLACK_BOT_TOKEN_FILE: cannot read the Slack token file {}",
+                path.display()
+            )
+        })?;
+        let token = content.trim();
+        if token.is_empty() {
+            bail!(
+                "SLACK_BOT_TOKEN_FILE: the Slack token file {} is empty",
+                path.display()
+            );
+        }
+        Ok(Self(token.to_string()))
+    }
+}
+
+/// How to reach Slack and how hard to retry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlackSettings {
+    /// Web API base URL, `https://slack.com/api` unless `SLACK_API_URL` says otherwise. With or
+    /// without a trailing `/`.
+    pub api_url: String,
+    /// Retries after 5xx, connection errors and timeouts (so at most `max_retries + 1` requests).
+    pub max_retries: u32,
+    /// The first backoff; each further retry waits twice as long (capped at one minute).
+    pub backoff_base: Duration,
+    /// How many 429 `Retry-After` waits one call may do before giving up.
+    pub max_rate_limit_waits: u32,
+    /// Deadline for one HTTP request; `None` waits forever (only sensible in tests with paused
+    /// time, where a pending deadline would fire while the fake server answers).
+    pub request_timeout: Option<Duration>,
+}
+
+impl Default for SlackSettings {
+    fn default() -> Self {
+        Self {
+            api_url: DEFAULT_API_URL.to_string(),
+            max_retries: 3,
+            backoff_base: Duration::from_secs(1),
+            max_rate_limit_waits: 5,
+            request_timeout: Some(Duration::from_secs(30)),
+        }
+    }
+}
+
+impl SlackSettings {
+    /// The defaults, with `api_url` taken from `SLACK_API_URL` when set.
+    pub fn from_env() -> Self {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// [`SlackSettings::from_env`] with the variables read through `lookup` (for tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let mut settings = Self::default();
+        if let Some(url) = lookup("SLACK_API_URL").filter(|v| !v.trim().is_empty()) {
+            settings.api_url = url.trim().to_string();
+        }
+        settings
+    }
+
+    /// Same settings with another base URL (for tests: `format!("{}/api", server.uri())`).
+    pub fn with_api_url(self, api_url: impl Into<String>) -> Self {
+        Self {
+            api_url: api_url.into(),
+            ..self
+        }
+    }
+}
+
+/// What the Slack edge has done since start, for `/metrics`.
+#[derive(Debug, Default)]
+pub struct SlackCounters {
+    /// Messages posted.
+    pub sent: AtomicU64,
+    /// Requests repeated after a 5xx, a connection error or a timeout.
+    pub retried: AtomicU64,
+    /// 429 answers (each one waited for, or given up on).
+    pub rate_limited: AtomicU64,
+    /// Messages that ended in a [`DeliveryError`].
+    pub failed: AtomicU64,
+}
+
+impl SlackCounters {
+    fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+type Client = SlackClient<SlackClientHyperHttpsConnector>;
+
+/// The Slack delivery edge.
+///
+/// For `email:a@x,b@y` destinations every address is looked up once (`users.lookupByEmail`,
+/// cached for the life of this value) and the message goes to **one** conversation opened with
+/// all of them (`conversations.open`): a direct message for one address, a group DM for several
+/// (Slack allows up to 8 people in one), so everyone sees the same thread and the notice has a
+/// single `Delivered`.
+pub struct Slack {
+    client: Client,
+    token: SlackApiToken,
+    settings: SlackSettings,
+    /// Lower-cased email → Slack user id.
+    users: Mutex<HashMap<String, String>>,
+    counters: SlackCounters,
+}
+
+impl std::fmt::Debug for Slack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Slack")
+            .field("api_url", &self.settings.api_url)
+            .field("token", &"***")
+            .finish_non_exhaustive()
+    }
+}
+
+/// What to do after a failed request.
+enum Failure {
+    /// HTTP 429, with the `Retry-After` Slack asked for.
+    RateLimited(Option<Duration>),
+    /// Worth retrying after a backoff.
+    Transient(String),
+    /// Final for this message.
+    Final(DeliveryError),
+}
+
+fn classify(method: &str, err: SlackClientError) -> Failure {
+    match err {
+        SlackClientError::ApiError(e) => {
+            if AUTH_CODES.contains(&e.code.as_str()) {
+                Failure::Final(DeliveryError::Auth { code: e.code })
+            } else {
+                Failure::Final(DeliveryError::Rejected { code: e.code })
+            }
+        }
+        SlackClientError::RateLimitError(e) => Failure::RateLimited(e.retry_after),
+        SlackClientError::HttpError(e) => {
+            let status = e.status_code.as_u16();
+            if e.status_code.is_server_error() || status == 408 {
+                Failure::Transient(format!("{method}: HTTP {status}"))
+            } else if status == 401 || status == 403 {
+                Failure::Final(DeliveryError::Auth {
+                    code: format!("http_{status}"),
+                })
+            } else {
+                Failure::Final(DeliveryError::Unavailable {
+                    detail: format!("{method}: HTTP {status}"),
+                })
+            }
+        }
+        SlackClientError::HttpProtocolError(e) => {
+            Failure::Transient(format!("{method}: connection failed: {e}"))
+        }
+        SlackClientError::SystemError(e) => Failure::Transient(format!("{method}: {e}")),
+        SlackClientError::EndOfStream(e) => Failure::Transient(format!("{method}: {e}")),
+        // The answer did not parse: the request may well have had its effect (a posted
+        // message), so repeating it blindly could post twice.
+        SlackClientError::ProtocolError(e) => Failure::Final(DeliveryError::Unavailable {
+            detail: format!("{method}: unexpected answer: {}", e.json_error),
+        }),
+        SlackClientError::SocketModeProtocolError(e) => {
+            Failure::Final(DeliveryError::Unavailable {
+                detail: format!("{method}: {e}"),
+            })
+        }
+    }
+}
+
+/// One `conversations.history` answer, read leniently: other apps' metadata may hold any JSON.
+#[derive(Deserialize)]
+struct History {
+    #[serde(default)]
+    messages: Vec<HistoryMessage>,
+}
+
+#[derive(Deserialize)]
+struct HistoryMessage {
+    ts: String,
+    metadata: Option<HistoryMetadata>,
+}
+
+#[derive(Deserialize)]
+struct HistoryMetadata {
+    event_type: String,
+    #[serde(default)]
+    event_payload: serde_json::Value,
+}
+
+impl HistoryMessage {
+    fn is_notice(&self, notice_id: &str) -> bool {
+        self.metadata.as_ref().is_some_and(|m| {
+            m.event_type == EVENT_TYPE
+                && m.event_payload.get("notice_id").and_then(|v| v.as_str()) == Some(notice_id)
+        })
+    }
+}
+
+impl Slack {
+    /// Builds the client. `settings.api_url` may be `https://…` (checked against the system's
+    /// root certificates) or `http://…` (tests against a local fake).
+    pub fn new(token: SlackToken, settings: SlackSettings) -> anyhow::Result<Slack> {
+        let api_url = settings.api_url.trim().trim_end_matches('/').to_string();
+        let plain_http = api_url.starts_with("http://");
+        if !plain_http && !api_url.starts_with("https://") {
+            bail!(
+                "SLACK_API_URL must start with https:// or http://, got {:?}",
+                settings.api_url
+            );
+        }
+        let provider = rustls::crypto::ring::default_provider();
+        let tls = match SlackHyperHttpsConnector::builder()
+            .with_provider_and_native_roots(provider.clone())
+        {
+            Ok(builder) => builder,
+            // Without system roots only plain HTTP can work; that is enough for a local fake.
+            Err(_) if plain_http => {
+                let config = rustls::ClientConfig::builder_with_provider(provider.into())
+                    .with_safe_default_protocol_versions()
+                    .context("TLS setup")?
+                    .with_root_certificates(rustls::RootCertStore::empty())
+                    .with_no_client_auth();
+                SlackHyperHttpsConnector::builder().with_tls_config(config)
+            }
+            Err(e) => {
+                return Err(e).context("cannot load the system's root certificates for Slack");
+            }
+        };
+        let https = tls.https_or_http().enable_all_versions().build();
+        // No `with_rate_control`: slack-morphism then neither throttles nor retries, and every
+        // 429 comes back to `call` below.
+        let connector = SlackClientHyperConnector::from(https).with_slack_api_url(&api_url);
+        Ok(Slack {
+            client: SlackClient::new(connector),
+            token: SlackApiToken::new(SlackApiTokenValue(token.0)),
+            settings: SlackSettings {
+                api_url,
+                ..settings
+            },
+            users: Mutex::new(HashMap::new()),
+            counters: SlackCounters::default(),
+        })
+    }
+
+    pub fn counters(&self) -> &SlackCounters {
+        &self.counters
+    }
+
+    pub fn settings(&self) -> &SlackSettings {
+        &self.settings
+    }
+
+    /// Runs one Web API call with the retry policy of this module.
+    async fn call<T, F, Fut>(
+        &self,
+        method: &'static str,
+        mut request: F,
+    ) -> Result<T, DeliveryError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = ClientResult<T>>,
+    {
+        let mut failures: u32 = 0;
+        let mut waits: u32 = 0;
+        loop {
+            let result = match self.settings.request_timeout {
+                Some(limit) => match tokio::time::timeout(limit, request()).await {
+                    Ok(result) => result.map_err(|e| classify(method, e)),
+                    Err(_) => Err(Failure::Transient(format!(
+                        "{method}: no answer within {}s",
+                        limit.as_secs_f64()
+                    ))),
+                },
+                None => request().await.map_err(|e| classify(method, e)),
+            };
+            match result {
+                Ok(value) => return Ok(value),
+                Err(Failure::Final(err)) => return Err(err),
+                Err(Failure::RateLimited(after)) => {
+                    SlackCounters::bump(&self.counters.rate_limited);
+                    let wait = after.unwrap_or(self.settings.backoff_base);
+                    if waits >= self.settings.max_rate_limit_waits {
+                        return Err(DeliveryError::Unavailable {
+                            detail: format!("{method}: still rate limited after {waits} waits"),
+                        });
+                    }
+                    if wait > MAX_RETRY_AFTER {
+                        return Err(DeliveryError::Unavailable {
+                            detail: format!("{method}: rate limited for {}s", wait.as_secs()),
+                        });
+                    }
+                    waits += 1;
+                    tracing::info!(
+                        method,
+                        retry_after_s = wait.as_secs_f64(),
+                        "Slack rate limit: waiting"
+                    );
+                    tokio::time::sleep(wait).await;
+                }
+                Err(Failure::Transient(detail)) => {
+                    if failures >= self.settings.max_retries {
+                        return Err(DeliveryError::Unavailable {
+                            detail: format!("{detail} (after {failures} retries)"),
+                        });
+                    }
+                    let wait = self
+                        .settings
+                        .backoff_base
+                        .saturating_mul(2u32.saturating_pow(failures))
+                        .min(MAX_BACKOFF);
+                    failures += 1;
+                    SlackCounters::bump(&self.counters.retried);
+                    tracing::info!(method, %detail, backoff_s = wait.as_secs_f64(), attempt = failures, "Slack call failed: retrying");
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+
+    /// The Slack user id for `email`, from the cache or `users.lookupByEmail`.
+    async fn user_id(&self, email: &str) -> Result<String, DeliveryError> {
+        let key = email.to_lowercase();
+        let cached = {
+            let users = self.users.lock().unwrap_or_else(|e| e.into_inner());
+            users.get(&key).cloned()
+        };
+        if let Some(id) = cached {
+            return Ok(id);
+        }
+        let request = SlackApiUsersLookupByEmailRequest::new(EmailAddress(email.to_string()));
+        let request = &request;
+        let found = self
+            .call("users.lookupByEmail", || {
+                let session = self.client.open_session(&self.token);
+                async move { session.users_lookup_by_email(request).await }
+            })
+            .await?;
+        let id = found.user.id.0;
+        self.users
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, id.clone());
+        Ok(id)
+    }
+
+    /// Opens (or finds) the conversation with everyone in `emails` and returns its channel id.
+    async fn open_conversation(&self, emails: &[&str]) -> Result<String, DeliveryError> {
+        let mut ids = Vec::with_capacity(emails.len());
+        for email in emails {
+            ids.push(self.user_id(email).await?);
+        }
+        ids.sort();
+        ids.dedup();
+        let request = SlackApiConversationsOpenRequest::new()
+            .with_users(ids.into_iter().map(SlackUserId).collect());
+        let request = &request;
+        let opened = self
+            .call("conversations.open", || {
+                let session = self.client.open_session(&self.token);
+                async move { session.conversations_open(request).await }
+            })
+            .await?;
+        Ok(opened.channel.id.0)
+    }
+
+    async fn post(
+        &self,
+        notice_id: &str,
+        channel: String,
+        message: &Message,
+    ) -> Result<Delivered, DeliveryError> {
+        let metadata =
+            SlackMessageMetadata::new(EVENT_TYPE.to_string()).with_event_payload(HashMap::from([
+                ("notice_id".to_string(), notice_id.to_string()),
+            ]));
+        let mut content = SlackMessageContent::new()
+            .with_text(message.text.clone())
+            .with_metadata(metadata);
+        if !message.blocks.is_empty() {
+            content = content.with_blocks(message.blocks.clone());
+        }
+        let request = SlackApiChatPostMessageRequest::new(SlackChannelId(channel), content);
+        let request = &request;
+        let posted = self
+            .call("chat.postMessage", || {
+                let session = self.client.open_session(&self.token);
+                async move { session.chat_post_message(request).await }
+            })
+            .await?;
+        Ok(Delivered {
+            channel: posted.channel.0,
+            ts: posted.ts.0,
+        })
+    }
+
+    async fn deliver(
+        &self,
+        notice_id: &str,
+        message: &Message,
+    ) -> Result<Delivered, DeliveryError> {
+        let channel = match message.channel.strip_prefix("email:") {
+            Some(list) => {
+                let emails: Vec<&str> = list
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|e| !e.is_empty())
+                    .collect();
+                if emails.is_empty() {
+                    return Err(DeliveryError::Rejected {
+                        code: "no_recipients".to_string(),
+                    });
+                }
+                self.open_conversation(&emails).await?
+            }
+            None => message.channel.clone(),
+        };
+        self.post(notice_id, channel, message).await
+    }
+}
+
+impl Deliver for Slack {
+    async fn send(&self, notice_id: &str, message: &Message) -> Result<Delivered, DeliveryError> {
+        let span = tracing::info_span!("slack_send", notice_id, destination = %message.channel);
+        async {
+            let result = self.deliver(notice_id, message).await;
+            match &result {
+                Ok(delivered) => {
+                    SlackCounters::bump(&self.counters.sent);
+                    tracing::info!(channel = %delivered.channel, ts = %delivered.ts, "posted to Slack");
+                }
+                Err(err) => {
+                    SlackCounters::bump(&self.counters.failed);
+                    tracing::warn!(cause = %err.cause(), error = %err, "not posted to Slack");
+                }
+            }
+            result
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn find_sent(
+        &self,
+        notice_id: &str,
+        channel: &str,
+    ) -> Result<Option<Delivered>, DeliveryError> {
+        let span = tracing::info_span!("slack_find_sent", notice_id, channel);
+        async {
+            let params: Vec<(&str, Option<String>)> = vec![
+                ("channel", Some(channel.to_string())),
+                ("limit", Some(HISTORY_LIMIT.to_string())),
+                ("include_all_metadata", Some("true".to_string())),
+            ];
+            let params = &params;
+            let history: History = self
+                .call("conversations.history", || {
+                    let session = self.client.open_session(&self.token);
+                    async move {
+                        session
+                            .http_session_api
+                            .http_get("conversations.history", params, None)
+                            .await
+                    }
+                })
+                .await?;
+            Ok(history
+                .messages
+                .into_iter()
+                .find(|m| m.is_notice(notice_id))
+                .map(|m| Delivered {
+                    channel: channel.to_string(),
+                    ts: m.ts,
+                }))
+        }
+        .instrument(span)
+        .await
+    }
+}
