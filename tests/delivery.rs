@@ -1,0 +1,355 @@
+//! `forewarn run` ticks on the example cluster against a local fake Slack Web API (wiremock on
+//! 127.0.0.1): exactly-once delivery across ticks and restarts, Slack faults, reconciliation of
+//! pending entries, and pacing per channel under paused time.
+
+mod common;
+
+use common::{at, example_config, root};
+use forewarn::daemon::{TickOutcome, tick};
+use forewarn::deliver::slack::{Slack, SlackSettings, SlackToken};
+use forewarn::inventory::snapshot::SnapshotSource;
+use forewarn::ledger::{Entry, FileLedger, Ledger, State};
+use forewarn::render::Renderer;
+use serde_json::{Value, json};
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+/// Monday 7 December 2026, 09:00 in Berlin: T-7 of require-run-as-nonroot and more.
+const MONDAY: &str = "2026-12-07T09:00:00+01:00";
+
+/// A fake chat.postMessage: answers with a channel ID derived from the name, or with `error`
+/// for the channel named in `refuse`.
+struct FakePost {
+    refuse: Option<(&'static str, &'static str)>,
+    ts: AtomicUsize,
+}
+
+impl Respond for FakePost {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let body: Value = serde_json::from_slice(&request.body).unwrap_or_default();
+        let channel = body["channel"].as_str().unwrap_or_default().to_string();
+        if let Some((name, code)) = self.refuse
+            && channel == name
+        {
+            return ResponseTemplate::new(200).set_body_json(json!({"ok": false, "error": code}));
+        }
+        let n = self.ts.fetch_add(1, Ordering::SeqCst) + 1;
+        let ts = format!("1796000000.{n:06}");
+        ResponseTemplate::new(200).set_body_json(json!({
+            "ok": true,
+            "channel": format!("C{}", channel.trim_start_matches('#').to_uppercase()),
+            "ts": ts,
+            "message": {"type": "message", "text": "", "ts": ts},
+        }))
+    }
+}
+
+async fn fake_slack(refuse: Option<(&'static str, &'static str)>) -> MockServer {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/chat.postMessage"))
+        .respond_with(FakePost {
+            refuse,
+            ts: AtomicUsize::new(0),
+        })
+        .mount(&server)
+        .await;
+    server
+}
+
+fn slack(server: &MockServer) -> Slack {
+    let settings = SlackSettings {
+        backoff_base: Duration::from_millis(1),
+        request_timeout: None,
+        ..SlackSettings::default()
+    }
+    .with_api_url(format!("{}/api", server.uri()));
+    Slack::new(SlackToken::new("xoxb-test"), settings).expect("client")
+}
+
+async fn run_tick(server: &MockServer, state: &Path, now: &str) -> TickOutcome {
+    let config = example_config();
+    let renderer = Renderer::for_config(&config).expect("templates");
+    let source = SnapshotSource::new(root().join("examples/cluster"));
+    let ledger = Mutex::new(FileLedger::open(state).expect("ledger"));
+    tick(
+        &source,
+        &config,
+        &renderer,
+        &slack(server),
+        &ledger,
+        at(now),
+        &AtomicBool::new(false),
+    )
+    .await
+    .expect("tick")
+}
+
+/// (channel, notice id) of every chat.postMessage received.
+async fn posts(server: &MockServer) -> Vec<(String, String)> {
+    server
+        .received_requests()
+        .await
+        .expect("recording")
+        .into_iter()
+        .filter(|r| r.url.path() == "/api/chat.postMessage")
+        .map(|r| {
+            let b: Value = serde_json::from_slice(&r.body).expect("json");
+            (
+                b["channel"].as_str().unwrap_or_default().to_string(),
+                b["metadata"]["event_payload"]["notice_id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_tick_posts_exactly_the_due_notices_once_even_across_restarts() {
+    let server = fake_slack(None).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let state = dir.path().join("ledger.json");
+
+    let outcome = run_tick(&server, &state, MONDAY).await;
+    let mut got = posts(&server).await;
+    got.sort();
+    let expected = vec![
+        ("#data-eng", "announce/disallow-host-path/data/T-14"),
+        ("#data-eng", "announce/disallow-latest-tag/data/T-0"),
+        ("#data-eng", "announce/require-run-as-nonroot/data/T-7"),
+        (
+            "#payments-dev",
+            "announce/require-run-as-nonroot/payments/T-7",
+        ),
+        (
+            "#platform-policy",
+            "announce/disallow-latest-tag/platform/T-0",
+        ),
+        (
+            "#platform-policy",
+            "announce/require-run-as-nonroot/platform/T-7",
+        ),
+        (
+            "#search-oncall",
+            "announce/disallow-latest-tag/#search-oncall/T-0",
+        ),
+        ("#storefront", "announce/disallow-host-path/storefront/T-14"),
+        ("#storefront", "announce/disallow-latest-tag/storefront/T-0"),
+        (
+            "#storefront",
+            "announce/require-run-as-nonroot/storefront/T-7",
+        ),
+        (
+            "#storefront",
+            "announce/storefront-web/require-app-label/storefront/T-3",
+        ),
+    ];
+    let expected: Vec<(String, String)> = expected
+        .into_iter()
+        .map(|(a, b)| (a.into(), b.into()))
+        .collect();
+    assert_eq!(got, expected);
+    assert_eq!(outcome.sent.len(), expected.len());
+    assert!(outcome.failed.is_empty());
+
+    // The message itself: blocks and the text fallback.
+    let requests = server.received_requests().await.expect("recording");
+    let payments = requests
+        .iter()
+        .map(|r| serde_json::from_slice::<Value>(&r.body).expect("json"))
+        .find(|b| b["channel"] == "#payments-dev")
+        .expect("payments post");
+    assert_eq!(payments["blocks"][0]["type"], "header");
+    assert_eq!(
+        payments["blocks"][0]["text"]["text"],
+        "Require runAsNonRoot will be enforced in 7 days"
+    );
+    assert!(
+        payments["text"]
+            .as_str()
+            .expect("text")
+            .contains("require-run-as-nonroot")
+    );
+    assert_eq!(payments["metadata"]["event_type"], "forewarn_notice");
+
+    // The ledger holds every one as sent, with Slack's channel and ts.
+    let ledger = FileLedger::open(&state).expect("reopen");
+    let e = ledger
+        .get("announce/require-run-as-nonroot/payments/T-7")
+        .expect("entry");
+    assert_eq!(e.state, State::Sent);
+    assert_eq!(e.channel.as_deref(), Some("CPAYMENTS-DEV"));
+    assert!(e.ts.is_some());
+
+    // A second tick an hour later, and a restart (a fresh ledger handle on the same file), post
+    // nothing new.
+    let again = run_tick(&server, &state, "2026-12-07T10:00:00+01:00").await;
+    assert_eq!(again.due, 0);
+    let restarted = run_tick(&server, &state, MONDAY).await;
+    assert_eq!(restarted.due, 0);
+    assert_eq!(posts(&server).await.len(), expected.len());
+}
+
+#[tokio::test(start_paused = true)]
+async fn one_refused_channel_does_not_stop_the_others_and_is_reported_once() {
+    let server = fake_slack(Some(("#storefront", "channel_not_found"))).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let state = dir.path().join("ledger.json");
+
+    let outcome = run_tick(&server, &state, MONDAY).await;
+    assert_eq!(outcome.failed.len(), 4);
+    assert!(
+        outcome
+            .failed
+            .iter()
+            .all(|(_, cause)| cause == "channel_not_found")
+    );
+    assert_eq!(outcome.sent.len(), 7);
+    let ledger = FileLedger::open(&state).expect("reopen");
+    let e = ledger
+        .get("announce/require-run-as-nonroot/storefront/T-7")
+        .expect("entry");
+    assert_eq!(e.state, State::Failed);
+    assert_eq!(e.error.as_deref(), Some("channel_not_found"));
+    assert_eq!(
+        ledger
+            .get("announce/require-run-as-nonroot/payments/T-7")
+            .map(|e| e.state),
+        Some(State::Sent)
+    );
+    // The platform channel heard about it, once.
+    let reports = |p: &Vec<(String, String)>| {
+        p.iter()
+            .filter(|(_, id)| id == "failure/channel_not_found")
+            .count()
+    };
+    assert_eq!(reports(&posts(&server).await), 1);
+    run_tick(&server, &state, "2026-12-08T09:00:00+01:00").await;
+    assert_eq!(reports(&posts(&server).await), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_rejected_token_marks_nothing_sent() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/chat.postMessage"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"ok": false, "error": "invalid_auth"})),
+        )
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().expect("dir");
+    let state = dir.path().join("ledger.json");
+    let outcome = run_tick(&server, &state, MONDAY).await;
+    assert!(
+        outcome
+            .stopped
+            .as_deref()
+            .unwrap_or("")
+            .contains("invalid_auth"),
+        "{outcome:?}"
+    );
+    assert!(outcome.sent.is_empty());
+    let ledger = FileLedger::open(&state).expect("reopen");
+    assert!(
+        ledger.entries().iter().all(|e| e.state != State::Sent),
+        "{:?}",
+        ledger.entries()
+    );
+    assert!(ledger.entries().is_empty());
+    // Stopped at once: no retry storm (one post per channel at most).
+    assert!(posts(&server).await.len() <= 5);
+}
+
+#[tokio::test(start_paused = true)]
+async fn pending_entries_are_reconciled_with_the_channel_history() {
+    let server = fake_slack(None).await;
+    let found = "announce/require-run-as-nonroot/payments/T-7";
+    let lost = "announce/require-run-as-nonroot/data/T-7";
+    Mock::given(method("GET"))
+        .and(path("/api/conversations.history"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "ok": true, "has_more": false,
+            "messages": [{
+                "type": "message", "text": "x", "ts": "1796000000.000777",
+                "metadata": {"event_type": "forewarn_notice", "event_payload": {"notice_id": found}}
+            }]
+        })))
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().expect("dir");
+    let state = dir.path().join("ledger.json");
+    {
+        // A crash between the ledger write and Slack's answer left two notices pending.
+        let mut ledger = FileLedger::open(&state).expect("ledger");
+        for (id, dest) in [(found, "#payments-dev"), (lost, "#data-eng")] {
+            ledger
+                .put(Entry {
+                    id: id.into(),
+                    state: State::Pending,
+                    destination: dest.into(),
+                    channel: None,
+                    ts: None,
+                    error: None,
+                    at: at(MONDAY),
+                    enforce_at: at("2026-12-14T00:00:00+01:00"),
+                })
+                .expect("put");
+        }
+    }
+    let outcome = run_tick(&server, &state, MONDAY).await;
+    assert_eq!(outcome.reconciled, 2);
+    let sent: Vec<String> = posts(&server).await.into_iter().map(|(_, id)| id).collect();
+    assert!(
+        !sent.contains(&found.to_string()),
+        "found in history: not resent"
+    );
+    assert_eq!(
+        sent.iter().filter(|id| *id == lost).count(),
+        1,
+        "not in history: sent once"
+    );
+    let ledger = FileLedger::open(&state).expect("reopen");
+    let e = ledger.get(found).expect("entry");
+    assert_eq!(
+        (e.state, e.ts.as_deref()),
+        (State::Sent, Some("1796000000.000777"))
+    );
+    assert_eq!(ledger.get(lost).map(|e| e.state), Some(State::Sent));
+}
+
+#[tokio::test(start_paused = true)]
+async fn pacing_is_per_channel_and_channels_do_not_wait_for_each_other() {
+    let server = fake_slack(None).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let state = dir.path().join("ledger.json");
+    let started = tokio::time::Instant::now();
+    run_tick(&server, &state, MONDAY).await;
+    let elapsed = started.elapsed();
+    // #storefront has the longest queue (4 messages): three one-second gaps. Eleven messages
+    // sent one per second in a single queue would take ten.
+    assert!(elapsed >= Duration::from_secs(3), "{elapsed:?}");
+    assert!(elapsed < Duration::from_secs(4), "{elapsed:?}");
+    // Every channel's first message goes out before #storefront's second one.
+    let order = posts(&server).await;
+    let second_storefront = order
+        .iter()
+        .enumerate()
+        .filter(|(_, (c, _))| c == "#storefront")
+        .nth(1)
+        .map(|(i, _)| i)
+        .expect("two storefront posts");
+    let channels_before: std::collections::BTreeSet<&str> = order[..second_storefront]
+        .iter()
+        .map(|(c, _)| c.as_str())
+        .collect();
+    assert_eq!(channels_before.len(), 5, "{order:?}");
+}
