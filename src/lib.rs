@@ -19,7 +19,8 @@
 //! - [`deliver`]: the edges messages go to — Slack, or stdout for dry runs.
 //! - [`daemon`]: one scheduler tick (reconcile, pick due notices, deliver with pacing) and the
 //!   loop around it.
-//! - [`cli`]: the command line (`plan`, `render`, `check`); the only module that knows clap.
+//! - [`cli`]: the command line (`plan`, `render`, `check`, `run`); the only module that knows
+//!   clap.
 
 pub mod cli;
 pub mod config;

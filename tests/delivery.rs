@@ -353,3 +353,46 @@ async fn pacing_is_per_channel_and_channels_do_not_wait_for_each_other() {
         .collect();
     assert_eq!(channels_before.len(), 5, "{order:?}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_stops_between_messages_and_loses_nothing() {
+    let server = fake_slack(None).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let state = dir.path().join("ledger.json");
+    let config = example_config();
+    let renderer = Renderer::for_config(&config).expect("templates");
+    let source = SnapshotSource::new(root().join("examples/cluster"));
+    let ledger = Mutex::new(FileLedger::open(&state).expect("ledger"));
+    let stop = AtomicBool::new(false);
+    let slack = slack(&server);
+    // SIGTERM arrives half a second into the tick: each channel's first message is in flight or
+    // done; nothing after it is started.
+    let signal = async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        stop.store(true, Ordering::SeqCst);
+    };
+    let (outcome, ()) = tokio::join!(
+        tick(
+            &source,
+            &config,
+            &renderer,
+            &slack,
+            &ledger,
+            at(MONDAY),
+            &stop
+        ),
+        signal
+    );
+    let outcome = outcome.expect("tick");
+    assert_eq!(outcome.stopped.as_deref(), Some("shutdown"));
+    let sent = posts(&server).await;
+    assert_eq!(sent.len(), 5, "one per channel: {sent:?}");
+    // Everything posted is recorded as sent; nothing is left half-done.
+    let ledger = FileLedger::open(&state).expect("reopen");
+    assert_eq!(ledger.entries().len(), 5);
+    assert!(ledger.entries().iter().all(|e| e.state == State::Sent));
+    // The next run sends the rest, and only the rest.
+    let rest = run_tick(&server, &state, MONDAY).await;
+    assert_eq!(rest.sent.len(), 6);
+    assert_eq!(posts(&server).await.len(), 11);
+}
