@@ -77,26 +77,24 @@ fn what_the_ledger_holds_is_not_due_again() {
     assert!(due(&later, &reopened).is_empty());
 }
 
-#[test]
-fn without_a_token_run_once_prints_and_records_nothing() {
-    let dir = tempfile::tempdir().expect("dir");
-    let state = dir.path().join("ledger.json");
-    let o = Command::new(env!("CARGO_BIN_EXE_forewarn"))
-        .args([
-            "run",
-            "--once",
-            "--snapshot",
-            "examples/cluster",
-            "--now",
-            "2026-12-07T09:00:00+01:00",
-            "--state",
-        ])
-        .arg(&state)
+/// `forewarn run --once` on the example on Monday 7 December, without a Slack token.
+fn run_once_dry(state: &std::path::Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_forewarn"))
+        .args(["run", "--once", "--snapshot", "examples/cluster"])
+        .args(["--now", "2026-12-07T09:00:00+01:00", "--state"])
+        .arg(state)
         .current_dir(root())
         .env_remove("SLACK_BOT_TOKEN")
         .env_remove("SLACK_BOT_TOKEN_FILE")
         .output()
-        .expect("run");
+        .expect("run")
+}
+
+#[test]
+fn without_a_token_run_once_prints_and_records_nothing() {
+    let dir = tempfile::tempdir().expect("dir");
+    let state = dir.path().join("ledger.json");
+    let o = run_once_dry(&state);
     let out = String::from_utf8_lossy(&o.stdout);
     assert_eq!(
         o.status.code(),
@@ -125,21 +123,7 @@ fn a_corrupt_ledger_is_named_and_never_reset() {
     let dir = tempfile::tempdir().expect("dir");
     let state = dir.path().join("ledger.json");
     std::fs::write(&state, "{\"version\": 1, \"entries\": {").expect("write");
-    let o = Command::new(env!("CARGO_BIN_EXE_forewarn"))
-        .args([
-            "run",
-            "--once",
-            "--snapshot",
-            "examples/cluster",
-            "--now",
-            "2026-12-07T09:00:00+01:00",
-            "--state",
-        ])
-        .arg(&state)
-        .current_dir(root())
-        .env_remove("SLACK_BOT_TOKEN")
-        .output()
-        .expect("run");
+    let o = run_once_dry(&state);
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("ledger.json is corrupt"), "{err}");

@@ -1,10 +1,16 @@
 //! The Slack edge: posts rendered messages through the Slack Web API and finds them again.
 //!
-//! [`Slack`] implements [`Deliver`] with slack-morphism's hyper client and four Web API
+//! [`Slack`] implements [`Deliver`] with slack-morphism's hyper client and five Web API
 //! methods: `chat.postMessage` (every message carries `metadata.event_type` =
 //! [`EVENT_TYPE`] and the notice id, so a message can be recognised later), `users.lookupByEmail`
-//! and `conversations.open` (for `email:` destinations) and `conversations.history` (for
+//! and `conversations.open` (for `email:` destinations), `conversations.list` (to turn a
+//! `#name` into a channel ID for [`Deliver::find_sent`]) and `conversations.history` (for
 //! [`Deliver::find_sent`]).
+//!
+//! Scopes: `chat:write`, `users:read.email` and the `*:write`/`*:history` scopes of the
+//! conversation types posted to; [`Deliver::find_sent`] with a channel *name* also needs
+//! `channels:read` and `groups:read` (for `conversations.list`). Without them it answers
+//! [`DeliveryError::Auth`] (`missing_scope`), and the ledger entry stays pending.
 //!
 //! Retries are handled here, deterministically, with `tokio::time::sleep` (slack-morphism's own
 //! rate control and retries are never switched on):
@@ -63,6 +69,9 @@ const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
 /// How many messages of a channel's history [`Slack::find_sent`] looks at.
 const HISTORY_LIMIT: &str = "200";
+
+/// Page size of `conversations.list` when resolving a channel name.
+const LIST_LIMIT: &str = "1000";
 
 /// A Slack bot token (`xoxb-…`). It never shows up in `Debug` output or logs.
 #[derive(Clone, PartialEq, Eq)]
@@ -207,6 +216,8 @@ pub struct Slack {
     settings: SlackSettings,
     /// Lower-cased email → Slack user id.
     users: Mutex<HashMap<String, String>>,
+    /// Lower-cased channel name (without `#`) → channel id, filled by `conversations.list`.
+    channels: Mutex<HashMap<String, String>>,
     counters: SlackCounters,
 }
 
@@ -291,6 +302,51 @@ struct HistoryMetadata {
     event_payload: serde_json::Value,
 }
 
+/// One `conversations.list` page, read leniently (only names and ids matter here).
+#[derive(Deserialize)]
+struct ChannelList {
+    #[serde(default)]
+    channels: Vec<ListedChannel>,
+    response_metadata: Option<ListMetadata>,
+}
+
+#[derive(Deserialize)]
+struct ListedChannel {
+    id: String,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ListMetadata {
+    #[serde(default)]
+    next_cursor: Option<String>,
+}
+
+/// Whether `channel` is a Slack conversation ID (`C…`, `G…`, `D…` then uppercase letters or
+/// digits) rather than a name.
+fn is_channel_id(channel: &str) -> bool {
+    let mut chars = channel.chars();
+    matches!(chars.next(), Some('C' | 'G' | 'D'))
+        && channel.len() > 1
+        && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+}
+
+/// The addresses of an `email:a@x,b@y` destination; `Rejected(no_recipients)` when empty.
+fn parse_emails(list: &str) -> Result<Vec<&str>, DeliveryError> {
+    let emails: Vec<&str> = list
+        .split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .collect();
+    if emails.is_empty() {
+        return Err(DeliveryError::Rejected {
+            code: "no_recipients".to_string(),
+        });
+    }
+    Ok(emails)
+}
+
 impl HistoryMessage {
     fn is_notice(&self, notice_id: &str) -> bool {
         self.metadata.as_ref().is_some_and(|m| {
@@ -342,6 +398,7 @@ impl Slack {
                 ..settings
             },
             users: Mutex::new(HashMap::new()),
+            channels: Mutex::new(HashMap::new()),
             counters: SlackCounters::default(),
         })
     }
@@ -503,22 +560,82 @@ impl Slack {
         message: &Message,
     ) -> Result<Delivered, DeliveryError> {
         let channel = match message.channel.strip_prefix("email:") {
-            Some(list) => {
-                let emails: Vec<&str> = list
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|e| !e.is_empty())
-                    .collect();
-                if emails.is_empty() {
-                    return Err(DeliveryError::Rejected {
-                        code: "no_recipients".to_string(),
-                    });
-                }
-                self.open_conversation(&emails).await?
-            }
+            Some(list) => self.open_conversation(&parse_emails(list)?).await?,
             None => message.channel.clone(),
         };
         self.post(notice_id, channel, message).await
+    }
+
+    /// The channel id for a channel name (`#name` or `name`), from the cache or by paging
+    /// through `conversations.list` (public and private channels the bot can see, archived
+    /// ones left out). Every name seen on the way is cached.
+    ///
+    /// A name that is not listed is `Rejected(channel_not_found)`, not "never sent":
+    /// `chat.postMessage` may have posted to a channel `conversations.list` does not show (e.g.
+    /// a private channel without `groups:read`), so the caller must leave the entry pending
+    /// rather than send it again.
+    async fn channel_id(&self, name: &str) -> Result<String, DeliveryError> {
+        let key = name.trim().trim_start_matches('#').to_lowercase();
+        let cached = {
+            let channels = self.channels.lock().unwrap_or_else(|e| e.into_inner());
+            channels.get(&key).cloned()
+        };
+        if let Some(id) = cached {
+            return Ok(id);
+        }
+        let mut cursor: Option<String> = None;
+        loop {
+            let params: Vec<(&str, Option<String>)> = vec![
+                ("types", Some("public_channel,private_channel".to_string())),
+                ("exclude_archived", Some("true".to_string())),
+                ("limit", Some(LIST_LIMIT.to_string())),
+                ("cursor", cursor.clone()),
+            ];
+            let params = &params;
+            let page: ChannelList = self
+                .call("conversations.list", || {
+                    let session = self.client.open_session(&self.token);
+                    async move {
+                        session
+                            .http_session_api
+                            .http_get("conversations.list", params, None)
+                            .await
+                    }
+                })
+                .await?;
+            let found = {
+                let mut channels = self.channels.lock().unwrap_or_else(|e| e.into_inner());
+                for channel in page.channels {
+                    if let Some(name) = channel.name {
+                        channels.insert(name.to_lowercase(), channel.id);
+                    }
+                }
+                channels.get(&key).cloned()
+            };
+            if let Some(id) = found {
+                return Ok(id);
+            }
+            cursor = page
+                .response_metadata
+                .and_then(|m| m.next_cursor)
+                .filter(|c| !c.is_empty());
+            if cursor.is_none() {
+                return Err(DeliveryError::Rejected {
+                    code: "channel_not_found".to_string(),
+                });
+            }
+        }
+    }
+
+    /// The conversation id a destination (channel id, `#name`, or `email:…`) refers to.
+    async fn resolve(&self, destination: &str) -> Result<String, DeliveryError> {
+        if let Some(list) = destination.strip_prefix("email:") {
+            self.open_conversation(&parse_emails(list)?).await
+        } else if is_channel_id(destination) {
+            Ok(destination.to_string())
+        } else {
+            self.channel_id(destination).await
+        }
     }
 }
 
@@ -550,8 +667,9 @@ impl Deliver for Slack {
     ) -> Result<Option<Delivered>, DeliveryError> {
         let span = tracing::info_span!("slack_find_sent", notice_id, channel);
         async {
+            let channel = self.resolve(channel).await?;
             let params: Vec<(&str, Option<String>)> = vec![
-                ("channel", Some(channel.to_string())),
+                ("channel", Some(channel.clone())),
                 ("limit", Some(HISTORY_LIMIT.to_string())),
                 ("include_all_metadata", Some("true".to_string())),
             ];
@@ -572,7 +690,7 @@ impl Deliver for Slack {
                 .into_iter()
                 .find(|m| m.is_notice(notice_id))
                 .map(|m| Delivered {
-                    channel: channel.to_string(),
+                    channel: channel.clone(),
                     ts: m.ts,
                 }))
         }
