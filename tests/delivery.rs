@@ -15,7 +15,7 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
-use wiremock::matchers::{method, path};
+use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 /// Monday 7 December 2026, 09:00 in Berlin: T-7 of require-run-as-nonroot and more.
@@ -274,8 +274,28 @@ async fn pending_entries_are_reconciled_with_the_channel_history() {
     let server = fake_slack(None).await;
     let found = "announce/require-run-as-nonroot/payments/T-7";
     let lost = "announce/require-run-as-nonroot/data/T-7";
+    // The ledger knows channel names; Slack's history wants IDs.
+    Mock::given(method("GET"))
+        .and(path("/api/conversations.list"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "ok": true,
+            "channels": [
+                {"id": "CPAYMENTS", "name": "payments-dev"},
+                {"id": "CDATA", "name": "data-eng"},
+            ],
+            "response_metadata": {"next_cursor": ""},
+        })))
+        .mount(&server)
+        .await;
     Mock::given(method("GET"))
         .and(path("/api/conversations.history"))
+        .and(query_param("channel", "CDATA"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true, "has_more": false, "messages": []})))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/conversations.history"))
+        .and(query_param("channel", "CPAYMENTS"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "ok": true, "has_more": false,
             "messages": [{

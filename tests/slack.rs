@@ -7,7 +7,9 @@ use serde_json::{Value, json};
 use slack_morphism::prelude::*;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
-use wiremock::matchers::{body_partial_json, header, method, path, query_param};
+use wiremock::matchers::{
+    body_partial_json, header, method, path, query_param, query_param_is_missing,
+};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 const TOKEN: &str = "xoxb-test";
@@ -501,6 +503,165 @@ async fn find_sent_without_history_scope_is_an_auth_error() {
         DeliveryError::Auth {
             code: "missing_scope".to_string()
         }
+    );
+}
+
+#[tokio::test]
+async fn find_sent_resolves_a_channel_name_through_a_paged_conversations_list() {
+    init();
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/conversations.list"))
+        .and(query_param("types", "public_channel,private_channel"))
+        .and(query_param("exclude_archived", "true"))
+        .and(query_param("limit", "1000"))
+        .and(query_param_is_missing("cursor"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "ok": true,
+            "channels": [
+                {"id": "C0GENERAL", "name": "general", "is_channel": true},
+                {"id": "C0PAYDEV", "name": "payments-dev"},
+            ],
+            "response_metadata": {"next_cursor": "page2"},
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/conversations.list"))
+        .and(query_param("cursor", "page2"))
+        .and(query_param("types", "public_channel,private_channel"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "ok": true,
+            "channels": [{"id": "G0PAYMENTS", "name": "payments", "is_private": true}],
+            "response_metadata": {"next_cursor": ""},
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/conversations.history"))
+        .and(query_param("channel", "G0PAYMENTS"))
+        .respond_with(history())
+        .expect(2)
+        .mount(&server)
+        .await;
+    let slack = slack(&server);
+
+    let found = slack.find_sent("n-42", "#payments").await.unwrap();
+    assert_eq!(
+        found,
+        Some(Delivered {
+            channel: "G0PAYMENTS".to_string(),
+            ts: "1700000000.000004".to_string()
+        })
+    );
+    // The name is cached: no second listing.
+    assert_eq!(slack.find_sent("n-404", "payments").await.unwrap(), None);
+    assert_eq!(
+        requests_to(&server, "/api/conversations.list").await.len(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn find_sent_with_an_unlisted_channel_name_is_rejected_not_none() {
+    init();
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/conversations.list"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "ok": true,
+            "channels": [{"id": "C0GENERAL", "name": "general"}],
+            "response_metadata": {"next_cursor": ""},
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let slack = slack(&server);
+
+    let err = slack.find_sent("n-42", "#secret").await.unwrap_err();
+    assert_eq!(
+        err,
+        DeliveryError::Rejected {
+            code: "channel_not_found".to_string()
+        }
+    );
+    assert!(
+        requests_to(&server, "/api/conversations.history")
+            .await
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn find_sent_without_list_scope_is_an_auth_error() {
+    init();
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/conversations.list"))
+        .respond_with(slack_error("missing_scope"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let slack = slack(&server);
+
+    let err = slack.find_sent("n-42", "#payments-dev").await.unwrap_err();
+    assert_eq!(
+        err,
+        DeliveryError::Auth {
+            code: "missing_scope".to_string()
+        }
+    );
+}
+
+#[tokio::test]
+async fn find_sent_with_an_email_destination_reads_the_opened_dm() {
+    init();
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/users.lookupByEmail"))
+        .and(query_param("email", "ana@example.com"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"ok": true, "user": {"id": "U0ANA"}})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/conversations.open"))
+        .and(body_partial_json(json!({"users": ["U0ANA"]})))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"ok": true, "channel": {"id": "D0ANA"}})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/conversations.history"))
+        .and(query_param("channel", "D0ANA"))
+        .respond_with(history())
+        .expect(1)
+        .mount(&server)
+        .await;
+    let slack = slack(&server);
+
+    let found = slack
+        .find_sent("n-42", "email:ana@example.com")
+        .await
+        .unwrap();
+    assert_eq!(
+        found,
+        Some(Delivered {
+            channel: "D0ANA".to_string(),
+            ts: "1700000000.000004".to_string()
+        })
+    );
+    assert!(
+        requests_to(&server, "/api/conversations.list")
+            .await
+            .is_empty()
     );
 }
 

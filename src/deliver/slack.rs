@@ -7,10 +7,10 @@
 //! `#name` into a channel ID for [`Deliver::find_sent`]) and `conversations.history` (for
 //! [`Deliver::find_sent`]).
 //!
-//! Scopes: `chat:write`, `users:read.email` and the `*:write`/`*:history` scopes of the
-//! conversation types posted to; [`Deliver::find_sent`] with a channel *name* also needs
-//! `channels:read` and `groups:read` (for `conversations.list`). Without them it answers
-//! [`DeliveryError::Auth`] (`missing_scope`), and the ledger entry stays pending.
+//! Besides the scopes for posting and reading history, [`Deliver::find_sent`] with a channel
+//! *name* (`#payments-dev`) needs `channels:read` and `groups:read` (for `conversations.list`);
+//! without them it answers [`DeliveryError::Auth`] (`missing_scope`) and the ledger entry stays
+//! pending.
 //!
 //! Retries are handled here, deterministically, with `tokio::time::sleep` (slack-morphism's own
 //! rate control and retries are never switched on):
