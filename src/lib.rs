@@ -34,3 +34,5 @@ pub mod problem;
 pub mod render;
 pub mod rollout;
 pub mod schedule;
+pub mod server;
+pub mod slash;

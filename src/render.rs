@@ -20,8 +20,15 @@ pub const MAX_SECTION: usize = 3000;
 /// Block Kit: characters per header text.
 pub const MAX_HEADER: usize = 150;
 
-/// The parts every template file must define.
-pub const SECTIONS: [&str; 7] = [
+/// A template file: its name (`<name>.hbs`), the parts it must define, its built-in text.
+pub struct TemplateKind {
+    pub name: &'static str,
+    pub sections: &'static [&'static str],
+    builtin: &'static str,
+}
+
+/// The parts of a notice template.
+pub const NOTICE_SECTIONS: &[&str] = &[
     "header",
     "what_changes",
     "namespace",
@@ -30,11 +37,42 @@ pub const SECTIONS: [&str; 7] = [
     "footer",
     "text",
 ];
+/// The parts of a slash-command answer template: `item` is rendered once per listed item.
+pub const ANSWER_SECTIONS: &[&str] = &["header", "body", "item", "footer", "text"];
 
-const BUILTIN: [(NoticeKind, &str); 1] = [(
-    NoticeKind::Announce,
-    include_str!("../templates/announce.hbs"),
-)];
+/// Every template forewarn uses.
+pub const KINDS: &[TemplateKind] = &[
+    TemplateKind {
+        name: "announce",
+        sections: NOTICE_SECTIONS,
+        builtin: include_str!("../templates/announce.hbs"),
+    },
+    TemplateKind {
+        name: "why-policy",
+        sections: ANSWER_SECTIONS,
+        builtin: include_str!("../templates/why-policy.hbs"),
+    },
+    TemplateKind {
+        name: "why-resource",
+        sections: ANSWER_SECTIONS,
+        builtin: include_str!("../templates/why-resource.hbs"),
+    },
+    TemplateKind {
+        name: "status",
+        sections: ANSWER_SECTIONS,
+        builtin: include_str!("../templates/status.hbs"),
+    },
+    TemplateKind {
+        name: "exceptions",
+        sections: ANSWER_SECTIONS,
+        builtin: include_str!("../templates/exceptions.hbs"),
+    },
+    TemplateKind {
+        name: "help",
+        sections: ANSWER_SECTIONS,
+        builtin: include_str!("../templates/help.hbs"),
+    },
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
@@ -112,15 +150,12 @@ handlebars_helper!(plural: |n: u64, word: str| {
     if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") }
 });
 
-struct Kind {
-    file: String,
-}
-
 /// Compiled templates for every notice kind.
 pub struct Renderer {
     md: Handlebars<'static>,
     plain: Handlebars<'static>,
-    kinds: BTreeMap<NoticeKind, Kind>,
+    /// Template name → the file it was read from.
+    files: BTreeMap<&'static str, String>,
 }
 
 /// Splits a template file into its `{{!-- section: NAME --}}` parts.
@@ -168,9 +203,9 @@ impl Renderer {
         plain.set_strict_mode(true);
         plain.register_escape_fn(handlebars::no_escape);
         plain.register_helper("plural", Box::new(plural));
-        let mut kinds = BTreeMap::new();
-        for (kind, builtin) in BUILTIN {
-            let name = format!("{}.hbs", kind.as_str());
+        let mut files = BTreeMap::new();
+        for kind in KINDS {
+            let name = format!("{}.hbs", kind.name);
             let (file, text) = match dir.map(|d| d.join(&name)) {
                 Some(path) if path.exists() => {
                     let text =
@@ -180,15 +215,15 @@ impl Renderer {
                         })?;
                     (path.display().to_string(), text)
                 }
-                _ => (format!("built-in {name}"), builtin.to_string()),
+                _ => (format!("built-in {name}"), kind.builtin.to_string()),
             };
             let sections = split_sections(&text);
-            for section in SECTIONS {
+            for &section in kind.sections {
                 let body = sections.get(section).ok_or_else(|| RenderError::Template {
                     file: file.clone(),
                     message: format!("missing part '{{{{!-- section: {section} --}}}}'"),
                 })?;
-                let key = format!("{}.{section}", kind.as_str());
+                let key = format!("{}.{section}", kind.name);
                 let registry = if section == "header" {
                     &mut plain
                 } else {
@@ -202,9 +237,9 @@ impl Renderer {
                         message: e.to_string(),
                     })?;
             }
-            kinds.insert(kind, Kind { file });
+            files.insert(kind.name, file);
         }
-        Ok(Self { md, plain, kinds })
+        Ok(Self { md, plain, files })
     }
 
     /// Loads the templates the config points at (or the built-in ones).
@@ -212,8 +247,8 @@ impl Renderer {
         Self::new(config.templates.as_deref())
     }
 
-    fn part(&self, kind: NoticeKind, section: &str, data: &Value) -> Result<String, RenderError> {
-        let key = format!("{}.{section}", kind.as_str());
+    fn part(&self, kind: &str, section: &str, data: &Value) -> Result<String, RenderError> {
+        let key = format!("{kind}.{section}");
         let registry = if section == "header" {
             &self.plain
         } else {
@@ -224,19 +259,51 @@ impl Renderer {
             .map(|s| s.trim().to_string())
             .map_err(|e| RenderError::Render {
                 file: self
-                    .kinds
-                    .get(&kind)
-                    .map(|k| k.file.clone())
-                    .unwrap_or_default(),
+                    .files
+                    .get(kind)
+                    .cloned()
+                    .unwrap_or_else(|| kind.to_string()),
                 section: section.to_string(),
                 message: e.to_string(),
             })
     }
 
+    /// Renders a slash-command answer from template `kind` (`why-policy`, `status`, …): a
+    /// header, the body, one section per entry of `data.items` (within the block limit), and
+    /// the footer; `text` is the fallback.
+    pub fn render_answer(&self, kind: &str, data: &Value) -> Result<Message, RenderError> {
+        let mut blocks: Vec<SlackBlock> = Vec::new();
+        let header = cut_chars(&self.part(kind, "header", data)?, MAX_HEADER);
+        if !header.is_empty() {
+            blocks.push(SlackHeaderBlock::new(SlackBlockPlainText::new(header).into()).into());
+        }
+        push_section(&mut blocks, self.part(kind, "body", data)?);
+        let footer = self.part(kind, "footer", data)?;
+        let items = data["items"].as_array().cloned().unwrap_or_default();
+        let room = MAX_BLOCKS.saturating_sub(blocks.len() + usize::from(!footer.is_empty()));
+        let shown = if items.len() > room {
+            room.saturating_sub(1)
+        } else {
+            items.len()
+        };
+        for item in &items[..shown] {
+            push_section(&mut blocks, self.part(kind, "item", &merged(item, data))?);
+        }
+        if shown < items.len() {
+            push_section(&mut blocks, format!("…and {} more", items.len() - shown));
+        }
+        push_footer(&mut blocks, footer);
+        Ok(Message {
+            channel: String::new(),
+            text: cut_chars(&self.part(kind, "text", data)?, MAX_SECTION),
+            blocks,
+        })
+    }
+
     /// Renders one notice.
     pub fn render(&self, notice: &Notice, config: &Config) -> Result<Message, RenderError> {
         let data = context(notice, config);
-        let kind = notice.kind;
+        let kind = notice.kind.as_str();
         let mut blocks: Vec<SlackBlock> = Vec::new();
         let header = cut_chars(&self.part(kind, "header", &data)?, MAX_HEADER);
         blocks.push(SlackHeaderBlock::new(SlackBlockPlainText::new(header).into()).into());
@@ -259,13 +326,10 @@ impl Renderer {
             namespaces.len()
         };
         for ns in &namespaces[..shown] {
-            let mut scope = ns.clone();
-            if let (Some(obj), Value::Object(root)) = (scope.as_object_mut(), &data) {
-                for (k, v) in root {
-                    obj.entry(k.clone()).or_insert_with(|| v.clone());
-                }
-            }
-            push_section(&mut blocks, self.part(kind, "namespace", &scope)?);
+            push_section(
+                &mut blocks,
+                self.part(kind, "namespace", &merged(ns, &data))?,
+            );
         }
         if shown < namespaces.len() {
             push_section(
@@ -276,20 +340,36 @@ impl Renderer {
         for t in tail {
             push_section(&mut blocks, t);
         }
-        if !footer.is_empty() {
-            blocks.push(
-                SlackContextBlock::new(vec![SlackContextBlockElement::MarkDown(
-                    SlackBlockMarkDownText::new(cut_chars(&footer, MAX_SECTION)),
-                )])
-                .into(),
-            );
-        }
+        push_footer(&mut blocks, footer);
         Ok(Message {
             channel: notice.destination.clone(),
             text: cut_chars(&self.part(kind, "text", &data)?, MAX_SECTION),
             blocks,
         })
     }
+}
+
+/// An item's own fields, with the root's fields available too (the item's win).
+fn merged(item: &Value, root: &Value) -> Value {
+    let mut scope = item.clone();
+    if let (Some(obj), Value::Object(root)) = (scope.as_object_mut(), root) {
+        for (k, v) in root {
+            obj.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
+    scope
+}
+
+fn push_footer(blocks: &mut Vec<SlackBlock>, footer: String) {
+    if footer.is_empty() {
+        return;
+    }
+    blocks.push(
+        SlackContextBlock::new(vec![SlackContextBlockElement::MarkDown(
+            SlackBlockMarkDownText::new(cut_chars(&footer, MAX_SECTION)),
+        )])
+        .into(),
+    );
 }
 
 fn push_section(blocks: &mut Vec<SlackBlock>, text: String) {

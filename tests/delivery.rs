@@ -290,7 +290,10 @@ async fn pending_entries_are_reconciled_with_the_channel_history() {
     Mock::given(method("GET"))
         .and(path("/api/conversations.history"))
         .and(query_param("channel", "CDATA"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true, "has_more": false, "messages": []})))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"ok": true, "has_more": false, "messages": []})),
+        )
         .mount(&server)
         .await;
     Mock::given(method("GET"))

@@ -201,7 +201,7 @@ impl SlackCounters {
     }
 }
 
-type Client = SlackClient<SlackClientHyperHttpsConnector>;
+pub type Client = SlackClient<SlackClientHyperHttpsConnector>;
 
 /// The Slack delivery edge.
 ///
@@ -356,6 +356,35 @@ impl HistoryMessage {
     }
 }
 
+/// A slack-morphism client over an https-or-http connector (rustls with ring, the system's
+/// root certificates; plain HTTP is allowed so tests can use a local fake). Also used to post
+/// slash-command answers to `response_url`.
+pub fn hyper_client(api_url: &str, plain_http: bool) -> anyhow::Result<Client> {
+    let provider = rustls::crypto::ring::default_provider();
+    let tls = match SlackHyperHttpsConnector::builder()
+        .with_provider_and_native_roots(provider.clone())
+    {
+        Ok(builder) => builder,
+        // Without system roots only plain HTTP can work; that is enough for a local fake.
+        Err(_) if plain_http => {
+            let config = rustls::ClientConfig::builder_with_provider(provider.into())
+                .with_safe_default_protocol_versions()
+                .context("TLS setup")?
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth();
+            SlackHyperHttpsConnector::builder().with_tls_config(config)
+        }
+        Err(e) => {
+            return Err(e).context("cannot load the system's root certificates for Slack");
+        }
+    };
+    let https = tls.https_or_http().enable_all_versions().build();
+    // No `with_rate_control`: slack-morphism then neither throttles nor retries, and every
+    // 429 comes back to `call` below.
+    let connector = SlackClientHyperConnector::from(https).with_slack_api_url(&api_url);
+    Ok(SlackClient::new(connector))
+}
+
 impl Slack {
     /// Builds the client. `settings.api_url` may be `https://…` (checked against the system's
     /// root certificates) or `http://…` (tests against a local fake).
@@ -368,30 +397,9 @@ impl Slack {
                 settings.api_url
             );
         }
-        let provider = rustls::crypto::ring::default_provider();
-        let tls = match SlackHyperHttpsConnector::builder()
-            .with_provider_and_native_roots(provider.clone())
-        {
-            Ok(builder) => builder,
-            // Without system roots only plain HTTP can work; that is enough for a local fake.
-            Err(_) if plain_http => {
-                let config = rustls::ClientConfig::builder_with_provider(provider.into())
-                    .with_safe_default_protocol_versions()
-                    .context("TLS setup")?
-                    .with_root_certificates(rustls::RootCertStore::empty())
-                    .with_no_client_auth();
-                SlackHyperHttpsConnector::builder().with_tls_config(config)
-            }
-            Err(e) => {
-                return Err(e).context("cannot load the system's root certificates for Slack");
-            }
-        };
-        let https = tls.https_or_http().enable_all_versions().build();
-        // No `with_rate_control`: slack-morphism then neither throttles nor retries, and every
-        // 429 comes back to `call` below.
-        let connector = SlackClientHyperConnector::from(https).with_slack_api_url(&api_url);
+        let client = hyper_client(&api_url, plain_http)?;
         Ok(Slack {
-            client: SlackClient::new(connector),
+            client,
             token: SlackApiToken::new(SlackApiTokenValue(token.0)),
             settings: SlackSettings {
                 api_url,

@@ -128,7 +128,11 @@ pub fn ingest(inv: &mut Inventory, obj: &Value, origin: &str) {
                     ),
                 );
             }
-            match report::read_report(node, kind, &mut inv.results) {
+            let mut sink = report::Sink {
+                summaries: &mut inv.results,
+                findings: &mut inv.findings,
+            };
+            match report::read_report(node, kind, &mut sink) {
                 // One problem per report: the first bad result, and how many more were skipped.
                 Ok(problems) => {
                     if let Some(first) = problems.first() {

@@ -293,11 +293,13 @@ pub fn read_exception(obj: Node<'_>, api_version: &str) -> FieldResult<Exception
         });
     }
     let mut match_namespaces = Vec::new();
+    let mut match_names = Vec::new();
     if let Some(m) = spec.get("match") {
         for block in ["any", "all"] {
             for item in m.node().list(block)? {
                 if let Some(res) = item.node().get("resources") {
                     match_namespaces.extend(res.node().str_list("namespaces")?.unwrap_or_default());
+                    match_names.extend(res.node().str_list("names")?.unwrap_or_default());
                 }
             }
         }
@@ -308,6 +310,7 @@ pub fn read_exception(obj: Node<'_>, api_version: &str) -> FieldResult<Exception
         api_version: api_version.to_string(),
         policies,
         match_namespaces,
+        match_names,
         annotations: meta.annotations,
         labels: meta.labels,
         created: meta.created,

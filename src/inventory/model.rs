@@ -263,6 +263,25 @@ impl ResultSummary {
     }
 }
 
+/// A resource, as reports name it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct ResourceRef {
+    /// Empty for cluster-scoped resources.
+    pub namespace: String,
+    pub kind: String,
+    pub name: String,
+}
+
+/// One failing or warning result about one resource (passes are only counted).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub policy: String,
+    pub rule: Option<String>,
+    /// `fail` or `warn`.
+    pub result: String,
+    pub message: Option<String>,
+}
+
 /// A PolicyException, kept for exception hygiene and reminders.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Exception {
@@ -273,11 +292,20 @@ pub struct Exception {
     pub policies: Vec<ExceptedPolicy>,
     /// Namespaces named in `spec.match` (wildcards as written); empty when not restricted.
     pub match_namespaces: Vec<String>,
+    /// Resource names named in `spec.match` (wildcards as written); empty when not restricted.
+    pub match_names: Vec<String>,
     pub annotations: Labels,
     pub labels: Labels,
     pub created: Option<String>,
     /// `spec.expiresAt` when set (policies.kyverno.io).
     pub expires_at: Option<String>,
+}
+
+impl Exception {
+    /// Whether the exception's `match` can cover a resource called `name`.
+    pub fn names_match(&self, name: &str) -> bool {
+        self.match_names.is_empty() || self.match_names.iter().any(|p| wildcard_match(p, name))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -301,6 +329,9 @@ pub struct Inventory {
     pub policies: Vec<Policy>,
     /// Keyed by (policy id as reports name it, namespace).
     pub results: BTreeMap<(String, Option<String>), ResultSummary>,
+    /// Failing and warning results per resource, for `/policy why <resource>`. Grows with
+    /// failures, not with passing results.
+    pub findings: BTreeMap<ResourceRef, Vec<Finding>>,
     pub exceptions: Vec<Exception>,
     pub namespaces: BTreeMap<String, Namespace>,
     /// Objects of kinds forewarn does not read, by `apiVersion kind`.

@@ -6,7 +6,7 @@
 
 use super::fields::{FieldError, FieldResult, Node};
 use super::kyverno::{read_meta, valid_namespace_name};
-use super::model::{FailingResource, ResultSummary};
+use super::model::{FailingResource, Finding, ResourceRef, ResultSummary};
 use std::collections::BTreeMap;
 
 /// Whether a report kind is cluster-scoped.
@@ -31,10 +31,16 @@ fn subject(node: Node<'_>) -> FieldResult<Subject> {
 /// Adds the results of one report to `summaries`. Returns the problems with single results
 /// (those results are skipped, the others counted) or one error when the report as a whole
 /// cannot be placed.
+/// Where report results are folded into.
+pub struct Sink<'a> {
+    pub summaries: &'a mut BTreeMap<(String, Option<String>), ResultSummary>,
+    pub findings: &'a mut BTreeMap<ResourceRef, Vec<Finding>>,
+}
+
 pub fn read_report(
     obj: Node<'_>,
     kind: &str,
-    summaries: &mut BTreeMap<(String, Option<String>), ResultSummary>,
+    sink: &mut Sink<'_>,
 ) -> Result<Vec<FieldError>, FieldError> {
     let meta = read_meta(obj)?;
     let scope = match obj.get("scope") {
@@ -84,7 +90,7 @@ pub fn read_report(
             namespace.as_deref(),
             cluster,
             scope.as_ref(),
-            summaries,
+            sink,
         ) {
             problems.push(e);
         }
@@ -97,8 +103,9 @@ fn read_result(
     report_namespace: Option<&str>,
     cluster: bool,
     scope: Option<&Subject>,
-    summaries: &mut BTreeMap<(String, Option<String>), ResultSummary>,
+    sink: &mut Sink<'_>,
 ) -> FieldResult<()> {
+    let summaries = &mut *sink.summaries;
     let policy = r.req_str("policy")?;
     let outcome = r.req_str("result")?;
     let rule = r.str("rule")?.filter(|s| !s.is_empty());
@@ -120,6 +127,25 @@ fn read_result(
         .get("properties")
         .map(|p| p.node().str("exceptions").ok().flatten().is_some())
         .unwrap_or(false);
+    if matches!(outcome, "fail" | "warn")
+        && let Some(res) = resource.filter(|r| !r.name.is_empty())
+    {
+        let at = ResourceRef {
+            namespace: res
+                .namespace
+                .clone()
+                .or_else(|| namespace.clone())
+                .unwrap_or_default(),
+            kind: res.kind.clone(),
+            name: res.name.clone(),
+        };
+        sink.findings.entry(at).or_default().push(Finding {
+            policy: policy.to_string(),
+            rule: rule.map(str::to_string),
+            result: outcome.to_string(),
+            message: message.clone(),
+        });
+    }
     let key = (policy.to_string(), namespace);
     match outcome {
         "pass" => summaries.entry(key).or_default().counts.pass += 1,

@@ -1,0 +1,452 @@
+//! The HTTP edge: Slack slash commands, health, readiness and metrics.
+//!
+//! `POST /slack/commands` checks the body's size and type, verifies Slack's signature on the raw
+//! bytes, and only then parses the command and answers it from the inventory in memory — within
+//! Slack's 3 seconds. When no inventory is loaded yet it acknowledges at once and posts the
+//! answer to `response_url`, but only to Slack's own hosts. This module never logs the signing
+//! secret or a signature, and never lets an internal error reach the user as more than a short
+//! apology.
+
+use crate::config::Config;
+use crate::deliver::slack::Client;
+use crate::inventory::Inventory;
+use crate::render::{Message, Renderer};
+use crate::slash::answer::{Answer, answer, caller_team, help};
+use crate::slash::request::{SlashRequest, parse_form, parse_question};
+use crate::slash::verify::{SigningSecret, verify};
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use slack_morphism::prelude::*;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+/// Largest request body accepted (Slack's slash-command bodies are well under 4 KiB).
+pub const MAX_BODY: usize = 16 * 1024;
+
+/// Hosts a `response_url` may point at.
+pub const SLACK_RESPONSE_HOSTS: &[&str] = &["hooks.slack.com"];
+
+/// The time source, injectable for tests.
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+/// Counters for `/metrics`.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    commands: Mutex<BTreeMap<String, u64>>,
+    rejections: Mutex<BTreeMap<&'static str, u64>>,
+    /// Answer latency histogram: counts per upper bound in seconds, plus sum and count.
+    latency: Mutex<(Vec<u64>, f64, u64)>,
+}
+
+const BUCKETS: [f64; 9] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0];
+
+impl Metrics {
+    fn command(&self, name: &str, took: Duration) {
+        *lock(&self.commands).entry(name.to_string()).or_default() += 1;
+        let secs = took.as_secs_f64();
+        let mut l = lock(&self.latency);
+        if l.0.is_empty() {
+            l.0 = vec![0; BUCKETS.len()];
+        }
+        for (i, b) in BUCKETS.iter().enumerate() {
+            if secs <= *b {
+                l.0[i] += 1;
+            }
+        }
+        l.1 += secs;
+        l.2 += 1;
+    }
+
+    fn reject(&self, reason: &'static str) {
+        *lock(&self.rejections).entry(reason).or_default() += 1;
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Delivery counters shown in `/metrics` (the Slack edge's, when `run` serves too).
+pub type DeliveryCounters = Arc<dyn Fn() -> Vec<(&'static str, u64)> + Send + Sync>;
+
+/// Everything the handlers share. Cheap to clone through `Arc`; the inventory is swapped whole.
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub renderer: Arc<Renderer>,
+    pub secret: SigningSecret,
+    pub clock: Clock,
+    /// Hosts `response_url` may point at.
+    pub response_hosts: Vec<String>,
+    /// Posts delayed answers; `None` disables the delayed path.
+    pub responder: Option<Client>,
+    pub delivery: Option<DeliveryCounters>,
+    pub metrics: Metrics,
+    inventory_tx: watch::Sender<Option<Arc<Inventory>>>,
+}
+
+impl AppState {
+    pub fn new(config: Arc<Config>, renderer: Arc<Renderer>, secret: SigningSecret) -> Self {
+        Self {
+            config,
+            renderer,
+            secret,
+            clock: Arc::new(Utc::now),
+            response_hosts: SLACK_RESPONSE_HOSTS.iter().map(|h| h.to_string()).collect(),
+            responder: None,
+            delivery: None,
+            metrics: Metrics::default(),
+            inventory_tx: watch::channel(None).0,
+        }
+    }
+
+    /// Replaces the inventory answers are computed from.
+    pub fn set_inventory(&self, inventory: Inventory) {
+        self.inventory_tx.send_replace(Some(Arc::new(inventory)));
+    }
+
+    /// The current inventory, if one was loaded (a cheap `Arc` copy; no lock is held after).
+    pub fn inventory(&self) -> Option<Arc<Inventory>> {
+        self.inventory_tx.borrow().clone()
+    }
+
+    fn response_url_allowed(&self, url: &str) -> bool {
+        let Ok(u) = url::Url::parse(url) else {
+            return false;
+        };
+        let host = u.host_str().unwrap_or_default();
+        let https_or_test =
+            u.scheme() == "https" || self.response_hosts.iter().any(|h| h == "127.0.0.1");
+        https_or_test && self.response_hosts.iter().any(|h| h == host)
+    }
+}
+
+/// The routes, as a value tests can call without a socket.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/slack/commands", post(commands))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+    match state.inventory() {
+        Some(_) => (StatusCode::OK, "ready\n").into_response(),
+        None => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "inventory not loaded yet\n",
+        )
+            .into_response(),
+    }
+}
+
+fn reject(state: &AppState, status: StatusCode, reason: &'static str, detail: &str) -> Response {
+    state.metrics.reject(reason);
+    warn!(reason, detail, "slash command rejected");
+    (status, format!("{detail}\n")).into_response()
+}
+
+/// A slash-command reply body.
+fn reply(message: &Message) -> Value {
+    json!({ "response_type": "ephemeral", "text": message.text, "blocks": message.blocks })
+}
+
+fn apology() -> Value {
+    json!({ "response_type": "ephemeral", "text": "Sorry, something went wrong on forewarn's side. The platform team has the details in its logs." })
+}
+
+async fn commands(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
+    let started = Instant::now();
+    // 1. Size and type, before reading anything.
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY) {
+        return reject(
+            &state,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            "request body too large",
+        );
+    }
+    let form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim()
+                .to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        });
+    if !form {
+        return reject(
+            &state,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "content_type",
+            "expected application/x-www-form-urlencoded",
+        );
+    }
+    let bytes: Bytes = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(b) => b,
+        Err(_) => {
+            return reject(
+                &state,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                "request body too large",
+            );
+        }
+    };
+    // 2. Signature on the raw bytes.
+    let header_str = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let now = (state.clock)().timestamp();
+    if let Err(e) = verify(
+        &state.secret,
+        header_str("x-slack-request-timestamp"),
+        header_str("x-slack-signature"),
+        &bytes,
+        now,
+    ) {
+        return reject(
+            &state,
+            StatusCode::UNAUTHORIZED,
+            "signature",
+            &e.to_string(),
+        );
+    }
+    // 3. Only now parse.
+    let request = match parse_form(&bytes) {
+        Ok(r) => r,
+        Err(e) => return reject(&state, StatusCode::BAD_REQUEST, "form", &e.to_string()),
+    };
+    let (name, body) = respond(&state, request).await;
+    state.metrics.command(name, started.elapsed());
+    axum::Json(body).into_response()
+}
+
+/// Answers a verified command: the reply body, and the sub-command name for metrics. Shared by
+/// the HTTP endpoint and Socket Mode.
+pub async fn respond(state: &Arc<AppState>, request: SlashRequest) -> (&'static str, Value) {
+    let command = if request.command.is_empty() {
+        "/policy".to_string()
+    } else {
+        request.command.clone()
+    };
+    let question = parse_question(&request.text);
+    let name = match &question {
+        Ok(q) => sub_command(q),
+        Err(_) => "invalid",
+    };
+    let Some(inventory) = state.inventory() else {
+        return (name, delayed(state, request, command));
+    };
+    let caller = caller_team(
+        &state.config,
+        &request.channel_id,
+        request.channel_name.as_deref(),
+        None,
+    );
+    let now = (state.clock)()
+        .with_timezone(&state.config.time_zone)
+        .fixed_offset();
+    let a: Answer = match &question {
+        Ok(q) => answer(&inventory, &state.config, q, &caller, &command, now),
+        Err(e) => help(&command, Some(e.clone()), Vec::new()),
+    };
+    match state.renderer.render_answer(a.kind, &a.data) {
+        Ok(m) => (name, reply(&m)),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot render a slash-command answer");
+            (name, apology())
+        }
+    }
+}
+
+fn sub_command(q: &crate::slash::request::Question) -> &'static str {
+    use crate::slash::request::Question;
+    match q {
+        Question::Help => "help",
+        Question::WhyPolicy(_) => "why_policy",
+        Question::WhyResource { .. } => "why_resource",
+        Question::Status(_) => "status",
+        Question::Exceptions(_) => "exceptions",
+    }
+}
+
+/// No inventory yet: acknowledge now, answer through `response_url` when it is loaded — if the
+/// URL is Slack's.
+fn delayed(state: &Arc<AppState>, request: SlashRequest, command: String) -> Value {
+    let url = request.response_url.clone().unwrap_or_default();
+    if !state.response_url_allowed(&url) {
+        warn!(host = %url::Url::parse(&url).ok().and_then(|u| u.host_str().map(str::to_string)).unwrap_or_default(), "response_url is not a Slack host; not posting to it");
+        return json!({ "response_type": "ephemeral", "text": "forewarn is still loading the cluster inventory. Try again in a minute." });
+    }
+    let Some(client) = state.responder.clone() else {
+        return json!({ "response_type": "ephemeral", "text": "forewarn is still loading the cluster inventory. Try again in a minute." });
+    };
+    let state = state.clone();
+    tokio::spawn(async move {
+        let mut rx = state.inventory_tx.subscribe();
+        let loaded = matches!(
+            tokio::time::timeout(Duration::from_secs(25 * 60), rx.wait_for(|v| v.is_some())).await,
+            Ok(Ok(_))
+        );
+        if !loaded {
+            warn!("inventory still not loaded; dropping a delayed slash-command answer");
+            return;
+        }
+        let (_, body) = Box::pin(respond(
+            &state,
+            SlashRequest {
+                response_url: None,
+                ..request
+            },
+        ))
+        .await;
+        let content = SlackMessageContent::new()
+            .opt_text(body["text"].as_str().map(str::to_string))
+            .opt_blocks(serde_json::from_value(body["blocks"].clone()).ok());
+        let Ok(parsed) = url::Url::parse(&url) else {
+            return;
+        };
+        let req = SlackApiPostWebhookMessageRequest::new(content);
+        match client.post_webhook_message(&parsed, &req).await {
+            Ok(_) => info!(command = %command, "delayed answer posted"),
+            Err(e) => warn!(error = %e, "cannot post a delayed answer to response_url"),
+        }
+    });
+    json!({ "response_type": "ephemeral", "text": "Working on it: forewarn is loading the cluster inventory and will answer here in a moment." })
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let mut out = String::new();
+    let mut metric = |name: &str, kind: &str, help: &str| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    };
+    metric("forewarn_ready", "gauge", "1 once an inventory is loaded.");
+    let inv = state.inventory();
+    let mut out2 = String::new();
+    let _ = writeln!(out2, "forewarn_ready {}", u8::from(inv.is_some()));
+    out.push_str(&out2);
+    let push = |out: &mut String, line: String| {
+        out.push_str(&line);
+        out.push('\n');
+    };
+    let _ = writeln!(
+        out,
+        "# HELP forewarn_inventory_objects Objects in the loaded inventory, by kind.\n# TYPE forewarn_inventory_objects gauge"
+    );
+    if let Some(inv) = &inv {
+        for (kind, n) in [
+            ("policies", inv.policies.len()),
+            ("result_summaries", inv.results.len()),
+            ("failing_resources", inv.findings.len()),
+            ("exceptions", inv.exceptions.len()),
+            ("namespaces", inv.namespaces.len()),
+        ] {
+            push(
+                &mut out,
+                format!("forewarn_inventory_objects{{kind=\"{kind}\"}} {n}"),
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP forewarn_commands_total Slash commands answered, by sub-command.\n# TYPE forewarn_commands_total counter"
+    );
+    for (name, n) in lock(&state.metrics.commands).iter() {
+        push(
+            &mut out,
+            format!("forewarn_commands_total{{command=\"{name}\"}} {n}"),
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP forewarn_command_rejections_total Requests refused before parsing, by reason.\n# TYPE forewarn_command_rejections_total counter"
+    );
+    for (reason, n) in lock(&state.metrics.rejections).iter() {
+        push(
+            &mut out,
+            format!("forewarn_command_rejections_total{{reason=\"{reason}\"}} {n}"),
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP forewarn_command_duration_seconds Time to answer a slash command.\n# TYPE forewarn_command_duration_seconds histogram"
+    );
+    {
+        let l = lock(&state.metrics.latency);
+        for (i, b) in BUCKETS.iter().enumerate() {
+            push(
+                &mut out,
+                format!(
+                    "forewarn_command_duration_seconds_bucket{{le=\"{b}\"}} {}",
+                    l.0.get(i).copied().unwrap_or(0)
+                ),
+            );
+        }
+        push(
+            &mut out,
+            format!(
+                "forewarn_command_duration_seconds_bucket{{le=\"+Inf\"}} {}",
+                l.2
+            ),
+        );
+        push(
+            &mut out,
+            format!("forewarn_command_duration_seconds_sum {}", l.1),
+        );
+        push(
+            &mut out,
+            format!("forewarn_command_duration_seconds_count {}", l.2),
+        );
+    }
+    if let Some(delivery) = &state.delivery {
+        let _ = writeln!(
+            out,
+            "# HELP forewarn_delivery_total Slack deliveries, by outcome.\n# TYPE forewarn_delivery_total counter"
+        );
+        for (name, n) in delivery() {
+            push(
+                &mut out,
+                format!("forewarn_delivery_total{{outcome=\"{name}\"}} {n}"),
+            );
+        }
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        out,
+    )
+        .into_response()
+}
+
+/// Counters of a Slack edge, for `/metrics`.
+pub fn slack_counters(slack: Arc<crate::deliver::slack::Slack>) -> DeliveryCounters {
+    Arc::new(move || {
+        let c = slack.counters();
+        vec![
+            ("sent", c.sent.load(Ordering::Relaxed)),
+            ("failed", c.failed.load(Ordering::Relaxed)),
+            ("retried", c.retried.load(Ordering::Relaxed)),
+            ("rate_limited", c.rate_limited.load(Ordering::Relaxed)),
+        ]
+    })
+}
+
+/// Keeps `AtomicU64` in scope for callers building their own counters.
+pub type Counter = AtomicU64;

@@ -1,0 +1,533 @@
+//! Answers to `/policy …` questions, as template data: pure functions of the inventory, the
+//! config, the question, who asks, and the time.
+//!
+//! Decides what an answer says (which policies, namespaces, dates, contacts); the words are in
+//! the templates and the Block Kit structure in `render`. Never does I/O and never fails on a
+//! question it does not understand: that becomes the help answer with the reason.
+
+use super::request::Question;
+use crate::config::Config;
+use crate::inventory::{Inventory, Mode, Policy, ResourceRef};
+use crate::owners::owner_of;
+use crate::plan::audit_failures;
+use crate::render::when;
+use crate::rollout::{Rollout, rollout_for};
+use chrono::{DateTime, FixedOffset};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+/// Who asked, as far as answers care.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Caller {
+    /// The team whose channel the command came from, or whose member asked.
+    pub team: Option<String>,
+}
+
+/// Finds the caller's team: the team whose channel the command was typed in (by ID or name),
+/// else the team listing the caller's email among its members.
+pub fn caller_team(
+    config: &Config,
+    channel_id: &str,
+    channel_name: Option<&str>,
+    email: Option<&str>,
+) -> Caller {
+    let by_channel = config.teams.iter().find(|(_, t)| {
+        t.channel.as_deref().is_some_and(|c| {
+            c == channel_id
+                || channel_name
+                    .is_some_and(|n| c.trim_start_matches('#') == n.trim_start_matches('#'))
+        })
+    });
+    let by_email = || {
+        email.and_then(|e| {
+            config
+                .teams
+                .iter()
+                .find(|(_, t)| t.members.iter().any(|m| m.eq_ignore_ascii_case(e)))
+        })
+    };
+    Caller {
+        team: by_channel.or_else(by_email).map(|(k, _)| k.clone()),
+    }
+}
+
+/// Which template answers, and with what data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub kind: &'static str,
+    pub data: Value,
+}
+
+/// Answers one question.
+pub fn answer(
+    inv: &Inventory,
+    config: &Config,
+    question: &Question,
+    caller: &Caller,
+    command: &str,
+    now: DateTime<FixedOffset>,
+) -> Answer {
+    let ctx = Ctx {
+        inv,
+        config,
+        caller,
+        now,
+    };
+    match question {
+        Question::Help => help(command, None, Vec::new()),
+        Question::WhyPolicy(name) => match find_policy(inv, name) {
+            Some(p) => ctx.why_policy(p),
+            None => help(
+                command,
+                Some(format!("There is no policy named `{name}`.")),
+                suggestions(name, inv.policies.iter().map(|p| p.id.as_str())),
+            ),
+        },
+        Question::WhyResource {
+            namespace,
+            kind,
+            name,
+        } => ctx.why_resource(namespace, kind, name),
+        Question::Status(scope) => match ctx.scope(scope.as_deref()) {
+            Ok(s) => ctx.status(&s),
+            Err(e) => help(command, Some(e.0), e.1),
+        },
+        Question::Exceptions(scope) => match ctx.scope(scope.as_deref()) {
+            Ok(s) => ctx.exceptions(&s),
+            Err(e) => help(command, Some(e.0), e.1),
+        },
+    }
+}
+
+/// The usage answer, with an optional reason and close names.
+pub fn help(command: &str, error: Option<String>, suggestions: Vec<String>) -> Answer {
+    Answer {
+        kind: "help",
+        data: json!({ "command": command, "error": error, "suggestions": suggestions, "items": [] }),
+    }
+}
+
+/// A policy by id (`name`, `namespace/name`), or by name alone when that is unambiguous.
+fn find_policy<'a>(inv: &'a Inventory, name: &str) -> Option<&'a Policy> {
+    inv.policy(name).or_else(|| {
+        let mut by_name = inv.policies.iter().filter(|p| p.name == name);
+        match (by_name.next(), by_name.next()) {
+            (Some(p), None) => Some(p),
+            _ => None,
+        }
+    })
+}
+
+/// Up to three known names closest to `wanted` (edit distance, or containing it).
+pub fn suggestions<'a>(wanted: &str, known: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let wanted = wanted.to_ascii_lowercase();
+    let limit = (wanted.chars().count() / 3).max(3);
+    let mut scored: Vec<(usize, &str)> = known
+        .map(|k| {
+            let d = distance(&wanted, &k.to_ascii_lowercase());
+            let d = if k.contains(wanted.as_str()) || wanted.contains(k) {
+                d.min(1)
+            } else {
+                d
+            };
+            (d, k)
+        })
+        .filter(|(d, _)| *d <= limit)
+        .collect();
+    scored.sort();
+    scored
+        .into_iter()
+        .take(3)
+        .map(|(_, k)| k.to_string())
+        .collect()
+}
+
+/// Levenshtein distance.
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// What `status` and `exceptions` are about.
+struct Scope {
+    label: String,
+    /// `None` = the whole cluster.
+    namespaces: Option<Vec<String>>,
+}
+
+struct ScopeError(String, Vec<String>);
+
+struct Ctx<'a> {
+    inv: &'a Inventory,
+    config: &'a Config,
+    caller: &'a Caller,
+    now: DateTime<FixedOffset>,
+}
+
+impl Ctx<'_> {
+    fn team_namespaces(&self, team: &str) -> Vec<String> {
+        let mut names: Vec<&str> = self.inv.namespaces.keys().map(String::as_str).collect();
+        names.extend(self.inv.results.keys().filter_map(|(_, ns)| ns.as_deref()));
+        names.sort_unstable();
+        names.dedup();
+        names
+            .into_iter()
+            .filter(|ns| owner_of(ns, self.inv, self.config).0.team.as_deref() == Some(team))
+            .map(str::to_string)
+            .collect()
+    }
+
+    fn scope(&self, arg: Option<&str>) -> Result<Scope, ScopeError> {
+        let team_scope = |key: &str| Scope {
+            label: format!("team {}", self.config.team_name(key)),
+            namespaces: Some(self.team_namespaces(key)),
+        };
+        match arg {
+            None => Ok(match &self.caller.team {
+                Some(t) => team_scope(t),
+                None => Scope {
+                    label: "the whole cluster".into(),
+                    namespaces: None,
+                },
+            }),
+            Some(a) => {
+                let known_ns = self.inv.namespaces.contains_key(a)
+                    || self
+                        .inv
+                        .results
+                        .keys()
+                        .any(|(_, ns)| ns.as_deref() == Some(a));
+                if known_ns {
+                    return Ok(Scope {
+                        label: format!("namespace {a}"),
+                        namespaces: Some(vec![a.to_string()]),
+                    });
+                }
+                let team = self.config.teams.iter().find(|(k, t)| {
+                    k.eq_ignore_ascii_case(a)
+                        || t.name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(a))
+                });
+                match team {
+                    Some((k, _)) => Ok(team_scope(k)),
+                    None => {
+                        let known = self
+                            .inv
+                            .namespaces
+                            .keys()
+                            .map(String::as_str)
+                            .chain(self.config.teams.keys().map(String::as_str));
+                        Err(ScopeError(
+                            format!("There is no namespace or team named `{a}`."),
+                            suggestions(a, known),
+                        ))
+                    }
+                }
+            }
+        }
+    }
+
+    fn rollout(&self, p: &Policy) -> Rollout {
+        rollout_for(p, self.config).0
+    }
+
+    fn dates(&self, rollout: &Rollout) -> (Value, Value) {
+        match rollout.enforce_on {
+            Some(e) => {
+                let today = self.now.with_timezone(&self.config.time_zone).date_naive();
+                let local = e.instant.with_timezone(&self.config.time_zone);
+                let shown = if e.date_only {
+                    local.format("%a %-d %b %Y").to_string()
+                } else {
+                    local.format("%a %-d %b %Y, %H:%M %Z").to_string()
+                };
+                let days = (e.date - today).num_days();
+                let w = if days < 0 {
+                    format!("{} days ago", -days)
+                } else {
+                    when(days)
+                };
+                (json!(shown), json!(w))
+            }
+            None => (Value::Null, Value::Null),
+        }
+    }
+
+    fn contact(&self, rollout: &Rollout) -> String {
+        rollout
+            .contact()
+            .map(str::to_string)
+            .or_else(|| self.config.platform.contact.clone())
+            .unwrap_or_else(|| self.config.platform.channel.clone())
+    }
+
+    /// "Audit", "Enforce", or "Audit in a, b; Enforce in c" when it differs by namespace.
+    fn mode_summary(&self, p: &Policy) -> String {
+        let mut by_mode: BTreeMap<Mode, Vec<&str>> = BTreeMap::new();
+        for ns in self
+            .inv
+            .namespaces
+            .values()
+            .filter(|ns| p.applies_in(&ns.name))
+        {
+            by_mode
+                .entry(p.mode_for(None, &ns.name, &ns.labels))
+                .or_default()
+                .push(&ns.name);
+        }
+        let default = p.mode_for(None, "", &Default::default());
+        match by_mode.len() {
+            0 => default.as_str().to_string(),
+            1 => by_mode
+                .keys()
+                .next()
+                .map_or(default, |m| *m)
+                .as_str()
+                .to_string(),
+            _ => by_mode
+                .iter()
+                .map(|(m, names)| {
+                    let mut list = names.iter().take(8).copied().collect::<Vec<_>>().join(", ");
+                    if names.len() > 8 {
+                        list.push_str(&format!(" and {} more", names.len() - 8));
+                    }
+                    format!("{} in {list}", m.as_str())
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+        }
+    }
+
+    fn why_policy(&self, p: &Policy) -> Answer {
+        let rollout = self.rollout(p);
+        let (enforce_on, when) = self.dates(&rollout);
+        let failures = audit_failures(p, self.inv);
+        // Failing anywhere, whatever the mode (an enforced policy can still have old failures).
+        let all: Vec<(Option<&str>, u64)> = self
+            .inv
+            .results_for(&p.id)
+            .filter(|(_, s)| s.counts.fail > 0)
+            .map(|(ns, s)| (ns, s.counts.fail))
+            .collect();
+        let team_ns = self.caller.team.as_ref().map(|t| self.team_namespaces(t));
+        let items: Vec<Value> = match &team_ns {
+            Some(mine) => self
+                .inv
+                .results_for(&p.id)
+                .filter(|(ns, s)| s.counts.fail > 0 && ns.is_some_and(|ns| mine.iter().any(|m| m == ns)))
+                .map(|(ns, s)| {
+                    json!({
+                        "name": ns,
+                        "failing": s.counts.fail,
+                        "sample": s.sample.iter().map(|r| json!({"kind": r.kind, "name": r.name, "message": r.message})).collect::<Vec<_>>(),
+                        "more": s.counts.fail.saturating_sub(s.sample.len() as u64),
+                    })
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        let team_failing: u64 = items.iter().filter_map(|i| i["failing"].as_u64()).sum();
+        let team = self
+            .caller
+            .team
+            .as_ref()
+            .map(|k| json!({"key": k, "name": self.config.team_name(k)}));
+        Answer {
+            kind: "why-policy",
+            data: json!({
+                "policy": {
+                    "id": p.id, "title": p.title(), "description": p.docs.description,
+                    "category": p.docs.category, "severity": p.docs.severity.map(|s| s.as_str()),
+                    "subject": p.docs.subject,
+                },
+                "mode": self.mode_summary(p),
+                "enforce_on": enforce_on,
+                "when": when,
+                "what_to_do": rollout.what_to_do(),
+                "guidance": rollout.guidance(),
+                "contact": self.contact(&rollout),
+                "team": team,
+                "team_failing": team_failing,
+                "items": items,
+                "count": items.len(),
+                "cluster": {
+                    "failing": all.iter().map(|(_, n)| n).sum::<u64>(),
+                    "namespaces": all.len(),
+                    "still_in_audit": failures.len(),
+                },
+            }),
+        }
+    }
+
+    fn why_resource(&self, namespace: &str, kind: &str, name: &str) -> Answer {
+        let key = ResourceRef {
+            namespace: namespace.to_string(),
+            kind: kind.to_string(),
+            name: name.to_string(),
+        };
+        // Kinds are matched case-insensitively; users type `deployment`.
+        let found = self.inv.findings.get(&key).or_else(|| {
+            self.inv
+                .findings
+                .iter()
+                .find(|(k, _)| {
+                    k.namespace == namespace && k.name == name && k.kind.eq_ignore_ascii_case(kind)
+                })
+                .map(|(_, v)| v)
+        });
+        let labels = self.inv.namespace_labels(namespace);
+        let items: Vec<Value> = found
+            .into_iter()
+            .flatten()
+            .map(|f| {
+                let policy = self.inv.policy(&f.policy);
+                let rollout = policy.map(|p| self.rollout(p)).unwrap_or_default();
+                let (enforce_on, when) = self.dates(&rollout);
+                json!({
+                    "policy": f.policy,
+                    "title": policy.map_or(f.policy.as_str(), |p| p.title()),
+                    "result": f.result,
+                    "rule": f.rule,
+                    "message": f.message,
+                    "mode": policy.map_or("unknown", |p| p.mode_for(f.rule.as_deref(), namespace, labels).as_str()),
+                    "enforce_on": enforce_on,
+                    "when": when,
+                    "what_to_do": rollout.what_to_do(),
+                    "contact": self.contact(&rollout),
+                })
+            })
+            .collect();
+        let exceptions: Vec<Value> = self
+            .inv
+            .exceptions
+            .iter()
+            .filter(|x| {
+                let ns_ok = x.namespace.as_deref() == Some(namespace)
+                    || x.match_namespaces
+                        .iter()
+                        .any(|p| crate::inventory::selector::wildcard_match(p, namespace));
+                ns_ok && x.names_match(name)
+            })
+            .map(|x| self.exception_json(x))
+            .collect();
+        let similar: Vec<String> = if items.is_empty() {
+            suggestions(
+                name,
+                self.inv
+                    .findings
+                    .keys()
+                    .filter(|k| k.namespace == namespace)
+                    .map(|k| k.name.as_str()),
+            )
+        } else {
+            Vec::new()
+        };
+        Answer {
+            kind: "why-resource",
+            data: json!({
+                "resource": {"namespace": namespace, "kind": kind, "name": name},
+                "items": items,
+                "count": items.len(),
+                "exceptions": exceptions,
+                "similar": similar,
+            }),
+        }
+    }
+
+    fn in_scope(&self, scope: &Scope, ns: Option<&str>) -> bool {
+        match (&scope.namespaces, ns) {
+            (None, _) => true,
+            (Some(list), Some(ns)) => list.iter().any(|n| n == ns),
+            (Some(_), None) => false,
+        }
+    }
+
+    fn status(&self, scope: &Scope) -> Answer {
+        let today = self.now.with_timezone(&self.config.time_zone).date_naive();
+        let mut items: Vec<(chrono::NaiveDate, Value)> = Vec::new();
+        for p in self.inv.policies.iter().filter(|p| p.is_validating()) {
+            let rollout = self.rollout(p);
+            let Some(e) = rollout.enforce_on else {
+                continue;
+            };
+            if e.date < today {
+                continue;
+            }
+            let affected: Vec<_> = audit_failures(p, self.inv)
+                .into_iter()
+                .filter(|n| {
+                    self.in_scope(scope, Some(n.name.as_str())) || scope.namespaces.is_none()
+                })
+                .collect();
+            if affected.is_empty() {
+                continue;
+            }
+            let (enforce_on, when) = self.dates(&rollout);
+            items.push((
+                e.date,
+                json!({
+                    "policy": p.id,
+                    "title": p.title(),
+                    "enforce_on": enforce_on,
+                    "when": when,
+                    "failing": affected.iter().map(|n| n.failing).sum::<u64>(),
+                    "namespaces": affected.iter().map(|n| n.name.as_str()).collect::<Vec<_>>().join(", "),
+                }),
+            ));
+        }
+        items.sort_by(|a, b| {
+            a.0.cmp(&b.0)
+                .then_with(|| a.1["policy"].as_str().cmp(&b.1["policy"].as_str()))
+        });
+        let items: Vec<Value> = items.into_iter().map(|(_, v)| v).collect();
+        Answer {
+            kind: "status",
+            data: json!({ "scope": scope.label, "count": items.len(), "items": items }),
+        }
+    }
+
+    fn exception_json(&self, x: &crate::inventory::Exception) -> Value {
+        let ann = |k: &str| x.annotations.get(&self.config.annotation(k)).cloned();
+        json!({
+            "name": x.name,
+            "namespace": x.namespace.clone().unwrap_or_default(),
+            "policies": x.policies.iter().map(|p| format!("`{}`", p.policy)).collect::<Vec<_>>().join(", "),
+            "owner": ann("owner"),
+            "reason": ann("reason"),
+            "expires": x.expires_at.clone().or_else(|| ann("review-by")),
+        })
+    }
+
+    fn exceptions(&self, scope: &Scope) -> Answer {
+        let items: Vec<Value> = self
+            .inv
+            .exceptions
+            .iter()
+            .filter(|x| {
+                scope.namespaces.is_none()
+                    || self.in_scope(scope, x.namespace.as_deref())
+                    || x.match_namespaces.iter().any(|p| {
+                        scope
+                            .namespaces
+                            .iter()
+                            .flatten()
+                            .any(|ns| crate::inventory::selector::wildcard_match(p, ns))
+                    })
+            })
+            .map(|x| self.exception_json(x))
+            .collect();
+        Answer {
+            kind: "exceptions",
+            data: json!({ "scope": scope.label, "count": items.len(), "items": items }),
+        }
+    }
+}
