@@ -16,6 +16,7 @@ use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::fmt::Write as _;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 pub const EXIT_OK: u8 = 0;
 pub const EXIT_PROBLEMS: u8 = 1;
@@ -52,6 +53,18 @@ pub enum Command {
     /// The service: at every tick of the schedule, post the notices that are due to Slack,
     /// once each. Without SLACK_BOT_TOKEN it prints them instead (dry run, nothing recorded).
     Run(RunArgs),
+    /// Answer `/policy` slash commands over HTTP (and Socket Mode with SLACK_APP_TOKEN), with
+    /// /healthz, /readyz and /metrics.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Address for the HTTP endpoints.
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8080")]
+    pub listen: String,
 }
 
 #[derive(Debug, Args)]
@@ -67,6 +80,9 @@ pub struct RunArgs {
     /// With --once: the time of that tick (as for `plan`). Defaults to the current time.
     #[arg(long, value_name = "TIME", requires = "once")]
     pub now: Option<String>,
+    /// Address for the slash-command, health and metrics endpoints (not with --once).
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8080")]
+    pub listen: String,
 }
 
 #[derive(Debug, Args)]
@@ -133,6 +149,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Render(args) => cmd_render(args),
         Command::Check(args) => cmd_check(args),
         Command::Run(args) => cmd_run(args),
+        Command::Serve(args) => cmd_serve(args),
     }
 }
 
@@ -464,77 +481,195 @@ fn cmd_run(args: RunArgs) -> anyhow::Result<u8> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
+        let run = Run {
+            args: &args,
+            config: &config,
+            renderer: &renderer,
+            source: &source,
+            ledger: &ledger,
+        };
         match SlackToken::from_env()? {
             Some(token) => {
-                let slack = Slack::new(token, SlackSettings::from_env())?;
-                run_with(&args, &config, &renderer, &source, &slack, &ledger, now).await
+                let slack = Arc::new(Slack::new(token, SlackSettings::from_env())?);
+                let counters = crate::server::slack_counters(slack.clone());
+                run.with(&*slack, now, Some(counters)).await
             }
             None => {
                 tracing::warn!(
                     "SLACK_BOT_TOKEN is not set: dry run, printing messages and recording nothing"
                 );
-                run_with(
-                    &args,
-                    &config,
-                    &renderer,
-                    &source,
-                    &Console::stdout(),
-                    &ledger,
-                    now,
-                )
-                .await
+                run.with(&Console::stdout(), now, None).await
             }
         }
     })
 }
 
-async fn run_with<D: crate::deliver::Deliver>(
-    args: &RunArgs,
-    config: &Config,
-    renderer: &Renderer,
-    source: &SnapshotSource,
-    deliver: &D,
-    ledger: &std::sync::Mutex<crate::ledger::FileLedger>,
-    now: Option<DateTime<FixedOffset>>,
-) -> anyhow::Result<u8> {
-    use std::sync::atomic::AtomicBool;
-    let stop = AtomicBool::new(false);
-    if args.once {
-        let now = now.unwrap_or_else(|| Utc::now().with_timezone(&config.time_zone).fixed_offset());
-        let outcome =
-            crate::daemon::tick(source, config, renderer, deliver, ledger, now, &stop).await?;
-        eprintln!(
-            "tick at {now}: {} due, {} sent, {} failed{}",
-            outcome.due,
-            outcome.sent.len(),
-            outcome.failed.len(),
-            outcome
-                .stopped
-                .as_deref()
-                .map(|s| format!(", stopped: {s}"))
-                .unwrap_or_default()
-        );
-        for (id, cause) in &outcome.failed {
-            eprintln!("  failed: {id}: {cause}");
+/// What `forewarn run` works with, whatever the delivery edge.
+struct Run<'a> {
+    args: &'a RunArgs,
+    config: &'a Config,
+    renderer: &'a Renderer,
+    source: &'a SnapshotSource,
+    ledger: &'a std::sync::Mutex<crate::ledger::FileLedger>,
+}
+
+impl Run<'_> {
+    async fn with<D: crate::deliver::Deliver>(
+        &self,
+        deliver: &D,
+        now: Option<DateTime<FixedOffset>>,
+        delivery: Option<crate::server::DeliveryCounters>,
+    ) -> anyhow::Result<u8> {
+        use std::sync::atomic::AtomicBool;
+        let stop = AtomicBool::new(false);
+        let (config, renderer, source, ledger) =
+            (self.config, self.renderer, self.source, self.ledger);
+        if self.args.once {
+            let now =
+                now.unwrap_or_else(|| Utc::now().with_timezone(&config.time_zone).fixed_offset());
+            let outcome =
+                crate::daemon::tick(source, config, renderer, deliver, ledger, now, &stop).await?;
+            eprintln!(
+                "tick at {now}: {} due, {} sent, {} failed{}",
+                outcome.due,
+                outcome.sent.len(),
+                outcome.failed.len(),
+                outcome
+                    .stopped
+                    .as_deref()
+                    .map(|s| format!(", stopped: {s}"))
+                    .unwrap_or_default()
+            );
+            for (id, cause) in &outcome.failed {
+                eprintln!("  failed: {id}: {cause}");
+            }
+            let clean = outcome.failed.is_empty() && outcome.stopped.is_none();
+            return Ok(if clean { EXIT_OK } else { EXIT_PROBLEMS });
         }
-        let stopped_on_error = outcome.stopped.is_some();
-        return Ok(if outcome.failed.is_empty() && !stopped_on_error {
-            EXIT_OK
-        } else {
-            EXIT_PROBLEMS
-        });
+        // The daemon also answers slash commands and serves health and metrics.
+        let state = server_state(config, delivery)?;
+        let listener = tokio::net::TcpListener::bind(&self.args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", self.args.listen))?;
+        let shutdown = Shutdown::new();
+        let loader = tokio::spawn(crate::server::keep_loaded(state.clone(), source.clone()));
+        let http = tokio::spawn(crate::server::serve(
+            listener,
+            state.clone(),
+            shutdown.wait(),
+        ));
+        let socket = spawn_socket_mode(state, shutdown.wait())?;
+        crate::daemon::run_loop(
+            source,
+            config,
+            renderer,
+            deliver,
+            ledger,
+            &stop,
+            shutdown.on_signal(),
+        )
+        .await?;
+        loader.abort();
+        let _ = http.await;
+        if let Some(s) = socket {
+            let _ = s.await;
+        }
+        Ok(EXIT_OK)
     }
-    crate::daemon::run_loop(
-        source,
-        config,
-        renderer,
-        deliver,
-        ledger,
-        &stop,
-        shutdown_signal(),
-    )
-    .await?;
-    Ok(EXIT_OK)
+}
+
+/// One shutdown signal (Ctrl-C or SIGTERM), owned here and handed to every task.
+struct Shutdown {
+    tx: Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+impl Shutdown {
+    fn new() -> Self {
+        Self {
+            tx: Arc::new(tokio::sync::watch::channel(false).0),
+        }
+    }
+
+    /// Resolves once shutdown was asked for.
+    fn wait(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut rx = self.tx.subscribe();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
+    }
+
+    /// Waits for the OS signal, then tells every task.
+    fn on_signal(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let tx = self.tx.clone();
+        async move {
+            shutdown_signal().await;
+            tx.send_replace(true);
+        }
+    }
+}
+
+fn server_state(
+    config: &Config,
+    delivery: Option<crate::server::DeliveryCounters>,
+) -> anyhow::Result<Arc<crate::server::AppState>> {
+    let secret = crate::slash::verify::SigningSecret::from_env()?;
+    if secret.is_none() {
+        tracing::warn!("SLACK_SIGNING_SECRET is not set: /slack/commands refuses every request");
+    }
+    let mut state = crate::server::AppState::new(
+        Arc::new(config.clone()),
+        Arc::new(Renderer::for_config(config)?),
+        secret,
+    );
+    state.delivery = delivery;
+    state.responder = Some(crate::deliver::slack::hyper_client(
+        crate::deliver::slack::DEFAULT_API_URL,
+        false,
+    )?);
+    Ok(Arc::new(state))
+}
+
+/// Starts Socket Mode when SLACK_APP_TOKEN is set.
+fn spawn_socket_mode(
+    state: Arc<crate::server::AppState>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+    let Some(token) = crate::socket::AppToken::from_env()? else {
+        return Ok(None);
+    };
+    Ok(Some(tokio::spawn(async move {
+        if let Err(e) = crate::socket::serve_socket_mode(token, state, shutdown).await {
+            tracing::error!(error = %format!("{e:#}"), "Socket Mode stopped");
+        }
+    })))
+}
+
+fn cmd_serve(args: ServeArgs) -> anyhow::Result<u8> {
+    let config = Config::load(&args.source.config)?;
+    let source = SnapshotSource::new(&args.source.snapshot);
+    // Fail early on an unreadable source, like the other commands.
+    source
+        .load()
+        .with_context(|| format!("loading --snapshot {}", args.source.snapshot.display()))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let state = server_state(&config, None)?;
+        let listener = tokio::net::TcpListener::bind(&args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        let shutdown = Shutdown::new();
+        let loader = tokio::spawn(crate::server::keep_loaded(state.clone(), source));
+        let socket = spawn_socket_mode(state.clone(), shutdown.wait())?;
+        tokio::spawn(shutdown.on_signal());
+        crate::server::serve(listener, state, shutdown.wait()).await?;
+        loader.abort();
+        if let Some(s) = socket {
+            let _ = s.await;
+        }
+        Ok(EXIT_OK)
+    })
 }
 
 /// Resolves on Ctrl-C or SIGTERM (what Kubernetes sends before killing a pod).

@@ -36,3 +36,4 @@ pub mod rollout;
 pub mod schedule;
 pub mod server;
 pub mod slash;
+pub mod socket;

@@ -146,9 +146,23 @@ pub fn cut_chars(text: &str, limit: usize) -> String {
     s
 }
 
-handlebars_helper!(plural: |n: u64, word: str| {
-    if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") }
-});
+/// `1 policy`, `2 policies`, `3 resources`.
+pub fn plural(n: u64, word: &str) -> String {
+    if n == 1 {
+        return format!("1 {word}");
+    }
+    let consonant_y = word.ends_with('y')
+        && !word.ends_with("ay")
+        && !word.ends_with("ey")
+        && !word.ends_with("oy");
+    if consonant_y {
+        format!("{n} {}ies", &word[..word.len() - 1])
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+handlebars_helper!(plural_helper: |n: u64, word: str| plural(n, word));
 
 /// Compiled templates for every notice kind.
 pub struct Renderer {
@@ -198,11 +212,11 @@ impl Renderer {
         let mut md = Handlebars::new();
         md.set_strict_mode(true);
         md.register_escape_fn(escape_mrkdwn);
-        md.register_helper("plural", Box::new(plural));
+        md.register_helper("plural", Box::new(plural_helper));
         let mut plain = Handlebars::new();
         plain.set_strict_mode(true);
         plain.register_escape_fn(handlebars::no_escape);
-        plain.register_helper("plural", Box::new(plural));
+        plain.register_helper("plural", Box::new(plural_helper));
         let mut files = BTreeMap::new();
         for kind in KINDS {
             let name = format!("{}.hbs", kind.name);

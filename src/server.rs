@@ -52,7 +52,7 @@ pub struct Metrics {
 const BUCKETS: [f64; 9] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0];
 
 impl Metrics {
-    fn command(&self, name: &str, took: Duration) {
+    pub(crate) fn command(&self, name: &str, took: Duration) {
         *lock(&self.commands).entry(name.to_string()).or_default() += 1;
         let secs = took.as_secs_f64();
         let mut l = lock(&self.latency);
@@ -84,7 +84,8 @@ pub type DeliveryCounters = Arc<dyn Fn() -> Vec<(&'static str, u64)> + Send + Sy
 pub struct AppState {
     pub config: Arc<Config>,
     pub renderer: Arc<Renderer>,
-    pub secret: SigningSecret,
+    /// `None`: commands are refused (401) until `SLACK_SIGNING_SECRET` is configured.
+    pub secret: Option<SigningSecret>,
     pub clock: Clock,
     /// Hosts `response_url` may point at.
     pub response_hosts: Vec<String>,
@@ -96,7 +97,11 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(config: Arc<Config>, renderer: Arc<Renderer>, secret: SigningSecret) -> Self {
+    pub fn new(
+        config: Arc<Config>,
+        renderer: Arc<Renderer>,
+        secret: Option<SigningSecret>,
+    ) -> Self {
         Self {
             config,
             renderer,
@@ -212,8 +217,16 @@ async fn commands(State(state): State<Arc<AppState>>, headers: HeaderMap, body: 
     // 2. Signature on the raw bytes.
     let header_str = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let now = (state.clock)().timestamp();
+    let Some(secret) = &state.secret else {
+        return reject(
+            &state,
+            StatusCode::UNAUTHORIZED,
+            "no_secret",
+            "SLACK_SIGNING_SECRET is not configured; commands cannot be verified",
+        );
+    };
     if let Err(e) = verify(
-        &state.secret,
+        secret,
         header_str("x-slack-request-timestamp"),
         header_str("x-slack-signature"),
         &bytes,
@@ -450,3 +463,36 @@ pub fn slack_counters(slack: Arc<crate::deliver::slack::Slack>) -> DeliveryCount
 
 /// Keeps `AtomicU64` in scope for callers building their own counters.
 pub type Counter = AtomicU64;
+
+/// How often a server without a scheduler re-reads its inventory source.
+pub const RELOAD_EVERY: Duration = Duration::from_secs(300);
+
+/// Loads the inventory now and then every [`RELOAD_EVERY`], publishing each one to `state`.
+/// A failed reload keeps the previous inventory.
+pub async fn keep_loaded(
+    state: Arc<AppState>,
+    source: impl crate::inventory::snapshot::InventorySource,
+) {
+    loop {
+        match source.load() {
+            Ok(inv) => {
+                info!(source = %source.describe(), policies = inv.policies.len(), "inventory loaded");
+                state.set_inventory(inv);
+            }
+            Err(e) => warn!(error = %e, "cannot load the inventory; keeping the previous one"),
+        }
+        tokio::time::sleep(RELOAD_EVERY).await;
+    }
+}
+
+/// Serves [`router`] on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    info!(addr = ?listener.local_addr().ok(), "listening");
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

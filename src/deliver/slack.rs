@@ -381,7 +381,7 @@ pub fn hyper_client(api_url: &str, plain_http: bool) -> anyhow::Result<Client> {
     let https = tls.https_or_http().enable_all_versions().build();
     // No `with_rate_control`: slack-morphism then neither throttles nor retries, and every
     // 429 comes back to `call` below.
-    let connector = SlackClientHyperConnector::from(https).with_slack_api_url(&api_url);
+    let connector = SlackClientHyperConnector::from(https).with_slack_api_url(api_url);
     Ok(SlackClient::new(connector))
 }
 

@@ -392,13 +392,15 @@ impl Ctx<'_> {
                 let policy = self.inv.policy(&f.policy);
                 let rollout = policy.map(|p| self.rollout(p)).unwrap_or_default();
                 let (enforce_on, when) = self.dates(&rollout);
+                let mode = policy.map(|p| p.mode_for(f.rule.as_deref(), namespace, labels));
                 json!({
                     "policy": f.policy,
                     "title": policy.map_or(f.policy.as_str(), |p| p.title()),
                     "result": f.result,
                     "rule": f.rule,
                     "message": f.message,
-                    "mode": policy.map_or("unknown", |p| p.mode_for(f.rule.as_deref(), namespace, labels).as_str()),
+                    "mode": mode.map_or("unknown", Mode::as_str),
+                    "audit": mode == Some(Mode::Audit),
                     "enforce_on": enforce_on,
                     "when": when,
                     "what_to_do": rollout.what_to_do(),
