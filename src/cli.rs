@@ -492,7 +492,8 @@ fn cmd_run(args: RunArgs) -> anyhow::Result<u8> {
             Some(token) => {
                 let slack = Arc::new(Slack::new(token, SlackSettings::from_env())?);
                 let counters = crate::server::slack_counters(slack.clone());
-                run.with(&*slack, now, Some(counters)).await
+                run.with(&*slack, now, Some((counters, slack.clone())))
+                    .await
             }
             None => {
                 tracing::warn!(
@@ -518,7 +519,10 @@ impl Run<'_> {
         &self,
         deliver: &D,
         now: Option<DateTime<FixedOffset>>,
-        delivery: Option<crate::server::DeliveryCounters>,
+        slack: Option<(
+            crate::server::DeliveryCounters,
+            Arc<crate::deliver::slack::Slack>,
+        )>,
     ) -> anyhow::Result<u8> {
         use std::sync::atomic::AtomicBool;
         let stop = AtomicBool::new(false);
@@ -547,7 +551,7 @@ impl Run<'_> {
             return Ok(if clean { EXIT_OK } else { EXIT_PROBLEMS });
         }
         // The daemon also answers slash commands and serves health and metrics.
-        let state = server_state(config, delivery)?;
+        let state = server_state(config, slack)?;
         let listener = tokio::net::TcpListener::bind(&self.args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", self.args.listen))?;
@@ -610,7 +614,10 @@ impl Shutdown {
 
 fn server_state(
     config: &Config,
-    delivery: Option<crate::server::DeliveryCounters>,
+    slack: Option<(
+        crate::server::DeliveryCounters,
+        Arc<crate::deliver::slack::Slack>,
+    )>,
 ) -> anyhow::Result<Arc<crate::server::AppState>> {
     let secret = crate::slash::verify::SigningSecret::from_env()?;
     if secret.is_none() {
@@ -621,7 +628,10 @@ fn server_state(
         Arc::new(Renderer::for_config(config)?),
         secret,
     );
-    state.delivery = delivery;
+    if let Some((counters, slack)) = slack {
+        state.delivery = Some(counters);
+        state.directory = Some(slack);
+    }
     state.responder = Some(crate::deliver::slack::hyper_client(
         crate::deliver::slack::DEFAULT_API_URL,
         false,
@@ -655,7 +665,16 @@ fn cmd_serve(args: ServeArgs) -> anyhow::Result<u8> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let state = server_state(&config, None)?;
+        // With a bot token, callers are matched to teams by email too.
+        let slack = match crate::deliver::slack::SlackToken::from_env()? {
+            Some(token) => {
+                let settings = crate::deliver::slack::SlackSettings::from_env();
+                let slack = Arc::new(crate::deliver::slack::Slack::new(token, settings)?);
+                Some((crate::server::slack_counters(slack.clone()), slack))
+            }
+            None => None,
+        };
+        let state = server_state(&config, slack)?;
         let listener = tokio::net::TcpListener::bind(&args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;

@@ -34,6 +34,9 @@ use tracing::{info, warn};
 /// Largest request body accepted (Slack's slash-command bodies are well under 4 KiB).
 pub const MAX_BODY: usize = 16 * 1024;
 
+/// How long an answer may wait for the caller's email.
+pub const EMAIL_LOOKUP_LIMIT: Duration = Duration::from_millis(1000);
+
 /// Hosts a `response_url` may point at.
 pub const SLACK_RESPONSE_HOSTS: &[&str] = &["hooks.slack.com"];
 
@@ -92,6 +95,8 @@ pub struct AppState {
     /// Posts delayed answers; `None` disables the delayed path.
     pub responder: Option<Client>,
     pub delivery: Option<DeliveryCounters>,
+    /// Looks up a caller's email (Slack `users.info`) when the channel names no team.
+    pub directory: Option<Arc<crate::deliver::slack::Slack>>,
     pub metrics: Metrics,
     inventory_tx: watch::Sender<Option<Arc<Inventory>>>,
 }
@@ -110,6 +115,7 @@ impl AppState {
             response_hosts: SLACK_RESPONSE_HOSTS.iter().map(|h| h.to_string()).collect(),
             responder: None,
             delivery: None,
+            directory: None,
             metrics: Metrics::default(),
             inventory_tx: watch::channel(None).0,
         }
@@ -265,12 +271,27 @@ pub async fn respond(state: &Arc<AppState>, request: SlashRequest) -> (&'static 
     let Some(inventory) = state.inventory() else {
         return (name, delayed(state, request, command));
     };
-    let caller = caller_team(
+    let mut caller = caller_team(
         &state.config,
         &request.channel_id,
         request.channel_name.as_deref(),
         None,
     );
+    if caller.team.is_none()
+        && let Some(directory) = &state.directory
+    {
+        // Bounded: the answer must still arrive within Slack's 3 seconds.
+        let lookup =
+            tokio::time::timeout(EMAIL_LOOKUP_LIMIT, directory.user_email(&request.user_id)).await;
+        if let Ok(Ok(Some(email))) = lookup {
+            caller = caller_team(
+                &state.config,
+                &request.channel_id,
+                request.channel_name.as_deref(),
+                Some(&email),
+            );
+        }
+    }
     let now = (state.clock)()
         .with_timezone(&state.config.time_zone)
         .fixed_offset();

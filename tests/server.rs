@@ -424,3 +424,45 @@ async fn answers_over_real_http_on_loopback() {
     assert!(response.contains("Require runAsNonRoot"), "{response}");
     server.abort();
 }
+
+#[tokio::test]
+async fn a_caller_outside_team_channels_is_matched_by_email() {
+    use forewarn::deliver::slack::{Slack, SlackSettings, SlackToken};
+    use wiremock::matchers::path;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let fake = MockServer::start().await;
+    Mock::given(path("/api/users.info"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "ok": true,
+            "user": {"id": "U1", "name": "maria", "profile": {"email": "maria@example.com"}},
+        })))
+        .expect(1)
+        .mount(&fake)
+        .await;
+    let config = example_config();
+    let renderer = Renderer::for_config(&config).expect("templates");
+    let mut st = AppState::new(
+        Arc::new(config),
+        Arc::new(renderer),
+        Some(SigningSecret::new(SECRET)),
+    );
+    st.clock = Arc::new(|| chrono::DateTime::from_timestamp(NOW, 0).expect("time"));
+    let settings = SlackSettings::default().with_api_url(format!("{}/api", fake.uri()));
+    st.directory = Some(Arc::new(
+        Slack::new(SlackToken::new("xoxb-test"), settings).expect("client"),
+    ));
+    let st = Arc::new(st);
+    st.set_inventory(example_inventory());
+    let (_, all) = ask(&st, "why require-run-as-nonroot", "random").await;
+    assert!(
+        all.contains("*Failing in Payments's namespaces:* 3 resources"),
+        "{all}"
+    );
+    // Cached: a second question does not ask Slack again (the mock expects one call).
+    let (_, all) = ask(&st, "status", "random").await;
+    assert!(
+        all.contains("Upcoming enforcements for team Payments"),
+        "{all}"
+    );
+}

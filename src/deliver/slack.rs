@@ -218,6 +218,8 @@ pub struct Slack {
     users: Mutex<HashMap<String, String>>,
     /// Lower-cased channel name (without `#`) → channel id, filled by `conversations.list`.
     channels: Mutex<HashMap<String, String>>,
+    /// Slack user id → email (or none visible), filled by `users.info`.
+    emails: Mutex<HashMap<String, Option<String>>>,
     counters: SlackCounters,
 }
 
@@ -407,6 +409,7 @@ impl Slack {
             },
             users: Mutex::new(HashMap::new()),
             channels: Mutex::new(HashMap::new()),
+            emails: Mutex::new(HashMap::new()),
             counters: SlackCounters::default(),
         })
     }
@@ -487,6 +490,32 @@ impl Slack {
     }
 
     /// The Slack user id for `email`, from the cache or `users.lookupByEmail`.
+    /// The email of a Slack user (`users.info`, which needs `users:read.email`), cached; used to
+    /// find which team a `/policy` caller belongs to.
+    pub async fn user_email(&self, user_id: &str) -> Result<Option<String>, DeliveryError> {
+        let cached = {
+            let emails = self.emails.lock().unwrap_or_else(|e| e.into_inner());
+            emails.get(user_id).cloned()
+        };
+        if let Some(email) = cached {
+            return Ok(email);
+        }
+        let request = SlackApiUsersInfoRequest::new(SlackUserId(user_id.to_string()));
+        let request = &request;
+        let found = self
+            .call("users.info", || {
+                let session = self.client.open_session(&self.token);
+                async move { session.users_info(request).await }
+            })
+            .await?;
+        let email = found.user.profile.and_then(|p| p.email).map(|e| e.0);
+        self.emails
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(user_id.to_string(), email.clone());
+        Ok(email)
+    }
+
     async fn user_id(&self, email: &str) -> Result<String, DeliveryError> {
         let key = email.to_lowercase();
         let cached = {
