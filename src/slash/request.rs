@@ -93,19 +93,9 @@ pub enum Question {
     Exceptions(Option<String>),
 }
 
-/// How to use `/policy`, as Slack mrkdwn.
-pub const USAGE: &str = "\
-*Usage:* `/policy <command>`
-• `/policy why require-run-as-nonroot` — what a policy requires, when it is enforced, what to do
-• `/policy why payments-api/Deployment/checkout-api` — which policies a resource fails \
-(also `why deploy/checkout-api -n payments-api`)
-• `/policy status payments` — upcoming enforcements for a namespace or team (all when omitted)
-• `/policy exceptions payments-api` — policy exceptions for a namespace or team (all when omitted)
-• `/policy help` — this message";
-
 /// Parses the `text` of a `/policy` command. The sub-command is case-insensitive; names keep
 /// the user's spelling except kinds (see [`canonical_kind`]). The error is a short message for
-/// the user, to be shown with [`USAGE`].
+/// the user, shown above the usage (the `help` template).
 pub fn parse_question(text: &str) -> Result<Question, String> {
     let mut tokens = text.split_whitespace();
     let Some(command) = tokens.next() else {
