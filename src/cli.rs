@@ -6,7 +6,6 @@
 
 use crate::config::Config;
 use crate::inventory::Inventory;
-use crate::inventory::snapshot::{InventorySource, SnapshotSource};
 use crate::plan::{Notice, Plan, plan};
 use crate::problem::Problem;
 use crate::render::{Renderer, to_text};
@@ -97,11 +96,25 @@ pub struct CheckArgs {
 #[derive(Debug, Args)]
 pub struct SourceArgs {
     /// Directory of Kubernetes objects (YAML/JSON, as `kubectl get -o yaml` writes them).
+    /// Without it, forewarn reads the cluster of the current kubeconfig context (or the
+    /// in-cluster ServiceAccount).
     #[arg(long, value_name = "DIR")]
-    pub snapshot: PathBuf,
+    pub snapshot: Option<PathBuf>,
+    /// The kubeconfig context to read, instead of the current one.
+    #[arg(long, value_name = "NAME", conflicts_with = "snapshot")]
+    pub context: Option<String>,
     /// The forewarn config file.
     #[arg(long, value_name = "FILE", default_value = "config/forewarn.yaml")]
     pub config: PathBuf,
+}
+
+impl SourceArgs {
+    pub fn spec(&self) -> crate::source::SourceSpec {
+        crate::source::SourceSpec {
+            snapshot: self.snapshot.clone(),
+            context: self.context.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -155,9 +168,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
 
 fn load(args: &SourceArgs) -> anyhow::Result<(Config, Inventory)> {
     let config = Config::load(&args.config)?;
-    let inventory = SnapshotSource::new(&args.snapshot)
-        .load()
-        .with_context(|| format!("loading --snapshot {}", args.snapshot.display()))?;
+    let inventory = crate::source::load_once(&args.spec())?;
     Ok((config, inventory))
 }
 
@@ -358,9 +369,7 @@ fn cmd_check(args: CheckArgs) -> anyhow::Result<u8> {
         }
         Err(e) => return Err(e.into()),
     };
-    let inv = SnapshotSource::new(&args.source.snapshot)
-        .load()
-        .with_context(|| format!("loading --snapshot {}", args.source.snapshot.display()))?;
+    let inv = crate::source::load_once(&args.source.spec())?;
     let now = parse_now(args.now.as_deref(), &config)?;
     let report = check(&config, &inv, now);
     print!("{}", report.text);
@@ -471,7 +480,6 @@ fn cmd_run(args: RunArgs) -> anyhow::Result<u8> {
     use crate::deliver::slack::{Slack, SlackSettings, SlackToken};
     let config = Config::load(&args.source.config)?;
     let renderer = Renderer::for_config(&config)?;
-    let source = SnapshotSource::new(&args.source.snapshot);
     let ledger = std::sync::Mutex::new(crate::ledger::FileLedger::open(&args.state)?);
     let now = match &args.now {
         Some(_) => Some(parse_now(args.now.as_deref(), &config)?),
@@ -481,6 +489,10 @@ fn cmd_run(args: RunArgs) -> anyhow::Result<u8> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
+        let source = crate::source::open(&args.source.spec()).await?;
+        if args.once {
+            crate::source::wait_ready(&source).await?;
+        }
         let run = Run {
             args: &args,
             config: &config,
@@ -510,7 +522,7 @@ struct Run<'a> {
     args: &'a RunArgs,
     config: &'a Config,
     renderer: &'a Renderer,
-    source: &'a SnapshotSource,
+    source: &'a crate::source::Source,
     ledger: &'a std::sync::Mutex<crate::ledger::FileLedger>,
 }
 
@@ -656,15 +668,11 @@ fn spawn_socket_mode(
 
 fn cmd_serve(args: ServeArgs) -> anyhow::Result<u8> {
     let config = Config::load(&args.source.config)?;
-    let source = SnapshotSource::new(&args.source.snapshot);
-    // Fail early on an unreadable source, like the other commands.
-    source
-        .load()
-        .with_context(|| format!("loading --snapshot {}", args.source.snapshot.display()))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async {
+        let source = crate::source::open(&args.source.spec()).await?;
         // With a bot token, callers are matched to teams by email too.
         let slack = match crate::deliver::slack::SlackToken::from_env()? {
             Some(token) => {

@@ -23,10 +23,12 @@
 //!   clap.
 
 pub mod cli;
+pub mod cluster_ledger;
 pub mod config;
 pub mod daemon;
 pub mod deliver;
 pub mod inventory;
+pub mod leader;
 pub mod ledger;
 pub mod owners;
 pub mod plan;
@@ -37,3 +39,4 @@ pub mod schedule;
 pub mod server;
 pub mod slash;
 pub mod socket;
+pub mod source;

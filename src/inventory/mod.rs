@@ -6,6 +6,7 @@
 
 pub mod fields;
 pub mod ingest;
+pub mod kube;
 pub mod kyverno;
 pub mod model;
 pub mod report;

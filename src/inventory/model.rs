@@ -251,6 +251,25 @@ pub struct ResultSummary {
 }
 
 impl ResultSummary {
+    /// Adds another summary of the same policy and namespace (from another report).
+    pub fn absorb(&mut self, other: &ResultSummary) {
+        let (a, b) = (&mut self.counts, &other.counts);
+        a.pass += b.pass;
+        a.fail += b.fail;
+        a.warn += b.warn;
+        a.error += b.error;
+        a.skip += b.skip;
+        for (rule, n) in &other.fail_by_rule {
+            *self.fail_by_rule.entry(rule.clone()).or_default() += n;
+        }
+        self.skipped_by_exception += other.skipped_by_exception;
+        for r in &other.sample {
+            if self.sample.len() < SAMPLE_LIMIT && !self.sample.contains(r) {
+                self.sample.push(r.clone());
+            }
+        }
+    }
+
     pub fn add_failure(&mut self, rule: Option<&str>, resource: FailingResource) {
         self.counts.fail += 1;
         *self
@@ -364,8 +383,34 @@ impl Inventory {
             .map(|((_, ns), s)| (ns.as_deref(), s))
     }
 
+    /// Adds everything `other` holds (the live source keeps one small inventory per object and
+    /// folds them into one).
+    pub fn absorb(&mut self, other: &Inventory) {
+        self.policies.extend(other.policies.iter().cloned());
+        for (k, s) in &other.results {
+            self.results.entry(k.clone()).or_default().absorb(s);
+        }
+        for (k, f) in &other.findings {
+            self.findings
+                .entry(k.clone())
+                .or_default()
+                .extend(f.iter().cloned());
+        }
+        self.exceptions.extend(other.exceptions.iter().cloned());
+        for (k, ns) in &other.namespaces {
+            self.namespaces.insert(k.clone(), ns.clone());
+        }
+        for (k, n) in &other.skipped {
+            *self.skipped.entry(k.clone()).or_default() += n;
+        }
+        self.objects += other.objects;
+        self.problems.extend(other.problems.iter().cloned());
+    }
+
     /// Puts policies in a stable order; called once a source has finished loading.
     pub fn finish(&mut self) {
         self.policies.sort_by(|a, b| a.id.cmp(&b.id));
+        self.exceptions
+            .sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
     }
 }

@@ -22,6 +22,10 @@ pub trait InventorySource {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
+    /// The live source has not finished its first full listing: planning now could announce
+    /// from a half-loaded cluster.
+    #[error("the cluster inventory is not loaded yet ({0})")]
+    NotReady(String),
     #[error("cannot read snapshot directory {path}: {source}")]
     Dir {
         path: PathBuf,

@@ -1,6 +1,8 @@
 //! Shared helpers for the integration tests: where the real fixtures are, and the example.
 #![allow(dead_code)]
 
+pub mod fake_kube;
+
 use forewarn::config::Config;
 use forewarn::inventory::Inventory;
 use forewarn::inventory::snapshot::load_dir;

@@ -1,0 +1,335 @@
+//! The live source: the inventory of a running cluster, kept current by kube-rs watchers.
+//!
+//! Discovers which of the object kinds forewarn reads the cluster serves, watches each (list +
+//! watch, relist after 410 Gone, backoff on errors), and keeps one small inventory *fragment*
+//! per object — for a report, only its per policy × namespace counts and failing findings, never
+//! the report itself. A kind whose API group is not installed is skipped with one info line and
+//! picked up by periodic re-discovery; a 403 is one error naming the resource and the RBAC verbs.
+//! It only reads: it never writes to the cluster, and it never decides who is told what.
+
+use super::ingest::ingest;
+use super::model::Inventory;
+use super::snapshot::{InventorySource, SnapshotError};
+use futures::StreamExt;
+use kube::api::{Api, ApiResource, DynamicObject};
+use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tracing::{error, info, warn};
+
+/// The kinds forewarn reads, by API group (`""` is the core group).
+pub const WANTED: &[(&str, &str)] = &[
+    ("", "Namespace"),
+    ("kyverno.io", "ClusterPolicy"),
+    ("kyverno.io", "Policy"),
+    ("kyverno.io", "PolicyException"),
+    ("policies.kyverno.io", "ValidatingPolicy"),
+    ("policies.kyverno.io", "NamespacedValidatingPolicy"),
+    ("policies.kyverno.io", "PolicyException"),
+    ("wgpolicyk8s.io", "PolicyReport"),
+    ("wgpolicyk8s.io", "ClusterPolicyReport"),
+    ("openreports.io", "Report"),
+    ("openreports.io", "ClusterReport"),
+];
+
+/// How often groups that were missing are looked for again.
+pub const REDISCOVER_EVERY: Duration = Duration::from_secs(300);
+
+#[derive(Default)]
+struct Store {
+    /// (resource, namespace/name) → what that one object contributes.
+    fragments: HashMap<(String, String), Inventory>,
+    /// Resources being watched, and whether their first listing is complete.
+    watched: BTreeMap<String, bool>,
+    /// During a relist: the objects seen so far, per resource.
+    relisting: HashMap<String, BTreeSet<String>>,
+    /// The last error per resource, for readiness reporting.
+    errors: BTreeMap<String, String>,
+}
+
+/// A cheap-to-clone handle on the live inventory. Readers take a folded copy and never hold
+/// the lock while planning.
+#[derive(Clone, Default)]
+pub struct LiveInventory {
+    store: Arc<Mutex<Store>>,
+}
+
+fn object_key(obj: &Value) -> String {
+    let meta = obj.get("metadata");
+    let field = |k: &str| {
+        meta.and_then(|m| m.get(k))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    };
+    format!("{}/{}", field("namespace"), field("name"))
+}
+
+impl LiveInventory {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Starts tracking `resource`; it is not ready until its first listing is done.
+    pub fn watching(&self, resource: &str) {
+        self.lock()
+            .watched
+            .entry(resource.to_string())
+            .or_insert(false);
+    }
+
+    /// An object was added or changed (or listed).
+    pub fn apply(&self, resource: &str, obj: &Value) {
+        let key = object_key(obj);
+        let mut fragment = Inventory::default();
+        ingest(&mut fragment, obj, &format!("{resource} {key}"));
+        let mut store = self.lock();
+        if let Some(seen) = store.relisting.get_mut(resource) {
+            seen.insert(key.clone());
+        }
+        store
+            .fragments
+            .insert((resource.to_string(), key), fragment);
+    }
+
+    /// An object was deleted.
+    pub fn delete(&self, resource: &str, obj: &Value) {
+        let key = object_key(obj);
+        self.lock().fragments.remove(&(resource.to_string(), key));
+    }
+
+    /// A (re)list of `resource` starts: what it holds stays until the list is complete.
+    pub fn relist_started(&self, resource: &str) {
+        self.lock()
+            .relisting
+            .insert(resource.to_string(), BTreeSet::new());
+    }
+
+    /// A (re)list of `resource` is complete: objects it no longer lists are dropped.
+    pub fn relist_done(&self, resource: &str) {
+        let mut store = self.lock();
+        let seen = store.relisting.remove(resource).unwrap_or_default();
+        store
+            .fragments
+            .retain(|(r, key), _| r != resource || seen.contains(key));
+        store.watched.insert(resource.to_string(), true);
+        store.errors.remove(resource);
+    }
+
+    fn failed(&self, resource: &str, message: String) {
+        self.lock().errors.insert(resource.to_string(), message);
+    }
+
+    /// Listing `resource` is forbidden: it is left out, and the rest of the inventory is usable
+    /// without it.
+    fn forbidden(&self, resource: &str) {
+        let mut store = self.lock();
+        store.watched.insert(resource.to_string(), true);
+        store.errors.insert(
+            resource.to_string(),
+            "forbidden (needs list and watch)".to_string(),
+        );
+    }
+
+    /// Resources that could not be read, with why.
+    pub fn errors(&self) -> BTreeMap<String, String> {
+        self.lock().errors.clone()
+    }
+
+    /// Whether every watched resource has completed its first listing.
+    pub fn is_ready(&self) -> bool {
+        let store = self.lock();
+        !store.watched.is_empty() && store.watched.values().all(|done| *done)
+    }
+
+    /// What is not ready yet, for messages.
+    pub fn pending(&self) -> Vec<String> {
+        let store = self.lock();
+        store
+            .watched
+            .iter()
+            .filter(|(_, done)| !**done)
+            .map(|(r, _)| match store.errors.get(r) {
+                Some(e) => format!("{r}: {e}"),
+                None => r.clone(),
+            })
+            .collect()
+    }
+
+    /// The whole inventory, folded from the fragments.
+    pub fn snapshot(&self) -> Inventory {
+        let fragments: Vec<Inventory> = self.lock().fragments.values().cloned().collect();
+        let mut inv = Inventory::default();
+        for f in &fragments {
+            inv.absorb(f);
+        }
+        inv.finish();
+        inv
+    }
+}
+
+impl InventorySource for LiveInventory {
+    fn describe(&self) -> String {
+        "the cluster".to_string()
+    }
+
+    /// The current inventory, once every watched kind has been listed in full.
+    fn load(&self) -> Result<Inventory, SnapshotError> {
+        if self.is_ready() {
+            Ok(self.snapshot())
+        } else {
+            Err(SnapshotError::NotReady(format!(
+                "waiting for: {}",
+                self.pending().join(", ")
+            )))
+        }
+    }
+}
+
+/// A resource's name for messages and RBAC: `policyreports.wgpolicyk8s.io`.
+fn resource_name(ar: &ApiResource) -> String {
+    if ar.group.is_empty() {
+        ar.plural.clone()
+    } else {
+        format!("{}.{}", ar.plural, ar.group)
+    }
+}
+
+/// Discovers the wanted kinds the cluster serves and watches them until `shutdown`; kinds
+/// that are missing are looked for again every `rediscover_every`.
+pub async fn run(
+    client: kube::Client,
+    live: LiveInventory,
+    rediscover_every: Duration,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    let mut started: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut reported_missing: BTreeSet<String> = BTreeSet::new();
+    let mut tasks = Vec::new();
+    loop {
+        let mut groups: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for (g, k) in WANTED {
+            if !started.contains(&(g.to_string(), k.to_string())) {
+                groups.entry(g).or_default().push(k);
+            }
+        }
+        for (group, kinds) in groups {
+            match kube::discovery::group(&client, group).await {
+                Ok(api_group) => {
+                    let served = api_group.resources_by_stability();
+                    for kind in kinds {
+                        match served.iter().find(|(ar, _)| ar.kind == *kind) {
+                            Some((ar, _)) => {
+                                started.insert((group.to_string(), kind.to_string()));
+                                let name = resource_name(ar);
+                                info!(resource = %name, version = %ar.version, "watching");
+                                live.watching(&name);
+                                tasks.push(tokio::spawn(watch(
+                                    client.clone(),
+                                    ar.clone(),
+                                    name,
+                                    live.clone(),
+                                )));
+                            }
+                            None => {
+                                if reported_missing.insert(format!("{group}/{kind}")) {
+                                    info!(
+                                        group,
+                                        kind,
+                                        "not served by this cluster; skipped (looked for again later)"
+                                    );
+                                }
+                            }
+                        }
+                    }
+                }
+                Err(e) => {
+                    if reported_missing.insert(group.to_string()) {
+                        let shown = if group.is_empty() { "core" } else { group };
+                        info!(group = shown, reason = %e, "API group not served; skipped (looked for again later)");
+                    }
+                }
+            }
+        }
+        if started.len() == WANTED.len() {
+            break;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(rediscover_every) => {}
+            _ = &mut shutdown => break,
+        }
+    }
+    shutdown.await;
+    for t in tasks {
+        t.abort();
+    }
+}
+
+/// Watches one resource: list, then watch; relists after 410 Gone; backs off on errors.
+async fn watch(client: kube::Client, ar: ApiResource, name: String, live: LiveInventory) {
+    let api: Api<DynamicObject> = Api::all_with(client, &ar);
+    let api_version = ar.api_version.clone();
+    let kind = ar.kind.clone();
+    // The API omits apiVersion and kind on listed items; the readers need them.
+    let to_value = |obj: DynamicObject| -> Value {
+        let mut v = serde_json::to_value(obj).unwrap_or(Value::Null);
+        if let Value::Object(map) = &mut v {
+            map.insert("apiVersion".into(), Value::String(api_version.clone()));
+            map.insert("kind".into(), Value::String(kind.clone()));
+        }
+        v
+    };
+    let mut forbidden_reported = false;
+    let mut stream = watcher(api).default_backoff().boxed();
+    while let Some(event) = stream.next().await {
+        match event {
+            Ok(Event::Init) => live.relist_started(&name),
+            Ok(Event::InitApply(obj)) | Ok(Event::Apply(obj)) => live.apply(&name, &to_value(obj)),
+            Ok(Event::Delete(obj)) => live.delete(&name, &to_value(obj)),
+            Ok(Event::InitDone) => {
+                info!(resource = %name, "listed");
+                live.relist_done(&name);
+            }
+            Err(e) => {
+                let text = e.to_string();
+                if is_forbidden(&e) {
+                    if !forbidden_reported {
+                        error!(
+                            resource = %name,
+                            "forbidden: forewarn's ServiceAccount needs the RBAC verbs list and watch on {name}; the other resources keep working"
+                        );
+                        forbidden_reported = true;
+                    }
+                    live.forbidden(&name);
+                } else {
+                    warn!(resource = %name, error = %text, "watch error; retrying with backoff");
+                    live.failed(&name, text);
+                }
+            }
+        }
+    }
+}
+
+fn watcher(
+    api: Api<DynamicObject>,
+) -> impl futures::Stream<Item = watcher::Result<Event<DynamicObject>>> {
+    watcher::watcher(api, watcher::Config::default())
+}
+
+fn is_forbidden(e: &watcher::Error) -> bool {
+    let status = match e {
+        watcher::Error::InitialListFailed(kube::Error::Api(s))
+        | watcher::Error::WatchStartFailed(kube::Error::Api(s))
+        | watcher::Error::WatchFailed(kube::Error::Api(s)) => Some(s.code),
+        watcher::Error::WatchError(s) => Some(s.code),
+        _ => None,
+    };
+    status == Some(403)
+}
