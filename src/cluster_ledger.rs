@@ -1,0 +1,499 @@
+//! A ledger kept in a Kubernetes ConfigMap, so that several replicas (and a replica that moved
+//! to another node) share one record of what was sent.
+//!
+//! The ConfigMap (`forewarn-ledger` by default) holds the same JSON document as the file ledger
+//! under `data["ledger.json"]`: `{"version": 1, "entries": {id: entry}, "reported": [cause]}`.
+//!
+//! # Writes
+//!
+//! Every `put`/`remove`/`mark_reported`/`prune` is durable when it returns `Ok`: it is a
+//! `replace` of the whole ConfigMap carrying the `metadata.resourceVersion` last read, so the API
+//! server refuses it (409 Conflict) when anyone else wrote in between. On a conflict the ledger
+//! re-reads the ConfigMap, applies the same change on top of the fresh content and tries again,
+//! up to [`MAX_ATTEMPTS`] times. Entries are keyed by notice id and merged per key, with one
+//! safety rule: when the fresh content holds a *different* record for the very notice being
+//! written than the one this replica last saw, someone else is delivering that notice, and the
+//! write fails instead of overwriting it (the daemon then does not send). The ConfigMap is
+//! created on the first write when it does not exist; a ConfigMap without the `ledger.json` key
+//! (e.g. created empty by a chart so that RBAC can name it) is an empty ledger.
+//!
+//! Only the leader delivers (see [`crate::leader`]), so conflicts are rare; a replica that has
+//! just become leader should call [`ConfigMapLedger::refresh`] before planning, because its
+//! copy may be older than the previous leader's last writes.
+//!
+//! # Size
+//!
+//! A ConfigMap holds at most 1 MiB. The JSON is kept under [`DEFAULT_MAX_JSON_BYTES`] (900 KiB,
+//! leaving room for metadata). When a write would exceed it, entries are dropped — those whose
+//! enforcement date is past first, oldest enforcement first, then the oldest sent or failed
+//! entries — and every drop is logged. Pending entries are never dropped: when they alone do not
+//! fit, the write fails.
+//!
+//! # Runtime
+//!
+//! The [`Ledger`] trait is synchronous while the Kubernetes client is async: each call runs the
+//! request with `tokio::task::block_in_place`, which needs Tokio's **multi-thread** runtime (the
+//! one `forewarn run` uses). On a current-thread runtime, or outside Tokio, every write fails
+//! with an error saying so rather than panicking.
+//!
+//! A content that cannot be read is an error naming the ConfigMap: it is never reset silently,
+//! because that would resend everything.
+
+use crate::ledger::{Entry, KEEP_AFTER_ENFORCEMENT_DAYS, Ledger, LedgerError, State};
+use chrono::{DateTime, Duration, FixedOffset, Utc};
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Api, ObjectMeta, PostParams};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use tracing::{info, warn};
+
+/// The ConfigMap key holding the JSON document.
+pub const DATA_KEY: &str = "ledger.json";
+/// The default ConfigMap name.
+pub const DEFAULT_NAME: &str = "forewarn-ledger";
+/// The largest JSON document written by default (a ConfigMap holds at most 1 MiB in total).
+pub const DEFAULT_MAX_JSON_BYTES: usize = 900 * 1024;
+/// How many times a write is tried when other writers keep changing the ConfigMap.
+pub const MAX_ATTEMPTS: usize = 8;
+/// How long one API request may take before the ledger call fails.
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The document, field for field the one the file ledger writes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Content {
+    version: u32,
+    entries: BTreeMap<String, Entry>,
+    #[serde(default)]
+    reported: Vec<String>,
+}
+
+impl Default for Content {
+    fn default() -> Self {
+        Self {
+            version: 1,
+            entries: BTreeMap::new(),
+            reported: Vec::new(),
+        }
+    }
+}
+
+/// One change, kept so it can be applied again on top of content re-read after a conflict.
+#[derive(Debug, Clone)]
+enum Change {
+    /// Set `entry`; `seen` is this replica's record of the id before the change.
+    Put {
+        entry: Entry,
+        seen: Option<Entry>,
+    },
+    /// Remove `id`; `seen` is this replica's record of it before the change.
+    Remove {
+        id: String,
+        seen: Option<Entry>,
+    },
+    MarkReported(String),
+    Prune(DateTime<FixedOffset>),
+}
+
+impl Change {
+    /// Applies the change to `c`; returns how many entries a prune dropped.
+    fn apply(&self, c: &mut Content) -> usize {
+        match self {
+            Change::Put { entry, .. } => {
+                c.entries.insert(entry.id.clone(), entry.clone());
+                0
+            }
+            Change::Remove { id, .. } => {
+                c.entries.remove(id);
+                0
+            }
+            Change::MarkReported(cause) => {
+                if !c.reported.iter().any(|r| r == cause) {
+                    c.reported.push(cause.clone());
+                }
+                0
+            }
+            Change::Prune(now) => {
+                let keep = Duration::days(KEEP_AFTER_ENFORCEMENT_DAYS);
+                let before = c.entries.len();
+                c.entries.retain(|_, e| e.enforce_at + keep >= *now);
+                before - c.entries.len()
+            }
+        }
+    }
+
+    /// The notice id this change writes and the record this replica saw before, if any.
+    fn guarded(&self) -> Option<(&str, &Option<Entry>)> {
+        match self {
+            Change::Put { entry, seen } => Some((&entry.id, seen)),
+            Change::Remove { id, seen } => Some((id, seen)),
+            _ => None,
+        }
+    }
+}
+
+/// A [`Ledger`] in one ConfigMap, shared by all replicas.
+pub struct ConfigMapLedger {
+    api: Api<ConfigMap>,
+    namespace: String,
+    name: String,
+    content: Content,
+    /// The `resourceVersion` of the ConfigMap `content` was read from; `None` when it did not
+    /// exist.
+    resource_version: Option<String>,
+    max_json_bytes: usize,
+}
+
+impl std::fmt::Debug for ConfigMapLedger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConfigMapLedger")
+            .field("configmap", &self.configmap())
+            .field("resource_version", &self.resource_version)
+            .field("entries", &self.content.entries.len())
+            .finish()
+    }
+}
+
+/// What a read of the ConfigMap found.
+struct Snapshot {
+    content: Content,
+    resource_version: Option<String>,
+}
+
+/// Why one write attempt did not go through.
+enum WriteFailure {
+    /// Someone else wrote first: re-read and try again.
+    Conflict,
+    /// The ConfigMap was deleted behind us: create it again.
+    Gone,
+    Fatal(LedgerError),
+}
+
+impl ConfigMapLedger {
+    /// Opens the ledger in ConfigMap `name` of `namespace` and loads its content; a missing
+    /// ConfigMap is an empty ledger (created on the first write).
+    pub async fn open(
+        client: kube::Client,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Self, LedgerError> {
+        let mut ledger = Self {
+            api: Api::namespaced(client, namespace),
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+            content: Content::default(),
+            resource_version: None,
+            max_json_bytes: DEFAULT_MAX_JSON_BYTES,
+        };
+        let snap = ledger.read().await?;
+        ledger.content = snap.content;
+        ledger.resource_version = snap.resource_version;
+        info!(
+            configmap = %ledger.configmap(),
+            entries = ledger.content.entries.len(),
+            "ledger loaded"
+        );
+        Ok(ledger)
+    }
+
+    /// Sets the largest JSON document this ledger writes (default [`DEFAULT_MAX_JSON_BYTES`]).
+    pub fn with_max_json_bytes(mut self, max: usize) -> Self {
+        self.max_json_bytes = max;
+        self
+    }
+
+    /// `namespace/name` of the ConfigMap.
+    pub fn configmap(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+
+    /// Re-reads the ConfigMap, replacing this replica's copy. Call it when becoming leader (or
+    /// at the start of each tick) so that notices another replica sent are not sent again.
+    pub fn refresh(&mut self) -> Result<(), LedgerError> {
+        let handle = self.runtime()?;
+        let snap = tokio::task::block_in_place(|| handle.block_on(self.read()))?;
+        self.content = snap.content;
+        self.resource_version = snap.resource_version;
+        Ok(())
+    }
+
+    fn label(&self) -> PathBuf {
+        PathBuf::from(format!("ConfigMap {}/{}", self.namespace, self.name))
+    }
+
+    fn read_error(&self, message: impl std::fmt::Display) -> LedgerError {
+        LedgerError::Read {
+            path: self.label(),
+            source: std::io::Error::other(message.to_string()),
+        }
+    }
+
+    fn write_error(&self, message: impl std::fmt::Display) -> LedgerError {
+        LedgerError::Write {
+            path: self.label(),
+            source: std::io::Error::other(message.to_string()),
+        }
+    }
+
+    /// The runtime to block on: `block_in_place` needs the multi-thread one.
+    fn runtime(&self) -> Result<tokio::runtime::Handle, LedgerError> {
+        use tokio::runtime::{Handle, RuntimeFlavor};
+        let handle = Handle::try_current().map_err(|_| {
+            self.write_error("the ConfigMap ledger must be used inside a Tokio runtime")
+        })?;
+        if handle.runtime_flavor() != RuntimeFlavor::MultiThread {
+            return Err(self.write_error(
+                "the ConfigMap ledger needs the multi-thread Tokio runtime (block_in_place)",
+            ));
+        }
+        Ok(handle)
+    }
+
+    async fn read(&self) -> Result<Snapshot, LedgerError> {
+        let got = tokio::time::timeout(REQUEST_TIMEOUT, self.api.get_opt(&self.name))
+            .await
+            .map_err(|_| self.read_error("the API server did not answer in time"))?
+            .map_err(|e| self.read_error(e))?;
+        let Some(cm) = got else {
+            return Ok(Snapshot {
+                content: Content::default(),
+                resource_version: None,
+            });
+        };
+        let resource_version = cm.metadata.resource_version.clone();
+        let content = match cm.data.as_ref().and_then(|d| d.get(DATA_KEY)) {
+            None => Content::default(),
+            Some(text) => self.parse(text)?,
+        };
+        Ok(Snapshot {
+            content,
+            resource_version,
+        })
+    }
+
+    fn parse(&self, text: &str) -> Result<Content, LedgerError> {
+        let corrupt = |message: String| LedgerError::Corrupt {
+            path: self.label(),
+            message,
+        };
+        let c: Content = serde_json::from_str(text)
+            .map_err(|e| corrupt(format!("data[\"{DATA_KEY}\"]: {e}")))?;
+        if c.version != 1 {
+            return Err(corrupt(format!("unknown version {}", c.version)));
+        }
+        if let Some((key, e)) = c.entries.iter().find(|(k, e)| **k != e.id) {
+            return Err(corrupt(format!("entry {key:?} has id {:?}", e.id)));
+        }
+        Ok(c)
+    }
+
+    /// Drops entries until `c` serialises within the size limit; returns the JSON.
+    fn fit(&self, c: &mut Content, now: DateTime<FixedOffset>) -> Result<String, LedgerError> {
+        let mut json = serde_json::to_string(&*c).map_err(|e| self.write_error(e))?;
+        if json.len() <= self.max_json_bytes {
+            return Ok(json);
+        }
+        // Past enforcement first (oldest enforcement first), then sent/failed (oldest first).
+        let mut past: Vec<&Entry> = c
+            .entries
+            .values()
+            .filter(|e| e.state != State::Pending && e.enforce_at < now)
+            .collect();
+        past.sort_by(|a, b| (a.enforce_at, &a.id).cmp(&(b.enforce_at, &b.id)));
+        let mut done: Vec<&Entry> = c
+            .entries
+            .values()
+            .filter(|e| e.state != State::Pending && e.enforce_at >= now)
+            .collect();
+        done.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
+        let order: Vec<String> = past.into_iter().chain(done).map(|e| e.id.clone()).collect();
+
+        let mut dropped = Vec::new();
+        let mut order = order.into_iter();
+        let mut size = json.len();
+        while json.len() > self.max_json_bytes {
+            // Drop by estimate first, then check with a real serialisation.
+            while size > self.max_json_bytes {
+                let Some(id) = order.next() else { break };
+                if let Some(e) = c.entries.remove(&id) {
+                    let key = serde_json::to_string(&id).map_or(0, |k| k.len());
+                    let value = serde_json::to_string(&e).map_or(0, |v| v.len());
+                    size = size.saturating_sub(key + value + 2);
+                    dropped.push(id);
+                }
+            }
+            json = serde_json::to_string(&*c).map_err(|e| self.write_error(e))?;
+            if json.len() > self.max_json_bytes {
+                let Some(id) = order.next() else {
+                    let pending = c
+                        .entries
+                        .values()
+                        .filter(|e| e.state == State::Pending)
+                        .count();
+                    return Err(self.write_error(format!(
+                        "the ledger would be {} bytes, over the limit of {}, even after dropping every entry that is not pending ({pending} pending entries kept)",
+                        json.len(),
+                        self.max_json_bytes
+                    )));
+                };
+                if c.entries.remove(&id).is_some() {
+                    dropped.push(id);
+                }
+                size = serde_json::to_string(&*c).map_or(usize::MAX, |j| j.len());
+            }
+        }
+        if !dropped.is_empty() {
+            warn!(
+                configmap = %self.configmap(),
+                dropped = dropped.len(),
+                ids = ?dropped,
+                limit = self.max_json_bytes,
+                "ledger over its size limit; dropped the oldest finished entries"
+            );
+        }
+        Ok(json)
+    }
+
+    /// One create-or-replace with `json`; returns the new `resourceVersion`.
+    async fn try_write(&self, json: String) -> Result<Option<String>, WriteFailure> {
+        let mut cm = ConfigMap {
+            metadata: ObjectMeta {
+                name: Some(self.name.clone()),
+                namespace: Some(self.namespace.clone()),
+                resource_version: self.resource_version.clone(),
+                labels: Some(BTreeMap::from([(
+                    "app.kubernetes.io/name".to_string(),
+                    "forewarn".to_string(),
+                )])),
+                ..ObjectMeta::default()
+            },
+            data: Some(BTreeMap::from([(DATA_KEY.to_string(), json)])),
+            ..ConfigMap::default()
+        };
+        let pp = PostParams::default();
+        let call = async {
+            match &self.resource_version {
+                None => {
+                    cm.metadata.resource_version = None;
+                    self.api.create(&pp, &cm).await
+                }
+                Some(_) => self.api.replace(&self.name, &pp, &cm).await,
+            }
+        };
+        match tokio::time::timeout(REQUEST_TIMEOUT, call).await {
+            Err(_) => Err(WriteFailure::Fatal(
+                self.write_error("the API server did not answer in time"),
+            )),
+            Ok(Ok(written)) => Ok(written.metadata.resource_version),
+            Ok(Err(kube::Error::Api(s))) if s.is_already_exists() || s.is_conflict() => {
+                Err(WriteFailure::Conflict)
+            }
+            Ok(Err(kube::Error::Api(s))) if s.is_not_found() && self.resource_version.is_some() => {
+                Err(WriteFailure::Gone)
+            }
+            Ok(Err(e)) => Err(WriteFailure::Fatal(self.write_error(e))),
+        }
+    }
+
+    /// Applies `change` and makes it durable, re-reading and re-applying on conflicts.
+    /// Returns how many entries a prune dropped.
+    async fn write(&mut self, change: Change) -> Result<usize, LedgerError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut next = self.content.clone();
+            let pruned = change.apply(&mut next);
+            if next == self.content {
+                return Ok(0);
+            }
+            let json = self.fit(&mut next, Utc::now().fixed_offset())?;
+            match self.try_write(json).await {
+                Ok(rv) => {
+                    self.content = next;
+                    self.resource_version = rv;
+                    return Ok(pruned);
+                }
+                Err(WriteFailure::Fatal(e)) => return Err(e),
+                Err(WriteFailure::Gone) => {
+                    // Deleted behind our back: write everything we know again, as the file
+                    // ledger rewrites a removed file.
+                    warn!(configmap = %self.configmap(), "ledger ConfigMap was deleted; recreating it");
+                    self.resource_version = None;
+                }
+                Err(WriteFailure::Conflict) => {
+                    if attempt >= MAX_ATTEMPTS {
+                        return Err(self.write_error(format!(
+                            "gave up after {attempt} attempts: the ConfigMap kept changing"
+                        )));
+                    }
+                    let fresh = self.read().await?;
+                    if let Some((id, seen)) = change.guarded() {
+                        let now = fresh.content.entries.get(id);
+                        if now != seen.as_ref() {
+                            self.content = fresh.content;
+                            self.resource_version = fresh.resource_version;
+                            return Err(self.write_error(format!(
+                                "notice {id} was changed by another replica meanwhile; not overwriting it"
+                            )));
+                        }
+                    }
+                    info!(configmap = %self.configmap(), attempt, "ledger changed meanwhile; re-applying on the fresh content");
+                    if fresh.resource_version.is_some() {
+                        self.content = fresh.content;
+                    }
+                    // When it is gone (absent after AlreadyExists/Conflict), keep what we
+                    // know and create it again.
+                    self.resource_version = fresh.resource_version;
+                }
+            }
+        }
+    }
+
+    fn run(&mut self, change: Change) -> Result<usize, LedgerError> {
+        let handle = self.runtime()?;
+        tokio::task::block_in_place(|| handle.block_on(self.write(change)))
+    }
+}
+
+impl Ledger for ConfigMapLedger {
+    fn get(&self, id: &str) -> Option<&Entry> {
+        self.content.entries.get(id)
+    }
+
+    fn entries(&self) -> Vec<Entry> {
+        self.content.entries.values().cloned().collect()
+    }
+
+    fn put(&mut self, entry: Entry) -> Result<(), LedgerError> {
+        let seen = self.content.entries.get(&entry.id).cloned();
+        self.run(Change::Put { entry, seen }).map(|_| ())
+    }
+
+    fn remove(&mut self, id: &str) -> Result<(), LedgerError> {
+        let seen = self.content.entries.get(id).cloned();
+        if seen.is_none() {
+            return Ok(());
+        }
+        self.run(Change::Remove {
+            id: id.to_string(),
+            seen,
+        })
+        .map(|_| ())
+    }
+
+    fn reported(&self, cause: &str) -> bool {
+        self.content.reported.iter().any(|c| c == cause)
+    }
+
+    fn mark_reported(&mut self, cause: &str) -> Result<(), LedgerError> {
+        if self.reported(cause) {
+            return Ok(());
+        }
+        self.run(Change::MarkReported(cause.to_string()))
+            .map(|_| ())
+    }
+
+    fn prune(&mut self, now: DateTime<FixedOffset>) -> Result<usize, LedgerError> {
+        self.run(Change::Prune(now))
+    }
+}
