@@ -568,7 +568,11 @@ impl Run<'_> {
             .await
             .with_context(|| format!("cannot listen on {}", self.args.listen))?;
         let shutdown = Shutdown::new();
-        let loader = tokio::spawn(crate::server::keep_loaded(state.clone(), source.clone()));
+        let loader = tokio::spawn(crate::server::keep_loaded(
+            state.clone(),
+            source.clone(),
+            source.refresh_every(),
+        ));
         let http = tokio::spawn(crate::server::serve(
             listener,
             state.clone(),
@@ -687,7 +691,11 @@ fn cmd_serve(args: ServeArgs) -> anyhow::Result<u8> {
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         let shutdown = Shutdown::new();
-        let loader = tokio::spawn(crate::server::keep_loaded(state.clone(), source));
+        let loader = tokio::spawn(crate::server::keep_loaded(
+            state.clone(),
+            source.clone(),
+            source.refresh_every(),
+        ));
         let socket = spawn_socket_mode(state.clone(), shutdown.wait())?;
         tokio::spawn(shutdown.on_signal());
         crate::server::serve(listener, state, shutdown.wait()).await?;

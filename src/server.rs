@@ -485,24 +485,31 @@ pub fn slack_counters(slack: Arc<crate::deliver::slack::Slack>) -> DeliveryCount
 /// Keeps `AtomicU64` in scope for callers building their own counters.
 pub type Counter = AtomicU64;
 
-/// How often a server without a scheduler re-reads its inventory source.
-pub const RELOAD_EVERY: Duration = Duration::from_secs(300);
-
-/// Loads the inventory now and then every [`RELOAD_EVERY`], publishing each one to `state`.
-/// A failed reload keeps the previous inventory.
+/// Loads the inventory now and then every `every`, publishing each one to `state`. Until the
+/// first load succeeds (a cluster still being listed) it tries again every 2 seconds; a failed
+/// reload later keeps the previous inventory.
 pub async fn keep_loaded(
     state: Arc<AppState>,
     source: impl crate::inventory::snapshot::InventorySource,
+    every: Duration,
 ) {
     loop {
-        match source.load() {
+        let wait = match source.load() {
             Ok(inv) => {
                 info!(source = %source.describe(), policies = inv.policies.len(), "inventory loaded");
                 state.set_inventory(inv);
+                every
             }
-            Err(e) => warn!(error = %e, "cannot load the inventory; keeping the previous one"),
-        }
-        tokio::time::sleep(RELOAD_EVERY).await;
+            Err(e) if state.inventory().is_none() => {
+                info!(reason = %e, "inventory not loaded yet");
+                Duration::from_secs(2)
+            }
+            Err(e) => {
+                warn!(error = %e, "cannot reload the inventory; keeping the previous one");
+                every
+            }
+        };
+        tokio::time::sleep(wait).await;
     }
 }
 

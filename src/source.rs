@@ -29,6 +29,17 @@ pub enum Source {
     Cluster(LiveInventory),
 }
 
+impl Source {
+    /// How often a server re-reads this source for slash-command answers: a directory every
+    /// five minutes, the (already current) cluster inventory every 15 seconds.
+    pub fn refresh_every(&self) -> Duration {
+        match self {
+            Source::Snapshot(_) => Duration::from_secs(300),
+            Source::Cluster(_) => Duration::from_secs(15),
+        }
+    }
+}
+
 impl InventorySource for Source {
     fn describe(&self) -> String {
         match self {
