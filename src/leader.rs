@@ -34,6 +34,14 @@
 //!
 //! On [`Leadership::shutdown`] (and, best effort, on drop) the lease is released, so another
 //! replica takes over at its next look at the Lease instead of waiting for expiry.
+//!
+//! # The client
+//!
+//! Build the election's client with [`election_client`]: kube retries 429/503/504 answers
+//! for a long time by default, and the lease manager's renewal is an unconditional patch, so a
+//! deposed leader's renewal retried late would rewrite the new holder's `renewTime`. (Every
+//! holder reads the Lease and stops as soon as it sees an earlier `renewTime`, but there is no
+//! reason to let it happen.)
 
 use anyhow::{Context, bail};
 use k8s_openapi::api::coordination::v1::Lease;
@@ -114,6 +122,13 @@ pub fn default_identity() -> String {
                 .filter(|h| !h.is_empty())
         })
         .unwrap_or_else(|| format!("forewarn-{}", std::process::id()))
+}
+
+/// A client for the election: `config` with kube's default retry layer turned off (see the
+/// [module docs](self#the-client)).
+pub fn election_client(mut config: kube::Config) -> anyhow::Result<kube::Client> {
+    config.default_retry = false;
+    kube::Client::try_from(config).context("cannot build the Kubernetes client for leader election")
 }
 
 /// State shared with the background task.
