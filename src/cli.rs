@@ -82,6 +82,14 @@ pub struct RunArgs {
     /// Address for the slash-command, health and metrics endpoints (not with --once).
     #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8080")]
     pub listen: String,
+    /// Keep the ledger in a ConfigMap instead of --state: `configmap:NAME`, in the pod's
+    /// namespace (POD_NAMESPACE) or the kubeconfig's. For several replicas.
+    #[arg(long, value_name = "configmap:NAME")]
+    pub ledger: Option<String>,
+    /// Elect a leader through this Lease (in the same namespace): only the leader delivers,
+    /// every replica answers slash commands.
+    #[arg(long, value_name = "NAME")]
+    pub leader_lease: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -476,14 +484,18 @@ pub fn check(config: &Config, inv: &Inventory, now: DateTime<FixedOffset>) -> Ch
 }
 
 fn cmd_run(args: RunArgs) -> anyhow::Result<u8> {
-    use crate::deliver::console::Console;
-    use crate::deliver::slack::{Slack, SlackSettings, SlackToken};
     let config = Config::load(&args.source.config)?;
     let renderer = Renderer::for_config(&config)?;
-    let ledger = std::sync::Mutex::new(crate::ledger::FileLedger::open(&args.state)?);
     let now = match &args.now {
         Some(_) => Some(parse_now(args.now.as_deref(), &config)?),
         None => None,
+    };
+    let configmap = match args.ledger.as_deref() {
+        None => None,
+        Some(spec) => match spec.strip_prefix("configmap:") {
+            Some(name) if !name.is_empty() => Some(name.to_string()),
+            _ => bail!("--ledger '{spec}': expected configmap:NAME"),
+        },
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -493,40 +505,111 @@ fn cmd_run(args: RunArgs) -> anyhow::Result<u8> {
         if args.once {
             crate::source::wait_ready(&source).await?;
         }
-        let run = Run {
-            args: &args,
-            config: &config,
-            renderer: &renderer,
-            source: &source,
-            ledger: &ledger,
+        // The cluster that holds the ConfigMap ledger and the Lease: the pod's own.
+        let cluster = if configmap.is_some() || args.leader_lease.is_some() {
+            let kube_config = crate::source::kube_config(args.source.context.as_deref()).await?;
+            let namespace = std::env::var("POD_NAMESPACE")
+                .ok()
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| kube_config.default_namespace.clone());
+            Some((kube_config, namespace))
+        } else {
+            None
         };
-        match SlackToken::from_env()? {
-            Some(token) => {
-                let slack = Arc::new(Slack::new(token, SlackSettings::from_env())?);
-                let counters = crate::server::slack_counters(slack.clone());
-                run.with(&*slack, now, Some((counters, slack.clone())))
-                    .await
+        let leadership = match (&args.leader_lease, &cluster) {
+            (Some(lease), Some((kube_config, namespace))) => {
+                let client = crate::leader::election_client(kube_config.clone())?;
+                let identity = crate::leader::default_identity();
+                tracing::info!(%lease, %namespace, %identity, "joining the leader election");
+                Some(crate::leader::Leadership::start(client, namespace, lease, &identity).await?)
             }
-            None => {
-                tracing::warn!(
-                    "SLACK_BOT_TOKEN is not set: dry run, printing messages and recording nothing"
-                );
-                run.with(&Console::stdout(), now, None).await
+            _ => None,
+        };
+        let leader = leadership.as_ref().map(|l| l.watch());
+        let result = match (&configmap, &cluster) {
+            (Some(name), Some((kube_config, namespace))) => {
+                let client = kube::Client::try_from(kube_config.clone())?;
+                let ledger =
+                    crate::cluster_ledger::ConfigMapLedger::open(client, namespace, name).await?;
+                run_with_ledger(
+                    &args,
+                    &config,
+                    &renderer,
+                    &source,
+                    std::sync::Mutex::new(ledger),
+                    now,
+                    leader,
+                )
+                .await
             }
+            _ => {
+                let ledger = crate::ledger::FileLedger::open(&args.state)?;
+                run_with_ledger(
+                    &args,
+                    &config,
+                    &renderer,
+                    &source,
+                    std::sync::Mutex::new(ledger),
+                    now,
+                    leader,
+                )
+                .await
+            }
+        };
+        if let Some(l) = leadership {
+            l.shutdown().await;
         }
+        result
     })
 }
 
+#[allow(clippy::too_many_arguments)]
+async fn run_with_ledger<L: crate::ledger::Ledger>(
+    args: &RunArgs,
+    config: &Config,
+    renderer: &Renderer,
+    source: &crate::source::Source,
+    ledger: std::sync::Mutex<L>,
+    now: Option<DateTime<FixedOffset>>,
+    leader: Option<tokio::sync::watch::Receiver<bool>>,
+) -> anyhow::Result<u8> {
+    use crate::deliver::console::Console;
+    use crate::deliver::slack::{Slack, SlackSettings, SlackToken};
+    let run = Run {
+        args,
+        config,
+        renderer,
+        source,
+        ledger: &ledger,
+        leader,
+    };
+    match SlackToken::from_env()? {
+        Some(token) => {
+            let slack = Arc::new(Slack::new(token, SlackSettings::from_env())?);
+            let counters = crate::server::slack_counters(slack.clone());
+            run.with(&*slack, now, Some((counters, slack.clone())))
+                .await
+        }
+        None => {
+            tracing::warn!(
+                "SLACK_BOT_TOKEN is not set: dry run, printing messages and recording nothing"
+            );
+            run.with(&Console::stdout(), now, None).await
+        }
+    }
+}
+
 /// What `forewarn run` works with, whatever the delivery edge.
-struct Run<'a> {
+struct Run<'a, L> {
     args: &'a RunArgs,
     config: &'a Config,
     renderer: &'a Renderer,
     source: &'a crate::source::Source,
-    ledger: &'a std::sync::Mutex<crate::ledger::FileLedger>,
+    ledger: &'a std::sync::Mutex<L>,
+    leader: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
-impl Run<'_> {
+impl<L: crate::ledger::Ledger> Run<'_, L> {
     async fn with<D: crate::deliver::Deliver>(
         &self,
         deliver: &D,
@@ -541,6 +624,10 @@ impl Run<'_> {
         let (config, renderer, source, ledger) =
             (self.config, self.renderer, self.source, self.ledger);
         if self.args.once {
+            if self.leader.as_ref().is_some_and(|l| !*l.borrow()) {
+                eprintln!("not the leader: another replica delivers");
+                return Ok(EXIT_OK);
+            }
             let now =
                 now.unwrap_or_else(|| Utc::now().with_timezone(&config.time_zone).fixed_offset());
             let outcome =
@@ -586,6 +673,7 @@ impl Run<'_> {
             deliver,
             ledger,
             &stop,
+            self.leader.clone(),
             shutdown.on_signal(),
         )
         .await?;

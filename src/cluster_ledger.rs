@@ -456,6 +456,10 @@ impl ConfigMapLedger {
 }
 
 impl Ledger for ConfigMapLedger {
+    fn refresh(&mut self) -> Result<(), LedgerError> {
+        ConfigMapLedger::refresh(self)
+    }
+
     fn get(&self, id: &str) -> Option<&Entry> {
         self.content.entries.get(id)
     }

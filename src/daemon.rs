@@ -311,8 +311,14 @@ async fn report_failures<D: Deliver, L: Ledger>(
     Ok(())
 }
 
-/// Runs a tick at every time of the schedule until `shutdown` resolves. A shutdown during a tick
-/// lets the message in flight finish (send and ledger write) and stops before the next one.
+/// Runs a tick at every time of the schedule until `shutdown` resolves. A shutdown during a
+/// tick lets the message in flight finish (send and ledger write) and stops before the next one.
+///
+/// With `leader` (replicas sharing one ledger), only the leader ticks; when leadership is lost
+/// mid-tick, delivery stops before the next message — before another replica can take over.
+/// A ledger that cannot be written skips the tick (nothing is sent without a `pending` record)
+/// and is tried again at the next one.
+#[allow(clippy::too_many_arguments)]
 pub async fn run_loop<D: Deliver, L: Ledger>(
     source: &impl InventorySource,
     config: &Config,
@@ -320,6 +326,7 @@ pub async fn run_loop<D: Deliver, L: Ledger>(
     deliver: &D,
     ledger: &Mutex<L>,
     stop: &AtomicBool,
+    leader: Option<tokio::sync::watch::Receiver<bool>>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), TickError> {
     tokio::pin!(shutdown);
@@ -338,6 +345,25 @@ pub async fn run_loop<D: Deliver, L: Ledger>(
                 return Ok(());
             }
         }
+        if let Some(l) = &leader
+            && !*l.borrow()
+        {
+            info!("not the leader; another replica delivers this tick");
+            continue;
+        }
+        if let Err(e) = lock(ledger).refresh() {
+            error!(error = %e, "cannot read the ledger; skipping this tick");
+            continue;
+        }
+        stop.store(false, Ordering::SeqCst);
+        let lost = async {
+            match leader.clone() {
+                Some(mut rx) => {
+                    let _ = rx.wait_for(|is| !*is).await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
         let tick_at = next.fixed_offset();
         let tick_fut = tick(source, config, renderer, deliver, ledger, tick_at, stop);
         tokio::pin!(tick_fut);
@@ -349,6 +375,11 @@ pub async fn run_loop<D: Deliver, L: Ledger>(
                 info!("shutting down after the message in flight");
                 return r.map(|_| ());
             }
+            _ = lost => {
+                warn!("lost leadership: stopping delivery after the message in flight");
+                stop.store(true, Ordering::SeqCst);
+                tick_fut.await
+            }
         };
         match result {
             Ok(o) => {
@@ -356,7 +387,6 @@ pub async fn run_loop<D: Deliver, L: Ledger>(
                     warn!(reason = %why, "tick stopped early");
                 }
             }
-            Err(TickError::Ledger(e)) => return Err(TickError::Ledger(e)),
             Err(e) => error!(error = %e, "tick failed; trying again at the next tick"),
         }
     }

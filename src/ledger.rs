@@ -77,6 +77,11 @@ pub trait Ledger {
     fn mark_reported(&mut self, cause: &str) -> Result<(), LedgerError>;
     /// Drops entries whose enforcement is long past.
     fn prune(&mut self, now: DateTime<FixedOffset>) -> Result<usize, LedgerError>;
+    /// Re-reads shared storage that other replicas may have written (a no-op for a local file).
+    /// Called at the start of every tick.
+    fn refresh(&mut self) -> Result<(), LedgerError> {
+        Ok(())
+    }
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]

@@ -58,7 +58,14 @@ impl InventorySource for Source {
 
 /// A client for the kubeconfig's current (or the named) context, or the in-cluster config.
 pub async fn kube_client(context: Option<&str>) -> anyhow::Result<kube::Client> {
-    let config = match context {
+    let config = kube_config(context).await?;
+    kube::Client::try_from(config).context("cannot build a Kubernetes client")
+}
+
+/// The connection settings for the kubeconfig's current (or the named) context, or the
+/// in-cluster config.
+pub async fn kube_config(context: Option<&str>) -> anyhow::Result<kube::Config> {
+    match context {
         Some(ctx) => {
             let options = kube::config::KubeConfigOptions {
                 context: Some(ctx.to_string()),
@@ -66,13 +73,12 @@ pub async fn kube_client(context: Option<&str>) -> anyhow::Result<kube::Client> 
             };
             kube::Config::from_kubeconfig(&options)
                 .await
-                .with_context(|| format!("kubeconfig context '{ctx}'"))?
+                .with_context(|| format!("kubeconfig context '{ctx}'"))
         }
         None => kube::Config::infer()
             .await
-            .context("no --snapshot given and no cluster found (kubeconfig or in-cluster)")?,
-    };
-    kube::Client::try_from(config).context("cannot build a Kubernetes client")
+            .context("no --snapshot given and no cluster found (kubeconfig or in-cluster)"),
+    }
 }
 
 /// Opens the source for a long-running command; the cluster is watched in the background

@@ -419,3 +419,81 @@ async fn shutdown_stops_between_messages_and_loses_nothing() {
     assert_eq!(rest.sent.len(), 6);
     assert_eq!(posts(&server).await.len(), 11);
 }
+
+/// Only the leader delivers: `run_loop` with a schedule that ticks every second, a leadership
+/// signal the test controls, and a cluster written here whose only milestone is already due
+/// (so the test does not depend on today's date).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_leader_delivers() {
+    use forewarn::daemon::run_loop;
+    use std::str::FromStr;
+    let server = fake_slack(None).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let enforce = (chrono::Utc::now() + chrono::Duration::days(10))
+        .format("%Y-%m-%d")
+        .to_string();
+    let cluster = format!(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {{name: web, annotations: {{forewarn.dev/owner: storefront}}}}\n---\n\
+apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: p\n  annotations: {{forewarn.dev/enforce-on: '{enforce}'}}\nspec:\n  rules:\n  - name: r\n    validate: {{message: m}}\n---\n\
+apiVersion: wgpolicyk8s.io/v1alpha2\nkind: PolicyReport\nmetadata: {{name: a, namespace: web}}\nscope: {{kind: Pod, name: x, namespace: web}}\nresults:\n- {{policy: p, rule: r, result: fail}}\n"
+    );
+    std::fs::write(dir.path().join("cluster.yaml"), cluster).expect("write");
+    let mut config = example_config();
+    config.schedule = cron::Schedule::from_str("* * * * * *").expect("cron");
+    config.milestones = vec![14];
+    let renderer = Renderer::for_config(&config).expect("templates");
+    let source = SnapshotSource::new(dir.path());
+    let ledger = Mutex::new(FileLedger::open(&dir.path().join("ledger.json")).expect("ledger"));
+    let stop = AtomicBool::new(false);
+    let slack = slack(&server);
+    let (leader_tx, leader_rx) = tokio::sync::watch::channel(false);
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let shutdown = async move {
+        let _ = stop_rx.wait_for(|s| *s).await;
+    };
+    let daemon = run_loop(
+        &source,
+        &config,
+        &renderer,
+        &slack,
+        &ledger,
+        &stop,
+        Some(leader_rx),
+        shutdown,
+    );
+    let test = async {
+        // A follower lets several ticks pass without sending anything.
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        assert!(
+            posts(&server).await.is_empty(),
+            "a follower must not deliver"
+        );
+        // Once it leads, the due notice goes out, once.
+        leader_tx.send_replace(true);
+        let mut sent = Vec::new();
+        for _ in 0..100 {
+            sent = posts(&server).await;
+            if !sent.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        stop_tx.send_replace(true);
+        sent
+    };
+    let (result, sent) = tokio::join!(daemon, test);
+    result.expect("daemon");
+    assert_eq!(
+        sent,
+        vec![(
+            "#storefront".to_string(),
+            "announce/p/storefront/T-14".to_string()
+        )]
+    );
+    assert_eq!(
+        posts(&server).await.len(),
+        1,
+        "sent once across later ticks"
+    );
+}
