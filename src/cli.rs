@@ -55,6 +55,22 @@ pub enum Command {
     /// Answer `/policy` slash commands over HTTP (and Socket Mode with SLACK_APP_TOKEN), with
     /// /healthz, /readyz and /metrics.
     Serve(ServeArgs),
+    /// Check that policies can be flipped to Enforce: failing resources no active exception
+    /// covers, per team. Exit 0 when every named policy is ready, 1 when one is not (for a CI
+    /// step before the flip is merged).
+    Gate(GateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GateArgs {
+    /// Policies to check (as reports name them: `name`, or `namespace/name`).
+    #[arg(required = true, value_name = "POLICY")]
+    pub policies: Vec<String>,
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// The time to check at (as for `plan`): decides which exceptions have expired.
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -171,6 +187,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Check(args) => cmd_check(args),
         Command::Run(args) => cmd_run(args),
         Command::Serve(args) => cmd_serve(args),
+        Command::Gate(args) => cmd_gate(args),
     }
 }
 
@@ -238,7 +255,7 @@ pub fn plan_table(planned: &Plan, config: &Config, problems: &[Problem]) -> Stri
         "Notices planned from {} ({tz}):\n",
         planned.now.with_timezone(&tz).format("%a %-d %b %Y %H:%M")
     );
-    let rows: Vec<[String; 6]> = planned
+    let rows: Vec<[String; 7]> = planned
         .upcoming()
         .map(|n| {
             [
@@ -246,8 +263,13 @@ pub fn plan_table(planned: &Plan, config: &Config, problems: &[Problem]) -> Stri
                     .with_timezone(&tz)
                     .format("%a %Y-%m-%d %H:%M")
                     .to_string(),
+                n.kind.as_str().to_string(),
                 n.milestone.clone(),
-                n.policy.clone(),
+                if n.policy.is_empty() {
+                    "-".to_string()
+                } else {
+                    n.policy.clone()
+                },
                 n.audience.clone(),
                 n.destination.clone(),
                 n.namespaces
@@ -260,8 +282,9 @@ pub fn plan_table(planned: &Plan, config: &Config, problems: &[Problem]) -> Stri
         .collect();
     let head = [
         "SEND AT",
-        "MILESTONE",
-        "POLICY",
+        "KIND",
+        "WHEN",
+        "POLICY / EXCEPTION",
         "AUDIENCE",
         "DESTINATION",
         "NAMESPACES (FAILING)",
@@ -292,6 +315,7 @@ pub fn plan_table(planned: &Plan, config: &Config, problems: &[Problem]) -> Stri
     }
     let policies: std::collections::BTreeSet<_> = planned
         .upcoming()
+        .filter(|n| n.kind == crate::plan::NoticeKind::Announce)
         .map(|n| (&n.policy, &n.enforce_on))
         .collect();
     if !policies.is_empty() {
@@ -384,6 +408,75 @@ fn cmd_check(args: CheckArgs) -> anyhow::Result<u8> {
     Ok(exit_for(&report.problems))
 }
 
+fn cmd_gate(args: GateArgs) -> anyhow::Result<u8> {
+    let (config, inv) = load(&args.source)?;
+    let now = parse_now(args.now.as_deref(), &config)?;
+    let mut policies = Vec::new();
+    for name in &args.policies {
+        match inv.policy(name) {
+            Some(p) => policies.push(p),
+            None => {
+                let close = crate::slash::answer::suggestions(
+                    name,
+                    inv.policies.iter().map(|p| p.id.as_str()),
+                );
+                if close.is_empty() {
+                    bail!("no policy named '{name}'");
+                }
+                bail!(
+                    "no policy named '{name}' (did you mean {}?)",
+                    close.join(", ")
+                );
+            }
+        }
+    }
+    let mut all_ready = true;
+    let mut out = String::new();
+    for p in policies {
+        let r = crate::readiness::readiness(p, &inv, &config, now);
+        all_ready &= r.is_ready();
+        let _ = writeln!(
+            out,
+            "{} ({}){}: {}",
+            p.id,
+            p.title(),
+            r.enforce_on
+                .as_deref()
+                .map(|d| format!(", enforced from {d}"))
+                .unwrap_or_default(),
+            if r.is_ready() {
+                "READY".to_string()
+            } else {
+                format!(
+                    "NOT READY — {} failing resource(s) would be blocked",
+                    r.uncovered()
+                )
+            }
+        );
+        if !r.namespaces.is_empty() {
+            let _ = writeln!(
+                out,
+                "  {:<24} {:<16} {:>9} {:>8}  BLOCKED (SAMPLE)",
+                "NAMESPACE", "OWNER", "UNCOVERED", "COVERED"
+            );
+            for n in &r.namespaces {
+                let _ = writeln!(
+                    out,
+                    "  {:<24} {:<16} {:>9} {:>8}  {}",
+                    n.namespace,
+                    n.audience,
+                    n.uncovered,
+                    n.covered,
+                    n.sample.join(", ")
+                );
+            }
+        }
+        out.push('\n');
+    }
+    print!("{out}");
+    Ok(if all_ready { EXIT_OK } else { EXIT_PROBLEMS })
+}
+
 /// What `forewarn check` found.
 pub struct CheckReport {
     pub problems: Vec<Problem>,
@@ -455,6 +548,20 @@ pub fn check(config: &Config, inv: &Inventory, now: DateTime<FixedOffset>) -> Ch
 
     let planned = plan(inv, config, now);
     problems.extend(planned.problems.iter().cloned());
+    // Exception hygiene: informal exceptions are worth fixing, not errors.
+    let now_utc = now.with_timezone(&Utc);
+    for x in &inv.exceptions {
+        let (v, _) = crate::exceptions::view(x, &config.exceptions.keys, config.time_zone);
+        let max = i64::from(config.exceptions.max_review_days);
+        for (h, detail) in crate::exceptions::findings(x, &v, inv, max, now_utc) {
+            let message = if detail.is_empty() {
+                h.describe().to_string()
+            } else {
+                format!("{}: {detail}", h.describe())
+            };
+            problems.push(Problem::warning(format!("exception {}", v.id), "", message));
+        }
+    }
     match Renderer::for_config(config) {
         Err(e) => problems.push(Problem::error("templates", "", e.to_string())),
         Ok(renderer) => {

@@ -32,6 +32,48 @@ struct RawConfig {
     teams: BTreeMap<String, Team>,
     #[serde(default)]
     policies: BTreeMap<String, PolicyEntry>,
+    #[serde(default)]
+    exceptions: RawExceptions,
+    #[serde(default)]
+    digest: RawDigest,
+    #[serde(default)]
+    readiness: RawReadiness,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct RawExceptions {
+    owner_annotations: Option<Vec<String>>,
+    reason_annotations: Option<Vec<String>>,
+    review_annotations: Option<Vec<String>>,
+    reminders: Option<Vec<u32>>,
+    overdue_every_days: Option<u32>,
+    max_review_days: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct RawDigest {
+    schedule: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct RawReadiness {
+    days_before: Option<u32>,
+}
+
+/// How exceptions are read and followed up.
+#[derive(Debug, Clone)]
+pub struct ExceptionSettings {
+    /// Annotation keys for owner, reason and review date, tried in order.
+    pub keys: crate::exceptions::ExceptionKeys,
+    /// Days before an exception's review date or expiry on which its owner is reminded.
+    pub reminders: Vec<u32>,
+    /// Once overdue, the owner is reminded again every this many days.
+    pub overdue_every_days: u32,
+    /// A review date further out than this is a hygiene finding.
+    pub max_review_days: u32,
 }
 
 #[derive(Debug, Deserialize)]
@@ -92,6 +134,43 @@ pub struct Config {
     pub templates: Option<PathBuf>,
     pub teams: BTreeMap<String, Team>,
     pub policies: BTreeMap<String, PolicyEntry>,
+    pub exceptions: ExceptionSettings,
+    /// When the audit digest goes out.
+    pub digest_schedule: cron::Schedule,
+    pub digest_schedule_text: String,
+    /// Days before enforcement on which the platform hears whether a policy is ready.
+    pub readiness_days: u32,
+}
+
+/// The digest's default schedule: Monday 09:00.
+pub const DEFAULT_DIGEST_SCHEDULE: &str = "0 0 9 * * Mon";
+
+fn parse_schedule(
+    text: &str,
+    field: &str,
+    source: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<cron::Schedule> {
+    let fields = text.split_whitespace().count();
+    if fields != 6 {
+        problems.push(Problem::error(
+            source,
+            field,
+            format!("'{text}' has {fields} fields; forewarn expects 6: sec min hour day-of-month month day-of-week (e.g. \"{DEFAULT_SCHEDULE}\")"),
+        ));
+        return None;
+    }
+    match cron::Schedule::from_str(text) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            problems.push(Problem::error(
+                source,
+                field,
+                format!("invalid cron expression '{text}': {e}"),
+            ));
+            None
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -151,25 +230,18 @@ impl Config {
             .schedule
             .clone()
             .unwrap_or_else(|| DEFAULT_SCHEDULE.to_string());
-        let fields = schedule_text.split_whitespace().count();
-        let schedule = if fields != 6 {
-            problems.push(bad(
-                "schedule",
-                format!("'{schedule_text}' has {fields} fields; forewarn expects 6: sec min hour day-of-month month day-of-week (e.g. \"{DEFAULT_SCHEDULE}\")"),
-            ));
-            None
-        } else {
-            match cron::Schedule::from_str(&schedule_text) {
-                Ok(s) => Some(s),
-                Err(e) => {
-                    problems.push(bad(
-                        "schedule",
-                        format!("invalid cron expression '{schedule_text}': {e}"),
-                    ));
-                    None
-                }
-            }
-        };
+        let schedule = parse_schedule(&schedule_text, "schedule", source, &mut problems);
+        let digest_schedule_text = raw
+            .digest
+            .schedule
+            .clone()
+            .unwrap_or_else(|| DEFAULT_DIGEST_SCHEDULE.to_string());
+        let digest_schedule = parse_schedule(
+            &digest_schedule_text,
+            "digest.schedule",
+            source,
+            &mut problems,
+        );
 
         let mut milestones = raw
             .milestones
@@ -230,8 +302,31 @@ impl Config {
             .templates
             .map(|t| if t.is_absolute() { t } else { base.join(t) });
 
-        match schedule {
-            Some(schedule) if problems.is_empty() => Ok(Config {
+        let defaults = crate::exceptions::ExceptionKeys::defaults(&prefix);
+        let x = raw.exceptions;
+        let mut reminders = x.reminders.unwrap_or_else(|| vec![14, 7, 1]);
+        reminders.sort_unstable_by(|a, b| b.cmp(a));
+        reminders.dedup();
+        let overdue_every_days = x.overdue_every_days.unwrap_or(7);
+        if overdue_every_days == 0 {
+            problems.push(bad(
+                "exceptions.overdue-every-days",
+                "must be at least 1".into(),
+            ));
+        }
+        let exceptions = ExceptionSettings {
+            keys: crate::exceptions::ExceptionKeys {
+                owner: x.owner_annotations.unwrap_or(defaults.owner),
+                reason: x.reason_annotations.unwrap_or(defaults.reason),
+                review_by: x.review_annotations.unwrap_or(defaults.review_by),
+            },
+            reminders,
+            overdue_every_days,
+            max_review_days: x.max_review_days.unwrap_or(90),
+        };
+
+        match (schedule, digest_schedule) {
+            (Some(schedule), Some(digest_schedule)) if problems.is_empty() => Ok(Config {
                 source: source.to_string(),
                 time_zone,
                 schedule,
@@ -246,6 +341,10 @@ impl Config {
                 templates,
                 teams: raw.teams,
                 policies: raw.policies,
+                exceptions,
+                digest_schedule,
+                digest_schedule_text,
+                readiness_days: raw.readiness.days_before.unwrap_or(3),
             }),
             _ => Err(ParseFailure::Invalid(problems)),
         }

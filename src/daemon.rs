@@ -50,9 +50,9 @@ pub enum TickError {
 /// send time has come (after downtime, one catch-up message, never a burst), and only when
 /// the ledger does not hold it yet.
 pub fn due<'a>(planned: &'a Plan, ledger: &impl Ledger) -> Vec<&'a Notice> {
-    let mut latest: BTreeMap<(&str, &str), &Notice> = BTreeMap::new();
+    let mut latest: BTreeMap<(crate::plan::NoticeKind, &str, &str), &Notice> = BTreeMap::new();
     for n in planned.notices.iter().filter(|n| n.send_at <= planned.now) {
-        let slot = latest.entry((&n.policy, &n.audience)).or_insert(n);
+        let slot = latest.entry((n.kind, &n.policy, &n.audience)).or_insert(n);
         if n.send_at > slot.send_at {
             *slot = n;
         }

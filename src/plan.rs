@@ -24,12 +24,27 @@ pub const CLUSTER_SCOPED: &str = "(cluster-scoped)";
 pub enum NoticeKind {
     /// A dated heads-up before a policy is enforced.
     Announce,
+    /// To an exception's owner before its review date or expiry, and weekly while overdue.
+    Reminder,
+    /// The scheduled audit digest, per team and for the platform.
+    Digest,
+    /// To the platform before a flip that would still block resources.
+    Readiness,
+    /// To the platform: the enforcement date passed but the policy is still in Audit.
+    Overdue,
+    /// To the teams still failing a policy that is now enforced.
+    Enforced,
 }
 
 impl NoticeKind {
     pub fn as_str(self) -> &'static str {
         match self {
             NoticeKind::Announce => "announce",
+            NoticeKind::Reminder => "reminder",
+            NoticeKind::Digest => "digest",
+            NoticeKind::Readiness => "readiness",
+            NoticeKind::Overdue => "overdue",
+            NoticeKind::Enforced => "enforced",
         }
     }
 }
@@ -82,6 +97,9 @@ pub struct Notice {
     pub team: Option<String>,
     #[serde(skip)]
     pub brief: PolicyBrief,
+    /// Template data for kinds other than `announce` (their words come from `<kind>.hbs`).
+    #[serde(skip)]
+    pub data: Option<serde_json::Value>,
 }
 
 /// The outcome of planning.
@@ -162,6 +180,16 @@ fn audits_somewhere(policy: &Policy, inv: &Inventory) -> bool {
             policy.applies_in(&ns.name)
                 && policy.mode_for(None, &ns.name, &ns.labels) == Mode::Audit
         })
+}
+
+/// Namespaces nobody owns (their notices go to the platform channel).
+pub fn unowned_namespaces(inv: &Inventory, config: &Config) -> Vec<String> {
+    let mut seen: BTreeSet<&str> = inv.namespaces.keys().map(String::as_str).collect();
+    seen.extend(inv.results.keys().filter_map(|(_, ns)| ns.as_deref()));
+    seen.into_iter()
+        .filter(|ns| owner_of(ns, inv, config).0.unowned)
+        .map(str::to_string)
+        .collect()
 }
 
 /// Plans every notice for the inventory as of `now`.
@@ -255,22 +283,24 @@ pub fn plan(inv: &Inventory, config: &Config, now: DateTime<FixedOffset>) -> Pla
                     enforce_at: enforce.instant.fixed_offset(),
                     team: team.clone(),
                     brief: policy_brief.clone(),
+                    data: None,
                 });
             }
         }
     }
     problems.extend(owner_problems.into_values());
+    crate::readiness::plan_followups(inv, config, now, &mut notices);
+    crate::reminders::plan_reminders(inv, config, now, &mut notices, &mut problems);
+    crate::digest::plan_digests(inv, config, now, &mut notices);
     notices.sort_by(|a, b| {
-        (a.send_at, &a.policy, &a.audience).cmp(&(b.send_at, &b.policy, &b.audience))
+        (a.send_at, a.kind, &a.policy, &a.audience).cmp(&(
+            b.send_at,
+            b.kind,
+            &b.policy,
+            &b.audience,
+        ))
     });
-
-    let mut seen: BTreeSet<&str> = inv.namespaces.keys().map(String::as_str).collect();
-    seen.extend(inv.results.keys().filter_map(|(_, ns)| ns.as_deref()));
-    let unowned = seen
-        .into_iter()
-        .filter(|ns| owner_of(ns, inv, config).0.unowned)
-        .map(str::to_string)
-        .collect();
+    let unowned = unowned_namespaces(inv, config);
 
     Plan {
         now,

@@ -68,6 +68,31 @@ pub const KINDS: &[TemplateKind] = &[
         builtin: include_str!("../templates/exceptions.hbs"),
     },
     TemplateKind {
+        name: "reminder",
+        sections: ANSWER_SECTIONS,
+        builtin: include_str!("../templates/reminder.hbs"),
+    },
+    TemplateKind {
+        name: "digest",
+        sections: ANSWER_SECTIONS,
+        builtin: include_str!("../templates/digest.hbs"),
+    },
+    TemplateKind {
+        name: "readiness",
+        sections: ANSWER_SECTIONS,
+        builtin: include_str!("../templates/readiness.hbs"),
+    },
+    TemplateKind {
+        name: "overdue",
+        sections: ANSWER_SECTIONS,
+        builtin: include_str!("../templates/overdue.hbs"),
+    },
+    TemplateKind {
+        name: "enforced",
+        sections: ANSWER_SECTIONS,
+        builtin: include_str!("../templates/enforced.hbs"),
+    },
+    TemplateKind {
         name: "help",
         sections: ANSWER_SECTIONS,
         builtin: include_str!("../templates/help.hbs"),
@@ -316,6 +341,11 @@ impl Renderer {
 
     /// Renders one notice.
     pub fn render(&self, notice: &Notice, config: &Config) -> Result<Message, RenderError> {
+        if let Some(data) = &notice.data {
+            let mut m = self.render_answer(notice.kind.as_str(), data)?;
+            m.channel = notice.destination.clone();
+            return Ok(m);
+        }
         let data = context(notice, config);
         let kind = notice.kind.as_str();
         let mut blocks: Vec<SlackBlock> = Vec::new();
@@ -533,6 +563,7 @@ pub fn sample_notices(config: &Config) -> Vec<Notice> {
             title: "sample-policy".into(),
             ..PolicyBrief::default()
         },
+        data: None,
     };
     let mut full = bare.clone();
     full.id = "announce/sample-policy/sample-team/T-7".into();

@@ -120,14 +120,22 @@ async fn a_tick_posts_exactly_the_due_notices_once_even_across_restarts() {
     let outcome = run_tick(&server, &state, MONDAY).await;
     let mut got = posts(&server).await;
     got.sort();
+    // Monday's heads-ups, the weekly digests, the readiness warnings to the platform, and the
+    // reminder about the data team's expiring exception (its T-14 was missed: caught up once).
     let expected = vec![
         ("#data-eng", "announce/disallow-host-path/data/T-14"),
         ("#data-eng", "announce/disallow-latest-tag/data/T-0"),
         ("#data-eng", "announce/require-run-as-nonroot/data/T-7"),
+        ("#data-eng", "digest/data/2026-12-07"),
+        (
+            "#data-eng",
+            "reminder/data-warehouse/clickhouse-sizing-trial/data/T-14",
+        ),
         (
             "#payments-dev",
             "announce/require-run-as-nonroot/payments/T-7",
         ),
+        ("#payments-dev", "digest/payments/2026-12-07"),
         (
             "#platform-policy",
             "announce/disallow-latest-tag/platform/T-0",
@@ -136,10 +144,17 @@ async fn a_tick_posts_exactly_the_due_notices_once_even_across_restarts() {
             "#platform-policy",
             "announce/require-run-as-nonroot/platform/T-7",
         ),
+        ("#platform-policy", "digest/platform/2026-12-07"),
+        ("#platform-policy", "readiness/disallow-latest-tag/T-3"),
+        (
+            "#platform-policy",
+            "readiness/storefront-web/require-app-label/T-3",
+        ),
         (
             "#search-oncall",
             "announce/disallow-latest-tag/#search-oncall/T-0",
         ),
+        ("#search-oncall", "digest/#search-oncall/2026-12-07"),
         ("#storefront", "announce/disallow-host-path/storefront/T-14"),
         ("#storefront", "announce/disallow-latest-tag/storefront/T-0"),
         (
@@ -150,6 +165,7 @@ async fn a_tick_posts_exactly_the_due_notices_once_even_across_restarts() {
             "#storefront",
             "announce/storefront-web/require-app-label/storefront/T-3",
         ),
+        ("#storefront", "digest/storefront/2026-12-07"),
     ];
     let expected: Vec<(String, String)> = expected
         .into_iter()
@@ -204,14 +220,14 @@ async fn one_refused_channel_does_not_stop_the_others_and_is_reported_once() {
     let state = dir.path().join("ledger.json");
 
     let outcome = run_tick(&server, &state, MONDAY).await;
-    assert_eq!(outcome.failed.len(), 4);
+    assert_eq!(outcome.failed.len(), 5);
     assert!(
         outcome
             .failed
             .iter()
             .all(|(_, cause)| cause == "channel_not_found")
     );
-    assert_eq!(outcome.sent.len(), 7);
+    assert_eq!(outcome.sent.len(), 14);
     let ledger = FileLedger::open(&state).expect("reopen");
     let e = ledger
         .get("announce/require-run-as-nonroot/storefront/T-7")
@@ -357,10 +373,10 @@ async fn pacing_is_per_channel_and_channels_do_not_wait_for_each_other() {
     let started = tokio::time::Instant::now();
     run_tick(&server, &state, MONDAY).await;
     let elapsed = started.elapsed();
-    // #storefront has the longest queue (4 messages): three one-second gaps. Eleven messages
-    // sent one per second in a single queue would take ten.
-    assert!(elapsed >= Duration::from_secs(3), "{elapsed:?}");
-    assert!(elapsed < Duration::from_secs(4), "{elapsed:?}");
+    // The longest queues (#storefront, #data-eng, #platform-policy) hold 5 messages: four
+    // one-second gaps. Nineteen messages sent one per second in a single queue would take 18.
+    assert!(elapsed >= Duration::from_secs(4), "{elapsed:?}");
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
     // Every channel's first message goes out before #storefront's second one.
     let order = posts(&server).await;
     let second_storefront = order
@@ -416,8 +432,8 @@ async fn shutdown_stops_between_messages_and_loses_nothing() {
     assert!(ledger.entries().iter().all(|e| e.state == State::Sent));
     // The next run sends the rest, and only the rest.
     let rest = run_tick(&server, &state, MONDAY).await;
-    assert_eq!(rest.sent.len(), 6);
-    assert_eq!(posts(&server).await.len(), 11);
+    assert_eq!(rest.sent.len(), 14);
+    assert_eq!(posts(&server).await.len(), 19);
 }
 
 /// Only the leader delivers: `run_loop` with a schedule that ticks every second, a leadership
@@ -441,6 +457,8 @@ apiVersion: wgpolicyk8s.io/v1alpha2\nkind: PolicyReport\nmetadata: {{name: a, na
     let mut config = example_config();
     config.schedule = cron::Schedule::from_str("* * * * * *").expect("cron");
     config.milestones = vec![14];
+    // Only the heads-up: no digest this week.
+    config.digest_schedule = cron::Schedule::from_str("0 0 9 1 1 * 2099").expect("cron");
     let renderer = Renderer::for_config(&config).expect("templates");
     let source = SnapshotSource::new(dir.path());
     let ledger = Mutex::new(FileLedger::open(&dir.path().join("ledger.json")).expect("ledger"));

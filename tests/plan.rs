@@ -4,7 +4,7 @@
 mod common;
 
 use common::{at, config_from, example_config, example_inventory, inventory_from};
-use forewarn::plan::{Notice, plan};
+use forewarn::plan::{Notice, NoticeKind, plan};
 
 fn ids<'a>(notices: impl Iterator<Item = &'a Notice>) -> Vec<String> {
     notices.map(|n| n.id.clone()).collect()
@@ -136,7 +136,7 @@ fn enforced_namespaces_and_exception_skips_are_not_failing() {
     let rl: Vec<&Notice> = planned
         .notices
         .iter()
-        .filter(|n| n.policy == "require-requests-limits")
+        .filter(|n| n.policy == "require-requests-limits" && n.kind == NoticeKind::Announce)
         .collect();
     assert!(!rl.is_empty());
     assert!(
@@ -206,16 +206,25 @@ fn upcoming_is_the_calendar_from_now() {
             .iter()
             .any(|n| n.id == "announce/require-run-as-nonroot/data/T-0")
     );
+    // The day after, no heads-up is planned; the platform hears that it is overdue instead,
+    // because the example never flipped the policy.
     let planned = plan(
         &example_inventory(),
         &example_config(),
         at("2026-12-15T10:00:00+01:00"),
     );
-    assert!(
-        planned
-            .notices
-            .iter()
-            .all(|n| n.policy != "require-run-as-nonroot")
+    let kinds: Vec<(NoticeKind, &str)> = planned
+        .notices
+        .iter()
+        .filter(|n| n.policy == "require-run-as-nonroot")
+        .map(|n| (n.kind, n.id.as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![(
+            NoticeKind::Overdue,
+            "overdue/require-run-as-nonroot/2026-12-14"
+        )]
     );
 }
 
@@ -291,5 +300,18 @@ fn problems_are_returned_not_panicked() {
         .map(|n| (n.audience.as_str(), n.destination.as_str()))
         .collect();
     assert_eq!(ok, vec![("platform", "#platform"), ("web", "#web")]);
-    assert!(planned.notices.iter().all(|n| n.policy == "ok"));
+    let announced: Vec<&str> = planned
+        .notices
+        .iter()
+        .filter(|n| n.kind == NoticeKind::Announce)
+        .map(|n| n.policy.as_str())
+        .collect();
+    assert!(announced.iter().all(|p| *p == "ok"), "{announced:?}");
+    // The policy whose date passed while still in Audit: an overdue notice to the platform.
+    assert!(
+        planned
+            .notices
+            .iter()
+            .any(|n| n.id == "overdue/past/2026-11-02" && n.destination == "#platform")
+    );
 }

@@ -242,10 +242,16 @@ async fn status_and_exceptions_by_namespace_or_team() {
     assert!(all.contains("Owner: storefront"), "{all}");
     assert!(all.contains("Until 2027-01-31"), "{all}");
     let (_, all) = ask(&s, "exceptions payments", "random").await;
+    // Only the informal, cluster-wide one applies there, and it shows what it lacks.
     assert!(
-        all.contains("No policy exceptions apply to team Payments"),
+        all.contains("*kyverno/hotfix-latest-tag* — exempts from `disallow-latest-tag`"),
         "{all}"
     );
+    assert!(
+        all.contains("Owner: _none recorded_ · Reason: _none recorded_ · _no review date_"),
+        "{all}"
+    );
+    assert!(!all.contains("web-legacy"), "{all}");
 }
 
 #[tokio::test]

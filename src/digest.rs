@@ -1,0 +1,197 @@
+//! The audit digest: on its own schedule (default Monday 09:00), one message per team with the
+//! policies failing in its namespaces, and one for the platform team with totals, unowned
+//! namespaces, informal exceptions and the readiness of every upcoming flip.
+//!
+//! Pure: from the inventory, the config and `now` to notices; never I/O. Audit results nobody
+//! reads are the failure mode this answers, so every digest names an owner.
+
+use crate::config::Config;
+use crate::exceptions::{findings, view};
+use crate::inventory::{Inventory, Mode};
+use crate::owners::owner_of;
+use crate::plan::{Notice, NoticeKind, PolicyBrief};
+use crate::readiness::readiness;
+use crate::rollout::rollout_for;
+use chrono::{DateTime, Duration, FixedOffset, Utc};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+/// The digest ticks to plan at `now`: the latest one that has come (within a week) and the next.
+fn ticks(config: &Config, now: DateTime<FixedOffset>) -> Vec<DateTime<FixedOffset>> {
+    let local = now.with_timezone(&config.time_zone);
+    let mut out = Vec::new();
+    if let Some(prev) = config
+        .digest_schedule
+        .after(&(local + Duration::seconds(1)))
+        .next_back()
+        && local - prev <= Duration::days(7)
+    {
+        out.push(prev.fixed_offset());
+    }
+    if let Some(next) = config.digest_schedule.after(&local).next() {
+        out.push(next.fixed_offset());
+    }
+    out
+}
+
+/// Plans the digests of the next (and the latest) digest tick.
+pub fn plan_digests(
+    inv: &Inventory,
+    config: &Config,
+    now: DateTime<FixedOffset>,
+    notices: &mut Vec<Notice>,
+) {
+    let tz = config.time_zone;
+    let today = now.with_timezone(&tz).date_naive();
+    // Failing results per audience → policy → namespace.
+    type PerPolicy = BTreeMap<String, Vec<(String, u64, u64, Vec<String>)>>;
+    let mut per_audience: BTreeMap<(String, String), (Option<String>, PerPolicy)> = BTreeMap::new();
+    let mut totals: BTreeMap<String, (u64, usize)> = BTreeMap::new();
+    for ((policy, ns), s) in &inv.results {
+        if s.counts.fail == 0 {
+            continue;
+        }
+        let t = totals.entry(policy.clone()).or_default();
+        t.0 += s.counts.fail;
+        t.1 += 1;
+        let Some(ns) = ns else { continue };
+        let (owner, _) = owner_of(ns, inv, config);
+        let top = s
+            .sample
+            .iter()
+            .take(3)
+            .map(|r| format!("{}/{}", r.kind, r.name))
+            .collect();
+        per_audience
+            .entry((owner.audience.key(), owner.destination.to_string()))
+            .or_insert_with(|| (owner.team.clone(), BTreeMap::new()))
+            .1
+            .entry(policy.clone())
+            .or_default()
+            .push((ns.clone(), s.counts.fail, s.skipped_by_exception, top));
+    }
+    let policy_json = |id: &str, rows: &[(String, u64, u64, Vec<String>)]| -> Value {
+        let p = inv.policy(id);
+        let (rollout, _) = match p {
+            Some(p) => rollout_for(p, config),
+            None => Default::default(),
+        };
+        let upcoming = rollout.enforce_on.filter(|e| e.date >= today);
+        let mode = p.map(|p| {
+            let audits = rows
+                .iter()
+                .any(|(ns, ..)| p.mode_for(None, ns, inv.namespace_labels(ns)) == Mode::Audit);
+            if audits { "Audit" } else { "Enforce" }
+        });
+        json!({
+            "policy": id,
+            "title": p.map_or(id, |p| p.title()),
+            "mode": mode.unwrap_or("unknown"),
+            "failing": rows.iter().map(|r| r.1).sum::<u64>(),
+            "excepted": rows.iter().map(|r| r.2).sum::<u64>(),
+            "namespaces": rows.iter().map(|r| format!("{} ({})", r.0, r.1)).collect::<Vec<_>>().join(", "),
+            "top": rows.iter().flat_map(|r| r.3.iter().cloned()).take(5).collect::<Vec<_>>(),
+            "enforce_on": upcoming.map(|e| e.instant.with_timezone(&tz).format("%a %-d %b %Y").to_string()),
+            "days_left": upcoming.map(|e| (e.date - today).num_days()),
+        })
+    };
+
+    // Platform: totals, unowned namespaces, informal exceptions, readiness of upcoming flips.
+    let now_utc = now.with_timezone(&Utc);
+    let informal: Vec<Value> = inv
+        .exceptions
+        .iter()
+        .filter_map(|x| {
+            let (v, _) = view(x, &config.exceptions.keys, tz);
+            let found = findings(x, &v, inv, i64::from(config.exceptions.max_review_days), now_utc);
+            (!found.is_empty()).then(|| {
+                json!({"id": v.id, "findings": found.iter().map(|(h, d)| if d.is_empty() { h.describe().to_string() } else { format!("{}: {d}", h.describe()) }).collect::<Vec<_>>().join("; ")})
+            })
+        })
+        .collect();
+    let flips: Vec<Value> = inv
+        .policies
+        .iter()
+        .filter(|p| p.is_validating())
+        .filter_map(|p| {
+            let e = rollout_for(p, config)
+                .0
+                .enforce_on
+                .filter(|e| e.date >= today)?;
+            let r = readiness(p, inv, config, now);
+            let blockers = r
+                .by_audience()
+                .into_iter()
+                .filter(|(_, n)| *n > 0)
+                .map(|(a, n)| format!("{a} ({n})"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            Some(json!({
+                "policy": p.id, "title": p.title(),
+                "enforce_on": e.instant.with_timezone(&tz).format("%a %-d %b %Y").to_string(),
+                "ready": r.is_ready(), "uncovered": r.uncovered(), "blockers": blockers,
+            }))
+        })
+        .collect();
+    let totals_json: Vec<Value> = totals
+        .iter()
+        .map(|(p, (n, namespaces))| json!({"policy": p, "failing": n, "namespaces": namespaces}))
+        .collect();
+    let unowned = crate::plan::unowned_namespaces(inv, config);
+
+    for tick in ticks(config, now) {
+        let date = tick.with_timezone(&tz).format("%Y-%m-%d").to_string();
+        let shown = tick.with_timezone(&tz).format("%a %-d %b %Y").to_string();
+        let mk = |audience: &str, destination: &str, team: Option<String>, data: Value| Notice {
+            id: format!("digest/{audience}/{date}"),
+            kind: NoticeKind::Digest,
+            policy: String::new(),
+            audience: audience.to_string(),
+            destination: destination.to_string(),
+            send_at: tick,
+            milestone: "digest".to_string(),
+            enforce_on: String::new(),
+            namespaces: Vec::new(),
+            days_left: 0,
+            enforce_at: tick + Duration::days(30),
+            team,
+            brief: PolicyBrief::default(),
+            data: Some(data),
+        };
+        for ((audience, destination), (team, policies)) in &per_audience {
+            if audience == crate::owners::PLATFORM {
+                continue;
+            }
+            let items: Vec<Value> = policies
+                .iter()
+                .map(|(p, rows)| policy_json(p, rows))
+                .collect();
+            let data = json!({
+                "date": shown,
+                "audience": audience,
+                "team": team.as_ref().map(|k| json!({"key": k, "name": config.team_name(k)})),
+                "items": items,
+                "count": items.len(),
+                "total_failing": items.iter().filter_map(|i| i["failing"].as_u64()).sum::<u64>(),
+            });
+            notices.push(mk(audience, destination, team.clone(), data));
+        }
+        let unowned_items: Vec<Value> = per_audience
+            .iter()
+            .filter(|((a, _), _)| a == crate::owners::PLATFORM)
+            .flat_map(|(_, (_, policies))| policies.iter().map(|(p, rows)| policy_json(p, rows)))
+            .collect();
+        let data = json!({
+            "date": shown,
+            "audience": "platform",
+            "totals": totals_json,
+            "unowned": unowned,
+            "unowned_failing": unowned_items,
+            "informal": informal,
+            "flips": flips,
+            "items": flips,
+            "count": flips.len(),
+        });
+        notices.push(mk("platform", &config.platform.channel, None, data));
+    }
+}

@@ -1,0 +1,718 @@
+//! PolicyExceptions as forewarn follows them up: who owns one, why it exists, when it must be
+//! reviewed or ends, what is wrong with it, and which failing resources it covers.
+//!
+//! Pure: every function here takes the exception, the inventory and the time (`now` is an
+//! argument, never read from a clock) and returns values. Bad data — an unparsable date, a
+//! malformed `cleanup.kyverno.io/ttl` label, a policy that does not exist — becomes a
+//! [`Problem`] or a hygiene finding; nothing here panics on it.
+//!
+//! Expiry follows Kyverno: `spec.expiresAt` (policies.kyverno.io) and the TTL label that
+//! Kyverno's cleanup controller reads both end an exception, the earlier one first. A review
+//! date is forewarn's (or the cluster's own) convention: Kyverno does not act on it, so a passed
+//! review date makes an exception overdue, not inactive.
+
+use crate::inventory::selector::wildcard_match;
+use crate::inventory::{Exception, Inventory, Policy};
+use crate::problem::Problem;
+use crate::rollout::parse_enforce_on;
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, Utc};
+use chrono_tz::Tz;
+use serde::Serialize;
+
+/// The label Kyverno's cleanup controller reads on any object, exceptions included.
+pub const TTL_LABEL: &str = "cleanup.kyverno.io/ttl";
+
+/// Annotation keys for an exception's owner, reason and review date, each tried in order; the
+/// first present, non-empty one wins. Lists, because clusters already use their own keys.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct ExceptionKeys {
+    pub owner: Vec<String>,
+    pub reason: Vec<String>,
+    pub review_by: Vec<String>,
+}
+
+impl ExceptionKeys {
+    /// forewarn's own keys under `prefix` (e.g. `forewarn.dev/`): `owner`, `reason`,
+    /// `review-by`.
+    pub fn defaults(prefix: &str) -> Self {
+        Self {
+            owner: vec![format!("{prefix}owner")],
+            reason: vec![format!("{prefix}reason")],
+            review_by: vec![format!("{prefix}review-by")],
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// TTL, as Kyverno's cleanup controller reads it
+// ---------------------------------------------------------------------------------------------
+
+/// When an object carrying `cleanup.kyverno.io/ttl: <value>` is deleted, read the way Kyverno's
+/// TTL controller reads it: a Go duration (`time.ParseDuration`) counted from the creation
+/// time; else an absolute time in the layout `2006-01-02T150405Z` (UTC); else a date
+/// `2006-01-02` (midnight UTC). `1d` is not a Go duration and matches no layout.
+pub fn parse_ttl(value: &str, created: Option<DateTime<Utc>>) -> Result<DateTime<Utc>, String> {
+    if let Some(nanos) = go_duration_nanos(value) {
+        let created = created.ok_or_else(|| {
+            format!(
+                "TTL '{value}' is a duration, but the object has no creation time to count it from"
+            )
+        })?;
+        return created
+            .checked_add_signed(TimeDelta::nanoseconds(nanos))
+            .ok_or_else(|| format!("TTL '{value}' counted from {created} is out of range"));
+    }
+    if let Some(t) = go_compact_utc(value) {
+        return Ok(t);
+    }
+    if let Some(d) = go_date(value) {
+        return Ok(d.and_time(NaiveTime::MIN).and_utc());
+    }
+    Err(format!(
+        "TTL '{value}' is neither a duration (such as 90m or 2h30m; units ns, us, ms, s, m, h) \
+         nor a time in the form 2006-01-02T150405Z or 2006-01-02"
+    ))
+}
+
+/// Nanoseconds per Go duration unit.
+fn go_unit(unit: &str) -> Option<u64> {
+    Some(match unit {
+        "ns" => 1,
+        "us" | "\u{b5}s" | "\u{3bc}s" => 1_000,
+        "ms" => 1_000_000,
+        "s" => 1_000_000_000,
+        "m" => 60_000_000_000,
+        "h" => 3_600_000_000_000,
+        _ => return None,
+    })
+}
+
+/// Go's `time.ParseDuration`: `[-+]?([0-9]*(\.[0-9]*)?[a-z]+)+` or a lone `0`, into
+/// nanoseconds, with Go's limits (an int64 of nanoseconds) and Go's truncation of fractions.
+fn go_duration_nanos(text: &str) -> Option<i64> {
+    const LIMIT: u64 = 1 << 63;
+    let (negative, mut rest) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    if rest == "0" {
+        return Some(0);
+    }
+    if rest.is_empty() {
+        return None;
+    }
+    let mut total: u64 = 0;
+    while !rest.is_empty() {
+        let first = rest.as_bytes()[0];
+        if first != b'.' && !first.is_ascii_digit() {
+            return None;
+        }
+        // Whole part: an overflow here is an error, as in Go.
+        let int_len = rest.bytes().take_while(u8::is_ascii_digit).count();
+        let mut whole: u64 = 0;
+        for b in rest[..int_len].bytes() {
+            if whole > LIMIT / 10 {
+                return None;
+            }
+            whole = whole * 10 + u64::from(b - b'0');
+            if whole > LIMIT {
+                return None;
+            }
+        }
+        rest = &rest[int_len..];
+        // Fraction: digits past what fits are ignored, as in Go.
+        let (mut frac, mut scale, mut frac_len) = (0u64, 1f64, None);
+        if let Some(after_dot) = rest.strip_prefix('.') {
+            let n = after_dot.bytes().take_while(u8::is_ascii_digit).count();
+            let mut full = false;
+            for b in after_dot[..n].bytes() {
+                if full || frac > (LIMIT - 1) / 10 {
+                    full = true;
+                    continue;
+                }
+                let next = frac * 10 + u64::from(b - b'0');
+                if next > LIMIT {
+                    full = true;
+                    continue;
+                }
+                frac = next;
+                scale *= 10.0;
+            }
+            frac_len = Some(n);
+            rest = &after_dot[n..];
+        }
+        if int_len == 0 && frac_len.unwrap_or(0) == 0 {
+            return None;
+        }
+        // Unit: everything up to the next digit or dot.
+        let unit_len = rest
+            .find(|c: char| c == '.' || c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        if unit_len == 0 {
+            return None;
+        }
+        let unit = go_unit(&rest[..unit_len])?;
+        rest = &rest[unit_len..];
+        if whole > LIMIT / unit {
+            return None;
+        }
+        let mut value = whole * unit;
+        if frac > 0 {
+            // Go converts through float64 and truncates.
+            value += (frac as f64 * (unit as f64 / scale)) as u64;
+            if value > LIMIT {
+                return None;
+            }
+        }
+        total = total.checked_add(value)?;
+        if total > LIMIT {
+            return None;
+        }
+    }
+    if negative {
+        Some((-(i128::from(total))) as i64)
+    } else {
+        i64::try_from(total).ok()
+    }
+}
+
+/// Exactly `n` ASCII digits at the start of `s`, as a number, and the rest.
+fn digits(s: &str, n: usize) -> Option<(u32, &str)> {
+    let head = s.get(..n)?;
+    if !head.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((head.parse().ok()?, &s[n..]))
+}
+
+/// Go's `2006-01-02` prefix: four-digit year, two-digit month and day, checked for range.
+fn go_date_prefix(s: &str) -> Option<(NaiveDate, &str)> {
+    let (year, s) = digits(s, 4)?;
+    let s = s.strip_prefix('-')?;
+    let (month, s) = digits(s, 2)?;
+    let s = s.strip_prefix('-')?;
+    let (day, s) = digits(s, 2)?;
+    Some((NaiveDate::from_ymd_opt(year as i32, month, day)?, s))
+}
+
+/// Go's `time.Parse("2006-01-02", s)`.
+fn go_date(s: &str) -> Option<NaiveDate> {
+    match go_date_prefix(s)? {
+        (date, "") => Some(date),
+        _ => None,
+    }
+}
+
+/// Go's `time.Parse("2006-01-02T150405Z", s)`: the hour (`15`) takes one or two digits, minute
+/// and second exactly two; a fraction of a second after the seconds is accepted, as Go does.
+fn go_compact_utc(s: &str) -> Option<DateTime<Utc>> {
+    let (date, s) = go_date_prefix(s)?;
+    let s = s.strip_prefix('T')?;
+    let hour_len = if s.as_bytes().get(1).is_some_and(u8::is_ascii_digit) {
+        2
+    } else {
+        1
+    };
+    let (hour, s) = digits(s, hour_len)?;
+    let (minute, s) = digits(s, 2)?;
+    let (second, mut s) = digits(s, 2)?;
+    let mut nanos = 0u32;
+    if let (Some(b'.' | b','), Some(d)) = (s.as_bytes().first(), s.as_bytes().get(1))
+        && d.is_ascii_digit()
+    {
+        let n = s[1..].bytes().take_while(u8::is_ascii_digit).count();
+        let frac = &s[1..1 + n];
+        // Nanosecond precision; further digits are dropped.
+        let kept = &frac[..frac.len().min(9)];
+        nanos = kept.parse::<u32>().ok()? * 10u32.pow(9 - kept.len() as u32);
+        s = &s[1 + n..];
+    }
+    if s != "Z" || hour >= 24 || minute >= 60 || second >= 60 {
+        return None;
+    }
+    let time = NaiveTime::from_hms_nano_opt(hour, minute, second, nanos)?;
+    Some(NaiveDateTime::new(date, time).and_utc())
+}
+
+// ---------------------------------------------------------------------------------------------
+// One exception, read
+// ---------------------------------------------------------------------------------------------
+
+/// What forewarn reads from one exception.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExceptionView {
+    /// `namespace/name`, or `name` for a cluster-scoped exception.
+    pub id: String,
+    pub owner: Option<String>,
+    pub reason: Option<String>,
+    /// The review date from the annotations (Kyverno does not act on it).
+    pub review_by: Option<DateTime<Utc>>,
+    /// When the exception stops applying: the earlier of `spec.expiresAt` and the TTL label.
+    pub expires: Option<DateTime<Utc>>,
+    /// `spec.expiresAt` or `label cleanup.kyverno.io/ttl`: which one set `expires`.
+    pub expiry_source: Option<&'static str>,
+    /// The earlier of `review_by` and `expires`: when the owner must act.
+    pub due: Option<DateTime<Utc>>,
+}
+
+/// The id an exception is shown with: `namespace/name` or `name`.
+pub fn exception_id(x: &Exception) -> String {
+    match &x.namespace {
+        Some(ns) => format!("{ns}/{}", x.name),
+        None => x.name.clone(),
+    }
+}
+
+/// The first key of `keys` present on `x` with a non-blank value, and that value (trimmed).
+fn first_annotation<'a>(x: &'a Exception, keys: &'a [String]) -> Option<(&'a str, &'a str)> {
+    keys.iter().find_map(|k| {
+        let v = x.annotations.get(k)?.trim();
+        (!v.is_empty()).then_some((k.as_str(), v))
+    })
+}
+
+/// Reads owner, reason, review date and expiry of `x`. A review date is `YYYY-MM-DD` (midnight
+/// in `tz`) or RFC 3339; every date or TTL that cannot be read is an error naming the field,
+/// and the rest of the view is still filled in.
+pub fn view(x: &Exception, keys: &ExceptionKeys, tz: Tz) -> (ExceptionView, Vec<Problem>) {
+    let id = exception_id(x);
+    let object = format!("exception {id}");
+    let mut problems = Vec::new();
+
+    let owner = first_annotation(x, &keys.owner).map(|(_, v)| v.to_string());
+    let reason = first_annotation(x, &keys.reason).map(|(_, v)| v.to_string());
+    let review_by = first_annotation(x, &keys.review_by).and_then(|(key, text)| {
+        match parse_enforce_on(text, tz) {
+            Ok(on) => Some(on.instant.with_timezone(&Utc)),
+            Err(e) => {
+                problems.push(Problem::error(
+                    &object,
+                    format!("metadata.annotations.{key}"),
+                    format!("review date {e}"),
+                ));
+                None
+            }
+        }
+    });
+
+    let mut expiries: Vec<(DateTime<Utc>, &'static str)> = Vec::new();
+    if let Some(text) = x.expires_at.as_deref() {
+        match DateTime::parse_from_rfc3339(text.trim()) {
+            Ok(t) => expiries.push((t.with_timezone(&Utc), "spec.expiresAt")),
+            Err(_) => problems.push(Problem::error(
+                &object,
+                "spec.expiresAt",
+                format!("'{text}' is not an RFC 3339 time such as 2026-12-31T23:59:59Z"),
+            )),
+        }
+    }
+    if let Some(ttl) = x.labels.get(TTL_LABEL) {
+        let created = x
+            .created
+            .as_deref()
+            .and_then(|c| DateTime::parse_from_rfc3339(c).ok())
+            .map(|c| c.with_timezone(&Utc));
+        match parse_ttl(ttl, created) {
+            Ok(t) => expiries.push((t, "label cleanup.kyverno.io/ttl")),
+            Err(e) => problems.push(Problem::error(
+                &object,
+                format!("metadata.labels.{TTL_LABEL}"),
+                e,
+            )),
+        }
+    }
+    let earliest = expiries.into_iter().min_by_key(|(t, _)| *t);
+    let expires = earliest.map(|(t, _)| t);
+    let due = match (review_by, expires) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    let view = ExceptionView {
+        id,
+        owner,
+        reason,
+        review_by,
+        expires,
+        expiry_source: earliest.map(|(_, s)| s),
+        due,
+    };
+    (view, problems)
+}
+
+/// Whether the exception still applies at `now`: not past its expiry (Kyverno keeps it up to
+/// and including that instant). A passed review date does not end it: Kyverno ignores reviews.
+pub fn is_active(v: &ExceptionView, now: DateTime<Utc>) -> bool {
+    v.expires.is_none_or(|e| now <= e)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hygiene
+// ---------------------------------------------------------------------------------------------
+
+/// What is wrong with an exception, in the order findings are listed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub enum Hygiene {
+    NoOwner,
+    NoReason,
+    NoReviewDate,
+    ClusterWide,
+    Wildcard,
+    ReviewTooFar,
+    Expired,
+    UnknownPolicy,
+}
+
+impl Hygiene {
+    /// A few words for users.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Hygiene::NoOwner => "no owner",
+            Hygiene::NoReason => "no reason",
+            Hygiene::NoReviewDate => "no review date or expiry",
+            Hygiene::ClusterWide => "applies in every namespace",
+            Hygiene::Wildcard => "wildcard scope",
+            Hygiene::ReviewTooFar => "review date too far out",
+            Hygiene::Expired => "expired but still present",
+            Hygiene::UnknownPolicy => "excepts a policy that does not exist",
+        }
+    }
+}
+
+fn day(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d").to_string()
+}
+
+/// The hygiene findings for exception `x` (read as `v`), in [`Hygiene`] order, each with a
+/// detail sentence. `max_review_days` bounds how far out a review date or expiry may be.
+pub fn findings(
+    x: &Exception,
+    v: &ExceptionView,
+    inv: &Inventory,
+    max_review_days: i64,
+    now: DateTime<Utc>,
+) -> Vec<(Hygiene, String)> {
+    let mut out = Vec::new();
+    if v.owner.is_none() {
+        out.push((
+            Hygiene::NoOwner,
+            "no owner annotation: nobody is reminded to review it".to_string(),
+        ));
+    }
+    if v.reason.is_none() {
+        out.push((
+            Hygiene::NoReason,
+            "no reason annotation: nobody can tell why it exists".to_string(),
+        ));
+    }
+    if v.review_by.is_none() && v.expires.is_none() {
+        out.push((
+            Hygiene::NoReviewDate,
+            "neither a review date nor an expiry: it stays forever".to_string(),
+        ));
+    }
+    if x.match_namespaces.is_empty() {
+        out.push((
+            Hygiene::ClusterWide,
+            "spec.match names no namespaces, so it applies in all of them".to_string(),
+        ));
+    }
+    let wild_ns: Vec<&str> = x
+        .match_namespaces
+        .iter()
+        .filter(|n| n.contains('*'))
+        .map(String::as_str)
+        .collect();
+    let wild_policies: Vec<&str> = x
+        .policies
+        .iter()
+        .filter(|p| p.policy.contains('*'))
+        .map(|p| p.policy.as_str())
+        .collect();
+    if !wild_ns.is_empty() || !wild_policies.is_empty() {
+        let mut parts = Vec::new();
+        if !wild_ns.is_empty() {
+            parts.push(format!("namespaces {}", wild_ns.join(", ")));
+        }
+        if !wild_policies.is_empty() {
+            parts.push(format!("policies {}", wild_policies.join(", ")));
+        }
+        out.push((
+            Hygiene::Wildcard,
+            format!("wildcard in {}", parts.join(" and ")),
+        ));
+    }
+    if let Some(due) = v.due {
+        let days = (due - now).num_days();
+        if days > max_review_days {
+            let what = if v.review_by == Some(due) {
+                "review date"
+            } else {
+                "expiry"
+            };
+            out.push((
+                Hygiene::ReviewTooFar,
+                format!(
+                    "{what} {} is {days} days away; at most {max_review_days} are allowed",
+                    day(due)
+                ),
+            ));
+        }
+    }
+    if let Some(expires) = v.expires
+        && !is_active(v, now)
+    {
+        let source = v.expiry_source.unwrap_or("expiry");
+        out.push((
+            Hygiene::Expired,
+            format!(
+                "expired on {} ({source}) but the object is still there",
+                day(expires)
+            ),
+        ));
+    }
+    for p in &x.policies {
+        let known = inv
+            .policies
+            .iter()
+            .any(|q| q.id == p.policy || q.name == p.policy);
+        // A wildcard is reported as such; it is not the name of a missing policy.
+        if !known && !p.policy.contains('*') {
+            out.push((
+                Hygiene::UnknownPolicy,
+                format!("policy {} does not exist", p.policy),
+            ));
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Coverage
+// ---------------------------------------------------------------------------------------------
+
+/// Whether an exception's policy entry `listed` names `policy`. Reports (and Kyverno) name a
+/// namespaced Policy `namespace/name`; a policies.kyverno.io exception may also name a
+/// namespaced policy of its own namespace by its bare name.
+fn names_policy(x: &Exception, listed: &str, policy: &Policy) -> bool {
+    if listed == policy.id {
+        return true;
+    }
+    match (listed.split_once('/'), policy.namespace.as_deref()) {
+        (Some((ns, name)), Some(pns)) => ns == pns && name == policy.name,
+        (Some(_), None) => false,
+        (None, None) => listed == policy.name,
+        (None, Some(pns)) => {
+            x.api_version.starts_with("policies.kyverno.io/")
+                && x.namespace.as_deref() == Some(pns)
+                && listed == policy.name
+        }
+    }
+}
+
+/// Whether exception `x` exempts resource `name` in `namespace` (empty for cluster-scoped
+/// resources) from `rule` of `policy`: it lists the policy and the rule (an empty rule list
+/// means every rule; rule names may use wildcards, as in Kyverno; a result that names no rule is
+/// covered only by an exception for every rule), its `match` namespaces allow the namespace
+/// (none listed = any) and its `match` names allow the name.
+pub fn covers(
+    x: &Exception,
+    policy: &Policy,
+    rule: Option<&str>,
+    namespace: &str,
+    name: &str,
+) -> bool {
+    let rule_listed = x.policies.iter().any(|p| {
+        names_policy(x, &p.policy, policy)
+            && (p.rules.is_empty()
+                || rule.is_some_and(|r| p.rules.iter().any(|pat| wildcard_match(pat, r))))
+    });
+    rule_listed
+        && (x.match_namespaces.is_empty()
+            || x.match_namespaces
+                .iter()
+                .any(|p| wildcard_match(p, namespace)))
+        && x.names_match(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::ExceptedPolicy;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn ttl_kyverno_cases() {
+        let created = Some(utc("2023-07-18T12:00:00Z"));
+        assert_eq!(parse_ttl("2h30m", created), Ok(utc("2023-07-18T14:30:00Z")));
+        assert_eq!(
+            parse_ttl("2023-07-19T120000Z", created),
+            Ok(utc("2023-07-19T12:00:00Z"))
+        );
+        assert_eq!(
+            parse_ttl("2023-07-19", created),
+            Ok(utc("2023-07-19T00:00:00Z"))
+        );
+        for bad in ["invalid-value", "10ay", "1d"] {
+            let err = parse_ttl(bad, created).unwrap_err();
+            assert!(err.contains(bad), "{err}");
+        }
+    }
+
+    #[test]
+    fn ttl_duration_needs_creation_time() {
+        let err = parse_ttl("10s", None).unwrap_err();
+        assert!(err.contains("creation time"), "{err}");
+        // Absolute forms do not need it.
+        assert!(parse_ttl("2023-07-19", None).is_ok());
+    }
+
+    #[test]
+    fn go_durations() {
+        let ok = [
+            ("0", 0),
+            ("+0", 0),
+            ("-0", 0),
+            ("5s", 5_000_000_000),
+            ("+5s", 5_000_000_000),
+            ("-5s", -5_000_000_000),
+            ("1.5h", 5_400_000_000_000),
+            ("1h30m", 5_400_000_000_000),
+            (".5s", 500_000_000),
+            ("1.s", 1_000_000_000),
+            ("300ms", 300_000_000),
+            ("2us", 2_000),
+            ("2\u{b5}s", 2_000),
+            ("2\u{3bc}s", 2_000),
+            ("7ns", 7),
+            ("1h1h", 7_200_000_000_000),
+            ("9223372036854775807ns", i64::MAX),
+            ("-9223372036854775808ns", i64::MIN),
+            ("0.1s", 100_000_000),
+        ];
+        for (text, nanos) in ok {
+            assert_eq!(go_duration_nanos(text), Some(nanos), "{text}");
+        }
+        let bad = [
+            "",
+            "+",
+            "-",
+            "5",
+            "s",
+            ".s",
+            "1d",
+            "10ay",
+            "1H",
+            "1 h",
+            " 1h",
+            "1h ",
+            "1.2.3s",
+            "9223372036854775808ns",
+            "3000000h",
+        ];
+        for text in bad {
+            assert_eq!(go_duration_nanos(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn go_layouts() {
+        assert_eq!(
+            go_compact_utc("2023-07-19T90000Z"),
+            None,
+            "hour 90 is out of range"
+        );
+        assert_eq!(
+            go_compact_utc("2023-07-19T9000Z"),
+            None,
+            "Go reads two hour digits when there are two: hour 90"
+        );
+        assert_eq!(
+            go_compact_utc("2023-07-19T120000.25Z"),
+            Some(utc("2023-07-19T12:00:00.25Z"))
+        );
+        for bad in [
+            "2023-07-19T120000",
+            "2023-07-19T120000z",
+            "2023-07-19T12:00:00Z",
+            "2023-7-19T120000Z",
+            "2023-07-19T126000Z",
+            "2023-02-30T120000Z",
+        ] {
+            assert_eq!(go_compact_utc(bad), None, "{bad}");
+        }
+        assert_eq!(go_date("2024-02-29"), NaiveDate::from_ymd_opt(2024, 2, 29));
+        for bad in [
+            "2023-02-29",
+            "2023-7-19",
+            "23-07-19",
+            "2023-07-19 ",
+            "2023/07/19",
+        ] {
+            assert_eq!(go_date(bad), None, "{bad}");
+        }
+    }
+
+    fn exception() -> Exception {
+        Exception {
+            name: "x".into(),
+            namespace: Some("team".into()),
+            api_version: "kyverno.io/v2".into(),
+            policies: vec![ExceptedPolicy {
+                policy: "p".into(),
+                rules: vec![],
+            }],
+            match_namespaces: vec!["team".into()],
+            match_names: vec![],
+            annotations: Default::default(),
+            labels: Default::default(),
+            created: Some("2026-01-01T00:00:00Z".into()),
+            expires_at: None,
+        }
+    }
+
+    #[test]
+    fn earliest_expiry_wins_and_due_is_earliest() {
+        let mut x = exception();
+        x.expires_at = Some("2026-03-01T00:00:00Z".into());
+        x.labels.insert(TTL_LABEL.into(), "720h".into());
+        x.annotations
+            .insert("forewarn.dev/review-by".into(), "2026-02-15".into());
+        let (v, problems) = view(&x, &ExceptionKeys::defaults("forewarn.dev/"), Tz::UTC);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(v.id, "team/x");
+        assert_eq!(v.expires, Some(utc("2026-01-31T00:00:00Z")));
+        assert_eq!(v.expiry_source, Some("label cleanup.kyverno.io/ttl"));
+        assert_eq!(v.due, v.expires);
+        assert!(is_active(&v, utc("2026-01-31T00:00:00Z")));
+        assert!(!is_active(&v, utc("2026-01-31T00:00:01Z")));
+    }
+
+    #[test]
+    fn bad_values_are_problems_not_panics() {
+        let mut x = exception();
+        x.namespace = None;
+        x.expires_at = Some("tomorrow".into());
+        x.labels.insert(TTL_LABEL.into(), "1d".into());
+        x.annotations
+            .insert("forewarn.dev/review-by".into(), "soon".into());
+        let (v, problems) = view(&x, &ExceptionKeys::defaults("forewarn.dev/"), Tz::UTC);
+        assert_eq!((v.review_by, v.expires, v.due), (None, None, None));
+        let fields: Vec<(&str, &str)> = problems
+            .iter()
+            .map(|p| (p.object.as_str(), p.field.as_str()))
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                ("exception x", "metadata.annotations.forewarn.dev/review-by"),
+                ("exception x", "spec.expiresAt"),
+                ("exception x", "metadata.labels.cleanup.kyverno.io/ttl"),
+            ]
+        );
+        assert!(problems.iter().all(Problem::is_error));
+    }
+}

@@ -1,0 +1,323 @@
+//! Readiness before a flip, and what happens around the enforcement date: the T-3 readiness
+//! notice to the platform team, the overdue notice when the date passed but the policy is still
+//! in Audit, and the "now enforced" follow-up to the teams whose resources still fail it.
+//!
+//! Pure: decides from the inventory, the config and `now`; never I/O. A policy is *ready* when
+//! every failing result in the namespaces where it is still in Audit is covered by an active
+//! exception.
+
+use crate::config::Config;
+use crate::exceptions::{covers, is_active, view};
+use crate::inventory::{Inventory, Mode, Policy};
+use crate::owners::owner_of;
+use crate::plan::{CLUSTER_SCOPED, NamespaceFailures, Notice, NoticeKind, PolicyBrief};
+use crate::rollout::{EnforceOn, rollout_for, start_of_day};
+use crate::schedule::send_time;
+use chrono::{DateTime, Duration, FixedOffset, Utc};
+use serde::Serialize;
+use serde_json::json;
+use std::collections::BTreeMap;
+
+/// One namespace's part of a readiness check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NamespaceReadiness {
+    pub namespace: String,
+    /// Who owns it (team key, channel, or `platform`).
+    pub audience: String,
+    /// Failing resources no active exception covers: these will be blocked.
+    pub uncovered: u64,
+    /// Failing resources an active exception covers.
+    pub covered: u64,
+    /// Up to five uncovered resources, `Kind/name`.
+    pub sample: Vec<String>,
+}
+
+/// Whether a policy can be flipped to Enforce without blocking anyone by surprise.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Readiness {
+    pub policy: String,
+    pub enforce_on: Option<String>,
+    pub namespaces: Vec<NamespaceReadiness>,
+}
+
+impl Readiness {
+    pub fn uncovered(&self) -> u64 {
+        self.namespaces.iter().map(|n| n.uncovered).sum()
+    }
+
+    pub fn covered(&self) -> u64 {
+        self.namespaces.iter().map(|n| n.covered).sum()
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.uncovered() == 0
+    }
+
+    /// Uncovered failing resources per audience.
+    pub fn by_audience(&self) -> BTreeMap<&str, u64> {
+        let mut out = BTreeMap::new();
+        for n in &self.namespaces {
+            *out.entry(n.audience.as_str()).or_default() += n.uncovered;
+        }
+        out
+    }
+}
+
+/// Checks one policy: failing results (per resource) in namespaces where it still audits,
+/// split into those an active exception covers and those it does not.
+pub fn readiness(
+    policy: &Policy,
+    inv: &Inventory,
+    config: &Config,
+    now: DateTime<FixedOffset>,
+) -> Readiness {
+    let now_utc = now.with_timezone(&Utc);
+    let active: Vec<_> = inv
+        .exceptions
+        .iter()
+        .filter(|x| {
+            is_active(
+                &view(x, &config.exceptions.keys, config.time_zone).0,
+                now_utc,
+            )
+        })
+        .collect();
+    let mut per_ns: BTreeMap<String, NamespaceReadiness> = BTreeMap::new();
+    for (resource, findings) in &inv.findings {
+        for f in findings
+            .iter()
+            .filter(|f| f.policy == policy.id && f.result == "fail")
+        {
+            let ns = resource.namespace.as_str();
+            if !ns.is_empty() && !policy.applies_in(ns) {
+                continue;
+            }
+            if policy.mode_for(f.rule.as_deref(), ns, inv.namespace_labels(ns)) != Mode::Audit {
+                continue;
+            }
+            let shown = if ns.is_empty() { CLUSTER_SCOPED } else { ns };
+            let entry = per_ns
+                .entry(shown.to_string())
+                .or_insert_with(|| NamespaceReadiness {
+                    namespace: shown.to_string(),
+                    audience: owner_of(shown, inv, config).0.audience.key(),
+                    uncovered: 0,
+                    covered: 0,
+                    sample: Vec::new(),
+                });
+            let covered = active
+                .iter()
+                .any(|x| covers(x, policy, f.rule.as_deref(), ns, &resource.name));
+            if covered {
+                entry.covered += 1;
+            } else {
+                entry.uncovered += 1;
+                let label = format!("{}/{}", resource.kind, resource.name);
+                if entry.sample.len() < 5 && !entry.sample.contains(&label) {
+                    entry.sample.push(label);
+                }
+            }
+        }
+    }
+    let (rollout, _) = rollout_for(policy, config);
+    Readiness {
+        policy: policy.id.clone(),
+        enforce_on: rollout.enforce_on.map(|e| e.display()),
+        namespaces: per_ns.into_values().collect(),
+    }
+}
+
+fn brief(policy: &Policy, config: &Config) -> PolicyBrief {
+    let (rollout, _) = rollout_for(policy, config);
+    PolicyBrief {
+        title: policy.title().to_string(),
+        description: policy.docs.description.clone(),
+        category: policy.docs.category.clone(),
+        severity: policy.docs.severity.map(|s| s.as_str().to_string()),
+        subject: policy.docs.subject.clone(),
+        contact: rollout.contact().map(str::to_string),
+        guidance: rollout.guidance().map(str::to_string),
+        what_to_do: rollout.what_to_do().map(str::to_string),
+    }
+}
+
+fn shown_date(e: &EnforceOn, config: &Config) -> String {
+    let local = e.instant.with_timezone(&config.time_zone);
+    if e.date_only {
+        local.format("%a %-d %b %Y").to_string()
+    } else {
+        local.format("%a %-d %b %Y, %H:%M %Z").to_string()
+    }
+}
+
+fn readiness_json(r: &Readiness) -> serde_json::Value {
+    json!({
+        "ready": r.is_ready(),
+        "uncovered": r.uncovered(),
+        "covered": r.covered(),
+        "items": r.namespaces.iter().filter(|n| n.uncovered > 0).map(|n| json!({
+            "name": n.namespace, "audience": n.audience, "uncovered": n.uncovered,
+            "covered": n.covered, "sample": n.sample,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// How long after the enforcement date forewarn still tells teams that it is now enforced.
+pub const FOLLOW_UP_DAYS: i64 = 14;
+
+/// The readiness (T-N), overdue and now-enforced notices for every policy with a date.
+pub fn plan_followups(
+    inv: &Inventory,
+    config: &Config,
+    now: DateTime<FixedOffset>,
+    notices: &mut Vec<Notice>,
+) {
+    let tz = config.time_zone;
+    let today = now.with_timezone(&tz).date_naive();
+    let platform = config.platform.channel.clone();
+    for policy in inv.policies.iter().filter(|p| p.is_validating()) {
+        let (rollout, _) = rollout_for(policy, config);
+        let Some(enforce) = rollout.enforce_on else {
+            continue;
+        };
+        let passed = if enforce.date_only {
+            enforce.date < today
+        } else {
+            enforce.instant < now
+        };
+        let r = readiness(policy, inv, config, now);
+        let base = |kind: NoticeKind,
+                    id: String,
+                    audience: &str,
+                    destination: &str,
+                    send_at: DateTime<FixedOffset>,
+                    milestone: &str| Notice {
+            id,
+            kind,
+            policy: policy.id.clone(),
+            audience: audience.to_string(),
+            destination: destination.to_string(),
+            send_at,
+            milestone: milestone.to_string(),
+            enforce_on: enforce.display(),
+            namespaces: Vec::new(),
+            days_left: (enforce.date - send_at.with_timezone(&tz).date_naive()).num_days(),
+            enforce_at: enforce.instant.fixed_offset(),
+            team: None,
+            brief: brief(policy, config),
+            data: None,
+        };
+        let data = |kind: &str| {
+            let mut d = readiness_json(&r);
+            d["kind"] = json!(kind);
+            d["policy"] = json!({"id": policy.id, "title": policy.title()});
+            d["enforce_on"] = json!(shown_date(&enforce, config));
+            d["platform"] =
+                json!({"channel": config.platform.channel, "contact": config.platform.contact});
+            d
+        };
+        if !passed {
+            // Readiness at T-N, to the platform, only when something would be blocked.
+            if !r.is_ready()
+                && let Some(at) = send_time(&config.schedule, tz, &enforce, config.readiness_days)
+            {
+                let milestone = format!("T-{}", config.readiness_days);
+                let mut n = base(
+                    NoticeKind::Readiness,
+                    format!("readiness/{}/{milestone}", policy.id),
+                    "platform",
+                    &platform,
+                    at.fixed_offset(),
+                    &milestone,
+                );
+                let mut d = data("readiness");
+                d["days_left"] = json!(n.days_left);
+                n.data = Some(d);
+                notices.push(n);
+            }
+            continue;
+        }
+        // After the date: still in Audit where it fails → overdue, to the platform; enforced →
+        // the teams whose resources still fail hear that they will be blocked now.
+        let day_after = start_of_day(enforce.date + Duration::days(1), tz);
+        let still_auditing = !r.namespaces.is_empty();
+        if still_auditing {
+            let Some(at) =
+                day_after.and_then(|d| config.schedule.after(&(d - Duration::seconds(1))).next())
+            else {
+                continue;
+            };
+            let mut n = base(
+                NoticeKind::Overdue,
+                format!("overdue/{}/{}", policy.id, enforce.date.format("%Y-%m-%d")),
+                "platform",
+                &platform,
+                at.fixed_offset(),
+                "overdue",
+            );
+            n.data = Some(data("overdue"));
+            notices.push(n);
+        } else if (today - enforce.date).num_days() <= FOLLOW_UP_DAYS {
+            // Enforced now: tell every team whose namespaces still hold failing resources.
+            let mut by_team: BTreeMap<(String, String), (Option<String>, Vec<NamespaceFailures>)> =
+                BTreeMap::new();
+            for (ns, s) in inv.results_for(&policy.id) {
+                let Some(ns) = ns else { continue };
+                if s.counts.fail == 0
+                    || policy.mode_for(None, ns, inv.namespace_labels(ns)) != Mode::Enforce
+                {
+                    continue;
+                }
+                let (owner, _) = owner_of(ns, inv, config);
+                by_team
+                    .entry((owner.audience.key(), owner.destination.to_string()))
+                    .or_insert_with(|| (owner.team.clone(), Vec::new()))
+                    .1
+                    .push(NamespaceFailures {
+                        name: ns.to_string(),
+                        failing: s.counts.fail,
+                        excepted: s.skipped_by_exception,
+                        unowned: owner.unowned,
+                        sample: s.sample.clone(),
+                    });
+            }
+            let start = if enforce.date_only {
+                start_of_day(enforce.date, tz)
+            } else {
+                Some(enforce.instant)
+            };
+            let Some(at) =
+                start.and_then(|d| config.schedule.after(&(d - Duration::seconds(1))).next())
+            else {
+                continue;
+            };
+            for ((audience, destination), (team, namespaces)) in by_team {
+                let mut n = base(
+                    NoticeKind::Enforced,
+                    format!("enforced/{}/{audience}", policy.id),
+                    &audience,
+                    &destination,
+                    at.fixed_offset(),
+                    "enforced",
+                );
+                let d = json!({
+                    "policy": {"id": policy.id, "title": policy.title()},
+                    "enforce_on": shown_date(&enforce, config),
+                    "what_to_do": n.brief.what_to_do,
+                    "guidance": n.brief.guidance,
+                    "contact": n.brief.contact.clone().or_else(|| config.platform.contact.clone()).unwrap_or_else(|| config.platform.channel.clone()),
+                    "team": team.as_ref().map(|k| json!({"key": k, "name": config.team_name(k), "contact": config.teams.get(k).and_then(|t| t.contact.clone())})),
+                    "total_failing": namespaces.iter().map(|n| n.failing).sum::<u64>(),
+                    "items": namespaces.iter().map(|ns| json!({
+                        "name": ns.name, "failing": ns.failing,
+                        "sample": ns.sample.iter().map(|r| json!({"kind": r.kind, "name": r.name, "message": r.message})).collect::<Vec<_>>(),
+                    })).collect::<Vec<_>>(),
+                });
+                n.team = team;
+                n.namespaces = namespaces;
+                n.data = Some(d);
+                notices.push(n);
+            }
+        }
+    }
+}

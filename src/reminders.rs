@@ -1,0 +1,196 @@
+//! Reminders to an exception's owner before its review date or expiry, and again every week
+//! while it is overdue: which workloads lose the exception, which policies they fail, how to
+//! renew or fix.
+//!
+//! Pure: from the inventory, the config and `now` to notices. An exception without an owner
+//! goes to the platform channel (and is a hygiene finding elsewhere). Never I/O.
+
+use crate::config::Config;
+use crate::exceptions::{ExceptionView, view};
+use crate::inventory::{Exception, Inventory};
+use crate::owners::{Audience, Destination, PLATFORM, owner_of};
+use crate::plan::{Notice, NoticeKind, PolicyBrief};
+use crate::problem::Problem;
+use crate::rollout::EnforceOn;
+use crate::schedule::send_time;
+use chrono::{DateTime, Duration, FixedOffset, Utc};
+use serde_json::json;
+
+/// Where an exception's reminders go: its owner as a team key, an email, a channel, or the
+/// owner of the exception's namespace; else the platform.
+fn recipient(
+    x: &Exception,
+    v: &ExceptionView,
+    inv: &Inventory,
+    config: &Config,
+) -> (Audience, Destination, Option<String>) {
+    let platform = (
+        Audience::Platform,
+        Destination::Channel(config.platform.channel.clone()),
+        None,
+    );
+    match v.owner.as_deref().map(str::trim) {
+        Some(o) if config.teams.contains_key(o) => {
+            let team = &config.teams[o];
+            let dest = match &team.channel {
+                Some(c) if !c.is_empty() => Destination::Channel(c.clone()),
+                _ => Destination::Emails(team.members.clone()),
+            };
+            (Audience::Team(o.to_string()), dest, Some(o.to_string()))
+        }
+        Some(o) if o == PLATFORM => platform,
+        Some(o) if o.contains('@') => (
+            Audience::Channel(o.to_string()),
+            Destination::Emails(vec![o.to_string()]),
+            None,
+        ),
+        Some(o) if o.starts_with('#') => (
+            Audience::Channel(o.to_string()),
+            Destination::Channel(o.to_string()),
+            None,
+        ),
+        _ => match x.namespace.as_deref() {
+            Some(ns) => {
+                let (own, _) = owner_of(ns, inv, config);
+                (own.audience, own.destination, own.team)
+            }
+            None => platform,
+        },
+    }
+}
+
+/// Plans the reminders of every exception with a review date or expiry.
+pub fn plan_reminders(
+    inv: &Inventory,
+    config: &Config,
+    now: DateTime<FixedOffset>,
+    notices: &mut Vec<Notice>,
+    problems: &mut Vec<Problem>,
+) {
+    let tz = config.time_zone;
+    let settings = &config.exceptions;
+    for x in &inv.exceptions {
+        let (v, found) = view(x, &settings.keys, tz);
+        problems.extend(found);
+        let Some(due) = v.due else { continue };
+        let (audience, destination, team) = recipient(x, &v, inv, config);
+        let due_local = due.with_timezone(&tz);
+        let as_milestone = EnforceOn {
+            instant: due_local,
+            date: due_local.date_naive(),
+            date_only: false,
+        };
+        let expires = v.expires.is_some() && v.expires == v.due;
+        let what = if expires {
+            "expires"
+        } else {
+            "is due for review"
+        };
+        let policies: Vec<String> = x.policies.iter().map(|p| p.policy.clone()).collect();
+        let scope: Vec<String> = if x.match_namespaces.is_empty() {
+            x.namespace.iter().cloned().collect()
+        } else {
+            x.match_namespaces.clone()
+        };
+        // What loses the exception: results it skipped, per policy and namespace.
+        let affected: Vec<serde_json::Value> = inv
+            .results
+            .iter()
+            .filter(|((p, ns), s)| {
+                s.skipped_by_exception > 0
+                    && policies
+                        .iter()
+                        .any(|name| name == p || p.ends_with(&format!("/{name}")))
+                    && ns.as_deref().is_some_and(|ns| {
+                        scope.is_empty()
+                            || scope
+                                .iter()
+                                .any(|pat| crate::inventory::selector::wildcard_match(pat, ns))
+                    })
+            })
+            .map(|((p, ns), s)| json!({"policy": p, "name": ns, "skipped": s.skipped_by_exception}))
+            .collect();
+        let shown_due = due_local.format("%a %-d %b %Y").to_string();
+        let mk = |id: String, milestone: String, send_at: DateTime<FixedOffset>, overdue: bool| {
+            let days_left =
+                (due_local.date_naive() - send_at.with_timezone(&tz).date_naive()).num_days();
+            Notice {
+                id,
+                kind: NoticeKind::Reminder,
+                policy: v.id.clone(),
+                audience: audience.key(),
+                destination: destination.to_string(),
+                send_at,
+                milestone,
+                enforce_on: due.to_rfc3339(),
+                namespaces: Vec::new(),
+                days_left,
+                // Kept in the ledger until well after the exception's date.
+                enforce_at: (due + Duration::days(365)).fixed_offset(),
+                team: team.clone(),
+                brief: PolicyBrief::default(),
+                data: Some(json!({
+                    "exception": {"id": v.id, "name": x.name, "namespace": x.namespace, "reason": v.reason, "owner": v.owner},
+                    "what": what,
+                    "due": shown_due,
+                    "days_left": days_left,
+                    "overdue": overdue,
+                    "policies": policies.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", "),
+                    "scope": if scope.is_empty() { "the whole cluster".to_string() } else { scope.join(", ") },
+                    "items": affected,
+                    "count": affected.len(),
+                    "team": team.as_ref().map(|k| json!({"key": k, "name": config.team_name(k)})),
+                    "platform": {"channel": config.platform.channel, "contact": config.platform.contact},
+                })),
+            }
+        };
+        for &days in &settings.reminders {
+            if let Some(at) = send_time(&config.schedule, tz, &as_milestone, days) {
+                notices.push(mk(
+                    format!("reminder/{}/{}/T-{days}", v.id, audience.key()),
+                    format!("T-{days}"),
+                    at.fixed_offset(),
+                    false,
+                ));
+            }
+        }
+        // Overdue: every `overdue_every_days` after the date, while the exception is still there.
+        // Planned: the latest occurrence that has come, and the next one.
+        let now_utc = now.with_timezone(&Utc);
+        if due < now_utc + Duration::days(i64::from(settings.overdue_every_days)) {
+            let every = Duration::days(i64::from(settings.overdue_every_days.max(1)));
+            let mut k = 1i64;
+            let mut occurrences = Vec::new();
+            loop {
+                let at = due + every * k as i32;
+                if at > now_utc + every {
+                    break;
+                }
+                if at + every > now_utc {
+                    occurrences.push(at);
+                }
+                k += 1;
+                if k > 520 {
+                    break;
+                }
+            }
+            for at in occurrences {
+                let local = at.with_timezone(&tz);
+                let Some(tick) = config
+                    .schedule
+                    .after(&(local - Duration::seconds(1)))
+                    .next()
+                else {
+                    continue;
+                };
+                let label = format!("overdue-{}", local.format("%Y-%m-%d"));
+                notices.push(mk(
+                    format!("reminder/{}/{}/{label}", v.id, audience.key()),
+                    label,
+                    tick.fixed_offset(),
+                    true,
+                ));
+            }
+        }
+    }
+}
