@@ -70,13 +70,16 @@ pub fn plan_digests(
             .or_default()
             .push((ns.clone(), s.counts.fail, s.skipped_by_exception, top));
     }
-    let policy_json = |id: &str, rows: &[(String, u64, u64, Vec<String>)]| -> Value {
+    let policy_json = |id: &str,
+                       rows: &[(String, u64, u64, Vec<String>)],
+                       day: chrono::NaiveDate|
+     -> Value {
         let p = inv.policy(id);
         let (rollout, _) = match p {
             Some(p) => rollout_for(p, config),
             None => Default::default(),
         };
-        let upcoming = rollout.enforce_on.filter(|e| e.date >= today);
+        let upcoming = rollout.enforce_on.filter(|e| e.date >= day);
         let mode = p.map(|p| {
             let audits = rows
                 .iter()
@@ -92,7 +95,7 @@ pub fn plan_digests(
             "namespaces": rows.iter().map(|r| format!("{} ({})", r.0, r.1)).collect::<Vec<_>>().join(", "),
             "top": rows.iter().flat_map(|r| r.3.iter().cloned()).take(5).collect::<Vec<_>>(),
             "enforce_on": upcoming.map(|e| e.instant.with_timezone(&tz).format("%a %-d %b %Y").to_string()),
-            "days_left": upcoming.map(|e| (e.date - today).num_days()),
+            "days_left": upcoming.map(|e| (e.date - day).num_days()),
         })
     };
 
@@ -142,6 +145,7 @@ pub fn plan_digests(
     for tick in ticks(config, now) {
         let date = tick.with_timezone(&tz).format("%Y-%m-%d").to_string();
         let shown = tick.with_timezone(&tz).format("%a %-d %b %Y").to_string();
+        let day = tick.with_timezone(&tz).date_naive();
         let mk = |audience: &str, destination: &str, team: Option<String>, data: Value| Notice {
             id: format!("digest/{audience}/{date}"),
             kind: NoticeKind::Digest,
@@ -164,7 +168,7 @@ pub fn plan_digests(
             }
             let items: Vec<Value> = policies
                 .iter()
-                .map(|(p, rows)| policy_json(p, rows))
+                .map(|(p, rows)| policy_json(p, rows, day))
                 .collect();
             let data = json!({
                 "date": shown,
@@ -179,7 +183,9 @@ pub fn plan_digests(
         let unowned_items: Vec<Value> = per_audience
             .iter()
             .filter(|((a, _), _)| a == crate::owners::PLATFORM)
-            .flat_map(|(_, (_, policies))| policies.iter().map(|(p, rows)| policy_json(p, rows)))
+            .flat_map(|(_, (_, policies))| {
+                policies.iter().map(|(p, rows)| policy_json(p, rows, day))
+            })
             .collect();
         let data = json!({
             "date": shown,

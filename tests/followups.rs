@@ -1,0 +1,340 @@
+//! Exception reminders, the audit digest, readiness and overdue notices, the now-enforced
+//! follow-up, and `forewarn gate` — on the example cluster and on small clusters written here.
+
+mod common;
+
+use common::{at, config_from, example_config, example_inventory, inventory_from, root};
+use forewarn::plan::{Notice, NoticeKind, plan};
+use forewarn::render::Renderer;
+use std::process::Command;
+
+fn of_kind(notices: &[Notice], kind: NoticeKind) -> Vec<&Notice> {
+    notices.iter().filter(|n| n.kind == kind).collect()
+}
+
+fn text(n: &Notice) -> String {
+    let config = example_config();
+    let m = Renderer::for_config(&config)
+        .expect("templates")
+        .render(n, &config)
+        .expect("render");
+    serde_json::to_string(&m.blocks).expect("json")
+}
+
+#[test]
+fn exception_reminders_at_each_milestone_then_weekly_while_overdue() {
+    let planned = plan(
+        &example_inventory(),
+        &example_config(),
+        at("2026-11-20T08:00:00+01:00"),
+    );
+    let reminders: Vec<(String, String)> = of_kind(&planned.notices, NoticeKind::Reminder)
+        .into_iter()
+        .filter(|n| n.policy == "data-warehouse/clickhouse-sizing-trial")
+        .map(|n| (n.milestone.clone(), n.send_at.to_rfc3339()))
+        .collect();
+    // Review date Tue 15 Dec 2026: T-14 Tue 1 Dec, T-7 Tue 8 Dec, T-1 Mon 14 Dec; to the data team.
+    assert_eq!(
+        reminders,
+        vec![
+            ("T-14".to_string(), "2026-12-01T09:00:00+01:00".to_string()),
+            ("T-7".to_string(), "2026-12-08T09:00:00+01:00".to_string()),
+            ("T-1".to_string(), "2026-12-14T09:00:00+01:00".to_string()),
+        ]
+    );
+    let t7 = planned
+        .notices
+        .iter()
+        .find(|n| n.id == "reminder/data-warehouse/clickhouse-sizing-trial/data/T-7")
+        .expect("T-7");
+    assert_eq!(t7.destination, "#data-eng");
+    let words = text(t7);
+    assert!(
+        words.contains("is due for review on *Tue 15 Dec 2026*"),
+        "{words}"
+    );
+    assert!(words.contains("`require-requests-limits`"), "{words}");
+    assert!(words.contains("in *data-warehouse*: 1 result"), "{words}");
+    assert!(words.contains("*To renew*"), "{words}");
+
+    // Overdue: every 7 days after the date, while the exception is still there.
+    let planned = plan(
+        &example_inventory(),
+        &example_config(),
+        at("2026-12-30T08:00:00+01:00"),
+    );
+    let overdue: Vec<String> = of_kind(&planned.notices, NoticeKind::Reminder)
+        .into_iter()
+        .filter(|n| n.policy == "data-warehouse/clickhouse-sizing-trial")
+        .map(|n| n.id.clone())
+        .collect();
+    assert!(
+        overdue.contains(
+            &"reminder/data-warehouse/clickhouse-sizing-trial/data/overdue-2026-12-29".to_string()
+        ),
+        "{overdue:?}"
+    );
+    assert!(
+        overdue.contains(
+            &"reminder/data-warehouse/clickhouse-sizing-trial/data/overdue-2027-01-05".to_string()
+        ),
+        "{overdue:?}"
+    );
+    let n = planned
+        .notices
+        .iter()
+        .find(|n| n.id.ends_with("overdue-2026-12-29"))
+        .expect("overdue");
+    assert!(
+        text(n).contains("was due for review on *Tue 15 Dec 2026* and is still in place"),
+        "{}",
+        text(n)
+    );
+}
+
+#[test]
+fn the_digest_per_team_and_for_the_platform() {
+    let planned = plan(
+        &example_inventory(),
+        &example_config(),
+        at("2026-12-01T08:00:00+01:00"),
+    );
+    let digests = of_kind(&planned.notices, NoticeKind::Digest);
+    let ids: Vec<&str> = digests.iter().map(|n| n.id.as_str()).collect();
+    // Monday 30 Nov (the latest, for catching up) and Monday 7 Dec (the next).
+    for audience in [
+        "data",
+        "payments",
+        "storefront",
+        "#search-oncall",
+        "platform",
+    ] {
+        assert!(
+            ids.contains(&format!("digest/{audience}/2026-11-30").as_str()),
+            "{ids:?}"
+        );
+        assert!(
+            ids.contains(&format!("digest/{audience}/2026-12-07").as_str()),
+            "{ids:?}"
+        );
+    }
+    let payments = digests
+        .iter()
+        .find(|n| n.id == "digest/payments/2026-12-07")
+        .expect("payments");
+    let words = text(payments);
+    assert!(
+        words.contains("Policy audit digest for Payments — Mon 7 Dec 2026"),
+        "{words}"
+    );
+    assert!(
+        words.contains(
+            "*Require runAsNonRoot* (`require-run-as-nonroot`, Audit) — 3 failing resources"
+        ),
+        "{words}"
+    );
+    assert!(
+        words.contains("payments-api (2), payments-worker (1)"),
+        "{words}"
+    );
+    assert!(
+        words.contains("enforced from *Mon 14 Dec 2026* (in 7 days)"),
+        "{words}"
+    );
+    assert!(
+        words.contains("`disallow-latest-tag`, Enforce"),
+        "already enforced there: {words}"
+    );
+
+    let platform = digests
+        .iter()
+        .find(|n| n.id == "digest/platform/2026-12-07")
+        .expect("platform");
+    let words = text(platform);
+    assert!(
+        words.contains("`require-run-as-nonroot`: 8 in 7 namespaces"),
+        "{words}"
+    );
+    assert!(
+        words.contains("*Unowned namespaces:* `legacy-batch`"),
+        "{words}"
+    );
+    assert!(
+        words.contains("`kyverno/hotfix-latest-tag` — no owner"),
+        "{words}"
+    );
+    assert!(words.contains("*Require runAsNonRoot* (`require-run-as-nonroot`) — Mon 14 Dec 2026: *not ready*: 8 resources would be blocked"), "{words}");
+    // Excepted failures are shown as covered: the data team's clickhouse is excepted.
+    let data = digests
+        .iter()
+        .find(|n| n.id == "digest/data/2026-12-07")
+        .expect("data");
+    assert!(
+        text(data).contains("1 covered by exceptions"),
+        "{}",
+        text(data)
+    );
+}
+
+#[test]
+fn readiness_before_the_flip_and_overdue_after() {
+    let planned = plan(
+        &example_inventory(),
+        &example_config(),
+        at("2026-12-01T08:00:00+01:00"),
+    );
+    let r = planned
+        .notices
+        .iter()
+        .find(|n| n.id == "readiness/require-run-as-nonroot/T-3")
+        .expect("readiness at T-3");
+    assert_eq!(r.destination, "#platform-policy");
+    assert_eq!(r.send_at.to_rfc3339(), "2026-12-11T09:00:00+01:00");
+    let words = text(r);
+    assert!(
+        words.contains("Not ready: Require runAsNonRoot is enforced in 3 days"),
+        "{words}"
+    );
+    assert!(
+        words.contains("*payments-api* (payments) — 2: `Deployment/checkout-api`"),
+        "{words}"
+    );
+    assert!(
+        words.contains("forewarn gate require-run-as-nonroot"),
+        "{words}"
+    );
+
+    let planned = plan(
+        &example_inventory(),
+        &example_config(),
+        at("2026-12-16T08:00:00+01:00"),
+    );
+    let o = planned
+        .notices
+        .iter()
+        .find(|n| n.id == "overdue/require-run-as-nonroot/2026-12-14")
+        .expect("overdue");
+    assert_eq!(o.send_at.to_rfc3339(), "2026-12-15T09:00:00+01:00");
+    assert!(
+        text(o).contains("was due to be enforced on *Mon 14 Dec 2026* and is still in Audit"),
+        "{}",
+        text(o)
+    );
+}
+
+const CONFIG: &str = "time-zone: UTC\nplatform: {channel: \"#platform\"}\nteams:\n  web: {channel: \"#web\", contact: \"@ana\"}\n";
+
+fn flipped(mode: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {{name: shop, annotations: {{forewarn.dev/owner: web}}}}\n---\n\
+apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: pinned-images\n  annotations: {{forewarn.dev/enforce-on: '2026-12-07', forewarn.dev/what-to-do: 'Pin the tag.'}}\nspec:\n  validationFailureAction: {mode}\n  rules:\n  - name: r\n    validate: {{message: m}}\n---\n\
+apiVersion: wgpolicyk8s.io/v1alpha2\nkind: PolicyReport\nmetadata: {{name: a, namespace: shop}}\nscope: {{kind: Deployment, name: cart, namespace: shop}}\nresults:\n- {{policy: pinned-images, rule: r, result: fail, message: 'uses :latest'}}\n"
+    )
+}
+
+#[test]
+fn a_flipped_policy_tells_the_teams_once() {
+    let config = config_from(CONFIG);
+    let now = at("2026-12-08T10:00:00Z");
+    // Flipped to Enforce on its date: the team still failing it hears it is now enforced.
+    let inv = inventory_from(&[("c.yaml", &flipped("Enforce"))]);
+    let planned = plan(&inv, &config, now);
+    let enforced = of_kind(&planned.notices, NoticeKind::Enforced);
+    assert_eq!(enforced.len(), 1);
+    let n = enforced[0];
+    assert_eq!(
+        (n.id.as_str(), n.destination.as_str()),
+        ("enforced/pinned-images/web", "#web")
+    );
+    assert_eq!(n.send_at.to_rfc3339(), "2026-12-07T09:00:00+00:00");
+    let m = Renderer::builtin()
+        .expect("templates")
+        .render(n, &config)
+        .expect("render");
+    let words = serde_json::to_string(&m.blocks).expect("json");
+    assert!(words.contains("Now enforced: pinned-images"), "{words}");
+    assert!(words.contains("`Deployment/cart`: uses :latest"), "{words}");
+    assert!(words.contains("Pin the tag."), "{words}");
+    assert!(of_kind(&planned.notices, NoticeKind::Overdue).is_empty());
+
+    // Once in the ledger, it is not due again (later ticks, restarts).
+    let dir = tempfile::tempdir().expect("dir");
+    let mut ledger =
+        forewarn::ledger::FileLedger::open(&dir.path().join("l.json")).expect("ledger");
+    let due: Vec<String> = forewarn::daemon::due(&planned, &ledger)
+        .iter()
+        .map(|n| n.id.clone())
+        .collect();
+    assert!(
+        due.contains(&"enforced/pinned-images/web".to_string()),
+        "{due:?}"
+    );
+    use forewarn::ledger::Ledger;
+    ledger
+        .put(forewarn::ledger::Entry {
+            id: "enforced/pinned-images/web".into(),
+            state: forewarn::ledger::State::Sent,
+            destination: "#web".into(),
+            channel: None,
+            ts: None,
+            error: None,
+            at: now,
+            enforce_at: now,
+        })
+        .expect("put");
+    let later = plan(&inv, &config, at("2026-12-09T10:00:00Z"));
+    let due: Vec<String> = forewarn::daemon::due(&later, &ledger)
+        .iter()
+        .map(|n| n.id.clone())
+        .collect();
+    assert!(
+        !due.contains(&"enforced/pinned-images/web".to_string()),
+        "{due:?}"
+    );
+
+    // Still in Audit after its date: no follow-up to the team; the platform hears it is overdue.
+    let inv = inventory_from(&[("c.yaml", &flipped("Audit"))]);
+    let planned = plan(&inv, &config, now);
+    assert!(of_kind(&planned.notices, NoticeKind::Enforced).is_empty());
+    assert_eq!(
+        of_kind(&planned.notices, NoticeKind::Overdue)[0].id,
+        "overdue/pinned-images/2026-12-07"
+    );
+}
+
+fn gate(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_forewarn"))
+        .arg("gate")
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("run")
+}
+
+#[test]
+fn gate_exit_codes() {
+    let now = [
+        "--snapshot",
+        "examples/cluster",
+        "--now",
+        "2026-12-01T08:00:00+01:00",
+    ];
+    // Failing resources no exception covers: not ready, exit 1, with the table.
+    let o = gate(&[&["require-run-as-nonroot"][..], &now[..]].concat());
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("NOT READY — 8 failing resource(s) would be blocked"),
+        "{out}"
+    );
+    assert!(out.contains("payments-api"), "{out}");
+    // Only covered or no failures: ready, exit 0. Enforced everywhere with nothing in Audit.
+    let o = gate(&[&["disallow-privileged-containers"][..], &now[..]].concat());
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("READY"), "{out}");
+    // An unknown policy is a usage error with suggestions.
+    let o = gate(&[&["require-run-as-non-root"][..], &now[..]].concat());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("did you mean require-run-as-nonroot"));
+}
