@@ -173,6 +173,8 @@ pub fn plan_digests(
             let data = json!({
                 "date": shown,
                 "audience": audience,
+                "per_team": true,
+                "recipient": team.as_ref().map_or(audience.as_str(), |k| config.team_name(k)),
                 "team": team.as_ref().map(|k| json!({"key": k, "name": config.team_name(k)})),
                 "items": items,
                 "count": items.len(),

@@ -338,3 +338,23 @@ fn gate_exit_codes() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("did you mean require-run-as-nonroot"));
 }
+
+#[test]
+fn every_planned_notice_renders_even_for_owners_not_in_the_config() {
+    // A config that knows none of the example's teams: owners become channels or the platform.
+    let config = config_from("time-zone: Europe/Berlin\nplatform: {channel: \"#platform\"}\n");
+    let renderer = Renderer::builtin().expect("templates");
+    for now in [
+        "2026-11-23T08:00:00+01:00",
+        "2026-12-16T08:00:00+01:00",
+        "2027-01-20T08:00:00+01:00",
+    ] {
+        let planned = plan(&example_inventory(), &config, at(now));
+        assert!(!planned.notices.is_empty());
+        for n in &planned.notices {
+            if let Err(e) = renderer.render(n, &config) {
+                panic!("{}: {e}", n.id);
+            }
+        }
+    }
+}
