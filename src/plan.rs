@@ -120,7 +120,8 @@ impl Plan {
     }
 }
 
-fn brief(policy: &Policy, rollout: &Rollout) -> PolicyBrief {
+/// The words a notice needs about `policy`, from its docs and its rollout.
+pub fn brief(policy: &Policy, rollout: &Rollout) -> PolicyBrief {
     PolicyBrief {
         title: policy.title().to_string(),
         description: policy.docs.description.clone(),

@@ -10,7 +10,7 @@ use crate::config::Config;
 use crate::exceptions::{covers, is_active, view};
 use crate::inventory::{Inventory, Mode, Policy};
 use crate::owners::owner_of;
-use crate::plan::{CLUSTER_SCOPED, NamespaceFailures, Notice, NoticeKind, PolicyBrief};
+use crate::plan::{CLUSTER_SCOPED, NamespaceFailures, Notice, NoticeKind};
 use crate::rollout::{EnforceOn, rollout_for, start_of_day};
 use crate::schedule::send_time;
 use chrono::{DateTime, Duration, FixedOffset, Utc};
@@ -127,19 +127,6 @@ pub fn readiness(
     }
 }
 
-fn brief(policy: &Policy, config: &Config) -> PolicyBrief {
-    let (rollout, _) = rollout_for(policy, config);
-    PolicyBrief {
-        title: policy.title().to_string(),
-        description: policy.docs.description.clone(),
-        category: policy.docs.category.clone(),
-        severity: policy.docs.severity.map(|s| s.as_str().to_string()),
-        subject: policy.docs.subject.clone(),
-        contact: rollout.contact().map(str::to_string),
-        guidance: rollout.guidance().map(str::to_string),
-        what_to_do: rollout.what_to_do().map(str::to_string),
-    }
-}
 
 fn shown_date(e: &EnforceOn, config: &Config) -> String {
     let local = e.instant.with_timezone(&config.time_zone);
@@ -204,7 +191,7 @@ pub fn plan_followups(
             days_left: (enforce.date - send_at.with_timezone(&tz).date_naive()).num_days(),
             enforce_at: enforce.instant.fixed_offset(),
             team: None,
-            brief: brief(policy, config),
+            brief: crate::plan::brief(policy, &rollout),
             data: None,
         };
         let data = |kind: &str| {
