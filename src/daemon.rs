@@ -13,7 +13,6 @@ use crate::ledger::{Entry, Ledger, LedgerError, State};
 use crate::plan::{Notice, Plan, plan};
 use crate::render::{Message, Renderer};
 use chrono::{DateTime, FixedOffset, Utc};
-use slack_morphism::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -168,7 +167,7 @@ pub async fn tick<D: Deliver, L: Ledger>(
             }
         }
         if deliver.records() {
-            report_failures(&outcome.failed, config, deliver, ledger).await?;
+            report_failures(&outcome.failed, config, renderer, deliver, ledger).await?;
         }
         info!(
             due = outcome.due,
@@ -263,6 +262,7 @@ async fn send_queue<D: Deliver, L: Ledger>(
 async fn report_failures<D: Deliver, L: Ledger>(
     failed: &[(String, String)],
     config: &Config,
+    renderer: &Renderer,
     deliver: &D,
     ledger: &Mutex<L>,
 ) -> Result<(), LedgerError> {
@@ -279,28 +279,20 @@ async fn report_failures<D: Deliver, L: Ledger>(
         if reported.contains(cause) {
             continue;
         }
-        let text = format!(
-            "forewarn could not deliver {} notice(s): Slack answered `{cause}`. Check the destination channel (and invite the app to it).\n{}",
-            ids.len(),
-            ids.iter()
-                .map(|i| format!("• {i}"))
-                .collect::<Vec<_>>()
-                .join("\n")
-        );
-        let message = Message {
-            channel: config.platform.channel.clone(),
-            text: crate::render::cut_chars(&text, crate::render::MAX_SECTION),
-            blocks: vec![
-                SlackSectionBlock::new()
-                    .with_text(SlackBlockText::MarkDown(SlackBlockMarkDownText::new(
-                        crate::render::fit_lines(
-                            &crate::render::escape_mrkdwn(&text),
-                            crate::render::MAX_SECTION,
-                        ),
-                    )))
-                    .into(),
-            ],
+        // Which destinations refused, so the platform team knows where to invite the app.
+        let data = serde_json::json!({
+            "cause": cause,
+            "count": ids.len(),
+            "items": ids.iter().map(|i| serde_json::json!({"id": i})).collect::<Vec<_>>(),
+        });
+        let mut message = match renderer.render_answer("failure", &data) {
+            Ok(m) => m,
+            Err(e) => {
+                error!(error = %e, "cannot render the delivery-failure report");
+                continue;
+            }
         };
+        message.channel = config.platform.channel.clone();
         match deliver.send(&format!("failure/{cause}"), &message).await {
             Ok(_) => lock(ledger).mark_reported(cause)?,
             Err(e) => {

@@ -93,6 +93,11 @@ pub const KINDS: &[TemplateKind] = &[
         builtin: include_str!("../templates/enforced.hbs"),
     },
     TemplateKind {
+        name: "failure",
+        sections: ANSWER_SECTIONS,
+        builtin: include_str!("../templates/failure.hbs"),
+    },
+    TemplateKind {
         name: "help",
         sections: ANSWER_SECTIONS,
         builtin: include_str!("../templates/help.hbs"),
