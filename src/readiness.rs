@@ -127,7 +127,6 @@ pub fn readiness(
     }
 }
 
-
 fn shown_date(e: &EnforceOn, config: &Config) -> String {
     let local = e.instant.with_timezone(&config.time_zone);
     if e.date_only {
