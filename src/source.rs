@@ -106,12 +106,12 @@ pub async fn open(spec: &SourceSpec) -> anyhow::Result<Source> {
     }
 }
 
-/// Waits (bounded) until the source can produce a full inventory.
-pub async fn wait_ready(source: &Source) -> anyhow::Result<()> {
+/// Waits (bounded) until the source can produce a full inventory, and returns it.
+pub async fn wait_ready(source: &Source) -> anyhow::Result<Inventory> {
     let deadline = tokio::time::Instant::now() + FIRST_LISTING_LIMIT;
     loop {
         match source.load() {
-            Ok(_) => return Ok(()),
+            Ok(inv) => return Ok(inv),
             Err(e) if tokio::time::Instant::now() >= deadline => {
                 return Err(anyhow::anyhow!(e)).context("reading the cluster");
             }
@@ -120,7 +120,7 @@ pub async fn wait_ready(source: &Source) -> anyhow::Result<()> {
     }
 }
 
-/// Loads the inventory once, for `plan`, `render` and `check`.
+/// Loads the inventory once, for `plan`, `render`, `check` and `gate`.
 pub fn load_once(spec: &SourceSpec) -> anyhow::Result<Inventory> {
     if let Some(dir) = &spec.snapshot {
         return SnapshotSource::new(dir)
@@ -130,24 +130,5 @@ pub fn load_once(spec: &SourceSpec) -> anyhow::Result<Inventory> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(async {
-        let client = kube_client(spec.context.as_deref()).await?;
-        let live = LiveInventory::new();
-        tokio::spawn(run(
-            client,
-            live.clone(),
-            REDISCOVER_EVERY,
-            std::future::pending(),
-        ));
-        let deadline = tokio::time::Instant::now() + FIRST_LISTING_LIMIT;
-        loop {
-            match live.load() {
-                Ok(inv) => return Ok(inv),
-                Err(e) if tokio::time::Instant::now() >= deadline => {
-                    return Err(anyhow::anyhow!(e)).context("reading the cluster");
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
-            }
-        }
-    })
+    runtime.block_on(async { wait_ready(&open(spec).await?).await })
 }
