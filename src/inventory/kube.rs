@@ -8,8 +8,9 @@
 //! It only reads: it never writes to the cluster, and it never decides who is told what.
 
 use super::ingest::ingest;
-use super::model::Inventory;
+use super::model::{FailingResource, Finding, Inventory, ResourceRef, ResultSummary};
 use super::snapshot::{InventorySource, SnapshotError};
+use crate::problem::Problem;
 use futures::StreamExt;
 use kube::api::{Api, ApiResource, DynamicObject};
 use kube::runtime::WatchStreamExt;
@@ -38,10 +39,108 @@ pub const WANTED: &[(&str, &str)] = &[
 /// How often groups that were missing are looked for again.
 pub const REDISCOVER_EVERY: Duration = Duration::from_secs(300);
 
+/// What one object contributes. A report keeps only compact counts per policy × namespace
+/// (ids into [`Store::pairs`]), the failing samples and its findings — a few dozen bytes per
+/// result instead of an inventory of its own.
+enum Fragment {
+    Object(Box<Inventory>),
+    Report(ReportFragment),
+}
+
+/// Counts of one report for one policy × namespace: pair id, pass, fail, warn, error, skip,
+/// skipped by an exception.
+type PairCounts = [u32; 7];
+
+struct ReportFragment {
+    counts: Box<[PairCounts]>,
+    /// Index into `counts` → failing results per rule and the sample.
+    failing: Box<[(u32, FailDetail)]>,
+    findings: Box<[(ResourceRef, Vec<Finding>)]>,
+    problems: Box<[Problem]>,
+    objects: u64,
+}
+
+struct FailDetail {
+    fail_by_rule: Box<[(Box<str>, u64)]>,
+    sample: Box<[FailingResource]>,
+}
+
+/// Policy × namespace pairs seen, each named once.
+#[derive(Default)]
+struct Pairs {
+    ids: HashMap<(Box<str>, Option<Box<str>>), u32>,
+    names: Vec<(Box<str>, Option<Box<str>>)>,
+}
+
+impl Pairs {
+    fn id(&mut self, policy: &str, namespace: Option<&str>) -> u32 {
+        let key: (Box<str>, Option<Box<str>>) = (policy.into(), namespace.map(Into::into));
+        if let Some(&id) = self.ids.get(&key) {
+            return id;
+        }
+        let id = self.names.len() as u32;
+        self.names.push(key.clone());
+        self.ids.insert(key, id);
+        id
+    }
+}
+
+fn saturate(n: u64) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+impl Fragment {
+    /// Compacts what `ingest` read from one object.
+    fn new(mut inv: Inventory, pairs: &mut Pairs) -> Fragment {
+        let only_results = inv.policies.is_empty()
+            && inv.exceptions.is_empty()
+            && inv.namespaces.is_empty()
+            && inv.skipped.is_empty();
+        if !only_results {
+            return Fragment::Object(Box::new(inv));
+        }
+        let mut counts = Vec::with_capacity(inv.results.len());
+        let mut failing = Vec::new();
+        for ((policy, ns), s) in std::mem::take(&mut inv.results) {
+            let c = &s.counts;
+            counts.push([
+                pairs.id(&policy, ns.as_deref()),
+                saturate(c.pass),
+                saturate(c.fail),
+                saturate(c.warn),
+                saturate(c.error),
+                saturate(c.skip),
+                saturate(s.skipped_by_exception),
+            ]);
+            if !s.fail_by_rule.is_empty() || !s.sample.is_empty() {
+                failing.push((
+                    counts.len() as u32 - 1,
+                    FailDetail {
+                        fail_by_rule: s
+                            .fail_by_rule
+                            .into_iter()
+                            .map(|(r, n)| (r.into_boxed_str(), n))
+                            .collect(),
+                        sample: s.sample.into_boxed_slice(),
+                    },
+                ));
+            }
+        }
+        Fragment::Report(ReportFragment {
+            counts: counts.into_boxed_slice(),
+            failing: failing.into_boxed_slice(),
+            findings: inv.findings.into_iter().collect(),
+            problems: inv.problems.into_boxed_slice(),
+            objects: inv.objects,
+        })
+    }
+}
+
 #[derive(Default)]
 struct Store {
     /// (resource, namespace/name) → what that one object contributes.
-    fragments: HashMap<(String, String), Inventory>,
+    fragments: HashMap<(String, String), Fragment>,
+    pairs: Pairs,
     /// Resources being watched, and whether their first listing is complete.
     watched: BTreeMap<String, bool>,
     /// During a relist: the objects seen so far, per resource.
@@ -87,9 +186,10 @@ impl LiveInventory {
     /// An object was added or changed (or listed).
     pub fn apply(&self, resource: &str, obj: &Value) {
         let key = object_key(obj);
-        let mut fragment = Inventory::default();
-        ingest(&mut fragment, obj, &format!("{resource} {key}"));
+        let mut read = Inventory::default();
+        ingest(&mut read, obj, &format!("{resource} {key}"));
         let mut store = self.lock();
+        let fragment = Fragment::new(read, &mut store.pairs);
         if let Some(seen) = store.relisting.get_mut(resource) {
             seen.insert(key.clone());
         }
@@ -164,10 +264,64 @@ impl LiveInventory {
 
     /// The whole inventory, folded from the fragments.
     pub fn snapshot(&self) -> Inventory {
-        let fragments: Vec<Inventory> = self.lock().fragments.values().cloned().collect();
         let mut inv = Inventory::default();
-        for f in &fragments {
-            inv.absorb(f);
+        let mut summaries: HashMap<u32, ResultSummary> = HashMap::new();
+        let names = {
+            let store = self.lock();
+            for fragment in store.fragments.values() {
+                match fragment {
+                    Fragment::Object(f) => inv.absorb(f),
+                    Fragment::Report(r) => {
+                        for (i, c) in r.counts.iter().enumerate() {
+                            let detail = r
+                                .failing
+                                .binary_search_by_key(&(i as u32), |(j, _)| *j)
+                                .ok()
+                                .map(|j| &r.failing[j].1);
+                            let s = summaries.entry(c[0]).or_default();
+                            let one = ResultSummary {
+                                counts: super::model::ResultCounts {
+                                    pass: c[1].into(),
+                                    fail: c[2].into(),
+                                    warn: c[3].into(),
+                                    error: c[4].into(),
+                                    skip: c[5].into(),
+                                },
+                                fail_by_rule: detail
+                                    .map(|d| {
+                                        d.fail_by_rule
+                                            .iter()
+                                            .map(|(r, n)| (r.to_string(), *n))
+                                            .collect()
+                                    })
+                                    .unwrap_or_default(),
+                                skipped_by_exception: c[6].into(),
+                                sample: detail.map(|d| d.sample.to_vec()).unwrap_or_default(),
+                            };
+                            s.absorb(&one);
+                        }
+                        for (at, f) in r.findings.iter() {
+                            inv.findings
+                                .entry(at.clone())
+                                .or_default()
+                                .extend(f.iter().cloned());
+                        }
+                        inv.problems.extend(r.problems.iter().cloned());
+                        inv.objects += r.objects;
+                    }
+                }
+            }
+            summaries
+                .keys()
+                .map(|&id| (id, store.pairs.names[id as usize].clone()))
+                .collect::<HashMap<_, _>>()
+        };
+        for (id, s) in summaries {
+            let (policy, ns) = &names[&id];
+            inv.results
+                .entry((policy.to_string(), ns.as_ref().map(|n| n.to_string())))
+                .or_default()
+                .absorb(&s);
         }
         inv.finish();
         inv
