@@ -147,6 +147,8 @@ struct Store {
     relisting: HashMap<String, BTreeSet<String>>,
     /// The last error per resource, for readiness reporting.
     errors: BTreeMap<String, String>,
+    /// The first discovery pass has registered every kind the cluster serves.
+    discovered: bool,
 }
 
 /// A cheap-to-clone handle on the live inventory. Readers take a folded copy and never hold
@@ -245,20 +247,31 @@ impl LiveInventory {
     /// Whether every watched resource has completed its first listing.
     pub fn is_ready(&self) -> bool {
         let store = self.lock();
-        !store.watched.is_empty() && store.watched.values().all(|done| *done)
+        store.discovered && !store.watched.is_empty() && store.watched.values().all(|done| *done)
+    }
+
+    /// The first discovery pass is over: every kind served now is being watched. Until then
+    /// the inventory is not ready, even when the kinds found so far are listed.
+    pub fn discovery_done(&self) {
+        self.lock().discovered = true;
     }
 
     /// What is not ready yet, for messages.
     pub fn pending(&self) -> Vec<String> {
         let store = self.lock();
-        store
-            .watched
-            .iter()
-            .filter(|(_, done)| !**done)
-            .map(|(r, _)| match store.errors.get(r) {
-                Some(e) => format!("{r}: {e}"),
-                None => r.clone(),
-            })
+        let discovering = (!store.discovered).then(|| "discovering the API groups".to_string());
+        discovering
+            .into_iter()
+            .chain(
+                store
+                    .watched
+                    .iter()
+                    .filter(|(_, done)| !**done)
+                    .map(|(r, _)| match store.errors.get(r) {
+                        Some(e) => format!("{r}: {e}"),
+                        None => r.clone(),
+                    }),
+            )
             .collect()
     }
 
@@ -412,6 +425,7 @@ pub async fn run(
                 }
             }
         }
+        live.discovery_done();
         if started.len() == WANTED.len() {
             break;
         }
