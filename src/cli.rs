@@ -14,6 +14,7 @@ use anyhow::{Context, bail};
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -239,7 +240,11 @@ fn cmd_plan(args: PlanArgs) -> anyhow::Result<u8> {
         PlanOutput::Json => {
             planned.notices.retain(|n| n.send_at >= now);
             planned.problems = problems.clone();
-            println!("{}", serde_json::to_string_pretty(&planned)?);
+            // Streamed: a large cluster's plan is not built as one string first.
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            serde_json::to_writer_pretty(&mut out, &planned)?;
+            writeln!(out)?;
+            out.flush()?;
         }
         PlanOutput::Table => print!("{}", plan_table(&planned, &config, &problems)),
     }
