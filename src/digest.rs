@@ -9,7 +9,7 @@ use crate::config::Config;
 use crate::exceptions::{findings, view};
 use crate::inventory::{Inventory, Mode};
 use crate::owners::owner_of;
-use crate::plan::{Notice, NoticeKind, PolicyBrief};
+use crate::plan::{Notice, NoticeKind};
 use crate::readiness::readiness;
 use crate::rollout::rollout_for;
 use chrono::{DateTime, Duration, FixedOffset, Utc};
@@ -155,11 +155,11 @@ pub fn plan_digests(
             send_at: tick,
             milestone: "digest".to_string(),
             enforce_on: String::new(),
-            namespaces: Vec::new(),
+            namespaces: Default::default(),
             days_left: 0,
             enforce_at: tick + Duration::days(30),
             team,
-            brief: PolicyBrief::default(),
+            brief: Default::default(),
             data: Some(data),
         };
         for ((audience, destination), (team, policies)) in &per_audience {

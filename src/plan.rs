@@ -14,6 +14,7 @@ use crate::schedule::send_time;
 use chrono::{DateTime, FixedOffset};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// Where cluster-scoped results are listed.
 pub const CLUSTER_SCOPED: &str = "(cluster-scoped)";
@@ -86,7 +87,8 @@ pub struct Notice {
     pub send_at: DateTime<FixedOffset>,
     pub milestone: String,
     pub enforce_on: String,
-    pub namespaces: Vec<NamespaceFailures>,
+    /// Shared by the milestones of one policy and audience (large plans hold many notices).
+    pub namespaces: Arc<Vec<NamespaceFailures>>,
     /// Days between the send day and the enforcement day.
     #[serde(skip)]
     pub days_left: i64,
@@ -96,7 +98,7 @@ pub struct Notice {
     #[serde(skip)]
     pub team: Option<String>,
     #[serde(skip)]
-    pub brief: PolicyBrief,
+    pub brief: Arc<PolicyBrief>,
     /// Template data for kinds other than `announce` (their words come from `<kind>.hbs`).
     #[serde(skip)]
     pub data: Option<serde_json::Value>,
@@ -247,8 +249,9 @@ pub fn plan(inv: &Inventory, config: &Config, now: DateTime<FixedOffset>) -> Pla
                 .push(ns);
         }
 
-        let policy_brief = brief(policy, &rollout);
+        let policy_brief = Arc::new(brief(policy, &rollout));
         for ((audience, destination), (team, namespaces)) in groups {
+            let namespaces = Arc::new(namespaces);
             // One send time per milestone; milestones that fall on the same tick (a weekend
             // shift) keep only the one closest to enforcement.
             let mut by_time: BTreeMap<DateTime<chrono_tz::Tz>, u32> = BTreeMap::new();

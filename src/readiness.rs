@@ -171,6 +171,7 @@ pub fn plan_followups(
         } else {
             enforce.instant < now
         };
+        let policy_brief = std::sync::Arc::new(crate::plan::brief(policy, &rollout));
         let r = readiness(policy, inv, config, now);
         let base = |kind: NoticeKind,
                     id: String,
@@ -186,11 +187,11 @@ pub fn plan_followups(
             send_at,
             milestone: milestone.to_string(),
             enforce_on: enforce.display(),
-            namespaces: Vec::new(),
+            namespaces: Default::default(),
             days_left: (enforce.date - send_at.with_timezone(&tz).date_naive()).num_days(),
             enforce_at: enforce.instant.fixed_offset(),
             team: None,
-            brief: crate::plan::brief(policy, &rollout),
+            brief: policy_brief.clone(),
             data: None,
         };
         let data = |kind: &str| {
@@ -300,7 +301,7 @@ pub fn plan_followups(
                     })).collect::<Vec<_>>(),
                 });
                 n.team = team;
-                n.namespaces = namespaces;
+                n.namespaces = std::sync::Arc::new(namespaces);
                 n.data = Some(d);
                 notices.push(n);
             }

@@ -9,7 +9,7 @@ use crate::config::Config;
 use crate::exceptions::{ExceptionView, view};
 use crate::inventory::{Exception, Inventory};
 use crate::owners::{Audience, Destination, PLATFORM, owner_of};
-use crate::plan::{Notice, NoticeKind, PolicyBrief};
+use crate::plan::{Notice, NoticeKind};
 use crate::problem::Problem;
 use crate::rollout::EnforceOn;
 use crate::schedule::send_time;
@@ -123,12 +123,12 @@ pub fn plan_reminders(
                 send_at,
                 milestone,
                 enforce_on: due.to_rfc3339(),
-                namespaces: Vec::new(),
+                namespaces: Default::default(),
                 days_left,
                 // Kept in the ledger until well after the exception's date.
                 enforce_at: (due + Duration::days(365)).fixed_offset(),
                 team: team.clone(),
-                brief: PolicyBrief::default(),
+                brief: Default::default(),
                 data: Some(json!({
                     "exception": {"id": v.id, "name": x.name, "namespace": x.namespace, "reason": v.reason, "owner": v.owner},
                     "what": what,

@@ -549,7 +549,7 @@ pub fn sample_notices(config: &Config) -> Vec<Notice> {
         send_at: at,
         milestone: "T-0".into(),
         enforce_on: "2026-01-05".into(),
-        namespaces: vec![NamespaceFailures {
+        namespaces: std::sync::Arc::new(vec![NamespaceFailures {
             name: "sample".into(),
             failing: 1,
             excepted: 0,
@@ -560,14 +560,14 @@ pub fn sample_notices(config: &Config) -> Vec<Notice> {
                 rule: None,
                 message: None,
             }],
-        }],
+        }]),
         days_left: 0,
         enforce_at: at,
         team: None,
-        brief: PolicyBrief {
+        brief: std::sync::Arc::new(PolicyBrief {
             title: "sample-policy".into(),
             ..PolicyBrief::default()
-        },
+        }),
         data: None,
     };
     let mut full = bare.clone();
@@ -575,12 +575,13 @@ pub fn sample_notices(config: &Config) -> Vec<Notice> {
     full.milestone = "T-7".into();
     full.days_left = 7;
     full.team = config.teams.keys().next().cloned();
-    full.namespaces[0].unowned = false;
-    full.namespaces[0].excepted = 2;
-    full.namespaces[0].failing = 12;
-    full.namespaces[0].sample[0].message = Some("a <b> & c".into());
-    full.namespaces[0].sample[0].rule = Some("rule".into());
-    full.brief = PolicyBrief {
+    let ns = &mut std::sync::Arc::make_mut(&mut full.namespaces)[0];
+    ns.unowned = false;
+    ns.excepted = 2;
+    ns.failing = 12;
+    ns.sample[0].message = Some("a <b> & c".into());
+    ns.sample[0].rule = Some("rule".into());
+    full.brief = std::sync::Arc::new(PolicyBrief {
         title: "Sample & <policy>".into(),
         description: Some("Why it exists.".into()),
         category: Some("Sample".into()),
@@ -589,6 +590,6 @@ pub fn sample_notices(config: &Config) -> Vec<Notice> {
         contact: Some("#platform".into()),
         guidance: Some("https://example.com/guide?a=1&b=2".into()),
         what_to_do: Some("Set the field.".into()),
-    };
+    });
     vec![bare, full]
 }

@@ -94,8 +94,8 @@ fn notices(inv: &Inventory) -> Vec<Planned> {
                 n.id,
                 n.destination,
                 n.namespaces
-                    .into_iter()
-                    .map(|ns| (ns.name, ns.failing))
+                    .iter()
+                    .map(|ns| (ns.name.clone(), ns.failing))
                     .collect(),
             )
         })
