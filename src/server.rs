@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 use slack_morphism::prelude::*;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -482,8 +482,6 @@ pub fn slack_counters(slack: Arc<crate::deliver::slack::Slack>) -> DeliveryCount
     })
 }
 
-/// Keeps `AtomicU64` in scope for callers building their own counters.
-pub type Counter = AtomicU64;
 
 /// Loads the inventory now and then every `every`, publishing each one to `state`. Until the
 /// first load succeeds (a cluster still being listed) it tries again every 2 seconds; a failed
