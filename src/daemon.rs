@@ -121,6 +121,23 @@ pub async fn tick<D: Deliver, L: Ledger>(
     now: DateTime<FixedOffset>,
     stop: &AtomicBool,
 ) -> Result<TickOutcome, TickError> {
+    tick_with(source, config, renderer, deliver, ledger, now, stop, None).await
+}
+
+/// [`tick`], remembering in `modes` where each policy audits from one tick to the next, so a
+/// policy flipped to Enforce since the previous tick — with or without an enforcement date —
+/// sends its "now enforced" notices (once: they share the date-based notices' ids).
+#[allow(clippy::too_many_arguments)]
+pub async fn tick_with<D: Deliver, L: Ledger>(
+    source: &impl InventorySource,
+    config: &Config,
+    renderer: &Renderer,
+    deliver: &D,
+    ledger: &Mutex<L>,
+    now: DateTime<FixedOffset>,
+    stop: &AtomicBool,
+    modes: Option<&Mutex<Option<crate::readiness::AuditModes>>>,
+) -> Result<TickOutcome, TickError> {
     let span = info_span!("tick", now = %now);
     async move {
         let mut outcome = TickOutcome::default();
@@ -132,7 +149,18 @@ pub async fn tick<D: Deliver, L: Ledger>(
         for p in &inventory.problems {
             warn!(problem = %p, "inventory");
         }
-        let planned = plan(&inventory, config, now);
+        let mut planned = plan(&inventory, config, now);
+        if let Some(m) = modes {
+            let before = lock(m).replace(crate::readiness::audit_modes(&inventory));
+            if let Some(before) = before {
+                let known: BTreeSet<String> =
+                    planned.notices.iter().map(|n| n.id.clone()).collect();
+                let flips = crate::readiness::flip_notices(&before, &inventory, config, now);
+                planned
+                    .notices
+                    .extend(flips.into_iter().filter(|n| !known.contains(&n.id)));
+            }
+        }
         for p in &planned.problems {
             warn!(problem = %p, "plan");
         }
@@ -322,6 +350,9 @@ pub async fn run_loop<D: Deliver, L: Ledger>(
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), TickError> {
     tokio::pin!(shutdown);
+    // Where each policy audited at the previous tick (kept in memory: after a restart, only
+    // flips on their enforcement date are noticed until the next tick).
+    let modes = Mutex::new(None);
     loop {
         let now = Utc::now().with_timezone(&config.time_zone);
         let Some(next) = config.schedule.after(&now).next() else {
@@ -357,7 +388,16 @@ pub async fn run_loop<D: Deliver, L: Ledger>(
             }
         };
         let tick_at = next.fixed_offset();
-        let tick_fut = tick(source, config, renderer, deliver, ledger, tick_at, stop);
+        let tick_fut = tick_with(
+            source,
+            config,
+            renderer,
+            deliver,
+            ledger,
+            tick_at,
+            stop,
+            Some(&modes),
+        );
         tokio::pin!(tick_fut);
         let result = tokio::select! {
             r = &mut tick_fut => r,

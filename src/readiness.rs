@@ -246,28 +246,6 @@ pub fn plan_followups(
             notices.push(n);
         } else if (today - enforce.date).num_days() <= FOLLOW_UP_DAYS {
             // Enforced now: tell every team whose namespaces still hold failing resources.
-            let mut by_team: BTreeMap<(String, String), (Option<String>, Vec<NamespaceFailures>)> =
-                BTreeMap::new();
-            for (ns, s) in inv.results_for(&policy.id) {
-                let Some(ns) = ns else { continue };
-                if s.counts.fail == 0
-                    || policy.mode_for(None, ns, inv.namespace_labels(ns)) != Mode::Enforce
-                {
-                    continue;
-                }
-                let (owner, _) = owner_of(ns, inv, config);
-                by_team
-                    .entry((owner.audience.key(), owner.destination.to_string()))
-                    .or_insert_with(|| (owner.team.clone(), Vec::new()))
-                    .1
-                    .push(NamespaceFailures {
-                        name: ns.to_string(),
-                        failing: s.counts.fail,
-                        excepted: s.skipped_by_exception,
-                        unowned: owner.unowned,
-                        sample: s.sample.clone(),
-                    });
-            }
             let start = if enforce.date_only {
                 start_of_day(enforce.date, tz)
             } else {
@@ -278,33 +256,144 @@ pub fn plan_followups(
             else {
                 continue;
             };
-            for ((audience, destination), (team, namespaces)) in by_team {
-                let mut n = base(
-                    NoticeKind::Enforced,
-                    format!("enforced/{}/{audience}", policy.id),
-                    &audience,
-                    &destination,
-                    at.fixed_offset(),
-                    "enforced",
-                );
-                let d = json!({
-                    "policy": {"id": policy.id, "title": policy.title()},
-                    "enforce_on": shown_date(&enforce, config),
-                    "what_to_do": n.brief.what_to_do,
-                    "guidance": n.brief.guidance,
-                    "contact": n.brief.contact.clone().or_else(|| config.platform.contact.clone()).unwrap_or_else(|| config.platform.channel.clone()),
-                    "team": team.as_ref().map(|k| json!({"key": k, "name": config.team_name(k), "contact": config.teams.get(k).and_then(|t| t.contact.clone())})),
-                    "total_failing": namespaces.iter().map(|n| n.failing).sum::<u64>(),
-                    "items": namespaces.iter().map(|ns| json!({
-                        "name": ns.name, "failing": ns.failing,
-                        "sample": ns.sample.iter().map(|r| json!({"kind": r.kind, "name": r.name, "message": r.message})).collect::<Vec<_>>(),
-                    })).collect::<Vec<_>>(),
-                });
-                n.team = team;
-                n.namespaces = std::sync::Arc::new(namespaces);
-                n.data = Some(d);
-                notices.push(n);
-            }
+            notices.extend(enforced_notices(
+                policy,
+                inv,
+                config,
+                &shown_date(&enforce, config),
+                at.fixed_offset(),
+                enforce.instant.fixed_offset(),
+                None,
+            ));
         }
     }
+}
+
+/// "Now enforced" notices for `policy`: one per owner of the namespaces where it is Enforce
+/// (only those in `only`, when given) that still hold failing resources.
+pub fn enforced_notices(
+    policy: &Policy,
+    inv: &Inventory,
+    config: &Config,
+    since: &str,
+    send_at: DateTime<FixedOffset>,
+    enforce_at: DateTime<FixedOffset>,
+    only: Option<&std::collections::BTreeSet<String>>,
+) -> Vec<Notice> {
+    let (rollout, _) = rollout_for(policy, config);
+    let brief = std::sync::Arc::new(crate::plan::brief(policy, &rollout));
+    let mut by_team: BTreeMap<(String, String), (Option<String>, Vec<NamespaceFailures>)> =
+        BTreeMap::new();
+    for (ns, s) in inv.results_for(&policy.id) {
+        let Some(ns) = ns else { continue };
+        if s.counts.fail == 0
+            || only.is_some_and(|o| !o.contains(ns))
+            || policy.mode_for(None, ns, inv.namespace_labels(ns)) != Mode::Enforce
+        {
+            continue;
+        }
+        let (owner, _) = owner_of(ns, inv, config);
+        by_team
+            .entry((owner.audience.key(), owner.destination.to_string()))
+            .or_insert_with(|| (owner.team.clone(), Vec::new()))
+            .1
+            .push(NamespaceFailures {
+                name: ns.to_string(),
+                failing: s.counts.fail,
+                excepted: s.skipped_by_exception,
+                unowned: owner.unowned,
+                sample: s.sample.clone(),
+            });
+    }
+    by_team
+        .into_iter()
+        .map(|((audience, destination), (team, namespaces))| {
+            let data = json!({
+                "policy": {"id": policy.id, "title": policy.title()},
+                "enforce_on": since,
+                "what_to_do": brief.what_to_do,
+                "guidance": brief.guidance,
+                "contact": brief.contact.clone().or_else(|| config.platform.contact.clone()).unwrap_or_else(|| config.platform.channel.clone()),
+                "team": team.as_ref().map(|k| json!({"key": k, "name": config.team_name(k), "contact": config.teams.get(k).and_then(|t| t.contact.clone())})),
+                "total_failing": namespaces.iter().map(|n| n.failing).sum::<u64>(),
+                "items": namespaces.iter().map(|ns| json!({
+                    "name": ns.name, "failing": ns.failing,
+                    "sample": ns.sample.iter().map(|r| json!({"kind": r.kind, "name": r.name, "message": r.message})).collect::<Vec<_>>(),
+                })).collect::<Vec<_>>(),
+            });
+            Notice {
+                id: format!("enforced/{}/{audience}", policy.id),
+                kind: NoticeKind::Enforced,
+                policy: policy.id.clone(),
+                audience,
+                destination,
+                send_at,
+                milestone: "enforced".to_string(),
+                enforce_on: since.to_string(),
+                namespaces: std::sync::Arc::new(namespaces),
+                days_left: 0,
+                enforce_at,
+                team,
+                brief: brief.clone(),
+                data: Some(data),
+            }
+        })
+        .collect()
+}
+
+/// Where each validating policy is in Audit, for noticing flips between two inventories:
+/// policy id → namespaces (among those known) where it audits.
+pub type AuditModes = BTreeMap<String, std::collections::BTreeSet<String>>;
+
+pub fn audit_modes(inv: &Inventory) -> AuditModes {
+    inv.policies
+        .iter()
+        .filter(|p| p.is_validating())
+        .map(|p| {
+            let auditing = inv
+                .namespaces
+                .values()
+                .filter(|ns| {
+                    p.applies_in(&ns.name) && p.mode_for(None, &ns.name, &ns.labels) == Mode::Audit
+                })
+                .map(|ns| ns.name.clone())
+                .collect();
+            (p.id.clone(), auditing)
+        })
+        .collect()
+}
+
+/// "Now enforced" notices for policies that were in Audit in some namespaces in `before` and are
+/// Enforce there now — flips seen between two inventories, with or without an enforcement date.
+pub fn flip_notices(
+    before: &AuditModes,
+    inv: &Inventory,
+    config: &Config,
+    now: DateTime<FixedOffset>,
+) -> Vec<Notice> {
+    let now_modes = audit_modes(inv);
+    let since = now
+        .with_timezone(&config.time_zone)
+        .format("%a %-d %b %Y")
+        .to_string();
+    let mut out = Vec::new();
+    for policy in inv.policies.iter().filter(|p| p.is_validating()) {
+        let (Some(was), Some(is)) = (before.get(&policy.id), now_modes.get(&policy.id)) else {
+            continue;
+        };
+        let flipped: std::collections::BTreeSet<String> = was.difference(is).cloned().collect();
+        if flipped.is_empty() {
+            continue;
+        }
+        out.extend(enforced_notices(
+            policy,
+            inv,
+            config,
+            &since,
+            now,
+            now,
+            Some(&flipped),
+        ));
+    }
+    out
 }

@@ -482,7 +482,6 @@ pub fn slack_counters(slack: Arc<crate::deliver::slack::Slack>) -> DeliveryCount
     })
 }
 
-
 /// Loads the inventory now and then every `every`, publishing each one to `state`. Until the
 /// first load succeeds (a cluster still being listed) it tries again every 2 seconds; a failed
 /// reload later keeps the previous inventory.

@@ -515,3 +515,75 @@ apiVersion: wgpolicyk8s.io/v1alpha2\nkind: PolicyReport\nmetadata: {{name: a, na
         "sent once across later ticks"
     );
 }
+
+/// A policy flipped to Enforce between two ticks — without any enforcement date — tells the
+/// teams whose resources still fail it, once.
+#[tokio::test(start_paused = true)]
+async fn a_flip_seen_between_two_ticks_is_followed_up_once() {
+    use forewarn::daemon::tick_with;
+    use std::str::FromStr;
+    let server = fake_slack(None).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let write = |mode: &str| {
+        let cluster = format!(
+            "apiVersion: v1\nkind: Namespace\nmetadata: {{name: web, annotations: {{forewarn.dev/owner: storefront}}}}\n---\n\
+apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata: {{name: no-host-network}}\nspec:\n  validationFailureAction: {mode}\n  rules:\n  - name: r\n    validate: {{message: m}}\n---\n\
+apiVersion: wgpolicyk8s.io/v1alpha2\nkind: PolicyReport\nmetadata: {{name: a, namespace: web}}\nscope: {{kind: Deployment, name: cart, namespace: web}}\nresults:\n- {{policy: no-host-network, rule: r, result: fail, message: 'hostNetwork is set'}}\n"
+        );
+        std::fs::write(dir.path().join("cluster.yaml"), cluster).expect("write");
+    };
+    let mut config = example_config();
+    config.digest_schedule = cron::Schedule::from_str("0 0 9 1 1 * 2099").expect("cron");
+    let renderer = Renderer::for_config(&config).expect("templates");
+    let source = SnapshotSource::new(dir.path());
+    let ledger = Mutex::new(FileLedger::open(&dir.path().join("ledger.json")).expect("ledger"));
+    let stop = AtomicBool::new(false);
+    let slack = slack(&server);
+    let modes = Mutex::new(None);
+    let run = |now: &'static str| {
+        tick_with(
+            &source,
+            &config,
+            &renderer,
+            &slack,
+            &ledger,
+            at(now),
+            &stop,
+            Some(&modes),
+        )
+    };
+
+    write("Audit");
+    assert!(
+        run("2026-12-08T09:00:00+01:00")
+            .await
+            .expect("tick")
+            .sent
+            .is_empty()
+    );
+    write("Enforce");
+    let outcome = run("2026-12-09T09:00:00+01:00").await.expect("tick");
+    assert_eq!(
+        outcome.sent,
+        vec!["enforced/no-host-network/storefront".to_string()]
+    );
+    let sent = server.received_requests().await.expect("recording");
+    let body: Value = serde_json::from_slice(&sent[0].body).expect("json");
+    assert_eq!(body["channel"], "#storefront");
+    let text = body["blocks"].to_string();
+    assert!(text.contains("Now enforced: no-host-network"), "{text}");
+    assert!(text.contains("Since *Wed 9 Dec 2026*"), "{text}");
+    assert!(
+        text.contains("`Deployment/cart`: hostNetwork is set"),
+        "{text}"
+    );
+    // Later ticks: nothing more.
+    assert!(
+        run("2026-12-10T09:00:00+01:00")
+            .await
+            .expect("tick")
+            .sent
+            .is_empty()
+    );
+    assert_eq!(posts(&server).await.len(), 1);
+}
