@@ -745,9 +745,14 @@ impl<L: crate::ledger::Ledger> Run<'_, L> {
             let outcome =
                 crate::daemon::tick(source, config, renderer, deliver, ledger, now, &stop).await?;
             eprintln!(
-                "tick at {now}: {} due, {} sent, {} failed{}",
+                "tick at {now}: {} due, {} {}, {} failed{}",
                 outcome.due,
                 outcome.sent.len(),
+                if deliver.records() {
+                    "sent"
+                } else {
+                    "printed (dry run: no Slack token)"
+                },
                 outcome.failed.len(),
                 outcome
                     .stopped
