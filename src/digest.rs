@@ -10,7 +10,6 @@ use crate::exceptions::{findings, view};
 use crate::inventory::{Inventory, Mode};
 use crate::owners::owner_of;
 use crate::plan::{Notice, NoticeKind};
-use crate::readiness::readiness;
 use crate::rollout::rollout_for;
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 use serde_json::{Value, json};
@@ -39,6 +38,7 @@ pub fn plan_digests(
     inv: &Inventory,
     config: &Config,
     now: DateTime<FixedOffset>,
+    ready: &BTreeMap<String, crate::readiness::Readiness>,
     notices: &mut Vec<Notice>,
 ) {
     let tz = config.time_zone;
@@ -121,7 +121,7 @@ pub fn plan_digests(
                 .0
                 .enforce_on
                 .filter(|e| e.date >= today)?;
-            let r = readiness(p, inv, config, now);
+            let r = ready.get(&p.id)?;
             let blockers = r
                 .by_audience()
                 .into_iter()

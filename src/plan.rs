@@ -293,9 +293,11 @@ pub fn plan(inv: &Inventory, config: &Config, now: DateTime<FixedOffset>) -> Pla
         }
     }
     problems.extend(owner_problems.into_values());
-    crate::readiness::plan_followups(inv, config, now, &mut notices);
+    // Readiness is computed once, for the follow-ups and the digest.
+    let ready = crate::readiness::readiness_all(inv, config, now);
+    crate::readiness::plan_followups(inv, config, now, &ready, &mut notices);
     crate::reminders::plan_reminders(inv, config, now, &mut notices, &mut problems);
-    crate::digest::plan_digests(inv, config, now, &mut notices);
+    crate::digest::plan_digests(inv, config, now, &ready, &mut notices);
     notices.sort_by(|a, b| {
         (a.send_at, a.kind, &a.policy, &a.audience).cmp(&(
             b.send_at,

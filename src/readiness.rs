@@ -63,14 +63,14 @@ impl Readiness {
     }
 }
 
-/// Checks one policy: failing results (per resource) in namespaces where it still audits,
-/// split into those an active exception covers and those it does not.
-pub fn readiness(
-    policy: &Policy,
+/// Readiness of every validating policy, in one pass over the failing results: per policy,
+/// the failing resources in namespaces where it still audits, split into those an active
+/// exception covers and those it does not. Policies without failures are ready.
+pub fn readiness_all(
     inv: &Inventory,
     config: &Config,
     now: DateTime<FixedOffset>,
-) -> Readiness {
+) -> BTreeMap<String, Readiness> {
     let now_utc = now.with_timezone(&Utc);
     let active: Vec<_> = inv
         .exceptions
@@ -82,12 +82,18 @@ pub fn readiness(
             )
         })
         .collect();
-    let mut per_ns: BTreeMap<String, NamespaceReadiness> = BTreeMap::new();
+    let policies: BTreeMap<&str, &Policy> = inv
+        .policies
+        .iter()
+        .filter(|p| p.is_validating())
+        .map(|p| (p.id.as_str(), p))
+        .collect();
+    let mut per_policy: BTreeMap<&str, BTreeMap<String, NamespaceReadiness>> = BTreeMap::new();
     for (resource, findings) in &inv.findings {
-        for f in findings
-            .iter()
-            .filter(|f| f.policy == policy.id && f.result == "fail")
-        {
+        for f in findings.iter().filter(|f| f.result == "fail") {
+            let Some(policy) = policies.get(f.policy.as_str()) else {
+                continue;
+            };
             let ns = resource.namespace.as_str();
             if !ns.is_empty() && !policy.applies_in(ns) {
                 continue;
@@ -96,7 +102,9 @@ pub fn readiness(
                 continue;
             }
             let shown = if ns.is_empty() { CLUSTER_SCOPED } else { ns };
-            let entry = per_ns
+            let entry = per_policy
+                .entry(policy.id.as_str())
+                .or_default()
                 .entry(shown.to_string())
                 .or_insert_with(|| NamespaceReadiness {
                     namespace: shown.to_string(),
@@ -105,10 +113,10 @@ pub fn readiness(
                     covered: 0,
                     sample: Vec::new(),
                 });
-            let covered = active
+            if active
                 .iter()
-                .any(|x| covers(x, policy, f.rule.as_deref(), ns, &resource.name));
-            if covered {
+                .any(|x| covers(x, policy, f.rule.as_deref(), ns, &resource.name))
+            {
                 entry.covered += 1;
             } else {
                 entry.uncovered += 1;
@@ -119,12 +127,35 @@ pub fn readiness(
             }
         }
     }
-    let (rollout, _) = rollout_for(policy, config);
-    Readiness {
-        policy: policy.id.clone(),
-        enforce_on: rollout.enforce_on.map(|e| e.display()),
-        namespaces: per_ns.into_values().collect(),
-    }
+    policies
+        .values()
+        .map(|policy| {
+            let (rollout, _) = rollout_for(policy, config);
+            let namespaces = per_policy.remove(policy.id.as_str()).unwrap_or_default();
+            let r = Readiness {
+                policy: policy.id.clone(),
+                enforce_on: rollout.enforce_on.map(|e| e.display()),
+                namespaces: namespaces.into_values().collect(),
+            };
+            (policy.id.clone(), r)
+        })
+        .collect()
+}
+
+/// Checks one policy (see [`readiness_all`]).
+pub fn readiness(
+    policy: &Policy,
+    inv: &Inventory,
+    config: &Config,
+    now: DateTime<FixedOffset>,
+) -> Readiness {
+    readiness_all(inv, config, now)
+        .remove(&policy.id)
+        .unwrap_or_else(|| Readiness {
+            policy: policy.id.clone(),
+            enforce_on: None,
+            namespaces: Vec::new(),
+        })
 }
 
 fn shown_date(e: &EnforceOn, config: &Config) -> String {
@@ -156,6 +187,7 @@ pub fn plan_followups(
     inv: &Inventory,
     config: &Config,
     now: DateTime<FixedOffset>,
+    ready: &BTreeMap<String, Readiness>,
     notices: &mut Vec<Notice>,
 ) {
     let tz = config.time_zone;
@@ -172,7 +204,9 @@ pub fn plan_followups(
             enforce.instant < now
         };
         let policy_brief = std::sync::Arc::new(crate::plan::brief(policy, &rollout));
-        let r = readiness(policy, inv, config, now);
+        let Some(r) = ready.get(&policy.id) else {
+            continue;
+        };
         let base = |kind: NoticeKind,
                     id: String,
                     audience: &str,
@@ -195,7 +229,7 @@ pub fn plan_followups(
             data: None,
         };
         let data = |kind: &str| {
-            let mut d = readiness_json(&r);
+            let mut d = readiness_json(r);
             d["kind"] = json!(kind);
             d["policy"] = json!({"id": policy.id, "title": policy.title()});
             d["enforce_on"] = json!(shown_date(&enforce, config));

@@ -310,7 +310,6 @@ impl Ctx<'_> {
     fn why_policy(&self, p: &Policy) -> Answer {
         let rollout = self.rollout(p);
         let (enforce_on, when) = self.dates(&rollout);
-        let failures = audit_failures(p, self.inv);
         // Failing anywhere, whatever the mode (an enforced policy can still have old failures).
         let all: Vec<(Option<&str>, u64)> = self
             .inv
@@ -362,7 +361,6 @@ impl Ctx<'_> {
                 "cluster": {
                     "failing": all.iter().map(|(_, n)| n).sum::<u64>(),
                     "namespaces": all.len(),
-                    "still_in_audit": failures.len(),
                 },
             }),
         }
