@@ -6,17 +6,31 @@
 # under /etc/forewarn/ (the templates are also compiled into the binary: the directory is only
 # used when the config's `templates:` key points at it).
 
+# Base images are pinned by digest (the multi-platform index digest of the tag beside it), so a
+# rebuild uses the same bytes. To move to a newer patch release, look the digest up and
+# replace both parts together:
+#   docker buildx imagetools inspect rust:1.89-bookworm              (the "Digest:" line)
+#   docker buildx imagetools inspect gcr.io/distroless/cc-debian12:nonroot
+# rust 1.89 is the crate's rust-version (Cargo.toml).
+
 # ---- build ------------------------------------------------------------------------------
-FROM rust:1-bookworm AS build
+FROM rust:1.89-bookworm@sha256:948f9b08a66e7fe01b03a98ef1c7568292e07ec2e4fe90d88c07bb14563c84ff AS build
 WORKDIR /src
+
+# Release profile for the shipped binary, without changing Cargo.toml: fat LTO, one codegen
+# unit, symbols stripped. Set for both builds below so the dependency layer matches.
+ENV CARGO_PROFILE_RELEASE_LTO=true \
+    CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 \
+    CARGO_PROFILE_RELEASE_STRIP=symbols
 
 # Dependencies first, against stub sources, so that this layer is reused until
 # Cargo.toml or Cargo.lock change.
 COPY Cargo.toml Cargo.lock ./
-RUN mkdir -p src benches \
+RUN mkdir -p src benches/scale \
     && echo 'fn main() {}' > src/main.rs \
     && touch src/lib.rs \
     && echo 'fn main() {}' > benches/commands.rs \
+    && echo 'fn main() {}' > benches/scale/main.rs \
     && cargo build --release --locked --bin forewarn \
     && rm -rf src benches
 
@@ -32,7 +46,7 @@ RUN touch src/main.rs src/lib.rs \
 
 # ---- runtime ----------------------------------------------------------------------------
 # distroless/cc: glibc, libgcc, CA certificates, tzdata; no shell, no package manager.
-FROM gcr.io/distroless/cc-debian12:nonroot
+FROM gcr.io/distroless/cc-debian12:nonroot@sha256:9dac0a79194e45a7da0158a9c6da57b217585af0786db3845d1f0ec1a0dd182f
 
 COPY --from=build /out/usr/local/bin/forewarn /usr/local/bin/forewarn
 # Where the default --state ledger file goes (a volume in practice; the Kubernetes manifests
@@ -40,6 +54,7 @@ COPY --from=build /out/usr/local/bin/forewarn /usr/local/bin/forewarn
 COPY --from=build --chown=65532:65532 /out/var/lib/forewarn /var/lib/forewarn
 COPY templates/ /etc/forewarn/templates/
 COPY config/forewarn.yaml /etc/forewarn/forewarn.yaml
+COPY LICENSE /usr/share/doc/forewarn/LICENSE
 
 USER 65532:65532
 WORKDIR /var/lib/forewarn
