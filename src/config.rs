@@ -5,7 +5,7 @@
 //! (a `Tz`, a cron `Schedule`, sorted milestones). Secrets never live in this file: tokens come
 //! from the environment or secret files, and this module must never read or print them.
 
-use crate::problem::Problem;
+use crate::model::problem::Problem;
 use chrono_tz::Tz;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -67,7 +67,7 @@ struct RawReadiness {
 #[derive(Debug, Clone)]
 pub struct ExceptionSettings {
     /// Annotation keys for owner, reason and review date, tried in order.
-    pub keys: crate::exceptions::ExceptionKeys,
+    pub keys: ExceptionKeys,
     /// Days before an exception's review date or expiry on which its owner is reminded.
     pub reminders: Vec<u32>,
     /// Once overdue, the owner is reminded again every this many days.
@@ -274,7 +274,7 @@ impl Config {
             prefix.push('/');
         }
 
-        if raw.teams.contains_key(crate::owners::PLATFORM) {
+        if raw.teams.contains_key(crate::model::ids::PLATFORM) {
             problems.push(bad(
                 "teams.platform",
                 "the key 'platform' is reserved: namespaces owned by 'platform' go to the `platform:` channel".into(),
@@ -302,7 +302,7 @@ impl Config {
             .templates
             .map(|t| if t.is_absolute() { t } else { base.join(t) });
 
-        let defaults = crate::exceptions::ExceptionKeys::defaults(&prefix);
+        let defaults = ExceptionKeys::defaults(&prefix);
         let x = raw.exceptions;
         let mut reminders = x.reminders.unwrap_or_else(|| vec![14, 7, 1]);
         reminders.sort_unstable_by(|a, b| b.cmp(a));
@@ -315,7 +315,7 @@ impl Config {
             ));
         }
         let exceptions = ExceptionSettings {
-            keys: crate::exceptions::ExceptionKeys {
+            keys: ExceptionKeys {
                 owner: x.owner_annotations.unwrap_or(defaults.owner),
                 reason: x.reason_annotations.unwrap_or(defaults.reason),
                 review_by: x.review_annotations.unwrap_or(defaults.review_by),
@@ -405,5 +405,26 @@ mod tests {
             Config::parse(text, "cfg.yaml", Path::new(".")),
             Err(ParseFailure::Syntax(m)) if m.contains("milestone")
         ));
+    }
+}
+
+/// Annotation keys for an exception's owner, reason and review date, each tried in order; the
+/// first present, non-empty one wins. Lists, because clusters already use their own keys.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct ExceptionKeys {
+    pub owner: Vec<String>,
+    pub reason: Vec<String>,
+    pub review_by: Vec<String>,
+}
+
+impl ExceptionKeys {
+    /// forewarn's own keys under `prefix` (e.g. `forewarn.dev/`): `owner`, `reason`,
+    /// `review-by`.
+    pub fn defaults(prefix: &str) -> Self {
+        Self {
+            owner: vec![format!("{prefix}owner")],
+            reason: vec![format!("{prefix}reason")],
+            review_by: vec![format!("{prefix}review-by")],
+        }
     }
 }

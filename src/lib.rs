@@ -6,41 +6,27 @@
 //!
 //! # Layout
 //!
-//! - [`problem`]: bad input as data (object, field, message) — never a panic.
-//! - [`inventory`]: the engine-neutral model of a cluster and the sources that build it
-//!   (`inventory::snapshot` reads a directory of YAML/JSON).
+//! The modules follow the flow: sources → inventory → plan → render → deliver, with chat and
+//! the command line at the edges. Imports only point down this list.
+//!
+//! - [`model`]: typed identities, problems (bad input as data), time. Depends on nothing.
 //! - [`config`]: `forewarn.yaml`, validated once into typed values.
-//! - [`rollout`]: a policy's enforcement date, guidance and contact, from annotations or config.
-//! - [`owners`]: who owns a namespace and where their notices go.
-//! - [`schedule`]: which cron tick sends a milestone.
-//! - [`plan`]: the pure core — inventory × config × now → notices and problems.
+//! - [`inventory`]: the engine-neutral model of a cluster and the sources that build it (a
+//!   snapshot directory, or the live cluster through watches).
+//! - [`plan`]: the pure core — inventory × config × now → notices and problems (rollouts,
+//!   owners, exceptions, announce, reminders, digest, readiness, follow-ups, schedule).
 //! - [`render`]: notices → Slack Block Kit messages, words from `templates/`.
-//! - [`ledger`]: what was sent (pending → sent/failed), durable across restarts.
-//! - [`deliver`]: the edges messages go to — Slack, or stdout for dry runs.
-//! - [`daemon`]: one scheduler tick (reconcile, pick due notices, deliver with pacing) and the
-//!   loop around it.
-//! - [`cli`]: the command line (`plan`, `render`, `check`, `run`); the only module that knows
-//!   clap.
+//! - [`deliver`]: the edges messages go to (Slack, stdout), the ledger of what was sent (file or
+//!   ConfigMap), leader election and the scheduler tick.
+//! - [`chat`]: the `/policy` slash command — signature check, parsing, answers, the HTTP and
+//!   Socket Mode edges.
+//! - [`cli`]: the command line; the only module that knows clap.
 
+pub mod chat;
 pub mod cli;
-pub mod cluster_ledger;
 pub mod config;
-pub mod daemon;
 pub mod deliver;
-pub mod digest;
-pub mod exceptions;
 pub mod inventory;
-pub mod leader;
-pub mod ledger;
-pub mod owners;
+pub mod model;
 pub mod plan;
-pub mod problem;
-pub mod readiness;
-pub mod reminders;
 pub mod render;
-pub mod rollout;
-pub mod schedule;
-pub mod server;
-pub mod slash;
-pub mod socket;
-pub mod source;

@@ -5,10 +5,10 @@
 mod common;
 
 use common::{at, example_config, root};
-use forewarn::daemon::{TickOutcome, tick};
+use forewarn::deliver::ledger::{Entry, FileLedger, Ledger, State};
 use forewarn::deliver::slack::{Slack, SlackSettings, SlackToken};
+use forewarn::deliver::tick::{TickOutcome, tick};
 use forewarn::inventory::snapshot::SnapshotSource;
-use forewarn::ledger::{Entry, FileLedger, Ledger, State};
 use forewarn::render::Renderer;
 use serde_json::{Value, json};
 use std::path::Path;
@@ -441,7 +441,7 @@ async fn shutdown_stops_between_messages_and_loses_nothing() {
 /// (so the test does not depend on today's date).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_the_leader_delivers() {
-    use forewarn::daemon::run_loop;
+    use forewarn::deliver::tick::run_loop;
     use std::str::FromStr;
     let server = fake_slack(None).await;
     let dir = tempfile::tempdir().expect("dir");
@@ -520,7 +520,7 @@ apiVersion: wgpolicyk8s.io/v1alpha2\nkind: PolicyReport\nmetadata: {{name: a, na
 /// teams whose resources still fail it, once.
 #[tokio::test(start_paused = true)]
 async fn a_flip_seen_between_two_ticks_is_followed_up_once() {
-    use forewarn::daemon::tick_with;
+    use forewarn::deliver::tick::tick_with;
     use std::str::FromStr;
     let server = fake_slack(None).await;
     let dir = tempfile::tempdir().expect("dir");

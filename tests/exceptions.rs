@@ -4,9 +4,10 @@
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use forewarn::exceptions::{ExceptionKeys, Hygiene, covers, findings, is_active, parse_ttl, view};
+use forewarn::config::ExceptionKeys;
 use forewarn::inventory::snapshot::{load_dir, load_text};
 use forewarn::inventory::{Exception, Inventory};
+use forewarn::plan::exceptions::{Hygiene, covers, findings, is_active, parse_ttl, view};
 use std::path::PathBuf;
 
 /// The shared, real fixtures: `FOREWARN_FIXTURES`, else `../shared/fixtures`. Read in place.

@@ -260,8 +260,8 @@ fn a_flipped_policy_tells_the_teams_once() {
     // Once in the ledger, it is not due again (later ticks, restarts).
     let dir = tempfile::tempdir().expect("dir");
     let mut ledger =
-        forewarn::ledger::FileLedger::open(&dir.path().join("l.json")).expect("ledger");
-    let due: Vec<String> = forewarn::daemon::due(&planned, &ledger)
+        forewarn::deliver::ledger::FileLedger::open(&dir.path().join("l.json")).expect("ledger");
+    let due: Vec<String> = forewarn::deliver::tick::due(&planned, &ledger)
         .iter()
         .map(|n| n.id.clone())
         .collect();
@@ -269,11 +269,11 @@ fn a_flipped_policy_tells_the_teams_once() {
         due.contains(&"enforced/pinned-images/web".to_string()),
         "{due:?}"
     );
-    use forewarn::ledger::Ledger;
+    use forewarn::deliver::ledger::Ledger;
     ledger
-        .put(forewarn::ledger::Entry {
+        .put(forewarn::deliver::ledger::Entry {
             id: "enforced/pinned-images/web".into(),
-            state: forewarn::ledger::State::Sent,
+            state: forewarn::deliver::ledger::State::Sent,
             destination: "#web".into(),
             channel: None,
             ts: None,
@@ -283,7 +283,7 @@ fn a_flipped_policy_tells_the_teams_once() {
         })
         .expect("put");
     let later = plan(&inv, &config, at("2026-12-09T10:00:00Z"));
-    let due: Vec<String> = forewarn::daemon::due(&later, &ledger)
+    let due: Vec<String> = forewarn::deliver::tick::due(&later, &ledger)
         .iter()
         .map(|n| n.id.clone())
         .collect();

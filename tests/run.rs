@@ -4,8 +4,8 @@
 mod common;
 
 use common::{at, example_config, example_inventory, root};
-use forewarn::daemon::due;
-use forewarn::ledger::{Entry, FileLedger, Ledger, State};
+use forewarn::deliver::ledger::{Entry, FileLedger, Ledger, State};
+use forewarn::deliver::tick::due;
 use forewarn::plan::plan;
 use std::process::Command;
 

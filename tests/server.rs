@@ -7,9 +7,9 @@ mod common;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use common::{example_config, example_inventory};
+use forewarn::chat::http::{AppState, router};
+use forewarn::chat::verify::{SigningSecret, sign};
 use forewarn::render::Renderer;
-use forewarn::server::{AppState, router};
-use forewarn::slash::verify::{SigningSecret, sign};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use std::sync::Arc;
@@ -414,7 +414,11 @@ async fn answers_over_real_http_on_loopback() {
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let server = tokio::spawn(forewarn::server::serve(listener, s, std::future::pending()));
+    let server = tokio::spawn(forewarn::chat::http::serve(
+        listener,
+        s,
+        std::future::pending(),
+    ));
     let body = form("why require-run-as-nonroot", "payments-dev");
     let ts = NOW.to_string();
     let sig = sign(&SigningSecret::new(SECRET), &ts, body.as_bytes());

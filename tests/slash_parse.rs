@@ -1,8 +1,8 @@
 //! The `/policy` slash command against the real Slack fixtures: request signing (Slack's own
 //! example vector), form bodies captured from Slack's SDK tests, and the sub-command grammar.
 
-use forewarn::slash::request::{Question, canonical_kind, parse_form, parse_question};
-use forewarn::slash::verify::{MAX_SKEW_SECS, SigningSecret, VerifyError, sign, verify};
+use forewarn::chat::request::{Question, canonical_kind, parse_form, parse_question};
+use forewarn::chat::verify::{MAX_SKEW_SECS, SigningSecret, VerifyError, sign, verify};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -343,7 +343,7 @@ fn parses_the_bolt_python_flask_body() {
 
 #[test]
 fn form_errors_name_the_field() {
-    use forewarn::slash::request::ParseError;
+    use forewarn::chat::request::ParseError;
     assert_eq!(
         parse_form(b"user_id=U1&channel_id=C1&text=x"),
         Err(ParseError::MissingField("command"))

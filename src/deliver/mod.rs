@@ -6,7 +6,10 @@
 //! ledger's job) and never logs tokens.
 
 pub mod console;
+pub mod leader;
+pub mod ledger;
 pub mod slack;
+pub mod tick;
 
 use crate::render::Message;
 use std::future::Future;

@@ -8,7 +8,7 @@ use super::fields::{FieldError, Node};
 use super::kyverno;
 use super::model::{Inventory, PolicyKind};
 use super::report;
-use crate::problem::Problem;
+use crate::model::problem::Problem;
 use serde_json::Value;
 
 /// Where an object came from, for messages: `examples/cluster/reports.yaml doc 3`.

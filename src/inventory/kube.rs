@@ -10,7 +10,7 @@
 use super::ingest::ingest;
 use super::model::{FailingResource, Finding, Inventory, ResourceRef, ResultSummary};
 use super::snapshot::{InventorySource, SnapshotError};
-use crate::problem::Problem;
+use crate::model::problem::Problem;
 use futures::StreamExt;
 use kube::api::{Api, ApiResource, DynamicObject};
 use kube::runtime::WatchStreamExt;

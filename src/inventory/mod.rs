@@ -12,5 +12,6 @@ pub mod model;
 pub mod report;
 pub mod selector;
 pub mod snapshot;
+pub mod source;
 
 pub use model::*;

@@ -6,7 +6,7 @@
 //! whole report objects (large clusters carry hundreds of thousands of results).
 
 use super::selector::{LabelSelector, wildcard_match};
-use crate::problem::Problem;
+use crate::model::problem::Problem;
 use serde::Serialize;
 use std::collections::BTreeMap;
 

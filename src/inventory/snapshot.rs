@@ -10,7 +10,7 @@ mod fast;
 
 use super::ingest::ingest;
 use super::model::Inventory;
-use crate::problem::Problem;
+use crate::model::problem::Problem;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 

@@ -7,13 +7,13 @@
 //! secret or a signature, and never lets an internal error reach the user as more than a short
 //! apology.
 
+use crate::chat::answer::{Answer, answer, caller_team, help};
+use crate::chat::request::{SlashRequest, parse_form, parse_question};
+use crate::chat::verify::{SigningSecret, verify};
 use crate::config::Config;
 use crate::deliver::slack::Client;
 use crate::inventory::Inventory;
 use crate::render::{Message, Renderer};
-use crate::slash::answer::{Answer, answer, caller_team, help};
-use crate::slash::request::{SlashRequest, parse_form, parse_question};
-use crate::slash::verify::{SigningSecret, verify};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -308,8 +308,8 @@ pub async fn respond(state: &Arc<AppState>, request: SlashRequest) -> (&'static 
     }
 }
 
-fn sub_command(q: &crate::slash::request::Question) -> &'static str {
-    use crate::slash::request::Question;
+fn sub_command(q: &crate::chat::request::Question) -> &'static str {
+    use crate::chat::request::Question;
     match q {
         Question::Help => "help",
         Question::WhyPolicy(_) => "why_policy",

@@ -6,13 +6,13 @@
 //! goes to the platform channel (and is a hygiene finding elsewhere). Never I/O.
 
 use crate::config::Config;
-use crate::exceptions::{ExceptionView, view};
 use crate::inventory::{Exception, Inventory};
-use crate::owners::{Audience, Destination, PLATFORM, owner_of};
+use crate::model::problem::Problem;
+use crate::model::time::EnforceOn;
+use crate::plan::exceptions::{ExceptionView, view};
+use crate::plan::owners::{Audience, Destination, PLATFORM, owner_of};
+use crate::plan::schedule::send_time;
 use crate::plan::{Notice, NoticeKind};
-use crate::problem::Problem;
-use crate::rollout::EnforceOn;
-use crate::schedule::send_time;
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 use serde_json::json;
 

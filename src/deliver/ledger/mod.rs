@@ -7,6 +7,8 @@
 //! new file, never half of one. A corrupt file is an error naming the file: it is never reset
 //! silently, because that would resend everything.
 
+pub mod configmap;
+
 use chrono::{DateTime, Duration, FixedOffset};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

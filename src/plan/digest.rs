@@ -6,11 +6,11 @@
 //! reads are the failure mode this answers, so every digest names an owner.
 
 use crate::config::Config;
-use crate::exceptions::{findings, view};
 use crate::inventory::{Inventory, Mode};
-use crate::owners::owner_of;
+use crate::plan::exceptions::{findings, view};
+use crate::plan::owners::owner_of;
+use crate::plan::rollout::rollout_for;
 use crate::plan::{Notice, NoticeKind};
-use crate::rollout::rollout_for;
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -38,7 +38,7 @@ pub fn plan_digests(
     inv: &Inventory,
     config: &Config,
     now: DateTime<FixedOffset>,
-    ready: &BTreeMap<String, crate::readiness::Readiness>,
+    ready: &BTreeMap<String, crate::plan::readiness::Readiness>,
     notices: &mut Vec<Notice>,
 ) {
     let tz = config.time_zone;
@@ -163,7 +163,7 @@ pub fn plan_digests(
             data: Some(data),
         };
         for ((audience, destination), (team, policies)) in &per_audience {
-            if audience == crate::owners::PLATFORM {
+            if audience == crate::plan::owners::PLATFORM {
                 continue;
             }
             let items: Vec<Value> = policies
@@ -184,7 +184,7 @@ pub fn plan_digests(
         }
         let unowned_items: Vec<Value> = per_audience
             .iter()
-            .filter(|((a, _), _)| a == crate::owners::PLATFORM)
+            .filter(|((a, _), _)| a == crate::plan::owners::PLATFORM)
             .flat_map(|(_, (_, policies))| {
                 policies.iter().map(|(p, rows)| policy_json(p, rows, day))
             })

@@ -7,9 +7,9 @@
 //! and stops between messages (never inside one) when asked to shut down.
 
 use crate::config::Config;
+use crate::deliver::ledger::{Entry, Ledger, LedgerError, State};
 use crate::deliver::{Deliver, DeliveryError};
 use crate::inventory::snapshot::InventorySource;
-use crate::ledger::{Entry, Ledger, LedgerError, State};
 use crate::plan::{Notice, Plan, plan};
 use crate::render::{Message, Renderer};
 use chrono::{DateTime, FixedOffset, Utc};
@@ -136,7 +136,7 @@ pub async fn tick_with<D: Deliver, L: Ledger>(
     ledger: &Mutex<L>,
     now: DateTime<FixedOffset>,
     stop: &AtomicBool,
-    modes: Option<&Mutex<Option<crate::readiness::AuditModes>>>,
+    modes: Option<&Mutex<Option<crate::plan::readiness::AuditModes>>>,
 ) -> Result<TickOutcome, TickError> {
     let span = info_span!("tick", now = %now);
     async move {
@@ -151,11 +151,11 @@ pub async fn tick_with<D: Deliver, L: Ledger>(
         }
         let mut planned = plan(&inventory, config, now);
         if let Some(m) = modes {
-            let before = lock(m).replace(crate::readiness::audit_modes(&inventory));
+            let before = lock(m).replace(crate::plan::readiness::audit_modes(&inventory));
             if let Some(before) = before {
                 let known: BTreeSet<String> =
                     planned.notices.iter().map(|n| n.id.clone()).collect();
-                let flips = crate::readiness::flip_notices(&before, &inventory, config, now);
+                let flips = crate::plan::readiness::flip_notices(&before, &inventory, config, now);
                 planned
                     .notices
                     .extend(flips.into_iter().filter(|n| !known.contains(&n.id)));

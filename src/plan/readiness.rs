@@ -7,12 +7,13 @@
 //! exception.
 
 use crate::config::Config;
-use crate::exceptions::{covers, is_active, view};
 use crate::inventory::{Inventory, Mode, Policy};
-use crate::owners::owner_of;
+use crate::model::time::{EnforceOn, start_of_day};
+use crate::plan::exceptions::{covers, is_active, view};
+use crate::plan::owners::owner_of;
+use crate::plan::rollout::rollout_for;
+use crate::plan::schedule::send_time;
 use crate::plan::{CLUSTER_SCOPED, NamespaceFailures, Notice, NoticeKind};
-use crate::rollout::{EnforceOn, rollout_for, start_of_day};
-use crate::schedule::send_time;
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 use serde::Serialize;
 use serde_json::json;

@@ -3,7 +3,7 @@
 //! Maps a milestone (T-d before an enforcement) to the scheduled tick that sends it. Pure
 //! arithmetic on the schedule; the clock is always an argument.
 
-use crate::rollout::{EnforceOn, start_of_day};
+use crate::model::time::{EnforceOn, start_of_day};
 use chrono::{DateTime, Days, Duration};
 use chrono_tz::Tz;
 
@@ -49,7 +49,7 @@ pub fn send_time(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rollout::parse_enforce_on;
+    use crate::model::time::parse_enforce_on;
     use std::str::FromStr;
 
     fn berlin() -> Tz {

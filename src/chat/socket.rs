@@ -4,7 +4,7 @@
 //! `SLACK_APP_TOKEN_FILE`) forewarn opens outbound WebSocket connections to Slack and receives
 //! the same slash commands it would otherwise get on `POST /slack/commands`. Each command is
 //! turned into a [`SlashRequest`] ([`to_request`]), answered by the very same handler as the
-//! HTTP edge ([`crate::server::respond`]), and the reply goes back as the envelope's
+//! HTTP edge ([`crate::chat::http::respond`]), and the reply goes back as the envelope's
 //! acknowledgement payload ([`to_ack`]). Socket Mode frames are authenticated by the connection
 //! itself, so there is no signature to verify here.
 //!
@@ -23,9 +23,9 @@
 //! Testing: the pure parts (token handling, [`to_request`], [`to_ack`]) are unit-tested below. A
 //! live Socket Mode connection needs Slack and network access and is not tested here.
 
+use crate::chat::http::AppState;
+use crate::chat::request::SlashRequest;
 use crate::deliver::slack::{Client, SlackSettings, hyper_client};
-use crate::server::AppState;
-use crate::slash::request::SlashRequest;
 use anyhow::{Context, bail};
 use serde_json::Value;
 use slack_morphism::errors::SlackClientError;
@@ -147,7 +147,7 @@ pub fn to_request(event: &SlackCommandEvent) -> SlashRequest {
     }
 }
 
-/// The acknowledgement payload for a reply body of [`crate::server::respond`]
+/// The acknowledgement payload for a reply body of [`crate::chat::http::respond`]
 /// (`{"response_type", "text", "blocks"}`): ephemeral unless the body says `in_channel`.
 ///
 /// Blocks that do not parse as Block Kit are dropped (with a warning) and the text is kept.
@@ -277,7 +277,7 @@ async fn on_command(
     // Answer on its own task so that a panic in the handler stays there.
     let started = std::time::Instant::now();
     let metrics_state = state.clone();
-    let task = tokio::spawn(async move { crate::server::respond(&state, request).await });
+    let task = tokio::spawn(async move { crate::chat::http::respond(&state, request).await });
     let ack = match tokio::time::timeout(ANSWER_TIMEOUT, task).await {
         Ok(Ok((name, body))) => {
             metrics_state.metrics.command(name, started.elapsed());

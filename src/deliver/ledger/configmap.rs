@@ -17,7 +17,7 @@
 //! created on the first write when it does not exist; a ConfigMap without the `ledger.json` key
 //! (e.g. created empty by a chart so that RBAC can name it) is an empty ledger.
 //!
-//! Only the leader delivers (see [`crate::leader`]), so conflicts are rare; a replica that has
+//! Only the leader delivers (see [`crate::deliver::leader`]), so conflicts are rare; a replica that has
 //! just become leader should call [`ConfigMapLedger::refresh`] before planning, because its
 //! copy may be older than the previous leader's last writes.
 //!
@@ -39,7 +39,7 @@
 //! A content that cannot be read is an error naming the ConfigMap: it is never reset silently,
 //! because that would resend everything.
 
-use crate::ledger::{Entry, KEEP_AFTER_ENFORCEMENT_DAYS, Ledger, LedgerError, State};
+use crate::deliver::ledger::{Entry, KEEP_AFTER_ENFORCEMENT_DAYS, Ledger, LedgerError, State};
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, ObjectMeta, PostParams};

@@ -8,10 +8,10 @@
 use super::request::Question;
 use crate::config::Config;
 use crate::inventory::{Inventory, Mode, Policy, ResourceRef};
-use crate::owners::owner_of;
 use crate::plan::audit_failures;
+use crate::plan::owners::owner_of;
+use crate::plan::rollout::{Rollout, rollout_for};
 use crate::render::when;
-use crate::rollout::{Rollout, rollout_for};
 use chrono::{DateTime, FixedOffset};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;

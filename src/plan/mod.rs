@@ -5,12 +5,20 @@
 //! runs in tests, in `forewarn plan` previews and in the scheduler. It never sends anything and
 //! never panics on bad data: bad dates and unknown teams come back as problems.
 
+pub mod digest;
+pub mod exceptions;
+pub mod owners;
+pub mod readiness;
+pub mod reminders;
+pub mod rollout;
+pub mod schedule;
+
 use crate::config::Config;
 use crate::inventory::{FailingResource, Inventory, Mode, Policy};
-use crate::owners::{Audience, Destination, owner_of};
-use crate::problem::Problem;
-use crate::rollout::{Rollout, rollout_for};
-use crate::schedule::send_time;
+use crate::model::problem::Problem;
+use crate::plan::owners::{Audience, Destination, owner_of};
+use crate::plan::rollout::{Rollout, rollout_for};
+use crate::plan::schedule::send_time;
 use chrono::{DateTime, FixedOffset};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -294,10 +302,10 @@ pub fn plan(inv: &Inventory, config: &Config, now: DateTime<FixedOffset>) -> Pla
     }
     problems.extend(owner_problems.into_values());
     // Readiness is computed once, for the follow-ups and the digest.
-    let ready = crate::readiness::readiness_all(inv, config, now);
-    crate::readiness::plan_followups(inv, config, now, &ready, &mut notices);
-    crate::reminders::plan_reminders(inv, config, now, &mut notices, &mut problems);
-    crate::digest::plan_digests(inv, config, now, &ready, &mut notices);
+    let ready = crate::plan::readiness::readiness_all(inv, config, now);
+    crate::plan::readiness::plan_followups(inv, config, now, &ready, &mut notices);
+    crate::plan::reminders::plan_reminders(inv, config, now, &mut notices, &mut problems);
+    crate::plan::digest::plan_digests(inv, config, now, &ready, &mut notices);
     notices.sort_by(|a, b| {
         (a.send_at, a.kind, &a.policy, &a.audience).cmp(&(
             b.send_at,

@@ -6,10 +6,11 @@
 
 use crate::config::Config;
 use crate::inventory::Inventory;
+use crate::model::problem::Problem;
+use crate::model::time::start_of_day;
+use crate::plan::rollout::{Source, rollout_for};
 use crate::plan::{Notice, Plan, plan};
-use crate::problem::Problem;
 use crate::render::{Renderer, to_text};
-use crate::rollout::{Source, rollout_for, start_of_day};
 use anyhow::{Context, bail};
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -134,8 +135,8 @@ pub struct SourceArgs {
 }
 
 impl SourceArgs {
-    pub fn spec(&self) -> crate::source::SourceSpec {
-        crate::source::SourceSpec {
+    pub fn spec(&self) -> crate::inventory::source::SourceSpec {
+        crate::inventory::source::SourceSpec {
             snapshot: self.snapshot.clone(),
             context: self.context.clone(),
         }
@@ -194,7 +195,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
 
 fn load(args: &SourceArgs) -> anyhow::Result<(Config, Inventory)> {
     let config = Config::load(&args.config)?;
-    let inventory = crate::source::load_once(&args.spec())?;
+    let inventory = crate::inventory::source::load_once(&args.spec())?;
     Ok((config, inventory))
 }
 
@@ -406,7 +407,7 @@ fn cmd_check(args: CheckArgs) -> anyhow::Result<u8> {
         }
         Err(e) => return Err(e.into()),
     };
-    let inv = crate::source::load_once(&args.source.spec())?;
+    let inv = crate::inventory::source::load_once(&args.source.spec())?;
     let now = parse_now(args.now.as_deref(), &config)?;
     let report = check(&config, &inv, now);
     print!("{}", report.text);
@@ -421,7 +422,7 @@ fn cmd_gate(args: GateArgs) -> anyhow::Result<u8> {
         match inv.policy(name) {
             Some(p) => policies.push(p),
             None => {
-                let close = crate::slash::answer::suggestions(
+                let close = crate::chat::answer::suggestions(
                     name,
                     inv.policies.iter().map(|p| p.id.as_str()),
                 );
@@ -438,7 +439,7 @@ fn cmd_gate(args: GateArgs) -> anyhow::Result<u8> {
     let mut all_ready = true;
     let mut out = String::new();
     for p in policies {
-        let r = crate::readiness::readiness(p, &inv, &config, now);
+        let r = crate::plan::readiness::readiness(p, &inv, &config, now);
         all_ready &= r.is_ready();
         let _ = writeln!(
             out,
@@ -556,9 +557,9 @@ pub fn check(config: &Config, inv: &Inventory, now: DateTime<FixedOffset>) -> Ch
     // Exception hygiene: informal exceptions are worth fixing, not errors.
     let now_utc = now.with_timezone(&Utc);
     for x in &inv.exceptions {
-        let (v, _) = crate::exceptions::view(x, &config.exceptions.keys, config.time_zone);
+        let (v, _) = crate::plan::exceptions::view(x, &config.exceptions.keys, config.time_zone);
         let max = i64::from(config.exceptions.max_review_days);
-        for (h, detail) in crate::exceptions::findings(x, &v, inv, max, now_utc) {
+        for (h, detail) in crate::plan::exceptions::findings(x, &v, inv, max, now_utc) {
             let message = if detail.is_empty() {
                 h.describe().to_string()
             } else {
@@ -613,13 +614,14 @@ fn cmd_run(args: RunArgs) -> anyhow::Result<u8> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let source = crate::source::open(&args.source.spec()).await?;
+        let source = crate::inventory::source::open(&args.source.spec()).await?;
         if args.once {
-            crate::source::wait_ready(&source).await?;
+            crate::inventory::source::wait_ready(&source).await?;
         }
         // The cluster that holds the ConfigMap ledger and the Lease: the pod's own.
         let cluster = if configmap.is_some() || args.leader_lease.is_some() {
-            let kube_config = crate::source::kube_config(args.source.context.as_deref()).await?;
+            let kube_config =
+                crate::inventory::source::kube_config(args.source.context.as_deref()).await?;
             let namespace = std::env::var("POD_NAMESPACE")
                 .ok()
                 .filter(|n| !n.is_empty())
@@ -630,10 +632,13 @@ fn cmd_run(args: RunArgs) -> anyhow::Result<u8> {
         };
         let leadership = match (&args.leader_lease, &cluster) {
             (Some(lease), Some((kube_config, namespace))) => {
-                let client = crate::leader::election_client(kube_config.clone())?;
-                let identity = crate::leader::default_identity();
+                let client = crate::deliver::leader::election_client(kube_config.clone())?;
+                let identity = crate::deliver::leader::default_identity();
                 tracing::info!(%lease, %namespace, %identity, "joining the leader election");
-                Some(crate::leader::Leadership::start(client, namespace, lease, &identity).await?)
+                Some(
+                    crate::deliver::leader::Leadership::start(client, namespace, lease, &identity)
+                        .await?,
+                )
             }
             _ => None,
         };
@@ -641,8 +646,10 @@ fn cmd_run(args: RunArgs) -> anyhow::Result<u8> {
         let result = match (&configmap, &cluster) {
             (Some(name), Some((kube_config, namespace))) => {
                 let client = kube::Client::try_from(kube_config.clone())?;
-                let ledger =
-                    crate::cluster_ledger::ConfigMapLedger::open(client, namespace, name).await?;
+                let ledger = crate::deliver::ledger::configmap::ConfigMapLedger::open(
+                    client, namespace, name,
+                )
+                .await?;
                 run_with_ledger(
                     &args,
                     &config,
@@ -655,7 +662,7 @@ fn cmd_run(args: RunArgs) -> anyhow::Result<u8> {
                 .await
             }
             _ => {
-                let ledger = crate::ledger::FileLedger::open(&args.state)?;
+                let ledger = crate::deliver::ledger::FileLedger::open(&args.state)?;
                 run_with_ledger(
                     &args,
                     &config,
@@ -676,11 +683,11 @@ fn cmd_run(args: RunArgs) -> anyhow::Result<u8> {
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn run_with_ledger<L: crate::ledger::Ledger>(
+async fn run_with_ledger<L: crate::deliver::ledger::Ledger>(
     args: &RunArgs,
     config: &Config,
     renderer: &Renderer,
-    source: &crate::source::Source,
+    source: &crate::inventory::source::Source,
     ledger: std::sync::Mutex<L>,
     now: Option<DateTime<FixedOffset>>,
     leader: Option<tokio::sync::watch::Receiver<bool>>,
@@ -698,7 +705,7 @@ async fn run_with_ledger<L: crate::ledger::Ledger>(
     match SlackToken::from_env()? {
         Some(token) => {
             let slack = Arc::new(Slack::new(token, SlackSettings::from_env())?);
-            let counters = crate::server::slack_counters(slack.clone());
+            let counters = crate::chat::http::slack_counters(slack.clone());
             run.with(&*slack, now, Some((counters, slack.clone())))
                 .await
         }
@@ -716,18 +723,18 @@ struct Run<'a, L> {
     args: &'a RunArgs,
     config: &'a Config,
     renderer: &'a Renderer,
-    source: &'a crate::source::Source,
+    source: &'a crate::inventory::source::Source,
     ledger: &'a std::sync::Mutex<L>,
     leader: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
-impl<L: crate::ledger::Ledger> Run<'_, L> {
+impl<L: crate::deliver::ledger::Ledger> Run<'_, L> {
     async fn with<D: crate::deliver::Deliver>(
         &self,
         deliver: &D,
         now: Option<DateTime<FixedOffset>>,
         slack: Option<(
-            crate::server::DeliveryCounters,
+            crate::chat::http::DeliveryCounters,
             Arc<crate::deliver::slack::Slack>,
         )>,
     ) -> anyhow::Result<u8> {
@@ -743,7 +750,8 @@ impl<L: crate::ledger::Ledger> Run<'_, L> {
             let now =
                 now.unwrap_or_else(|| Utc::now().with_timezone(&config.time_zone).fixed_offset());
             let outcome =
-                crate::daemon::tick(source, config, renderer, deliver, ledger, now, &stop).await?;
+                crate::deliver::tick::tick(source, config, renderer, deliver, ledger, now, &stop)
+                    .await?;
             eprintln!(
                 "tick at {now}: {} due, {} {}, {} failed{}",
                 outcome.due,
@@ -772,18 +780,18 @@ impl<L: crate::ledger::Ledger> Run<'_, L> {
             .await
             .with_context(|| format!("cannot listen on {}", self.args.listen))?;
         let shutdown = Shutdown::new();
-        let loader = tokio::spawn(crate::server::keep_loaded(
+        let loader = tokio::spawn(crate::chat::http::keep_loaded(
             state.clone(),
             source.clone(),
             source.refresh_every(),
         ));
-        let http = tokio::spawn(crate::server::serve(
+        let http = tokio::spawn(crate::chat::http::serve(
             listener,
             state.clone(),
             shutdown.wait(),
         ));
         let socket = spawn_socket_mode(state, shutdown.wait())?;
-        crate::daemon::run_loop(
+        crate::deliver::tick::run_loop(
             source,
             config,
             renderer,
@@ -836,15 +844,15 @@ impl Shutdown {
 fn server_state(
     config: &Config,
     slack: Option<(
-        crate::server::DeliveryCounters,
+        crate::chat::http::DeliveryCounters,
         Arc<crate::deliver::slack::Slack>,
     )>,
-) -> anyhow::Result<Arc<crate::server::AppState>> {
-    let secret = crate::slash::verify::SigningSecret::from_env()?;
+) -> anyhow::Result<Arc<crate::chat::http::AppState>> {
+    let secret = crate::chat::verify::SigningSecret::from_env()?;
     if secret.is_none() {
         tracing::warn!("SLACK_SIGNING_SECRET is not set: /slack/commands refuses every request");
     }
-    let mut state = crate::server::AppState::new(
+    let mut state = crate::chat::http::AppState::new(
         Arc::new(config.clone()),
         Arc::new(Renderer::for_config(config)?),
         secret,
@@ -862,14 +870,14 @@ fn server_state(
 
 /// Starts Socket Mode when SLACK_APP_TOKEN is set.
 fn spawn_socket_mode(
-    state: Arc<crate::server::AppState>,
+    state: Arc<crate::chat::http::AppState>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
-    let Some(token) = crate::socket::AppToken::from_env()? else {
+    let Some(token) = crate::chat::socket::AppToken::from_env()? else {
         return Ok(None);
     };
     Ok(Some(tokio::spawn(async move {
-        if let Err(e) = crate::socket::serve_socket_mode(token, state, shutdown).await {
+        if let Err(e) = crate::chat::socket::serve_socket_mode(token, state, shutdown).await {
             tracing::error!(error = %format!("{e:#}"), "Socket Mode stopped");
         }
     })))
@@ -881,13 +889,13 @@ fn cmd_serve(args: ServeArgs) -> anyhow::Result<u8> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let source = crate::source::open(&args.source.spec()).await?;
+        let source = crate::inventory::source::open(&args.source.spec()).await?;
         // With a bot token, callers are matched to teams by email too.
         let slack = match crate::deliver::slack::SlackToken::from_env()? {
             Some(token) => {
                 let settings = crate::deliver::slack::SlackSettings::from_env();
                 let slack = Arc::new(crate::deliver::slack::Slack::new(token, settings)?);
-                Some((crate::server::slack_counters(slack.clone()), slack))
+                Some((crate::chat::http::slack_counters(slack.clone()), slack))
             }
             None => None,
         };
@@ -896,14 +904,14 @@ fn cmd_serve(args: ServeArgs) -> anyhow::Result<u8> {
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         let shutdown = Shutdown::new();
-        let loader = tokio::spawn(crate::server::keep_loaded(
+        let loader = tokio::spawn(crate::chat::http::keep_loaded(
             state.clone(),
             source.clone(),
             source.refresh_every(),
         ));
         let socket = spawn_socket_mode(state.clone(), shutdown.wait())?;
         tokio::spawn(shutdown.on_signal());
-        crate::server::serve(listener, state, shutdown.wait()).await?;
+        crate::chat::http::serve(listener, state, shutdown.wait()).await?;
         loader.abort();
         if let Some(s) = socket {
             let _ = s.await;

@@ -2,8 +2,11 @@
 //!
 //! `verify` checks Slack's request signature on the raw body before anything is parsed;
 //! `request` turns the form body and the command text into a [`request::Question`]; `answer`
-//! decides what the reply says (pure); the HTTP edge is `crate::server`.
+//! decides what the reply says (pure); `http` and `socket` are the edges
+//! Slack reaches it through (a signed HTTP request, or a Socket Mode envelope).
 
 pub mod answer;
+pub mod http;
 pub mod request;
+pub mod socket;
 pub mod verify;

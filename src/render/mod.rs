@@ -45,62 +45,62 @@ pub const KINDS: &[TemplateKind] = &[
     TemplateKind {
         name: "announce",
         sections: NOTICE_SECTIONS,
-        builtin: include_str!("../templates/announce.hbs"),
+        builtin: include_str!("../../templates/announce.hbs"),
     },
     TemplateKind {
         name: "why-policy",
         sections: ANSWER_SECTIONS,
-        builtin: include_str!("../templates/why-policy.hbs"),
+        builtin: include_str!("../../templates/why-policy.hbs"),
     },
     TemplateKind {
         name: "why-resource",
         sections: ANSWER_SECTIONS,
-        builtin: include_str!("../templates/why-resource.hbs"),
+        builtin: include_str!("../../templates/why-resource.hbs"),
     },
     TemplateKind {
         name: "status",
         sections: ANSWER_SECTIONS,
-        builtin: include_str!("../templates/status.hbs"),
+        builtin: include_str!("../../templates/status.hbs"),
     },
     TemplateKind {
         name: "exceptions",
         sections: ANSWER_SECTIONS,
-        builtin: include_str!("../templates/exceptions.hbs"),
+        builtin: include_str!("../../templates/exceptions.hbs"),
     },
     TemplateKind {
         name: "reminder",
         sections: ANSWER_SECTIONS,
-        builtin: include_str!("../templates/reminder.hbs"),
+        builtin: include_str!("../../templates/reminder.hbs"),
     },
     TemplateKind {
         name: "digest",
         sections: ANSWER_SECTIONS,
-        builtin: include_str!("../templates/digest.hbs"),
+        builtin: include_str!("../../templates/digest.hbs"),
     },
     TemplateKind {
         name: "readiness",
         sections: ANSWER_SECTIONS,
-        builtin: include_str!("../templates/readiness.hbs"),
+        builtin: include_str!("../../templates/readiness.hbs"),
     },
     TemplateKind {
         name: "overdue",
         sections: ANSWER_SECTIONS,
-        builtin: include_str!("../templates/overdue.hbs"),
+        builtin: include_str!("../../templates/overdue.hbs"),
     },
     TemplateKind {
         name: "enforced",
         sections: ANSWER_SECTIONS,
-        builtin: include_str!("../templates/enforced.hbs"),
+        builtin: include_str!("../../templates/enforced.hbs"),
     },
     TemplateKind {
         name: "failure",
         sections: ANSWER_SECTIONS,
-        builtin: include_str!("../templates/failure.hbs"),
+        builtin: include_str!("../../templates/failure.hbs"),
     },
     TemplateKind {
         name: "help",
         sections: ANSWER_SECTIONS,
-        builtin: include_str!("../templates/help.hbs"),
+        builtin: include_str!("../../templates/help.hbs"),
     },
 ];
 

@@ -11,37 +11,18 @@
 //! date is forewarn's (or the cluster's own) convention: Kyverno does not act on it, so a passed
 //! review date makes an exception overdue, not inactive.
 
+use crate::config::ExceptionKeys;
 use crate::inventory::selector::wildcard_match;
 use crate::inventory::{Exception, Inventory, Policy};
-use crate::problem::Problem;
-use crate::rollout::parse_enforce_on;
+use crate::model::problem::Problem;
+use crate::model::time::parse_enforce_on;
+
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
 /// The label Kyverno's cleanup controller reads on any object, exceptions included.
 pub const TTL_LABEL: &str = "cleanup.kyverno.io/ttl";
-
-/// Annotation keys for an exception's owner, reason and review date, each tried in order; the
-/// first present, non-empty one wins. Lists, because clusters already use their own keys.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-pub struct ExceptionKeys {
-    pub owner: Vec<String>,
-    pub reason: Vec<String>,
-    pub review_by: Vec<String>,
-}
-
-impl ExceptionKeys {
-    /// forewarn's own keys under `prefix` (e.g. `forewarn.dev/`): `owner`, `reason`,
-    /// `review-by`.
-    pub fn defaults(prefix: &str) -> Self {
-        Self {
-            owner: vec![format!("{prefix}owner")],
-            reason: vec![format!("{prefix}reason")],
-            review_by: vec![format!("{prefix}review-by")],
-        }
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // TTL, as Kyverno's cleanup controller reads it
