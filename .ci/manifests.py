@@ -7,6 +7,8 @@
                                                     of a Service it selects
     manifests.py config RENDERED.yaml OUT           writes the forewarn.yaml of the chart's
                                                     ConfigMap to OUT (for `forewarn check`)
+    manifests.py scopes README.md MANIFEST.yaml...  the Slack app manifests ask for the same bot
+                                                    scopes, and README.md lists each of them
 
 Exits 1 with a message on the first mismatch. Uses PyYAML (installed with kubernetes-validate).
 """
@@ -73,11 +75,29 @@ def write_config(path, out):
         f.write(maps[0]["data"]["forewarn.yaml"])
 
 
+def check_scopes(readme, manifests):
+    lists = {}
+    for path in manifests:
+        with open(path, encoding="utf-8") as f:
+            lists[path] = yaml.safe_load(f)["oauth_config"]["scopes"]["bot"]
+    first, *rest = manifests
+    for path in rest:
+        if sorted(lists[path]) != sorted(lists[first]):
+            fail(f"the bot scopes of {path} differ from those of {first}")
+    with open(readme, encoding="utf-8") as f:
+        text = f.read()
+    missing = [scope for scope in lists[first] if f"`{scope}`" not in text]
+    if missing:
+        fail(f"{readme} does not list the bot scopes {missing} of {first}")
+
+
 def main(argv):
     if len(argv) >= 3 and argv[0] == "rbac":
         check_rbac(argv[1], argv[2:])
     elif len(argv) >= 2 and argv[0] == "ports":
         check_ports(argv[1:])
+    elif len(argv) >= 3 and argv[0] == "scopes":
+        check_scopes(argv[1], argv[2:])
     elif len(argv) == 3 and argv[0] == "config":
         write_config(argv[1], argv[2])
     else:
