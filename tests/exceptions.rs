@@ -477,7 +477,7 @@ fn example_exception_covers_web_legacy_only() {
     let other = inv
         .policies
         .iter()
-        .find(|p| p.id != "require-run-as-nonroot")
+        .find(|p| p.label != "require-run-as-nonroot")
         .expect("another policy");
     assert!(!covers(x, other, rule, "storefront-web", "web-legacy"));
 

@@ -5,6 +5,7 @@ mod common;
 
 use common::{fixture, fixtures, load};
 use forewarn::inventory::{Mode, ModeSpec, PolicyKind, PolicySeverity};
+use forewarn::model::ids::Engine;
 
 /// Files in the fixtures that are not whole Kubernetes objects, and the field each error names.
 /// Chainsaw assertion files leave out the namespace (the test runner supplies it) or hold
@@ -94,8 +95,10 @@ fn every_fixture_loads_or_gets_the_documented_error() {
         "policies read: {}",
         inv.policies.len()
     );
-    assert!(inv.policy("require-run-as-nonroot").is_some());
-    assert!(inv.policy("disallow-host-path").is_some());
+    // The library has ClusterPolicy and ValidatingPolicy versions of the same names: the bare
+    // name is ambiguous, the kind-qualified one is not.
+    assert!(inv.policies_named("require-run-as-nonroot").count() >= 1);
+    assert!(inv.policy("ClusterPolicy:disallow-host-path").is_some());
     assert!(
         inv.exceptions.len() >= 8,
         "exceptions read: {}",
@@ -112,7 +115,7 @@ fn policy_library_docs_are_read() {
     let inv = load(&fixture("kyverno-policies"));
     assert!(inv.problems.is_empty(), "{:?}", inv.problems);
     let p = inv.policy("require-run-as-nonroot").expect("policy");
-    assert_eq!(p.kind, PolicyKind::ClusterPolicy);
+    assert_eq!(p.kind(), PolicyKind::ClusterPolicy);
     assert_eq!(p.title(), "Require runAsNonRoot");
     assert_eq!(
         p.docs.category.as_deref(),
@@ -135,14 +138,14 @@ fn policy_library_docs_are_read() {
         .policies
         .iter()
         .find(|p| {
-            p.kind == PolicyKind::ValidatingPolicy && p.name == "disallow-privileged-containers"
+            p.kind() == PolicyKind::ValidatingPolicy && p.name() == "disallow-privileged-containers"
         })
         .expect("vpol");
     assert_eq!(vpol.modes, ModeSpec::Fixed(Mode::Audit));
     // Severity and docs may be missing: the title falls back to the name.
     let no_docs = inv.policies.iter().find(|p| p.docs.title.is_none());
     if let Some(p) = no_docs {
-        assert_eq!(p.title(), p.name);
+        assert_eq!(p.title(), p.name());
     }
 }
 
@@ -171,6 +174,7 @@ fn reports_without_rule_message_summary_or_timestamp() {
     let inv = load(&fixture("kyverno/website/polr-list-vap.docs.yaml"));
     assert!(inv.problems.is_empty(), "{:?}", inv.problems);
     let s = &inv.results[&(
+        Engine::ValidatingAdmission,
         "check-deployment-replicas".to_string(),
         Some("staging-ns".to_string()),
     )];
@@ -188,6 +192,7 @@ fn reports_without_rule_message_summary_or_timestamp() {
         "kyverno/website/policyreport-skip-by-cel-exception.docs.yaml",
     ));
     let s = &inv.results[&(
+        Engine::KyvernoValidating,
         "vpol-report-background-sample".to_string(),
         Some("default".to_string()),
     )];
@@ -200,7 +205,11 @@ fn reports_without_rule_message_summary_or_timestamp() {
     let inv = load(&fixture(
         "kyverno/test/conformance/chainsaw/reports/admission/two-rules-with-different-modes/reports-assert.yaml",
     ));
-    let s = &inv.results[&("check-ns-labels".to_string(), Some("good-ns-1".to_string()))];
+    let s = &inv.results[&(
+        Engine::Kyverno,
+        "check-ns-labels".to_string(),
+        Some("good-ns-1".to_string()),
+    )];
     assert_eq!(s.fail_by_rule.get("require-ns-env-label"), Some(&1));
     assert_eq!(s.counts.pass, 1);
 }

@@ -115,7 +115,7 @@ async fn the_live_inventory_equals_the_snapshot_of_the_same_objects() {
     let ids = |inv: &Inventory| {
         inv.policies
             .iter()
-            .map(|p| p.id.clone())
+            .map(|p| p.label.clone())
             .collect::<Vec<_>>()
     };
     assert_eq!(ids(&from_cluster), ids(&from_files));
@@ -146,7 +146,11 @@ async fn the_live_inventory_equals_the_snapshot_of_the_same_objects() {
 
 fn report_for(inv: &Inventory, ns: &str) -> u64 {
     inv.results
-        .get(&("require-run-as-nonroot".to_string(), Some(ns.to_string())))
+        .get(&(
+            forewarn::model::ids::Engine::Kyverno,
+            "require-run-as-nonroot".to_string(),
+            Some(ns.to_string()),
+        ))
         .map_or(0, |s| s.counts.fail)
 }
 

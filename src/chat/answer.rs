@@ -80,7 +80,7 @@ pub fn answer(
             None => help(
                 command,
                 Some(format!("There is no policy named `{name}`.")),
-                suggestions(name, inv.policies.iter().map(|p| p.id.as_str())),
+                suggestions(name, inv.policies.iter().map(|p| p.label.as_str())),
             ),
         },
         Question::WhyResource {
@@ -110,7 +110,7 @@ pub fn help(command: &str, error: Option<String>, suggestions: Vec<String>) -> A
 /// A policy by id (`name`, `namespace/name`), or by name alone when that is unambiguous.
 fn find_policy<'a>(inv: &'a Inventory, name: &str) -> Option<&'a Policy> {
     inv.policy(name).or_else(|| {
-        let mut by_name = inv.policies.iter().filter(|p| p.name == name);
+        let mut by_name = inv.policies.iter().filter(|p| p.name() == name);
         match (by_name.next(), by_name.next()) {
             (Some(p), None) => Some(p),
             _ => None,
@@ -177,7 +177,12 @@ struct Ctx<'a> {
 impl Ctx<'_> {
     fn team_namespaces(&self, team: &str) -> Vec<String> {
         let mut names: Vec<&str> = self.inv.namespaces.keys().map(String::as_str).collect();
-        names.extend(self.inv.results.keys().filter_map(|(_, ns)| ns.as_deref()));
+        names.extend(
+            self.inv
+                .results
+                .keys()
+                .filter_map(|(_, _, ns)| ns.as_deref()),
+        );
         names.sort_unstable();
         names.dedup();
         names
@@ -206,7 +211,7 @@ impl Ctx<'_> {
                         .inv
                         .results
                         .keys()
-                        .any(|(_, ns)| ns.as_deref() == Some(a));
+                        .any(|(_, _, ns)| ns.as_deref() == Some(a));
                 if known_ns {
                     return Ok(Scope {
                         label: format!("namespace {a}"),
@@ -313,7 +318,7 @@ impl Ctx<'_> {
         // Failing anywhere, whatever the mode (an enforced policy can still have old failures).
         let all: Vec<(Option<&str>, u64)> = self
             .inv
-            .results_for(&p.id)
+            .results_for(&p.reference)
             .filter(|(_, s)| s.counts.fail > 0)
             .map(|(ns, s)| (ns, s.counts.fail))
             .collect();
@@ -321,7 +326,7 @@ impl Ctx<'_> {
         let items: Vec<Value> = match &team_ns {
             Some(mine) => self
                 .inv
-                .results_for(&p.id)
+                .results_for(&p.reference)
                 .filter(|(ns, s)| s.counts.fail > 0 && ns.is_some_and(|ns| mine.iter().any(|m| m == ns)))
                 .map(|(ns, s)| {
                     json!({
@@ -344,7 +349,7 @@ impl Ctx<'_> {
             kind: "why-policy",
             data: json!({
                 "policy": {
-                    "id": p.id, "title": p.title(), "description": p.docs.description,
+                    "id": p.label, "title": p.title(), "description": p.docs.description,
                     "category": p.docs.category, "severity": p.docs.severity.map(|s| s.as_str()),
                     "subject": p.docs.subject,
                 },
@@ -475,7 +480,7 @@ impl Ctx<'_> {
             items.push((
                 e.date,
                 json!({
-                    "policy": p.id,
+                    "policy": p.label,
                     "title": p.title(),
                     "enforce_on": enforce_on,
                     "when": when,

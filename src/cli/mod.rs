@@ -424,7 +424,7 @@ fn cmd_gate(args: GateArgs) -> anyhow::Result<u8> {
             None => {
                 let close = crate::chat::answer::suggestions(
                     name,
-                    inv.policies.iter().map(|p| p.id.as_str()),
+                    inv.policies.iter().map(|p| p.label.as_str()),
                 );
                 if close.is_empty() {
                     bail!("no policy named '{name}'");
@@ -444,7 +444,7 @@ fn cmd_gate(args: GateArgs) -> anyhow::Result<u8> {
         let _ = writeln!(
             out,
             "{} ({}){}: {}",
-            p.id,
+            p.label,
             p.title(),
             r.enforce_on
                 .as_deref()
@@ -523,9 +523,9 @@ pub fn check(config: &Config, inv: &Inventory, now: DateTime<FixedOffset>) -> Ch
             any = true;
             let from = match v.source {
                 Source::Annotation => format!("annotation {}", config.annotation(key)),
-                Source::Config => format!("{} policies.{}", config.source, policy.id),
+                Source::Config => format!("{} policies.{}", config.source, policy.label),
             };
-            let _ = write!(text, "  {}: {key} = {} (from {from}", policy.id, v.value);
+            let _ = write!(text, "  {}: {key} = {} (from {from}", policy.label, v.value);
             match &v.overridden {
                 Some(o) => {
                     let _ = writeln!(text, "; overrides '{o}' in {})", config.source);

@@ -10,6 +10,7 @@
 use super::ingest::ingest;
 use super::model::{FailingResource, Finding, Inventory, ResourceRef, ResultSummary};
 use super::snapshot::{InventorySource, SnapshotError};
+use crate::model::ids::Engine;
 use crate::model::problem::Problem;
 use futures::StreamExt;
 use kube::api::{Api, ApiResource, DynamicObject};
@@ -68,13 +69,16 @@ struct FailDetail {
 /// Policy × namespace pairs seen, each named once.
 #[derive(Default)]
 struct Pairs {
-    ids: HashMap<(Box<str>, Option<Box<str>>), u32>,
-    names: Vec<(Box<str>, Option<Box<str>>)>,
+    ids: HashMap<PairName, u32>,
+    names: Vec<PairName>,
 }
 
+/// Engine, policy as reports name it, namespace.
+type PairName = (Engine, Box<str>, Option<Box<str>>);
+
 impl Pairs {
-    fn id(&mut self, policy: &str, namespace: Option<&str>) -> u32 {
-        let key: (Box<str>, Option<Box<str>>) = (policy.into(), namespace.map(Into::into));
+    fn id(&mut self, engine: Engine, policy: &str, namespace: Option<&str>) -> u32 {
+        let key: PairName = (engine, policy.into(), namespace.map(Into::into));
         if let Some(&id) = self.ids.get(&key) {
             return id;
         }
@@ -101,10 +105,10 @@ impl Fragment {
         }
         let mut counts = Vec::with_capacity(inv.results.len());
         let mut failing = Vec::new();
-        for ((policy, ns), s) in std::mem::take(&mut inv.results) {
+        for ((engine, policy, ns), s) in std::mem::take(&mut inv.results) {
             let c = &s.counts;
             counts.push([
-                pairs.id(&policy, ns.as_deref()),
+                pairs.id(engine, &policy, ns.as_deref()),
                 saturate(c.pass),
                 saturate(c.fail),
                 saturate(c.warn),
@@ -330,9 +334,13 @@ impl LiveInventory {
                 .collect::<HashMap<_, _>>()
         };
         for (id, s) in summaries {
-            let (policy, ns) = &names[&id];
+            let (engine, policy, ns) = &names[&id];
             inv.results
-                .entry((policy.to_string(), ns.as_ref().map(|n| n.to_string())))
+                .entry((
+                    *engine,
+                    policy.to_string(),
+                    ns.as_ref().map(|n| n.to_string()),
+                ))
                 .or_default()
                 .absorb(&s);
         }

@@ -7,7 +7,7 @@
 use super::fields::{FieldError, FieldResult, Node};
 use super::model::{
     ExceptedPolicy, Exception, Mode, ModeOverride, ModeSpec, Namespace, Policy, PolicyDocs,
-    PolicyKind, PolicySeverity, Rule,
+    PolicyKind, PolicyRef, PolicySeverity, Rule,
 };
 use super::selector::{LabelSelector, Operator, Requirement};
 
@@ -197,15 +197,14 @@ pub fn read_kyverno_policy(obj: Node<'_>, kind: PolicyKind) -> FieldResult<Polic
     }
     let spec_action = read_mode(spec, "validationFailureAction")?.unwrap_or(Mode::Audit);
     let spec_overrides = read_overrides(spec, "validationFailureActionOverrides")?;
-    let id = match &namespace {
-        Some(ns) => format!("{ns}/{name}"),
-        None => name.clone(),
+    let reference = PolicyRef {
+        kind,
+        namespace,
+        name,
     };
     Ok(Policy {
-        id,
-        name,
-        namespace,
-        kind,
+        label: reference.report_name(),
+        reference,
         docs: docs(&meta),
         annotations: meta.annotations,
         modes: ModeSpec::Kyverno {
@@ -250,15 +249,14 @@ pub fn read_validating_policy(obj: Node<'_>, kind: PolicyKind) -> FieldResult<Po
     } else {
         Mode::Audit
     };
-    let id = match &namespace {
-        Some(ns) => format!("{ns}/{name}"),
-        None => name.clone(),
+    let reference = PolicyRef {
+        kind,
+        namespace,
+        name,
     };
     Ok(Policy {
-        id,
-        name,
-        namespace,
-        kind,
+        label: reference.report_name(),
+        reference,
         docs: docs(&meta),
         annotations: meta.annotations,
         modes: ModeSpec::Fixed(mode),

@@ -6,6 +6,8 @@
 //! whole report objects (large clusters carry hundreds of thousands of results).
 
 use super::selector::{LabelSelector, wildcard_match};
+use crate::model::ids::Engine;
+pub use crate::model::ids::{PolicyKind, PolicyRef};
 use crate::model::problem::Problem;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -38,15 +40,6 @@ impl Mode {
             Mode::Enforce => "Enforce",
         }
     }
-}
-
-/// Which engine object a policy came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum PolicyKind {
-    ClusterPolicy,
-    Policy,
-    ValidatingPolicy,
-    NamespacedValidatingPolicy,
 }
 
 /// Severity as written in `policies.kyverno.io/severity`, normalised to lower case.
@@ -148,11 +141,12 @@ pub enum ModeSpec {
 /// A policy with everything forewarn reads from it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Policy {
-    /// How reports name it: `name`, or `namespace/name` for namespaced kinds.
-    pub id: String,
-    pub name: String,
-    pub namespace: Option<String>,
-    pub kind: PolicyKind,
+    /// Which policy this is: kind (and so engine), namespace and name.
+    pub reference: PolicyRef,
+    /// How forewarn names it in ids, messages and problems: the report name, or
+    /// `Kind:name` when another policy of the inventory shares that name. Set by
+    /// [`Inventory::finish`].
+    pub label: String,
     pub annotations: Labels,
     pub docs: PolicyDocs,
     pub modes: ModeSpec,
@@ -207,12 +201,41 @@ impl Policy {
 
     /// The title to show: the title annotation, else the name.
     pub fn title(&self) -> &str {
-        self.docs.title.as_deref().unwrap_or(&self.name)
+        self.docs.title.as_deref().unwrap_or(&self.reference.name)
+    }
+
+    pub fn name(&self) -> &str {
+        &self.reference.name
+    }
+
+    pub fn kind(&self) -> PolicyKind {
+        self.reference.kind
+    }
+
+    pub fn engine(&self) -> Engine {
+        self.reference.engine()
+    }
+
+    /// The namespace of a namespaced policy.
+    pub fn namespace(&self) -> Option<&str> {
+        self.reference.namespace.as_deref()
     }
 
     /// Whether the policy can apply to resources in `namespace` at all.
     pub fn applies_in(&self, namespace: &str) -> bool {
-        self.namespace.as_deref().is_none_or(|ns| ns == namespace)
+        self.namespace().is_none_or(|ns| ns == namespace)
+    }
+
+    /// Whether `text` names this policy: its label, its report name, or `Kind:name` /
+    /// `Kind/name` (kind case-insensitive).
+    pub fn is_named(&self, text: &str) -> bool {
+        let text = text.trim();
+        if text == self.label || text == self.reference.report_name() {
+            return true;
+        }
+        text.split_once([':', '/'])
+            .and_then(|(kind, name)| Some((crate::model::ids::PolicyKind::parse(kind)?, name)))
+            .is_some_and(|(kind, name)| kind == self.kind() && name == self.reference.report_name())
     }
 }
 
@@ -294,6 +317,8 @@ pub struct ResourceRef {
 /// One failing or warning result about one resource (passes are only counted).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
+    pub engine: Engine,
+    /// The policy as the report names it.
     pub policy: String,
     pub rule: Option<String>,
     /// `fail` or `warn`.
@@ -341,13 +366,19 @@ pub struct Namespace {
     pub annotations: Labels,
 }
 
+/// Where a report result belongs: the engine (from the result's `source`), the policy as
+/// reports name it (`name` or `namespace/name`), and the namespace (`None`: cluster-scoped).
+pub type ResultKey = (Engine, String, Option<String>);
+
 /// Everything read from one source.
 #[derive(Debug, Clone, Default)]
 pub struct Inventory {
-    /// Sorted by id.
+    /// Which cluster this is.
+    pub cluster: crate::model::ids::ClusterName,
+    /// Sorted by reference.
     pub policies: Vec<Policy>,
-    /// Keyed by (policy id as reports name it, namespace).
-    pub results: BTreeMap<(String, Option<String>), ResultSummary>,
+    /// Keyed by (engine from the result's `source`, policy as reports name it, namespace).
+    pub results: BTreeMap<ResultKey, ResultSummary>,
     /// Failing and warning results per resource, for `/policy why <resource>`. Grows with
     /// failures, not with passing results.
     pub findings: BTreeMap<ResourceRef, Vec<Finding>>,
@@ -362,8 +393,31 @@ pub struct Inventory {
 }
 
 impl Inventory {
-    pub fn policy(&self, id: &str) -> Option<&Policy> {
-        self.policies.iter().find(|p| p.id == id)
+    /// The policy `text` names (see [`Policy::is_named`]); `None` when none or several do.
+    pub fn policy(&self, text: &str) -> Option<&Policy> {
+        let mut named = self.policies.iter().filter(|p| p.is_named(text));
+        let first = named.next()?;
+        named.next().is_none().then_some(first)
+    }
+
+    /// The policy a report result names: same engine (the result's `source`) and the same
+    /// report name.
+    pub fn policy_of_result(&self, engine: Engine, report_name: &str) -> Option<&Policy> {
+        self.policies
+            .iter()
+            .find(|p| p.engine() == engine && p.reference.report_name() == report_name)
+    }
+
+    /// How forewarn names the policy of a report result: its label when the policy is known,
+    /// else the name the report gives.
+    pub fn result_label(&self, engine: Engine, report_name: &str) -> String {
+        self.policy_of_result(engine, report_name)
+            .map_or_else(|| report_name.to_string(), |p| p.label.clone())
+    }
+
+    /// The policies `text` names (several when a name is shared across kinds).
+    pub fn policies_named<'a>(&'a self, text: &'a str) -> impl Iterator<Item = &'a Policy> + 'a {
+        self.policies.iter().filter(move |p| p.is_named(text))
     }
 
     /// Labels of a namespace (empty when the namespace object was not seen).
@@ -375,12 +429,13 @@ impl Inventory {
     /// Result summaries of one policy, by namespace.
     pub fn results_for<'a>(
         &'a self,
-        policy_id: &'a str,
+        policy: &PolicyRef,
     ) -> impl Iterator<Item = (Option<&'a str>, &'a ResultSummary)> + 'a {
+        let (engine, name) = (policy.engine(), policy.report_name());
         self.results
-            .range((policy_id.to_string(), None)..)
-            .take_while(move |((p, _), _)| p == policy_id)
-            .map(|((_, ns), s)| (ns.as_deref(), s))
+            .range((engine, name.clone(), None)..)
+            .take_while(move |((e, p, _), _)| *e == engine && *p == name)
+            .map(|((_, _, ns), s)| (ns.as_deref(), s))
     }
 
     /// Adds everything `other` holds (the live source keeps one small inventory per object and
@@ -409,7 +464,24 @@ impl Inventory {
 
     /// Puts policies in a stable order; called once a source has finished loading.
     pub fn finish(&mut self) {
-        self.policies.sort_by(|a, b| a.id.cmp(&b.id));
+        self.policies.sort_by(|a, b| {
+            (a.reference.report_name(), &a.reference)
+                .cmp(&(b.reference.report_name(), &b.reference))
+        });
+        // A name shared by two policies (a ClusterPolicy and a ValidatingPolicy, say) is
+        // qualified by kind wherever forewarn shows it, so ids stay unique.
+        let mut by_name: BTreeMap<String, usize> = BTreeMap::new();
+        for p in &self.policies {
+            *by_name.entry(p.reference.report_name()).or_default() += 1;
+        }
+        for p in &mut self.policies {
+            let name = p.reference.report_name();
+            p.label = if by_name.get(&name).copied().unwrap_or(0) > 1 {
+                p.reference.qualified()
+            } else {
+                name
+            };
+        }
         self.exceptions
             .sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
     }

@@ -6,7 +6,8 @@
 
 use super::fields::{FieldError, FieldResult, Node};
 use super::kyverno::{read_meta, valid_namespace_name};
-use super::model::{FailingResource, Finding, ResourceRef, ResultSummary};
+use super::model::{FailingResource, Finding, ResourceRef, ResultKey, ResultSummary};
+use crate::model::ids::Engine;
 use std::collections::BTreeMap;
 
 /// Whether a report kind is cluster-scoped.
@@ -33,7 +34,7 @@ fn subject(node: Node<'_>) -> FieldResult<Subject> {
 /// cannot be placed.
 /// Where report results are folded into.
 pub struct Sink<'a> {
-    pub summaries: &'a mut BTreeMap<(String, Option<String>), ResultSummary>,
+    pub summaries: &'a mut BTreeMap<ResultKey, ResultSummary>,
     pub findings: &'a mut BTreeMap<ResourceRef, Vec<Finding>>,
 }
 
@@ -107,6 +108,7 @@ fn read_result(
 ) -> FieldResult<()> {
     let summaries = &mut *sink.summaries;
     let policy = r.req_str("policy")?;
+    let engine = Engine::from_report_source(r.str("source")?);
     let outcome = r.req_str("result")?;
     let rule = r.str("rule")?.filter(|s| !s.is_empty());
     let message = r.str("message")?.map(|s| s.trim().to_string());
@@ -140,13 +142,14 @@ fn read_result(
             name: res.name.clone(),
         };
         sink.findings.entry(at).or_default().push(Finding {
+            engine,
             policy: policy.to_string(),
             rule: rule.map(str::to_string),
             result: outcome.to_string(),
             message: message.clone(),
         });
     }
-    let key = (policy.to_string(), namespace);
+    let key = (engine, policy.to_string(), namespace);
     match outcome {
         "pass" => summaries.entry(key).or_default().counts.pass += 1,
         "warn" => summaries.entry(key).or_default().counts.warn += 1,

@@ -168,8 +168,8 @@ fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 pub fn load_text(inv: &mut Inventory, name: &str, text: &str) {
     let part = read_text(name, text);
     fast::absorb_owned(inv, part.inv);
-    for ((policy, ns), s) in part.summaries.into_results() {
-        inv.results.entry((policy, ns)).or_default().absorb(&s);
+    for (key, s) in part.summaries.into_results() {
+        inv.results.entry(key).or_default().absorb(&s);
     }
 }
 

@@ -3,6 +3,7 @@
 //!
 //! Plain values with no I/O; the text forms (`Display`) are for ids and logs only.
 
+use serde::Serialize;
 use std::fmt;
 
 /// The owner name that means the platform team itself (reserved as a team key).
@@ -51,5 +52,248 @@ impl fmt::Display for Destination {
             Destination::Channel(c) => f.write_str(c),
             Destination::Emails(e) => write!(f, "email:{}", e.join(",")),
         }
+    }
+}
+
+/// The family of admission engine a policy belongs to. Reports tell the families apart by a
+/// result's `source` (kyverno `pkg/utils/report/source.go`): `kyverno` for ClusterPolicy and
+/// Policy, `KyvernoValidatingPolicy` for (Namespaced)ValidatingPolicy, `ValidatingAdmissionPolicy`
+/// for Kubernetes' own VAPs. A result without `source` comes from an older Kyverno.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum Engine {
+    /// Kyverno `kyverno.io` ClusterPolicy / Policy.
+    Kyverno,
+    /// Kyverno `policies.kyverno.io` ValidatingPolicy / NamespacedValidatingPolicy (CEL).
+    KyvernoValidating,
+    /// Kubernetes `admissionregistration.k8s.io` ValidatingAdmissionPolicy.
+    ValidatingAdmission,
+    /// OPA Gatekeeper constraints.
+    Gatekeeper,
+    /// Results of another producer (Falco, kube-bench, trivy, …): kept for `/policy why`, never
+    /// planned.
+    Other,
+}
+
+impl Engine {
+    /// The engine a report result belongs to, from its `source`.
+    pub fn from_report_source(source: Option<&str>) -> Engine {
+        match source.map(str::trim) {
+            None | Some("") => Engine::Kyverno,
+            Some(s) if s.eq_ignore_ascii_case("kyverno") => Engine::Kyverno,
+            Some("KyvernoValidatingPolicy") => Engine::KyvernoValidating,
+            Some("ValidatingAdmissionPolicy") => Engine::ValidatingAdmission,
+            Some(_) => Engine::Other,
+        }
+    }
+}
+
+/// Which engine object a policy came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum PolicyKind {
+    ClusterPolicy,
+    Policy,
+    ValidatingPolicy,
+    NamespacedValidatingPolicy,
+}
+
+impl PolicyKind {
+    pub fn engine(self) -> Engine {
+        match self {
+            PolicyKind::ClusterPolicy | PolicyKind::Policy => Engine::Kyverno,
+            PolicyKind::ValidatingPolicy | PolicyKind::NamespacedValidatingPolicy => {
+                Engine::KyvernoValidating
+            }
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PolicyKind::ClusterPolicy => "ClusterPolicy",
+            PolicyKind::Policy => "Policy",
+            PolicyKind::ValidatingPolicy => "ValidatingPolicy",
+            PolicyKind::NamespacedValidatingPolicy => "NamespacedValidatingPolicy",
+        }
+    }
+
+    /// Parses a kind as written by users (`ValidatingPolicy`, case-insensitive).
+    pub fn parse(text: &str) -> Option<PolicyKind> {
+        [
+            PolicyKind::ClusterPolicy,
+            PolicyKind::Policy,
+            PolicyKind::ValidatingPolicy,
+            PolicyKind::NamespacedValidatingPolicy,
+        ]
+        .into_iter()
+        .find(|k| k.as_str().eq_ignore_ascii_case(text))
+    }
+}
+
+impl fmt::Display for PolicyKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A policy, identified by engine (through its kind), kind, namespace and name — never by
+/// name alone.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PolicyRef {
+    pub kind: PolicyKind,
+    /// Set for namespaced kinds only.
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+impl PolicyRef {
+    pub fn engine(&self) -> Engine {
+        self.kind.engine()
+    }
+
+    /// How reports name the policy: `name`, or `namespace/name` for a namespaced kind
+    /// (client-go's `MetaNamespaceKeyFunc`, used by kyverno `pkg/utils/report/results.go`).
+    pub fn report_name(&self) -> String {
+        match &self.namespace {
+            Some(ns) => format!("{ns}/{}", self.name),
+            None => self.name.clone(),
+        }
+    }
+
+    /// The report name qualified by kind: `ValidatingPolicy:restrict-seccomp-strict`.
+    pub fn qualified(&self) -> String {
+        format!("{}:{}", self.kind, self.report_name())
+    }
+}
+
+impl Serialize for PolicyRef {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("PolicyRef", 4)?;
+        st.serialize_field("engine", &self.engine())?;
+        st.serialize_field("kind", &self.kind)?;
+        st.serialize_field("namespace", &self.namespace)?;
+        st.serialize_field("name", &self.name)?;
+        st.end()
+    }
+}
+
+/// The name of a cluster: `--snapshot NAME=DIR`, `--context NAME`, the directory's base name or
+/// the config's `cluster-name`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
+#[serde(transparent)]
+pub struct ClusterName(String);
+
+impl ClusterName {
+    /// A cluster name is a DNS-1123 label-ish word: letters, digits, `-`, `_` and `.`, not
+    /// empty and without `/` (it becomes a segment of notice ids).
+    pub fn parse(text: &str) -> Result<ClusterName, String> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err("a cluster name cannot be empty".into());
+        }
+        if let Some(c) = text
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        {
+            return Err(format!(
+                "'{text}' is not a cluster name: '{c}' is not allowed (letters, digits, '-', '_', '.')"
+            ));
+        }
+        Ok(ClusterName(text.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ClusterName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The kind of a notice; each kind has its own template.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NoticeKind {
+    /// A dated heads-up before a policy is enforced.
+    Announce,
+    /// To an exception's owner before its review date or expiry, and weekly while overdue.
+    Reminder,
+    /// The scheduled audit digest, per team and for the platform.
+    Digest,
+    /// To the platform before a flip that would still block resources.
+    Readiness,
+    /// To the platform: the enforcement date passed but the policy is still in Audit.
+    Overdue,
+    /// To the teams still failing a policy that is now enforced.
+    Enforced,
+}
+
+impl NoticeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoticeKind::Announce => "announce",
+            NoticeKind::Reminder => "reminder",
+            NoticeKind::Digest => "digest",
+            NoticeKind::Readiness => "readiness",
+            NoticeKind::Overdue => "overdue",
+            NoticeKind::Enforced => "enforced",
+        }
+    }
+}
+
+/// A notice's stable id, unique by construction: kind, the cluster (only when several are
+/// configured), what it is about (a policy label or an exception), the audience and the
+/// milestone. Its text form (`announce/prod/require-run-as-nonroot/payments/T-7`) is the
+/// ledger's key and goes into message metadata; it is never parsed back.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct NoticeId {
+    text: String,
+}
+
+impl NoticeId {
+    /// Builds an id from its parts; empty parts are left out.
+    pub fn new(kind: NoticeKind, cluster: Option<&ClusterName>, parts: &[&str]) -> NoticeId {
+        let mut text = kind.as_str().to_string();
+        for part in cluster
+            .map(ClusterName::as_str)
+            .into_iter()
+            .chain(parts.iter().copied())
+        {
+            if !part.is_empty() {
+                text.push('/');
+                text.push_str(part);
+            }
+        }
+        NoticeId { text }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+impl fmt::Display for NoticeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl Serialize for NoticeId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text)
+    }
+}
+
+impl PartialEq<str> for NoticeId {
+    fn eq(&self, other: &str) -> bool {
+        self.text == other
+    }
+}
+
+impl PartialEq<&str> for NoticeId {
+    fn eq(&self, other: &&str) -> bool {
+        self.text == *other
     }
 }

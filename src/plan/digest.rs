@@ -47,14 +47,15 @@ pub fn plan_digests(
     type PerPolicy = BTreeMap<String, Vec<(String, u64, u64, Vec<String>)>>;
     let mut per_audience: BTreeMap<(String, String), (Option<String>, PerPolicy)> = BTreeMap::new();
     let mut totals: BTreeMap<String, (u64, usize)> = BTreeMap::new();
-    for ((policy, ns), s) in &inv.results {
+    for ((engine, policy, ns), s) in &inv.results {
         if s.counts.fail == 0 {
             continue;
         }
+        let policy = &inv.result_label(*engine, policy);
         let t = totals.entry(policy.clone()).or_default();
         t.0 += s.counts.fail;
         t.1 += 1;
-        let Some(ns) = ns else { continue };
+        let Some(ns) = ns.as_deref() else { continue };
         let (owner, _) = owner_of(ns, inv, config);
         let top = s
             .sample
@@ -68,7 +69,7 @@ pub fn plan_digests(
             .1
             .entry(policy.clone())
             .or_default()
-            .push((ns.clone(), s.counts.fail, s.skipped_by_exception, top));
+            .push((ns.to_string(), s.counts.fail, s.skipped_by_exception, top));
     }
     let policy_json = |id: &str,
                        rows: &[(String, u64, u64, Vec<String>)],
@@ -121,7 +122,7 @@ pub fn plan_digests(
                 .0
                 .enforce_on
                 .filter(|e| e.date >= today)?;
-            let r = ready.get(&p.id)?;
+            let r = ready.get(&p.label)?;
             let blockers = r
                 .by_audience()
                 .into_iter()
@@ -130,7 +131,7 @@ pub fn plan_digests(
                 .collect::<Vec<_>>()
                 .join(", ");
             Some(json!({
-                "policy": p.id, "title": p.title(),
+                "policy": p.label, "title": p.title(),
                 "enforce_on": e.instant.with_timezone(&tz).format("%a %-d %b %Y").to_string(),
                 "ready": r.is_ready(), "uncovered": r.uncovered(), "blockers": blockers,
             }))

@@ -456,7 +456,7 @@ pub fn findings(
         let known = inv
             .policies
             .iter()
-            .any(|q| q.id == p.policy || q.name == p.policy);
+            .any(|q| q.reference.report_name() == p.policy || q.name() == p.policy);
         // A wildcard is reported as such; it is not the name of a missing policy.
         if !known && !p.policy.contains('*') {
             out.push((
@@ -476,17 +476,17 @@ pub fn findings(
 /// namespaced Policy `namespace/name`; a policies.kyverno.io exception may also name a
 /// namespaced policy of its own namespace by its bare name.
 fn names_policy(x: &Exception, listed: &str, policy: &Policy) -> bool {
-    if listed == policy.id {
+    if listed == policy.reference.report_name() {
         return true;
     }
-    match (listed.split_once('/'), policy.namespace.as_deref()) {
-        (Some((ns, name)), Some(pns)) => ns == pns && name == policy.name,
+    match (listed.split_once('/'), policy.namespace()) {
+        (Some((ns, name)), Some(pns)) => ns == pns && name == policy.name(),
         (Some(_), None) => false,
-        (None, None) => listed == policy.name,
+        (None, None) => listed == policy.name(),
         (None, Some(pns)) => {
             x.api_version.starts_with("policies.kyverno.io/")
                 && x.namespace.as_deref() == Some(pns)
-                && listed == policy.name
+                && listed == policy.name()
         }
     }
 }

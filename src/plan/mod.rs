@@ -147,7 +147,7 @@ pub fn brief(policy: &Policy, rollout: &Rollout) -> PolicyBrief {
 /// Namespaces where `policy` is still in Audit and has failing results, with counts.
 pub fn audit_failures(policy: &Policy, inv: &Inventory) -> Vec<NamespaceFailures> {
     let mut out = Vec::new();
-    for (ns, summary) in inv.results_for(&policy.id) {
+    for (ns, summary) in inv.results_for(&policy.reference) {
         let (name, labels) = match ns {
             Some(ns) if !policy.applies_in(ns) => continue,
             Some(ns) => (ns, inv.namespace_labels(ns)),
@@ -196,7 +196,7 @@ fn audits_somewhere(policy: &Policy, inv: &Inventory) -> bool {
 /// Namespaces nobody owns (their notices go to the platform channel).
 pub fn unowned_namespaces(inv: &Inventory, config: &Config) -> Vec<String> {
     let mut seen: BTreeSet<&str> = inv.namespaces.keys().map(String::as_str).collect();
-    seen.extend(inv.results.keys().filter_map(|(_, ns)| ns.as_deref()));
+    seen.extend(inv.results.keys().filter_map(|(_, _, ns)| ns.as_deref()));
     seen.into_iter()
         .filter(|ns| owner_of(ns, inv, config).0.unowned)
         .map(str::to_string)
@@ -227,7 +227,7 @@ pub fn plan(inv: &Inventory, config: &Config, now: DateTime<FixedOffset>) -> Pla
             if audits_somewhere(policy, inv) {
                 let failing: u64 = affected.iter().map(|n| n.failing).sum();
                 problems.push(Problem::warning(
-                    format!("policy {}", policy.id),
+                    format!("policy {}", policy.label),
                     format!("metadata.annotations.{}", config.annotation("enforce-on")),
                     format!(
                         "enforce-on {} has passed but the policy is still in Audit ({failing} failing result(s) in {} namespace(s))",
@@ -274,7 +274,7 @@ pub fn plan(inv: &Inventory, config: &Config, now: DateTime<FixedOffset>) -> Pla
                         "schedule",
                         format!(
                             "'{}' has no tick in the year before T-{days} of policy {}",
-                            config.schedule_text, policy.id
+                            config.schedule_text, policy.label
                         ),
                     )),
                 }
@@ -282,9 +282,9 @@ pub fn plan(inv: &Inventory, config: &Config, now: DateTime<FixedOffset>) -> Pla
             for (send_at, days) in by_time {
                 let days_left = (enforce.date - send_at.date_naive()).num_days();
                 notices.push(Notice {
-                    id: format!("announce/{}/{}/T-{days}", policy.id, audience.key()),
+                    id: format!("announce/{}/{}/T-{days}", policy.label, audience.key()),
                     kind: crate::plan::NoticeKind::Announce,
-                    policy: policy.id.clone(),
+                    policy: policy.label.clone(),
                     audience: audience.key(),
                     destination: destination.to_string(),
                     send_at: send_at.fixed_offset(),

@@ -87,7 +87,7 @@ pub fn readiness_all(
         .policies
         .iter()
         .filter(|p| p.is_validating())
-        .map(|p| (p.id.as_str(), p))
+        .map(|p| (p.label.as_str(), p))
         .collect();
     let mut per_policy: BTreeMap<&str, BTreeMap<String, NamespaceReadiness>> = BTreeMap::new();
     for (resource, findings) in &inv.findings {
@@ -104,7 +104,7 @@ pub fn readiness_all(
             }
             let shown = if ns.is_empty() { CLUSTER_SCOPED } else { ns };
             let entry = per_policy
-                .entry(policy.id.as_str())
+                .entry(policy.label.as_str())
                 .or_default()
                 .entry(shown.to_string())
                 .or_insert_with(|| NamespaceReadiness {
@@ -132,13 +132,13 @@ pub fn readiness_all(
         .values()
         .map(|policy| {
             let (rollout, _) = rollout_for(policy, config);
-            let namespaces = per_policy.remove(policy.id.as_str()).unwrap_or_default();
+            let namespaces = per_policy.remove(policy.label.as_str()).unwrap_or_default();
             let r = Readiness {
-                policy: policy.id.clone(),
+                policy: policy.label.clone(),
                 enforce_on: rollout.enforce_on.map(|e| e.display()),
                 namespaces: namespaces.into_values().collect(),
             };
-            (policy.id.clone(), r)
+            (policy.label.clone(), r)
         })
         .collect()
 }
@@ -151,9 +151,9 @@ pub fn readiness(
     now: DateTime<FixedOffset>,
 ) -> Readiness {
     readiness_all(inv, config, now)
-        .remove(&policy.id)
+        .remove(&policy.label)
         .unwrap_or_else(|| Readiness {
-            policy: policy.id.clone(),
+            policy: policy.label.clone(),
             enforce_on: None,
             namespaces: Vec::new(),
         })
@@ -205,7 +205,7 @@ pub fn plan_followups(
             enforce.instant < now
         };
         let policy_brief = std::sync::Arc::new(crate::plan::brief(policy, &rollout));
-        let Some(r) = ready.get(&policy.id) else {
+        let Some(r) = ready.get(&policy.label) else {
             continue;
         };
         let base = |kind: NoticeKind,
@@ -216,7 +216,7 @@ pub fn plan_followups(
                     milestone: &str| Notice {
             id,
             kind,
-            policy: policy.id.clone(),
+            policy: policy.label.clone(),
             audience: audience.to_string(),
             destination: destination.to_string(),
             send_at,
@@ -232,7 +232,7 @@ pub fn plan_followups(
         let data = |kind: &str| {
             let mut d = readiness_json(r);
             d["kind"] = json!(kind);
-            d["policy"] = json!({"id": policy.id, "title": policy.title()});
+            d["policy"] = json!({"id": policy.label, "title": policy.title()});
             d["enforce_on"] = json!(shown_date(&enforce, config));
             d["platform"] =
                 json!({"channel": config.platform.channel, "contact": config.platform.contact});
@@ -246,7 +246,7 @@ pub fn plan_followups(
                 let milestone = format!("T-{}", config.readiness_days);
                 let mut n = base(
                     NoticeKind::Readiness,
-                    format!("readiness/{}/{milestone}", policy.id),
+                    format!("readiness/{}/{milestone}", policy.label),
                     "platform",
                     &platform,
                     at.fixed_offset(),
@@ -271,7 +271,11 @@ pub fn plan_followups(
             };
             let mut n = base(
                 NoticeKind::Overdue,
-                format!("overdue/{}/{}", policy.id, enforce.date.format("%Y-%m-%d")),
+                format!(
+                    "overdue/{}/{}",
+                    policy.label,
+                    enforce.date.format("%Y-%m-%d")
+                ),
                 "platform",
                 &platform,
                 at.fixed_offset(),
@@ -319,7 +323,7 @@ pub fn enforced_notices(
     let brief = std::sync::Arc::new(crate::plan::brief(policy, &rollout));
     let mut by_team: BTreeMap<(String, String), (Option<String>, Vec<NamespaceFailures>)> =
         BTreeMap::new();
-    for (ns, s) in inv.results_for(&policy.id) {
+    for (ns, s) in inv.results_for(&policy.reference) {
         let Some(ns) = ns else { continue };
         if s.counts.fail == 0
             || only.is_some_and(|o| !o.contains(ns))
@@ -344,7 +348,7 @@ pub fn enforced_notices(
         .into_iter()
         .map(|((audience, destination), (team, namespaces))| {
             let data = json!({
-                "policy": {"id": policy.id, "title": policy.title()},
+                "policy": {"id": policy.label, "title": policy.title()},
                 "enforce_on": since,
                 "what_to_do": brief.what_to_do,
                 "guidance": brief.guidance,
@@ -357,9 +361,9 @@ pub fn enforced_notices(
                 })).collect::<Vec<_>>(),
             });
             Notice {
-                id: format!("enforced/{}/{audience}", policy.id),
+                id: format!("enforced/{}/{audience}", policy.label),
                 kind: NoticeKind::Enforced,
-                policy: policy.id.clone(),
+                policy: policy.label.clone(),
                 audience,
                 destination,
                 send_at,
@@ -393,7 +397,7 @@ pub fn audit_modes(inv: &Inventory) -> AuditModes {
                 })
                 .map(|ns| ns.name.clone())
                 .collect();
-            (p.id.clone(), auditing)
+            (p.label.clone(), auditing)
         })
         .collect()
 }
@@ -413,7 +417,8 @@ pub fn flip_notices(
         .to_string();
     let mut out = Vec::new();
     for policy in inv.policies.iter().filter(|p| p.is_validating()) {
-        let (Some(was), Some(is)) = (before.get(&policy.id), now_modes.get(&policy.id)) else {
+        let (Some(was), Some(is)) = (before.get(&policy.label), now_modes.get(&policy.label))
+        else {
             continue;
         };
         let flipped: std::collections::BTreeSet<String> = was.difference(is).cloned().collect();

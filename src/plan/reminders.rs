@@ -96,7 +96,7 @@ pub fn plan_reminders(
         let affected: Vec<serde_json::Value> = inv
             .results
             .iter()
-            .filter(|((p, ns), s)| {
+            .filter(|((_, p, ns), s)| {
                 s.skipped_by_exception > 0
                     && policies
                         .iter()
@@ -108,7 +108,7 @@ pub fn plan_reminders(
                                 .any(|pat| crate::inventory::selector::wildcard_match(pat, ns))
                     })
             })
-            .map(|((p, ns), s)| json!({"policy": p, "name": ns, "skipped": s.skipped_by_exception}))
+            .map(|((e, p, ns), s)| json!({"policy": inv.result_label(*e, p), "name": ns, "skipped": s.skipped_by_exception}))
             .collect();
         let shown_due = due_local.format("%a %-d %b %Y").to_string();
         let mk = |id: String, milestone: String, send_at: DateTime<FixedOffset>, overdue: bool| {

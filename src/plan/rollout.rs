@@ -58,10 +58,15 @@ pub const KEYS: [&str; 4] = ["enforce-on", "contact", "guidance", "what-to-do"];
 
 /// Reads a policy's rollout from its annotations and the config (annotation wins).
 pub fn rollout_for(policy: &Policy, config: &Config) -> (Rollout, Vec<Problem>) {
-    let entry = config.policies.get(&policy.id);
+    // A config entry may name the policy by its label (`Kind:name` when the name is shared)
+    // or by the name reports give it.
+    let entry = config
+        .policies
+        .get(&policy.label)
+        .or_else(|| config.policies.get(&policy.reference.report_name()));
     let mut rollout = Rollout::default();
     let mut problems = Vec::new();
-    let object = format!("policy {}", policy.id);
+    let object = format!("policy {}", policy.label);
     for key in KEYS {
         let annotation = policy
             .annotations
@@ -92,7 +97,7 @@ pub fn rollout_for(policy: &Policy, config: &Config) -> (Rollout, Vec<Problem>) 
         };
         let field = match sourced.source {
             Source::Annotation => format!("metadata.annotations.{}", config.annotation(key)),
-            Source::Config => format!("{}: policies.{}.{key}", config.source, policy.id),
+            Source::Config => format!("{}: policies.{}.{key}", config.source, policy.label),
         };
         if key == "enforce-on" {
             match parse_enforce_on(&sourced.value, config.time_zone) {

@@ -12,9 +12,11 @@
 use super::super::ingest::ingest;
 use super::super::kyverno::valid_namespace_name;
 use super::super::model::{
-    FailingResource, Finding, Inventory, ResourceRef, ResultCounts, ResultSummary, SAMPLE_LIMIT,
+    FailingResource, Finding, Inventory, ResourceRef, ResultCounts, ResultKey, ResultSummary,
+    SAMPLE_LIMIT,
 };
 use super::super::report::is_cluster_report;
+use crate::model::ids::Engine;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::Value;
@@ -64,8 +66,8 @@ struct Compact {
 #[derive(Default)]
 pub(super) struct Summaries {
     names: Interner,
-    index: HashMap<(u32, u32), u32>,
-    pairs: Vec<((u32, u32), Compact)>,
+    index: HashMap<(Engine, u32, u32), u32>,
+    pairs: Vec<((Engine, u32, u32), Compact)>,
 }
 
 const PASS: usize = 0;
@@ -86,29 +88,35 @@ fn outcome_index(s: &str) -> Option<usize> {
 }
 
 impl Summaries {
-    fn pair(&mut self, policy: &str, namespace: Option<&str>) -> &mut Compact {
+    fn pair(&mut self, engine: Engine, policy: &str, namespace: Option<&str>) -> &mut Compact {
         let p = self.names.id(policy);
         let n = namespace.map_or(NONE, |n| self.names.id(n));
-        self.pair_ids(p, n)
+        self.pair_ids(engine, p, n)
     }
 
-    fn pair_ids(&mut self, p: u32, n: u32) -> &mut Compact {
+    fn pair_ids(&mut self, engine: Engine, p: u32, n: u32) -> &mut Compact {
         let next = self.pairs.len() as u32;
-        let i = *self.index.entry((p, n)).or_insert(next);
+        let i = *self.index.entry((engine, p, n)).or_insert(next);
         if i == next {
-            self.pairs.push(((p, n), Compact::default()));
+            self.pairs.push(((engine, p, n), Compact::default()));
         }
         &mut self.pairs[i as usize].1
     }
 
     /// Adds a summary read by the precise path (same semantics as [`ResultSummary::absorb`]).
-    pub(super) fn absorb(&mut self, policy: &str, namespace: Option<&str>, s: &ResultSummary) {
+    pub(super) fn absorb(
+        &mut self,
+        engine: Engine,
+        policy: &str,
+        namespace: Option<&str>,
+        s: &ResultSummary,
+    ) {
         let rules: Vec<(u32, u64)> = s
             .fail_by_rule
             .iter()
             .map(|(r, n)| (self.names.id(r), *n))
             .collect();
-        let c = self.pair(policy, namespace);
+        let c = self.pair(engine, policy, namespace);
         let b = &s.counts;
         for (i, n) in [b.pass, b.fail, b.warn, b.error, b.skip]
             .into_iter()
@@ -134,9 +142,9 @@ impl Summaries {
     pub(super) fn merge(&mut self, other: Summaries) {
         let names = other.names.names;
         let map: Vec<u32> = names.iter().map(|n| self.names.id(n)).collect();
-        for ((p, n), c) in other.pairs {
+        for ((engine, p, n), c) in other.pairs {
             let n = if n == NONE { NONE } else { map[n as usize] };
-            let mine = self.pair_ids(map[p as usize], n);
+            let mine = self.pair_ids(engine, map[p as usize], n);
             for i in 0..5 {
                 mine.counts[i] += c.counts[i];
             }
@@ -157,7 +165,7 @@ impl Summaries {
     }
 
     /// The summaries as the inventory holds them.
-    pub(super) fn into_results(self) -> BTreeMap<(String, Option<String>), ResultSummary> {
+    pub(super) fn into_results(self) -> BTreeMap<ResultKey, ResultSummary> {
         let Summaries {
             names,
             pairs,
@@ -167,8 +175,9 @@ impl Summaries {
         let names = names.names;
         pairs
             .into_iter()
-            .map(|((p, n), c)| {
+            .map(|((engine, p, n), c)| {
                 let key = (
+                    engine,
                     names[p as usize].to_string(),
                     (n != NONE).then(|| names[n as usize].to_string()),
                 );
@@ -210,8 +219,8 @@ pub(super) struct Partial {
 impl Partial {
     /// Adds what the precise path read into `fragment`.
     pub(super) fn add_fragment(&mut self, mut fragment: Inventory) {
-        for ((policy, ns), s) in std::mem::take(&mut fragment.results) {
-            self.summaries.absorb(&policy, ns.as_deref(), &s);
+        for ((engine, policy, ns), s) in std::mem::take(&mut fragment.results) {
+            self.summaries.absorb(engine, &policy, ns.as_deref(), &s);
         }
         absorb_owned(&mut self.inv, fragment);
     }
@@ -548,6 +557,8 @@ struct FastProperties<'a> {
 #[derive(Deserialize)]
 struct FastResult<'a> {
     #[serde(borrow)]
+    source: Option<Str<'a>>,
+    #[serde(borrow)]
     policy: Option<Str<'a>>,
     #[serde(borrow)]
     result: Option<Str<'a>>,
@@ -623,6 +634,7 @@ fn fold_report(item: &FastItem<'_>, part: &mut Partial) -> bool {
     let mut findings: Vec<(ResourceRef, Finding)> = Vec::new();
     for r in results {
         let policy = s(&r.policy).unwrap_or_default();
+        let engine = Engine::from_report_source(s(&r.source));
         let outcome = outcome_index(s(&r.result).unwrap_or_default()).unwrap_or(PASS);
         let rule = s(&r.rule).filter(|x| !x.is_empty());
         let resource = r.resources.as_ref().and_then(|l| l.first()).or(scope);
@@ -644,6 +656,7 @@ fn fold_report(item: &FastItem<'_>, part: &mut Partial) -> bool {
             findings.push((
                 at,
                 Finding {
+                    engine,
                     policy: policy.to_string(),
                     rule: rule.map(str::to_string),
                     result: if outcome == FAIL { "fail" } else { "warn" }.to_string(),
@@ -655,7 +668,7 @@ fn fold_report(item: &FastItem<'_>, part: &mut Partial) -> bool {
         match outcome {
             FAIL => {
                 let c_rule = sums.names.id(rule.unwrap_or(""));
-                let c = sums.pair(policy, ns);
+                let c = sums.pair(engine, policy, ns);
                 c.counts[FAIL] += 1;
                 match c.fail_by_rule.iter_mut().find(|(x, _)| *x == c_rule) {
                     Some((_, k)) => *k += 1,
@@ -678,13 +691,13 @@ fn fold_report(item: &FastItem<'_>, part: &mut Partial) -> bool {
                     .properties
                     .as_ref()
                     .is_some_and(|p| p.exceptions.is_some());
-                let c = sums.pair(policy, ns);
+                let c = sums.pair(engine, policy, ns);
                 c.counts[SKIP] += 1;
                 if excepted {
                     c.skipped_by_exception += 1;
                 }
             }
-            other => sums.pair(policy, ns).counts[other] += 1,
+            other => sums.pair(engine, policy, ns).counts[other] += 1,
         }
     }
     // Findings of one resource stay in order; a report usually names one resource.
@@ -769,7 +782,7 @@ mod tests {
         let inv = same(&text);
         assert!(inv.problems.len() >= 5, "{:#?}", inv.problems);
         assert_eq!(
-            inv.results[&("p1".to_string(), Some("ns-a".to_string()))]
+            inv.results[&(Engine::Kyverno, "p1".to_string(), Some("ns-a".to_string()))]
                 .counts
                 .fail,
             14
