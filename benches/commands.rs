@@ -5,11 +5,11 @@
 //! several concurrent clients, and prints throughput and latency percentiles. A benchmark, not
 //! a test: it asserts nothing about time.
 
+use forewarn::chat::http::AppState;
+use forewarn::chat::verify::{SigningSecret, sign};
 use forewarn::config::Config;
 use forewarn::inventory::snapshot::load_dir;
 use forewarn::render::Renderer;
-use forewarn::server::AppState;
-use forewarn::slash::verify::{SigningSecret, sign};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -41,10 +41,10 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     runtime.block_on(async move {
         let state = Arc::new(AppState::new(Arc::new(config), Arc::new(renderer), Some(SigningSecret::new(SECRET))));
-        state.set_inventory(inventory);
+        state.set_inventory(vec![inventory]);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        tokio::spawn(forewarn::server::serve(listener, state, std::future::pending()));
+        tokio::spawn(forewarn::chat::http::serve(listener, state, std::future::pending()));
 
         let started = Instant::now();
         let mut tasks = Vec::new();

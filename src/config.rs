@@ -5,6 +5,7 @@
 //! (a `Tz`, a cron `Schedule`, sorted milestones). Secrets never live in this file: tokens come
 //! from the environment or secret files, and this module must never read or print them.
 
+use crate::model::ids::ClusterName;
 use crate::model::problem::Problem;
 use chrono_tz::Tz;
 use serde::Deserialize;
@@ -20,6 +21,7 @@ pub const DEFAULT_SCHEDULE: &str = "0 0 9 * * Mon-Fri";
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 struct RawConfig {
+    cluster_name: Option<String>,
     time_zone: Option<String>,
     schedule: Option<String>,
     milestones: Option<Vec<u32>>,
@@ -120,6 +122,9 @@ pub struct Platform {
 pub struct Config {
     /// Where it was read from, for messages.
     pub source: String,
+    /// The name of the one cluster read (`cluster-name`): messages then name it. With several
+    /// clusters each is named by its `--snapshot NAME=DIR` / `--context NAME`.
+    pub cluster_name: Option<ClusterName>,
     pub time_zone: Tz,
     pub schedule: cron::Schedule,
     pub schedule_text: String,
@@ -217,6 +222,11 @@ impl Config {
         let mut problems = Vec::new();
         let bad = |field: &str, msg: String| Problem::error(source, field, msg);
 
+        let cluster_name = raw.cluster_name.as_deref().and_then(|text| {
+            ClusterName::parse(text)
+                .map_err(|e| problems.push(bad("cluster-name", e)))
+                .ok()
+        });
         let tz_text = raw.time_zone.as_deref().unwrap_or("UTC");
         let time_zone = Tz::from_str(tz_text).unwrap_or_else(|_| {
             problems.push(bad(
@@ -328,6 +338,7 @@ impl Config {
         match (schedule, digest_schedule) {
             (Some(schedule), Some(digest_schedule)) if problems.is_empty() => Ok(Config {
                 source: source.to_string(),
+                cluster_name,
                 time_zone,
                 schedule,
                 schedule_text,

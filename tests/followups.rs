@@ -24,7 +24,7 @@ fn text(n: &Notice) -> String {
 #[test]
 fn exception_reminders_at_each_milestone_then_weekly_while_overdue() {
     let planned = plan(
-        &example_inventory(),
+        std::slice::from_ref(&example_inventory()),
         &example_config(),
         at("2026-11-20T08:00:00+01:00"),
     );
@@ -59,14 +59,14 @@ fn exception_reminders_at_each_milestone_then_weekly_while_overdue() {
 
     // Overdue: every 7 days after the date, while the exception is still there.
     let planned = plan(
-        &example_inventory(),
+        std::slice::from_ref(&example_inventory()),
         &example_config(),
         at("2026-12-30T08:00:00+01:00"),
     );
     let overdue: Vec<String> = of_kind(&planned.notices, NoticeKind::Reminder)
         .into_iter()
         .filter(|n| n.policy == "data-warehouse/clickhouse-sizing-trial")
-        .map(|n| n.id.clone())
+        .map(|n| n.id.to_string())
         .collect();
     assert!(
         overdue.contains(
@@ -83,7 +83,7 @@ fn exception_reminders_at_each_milestone_then_weekly_while_overdue() {
     let n = planned
         .notices
         .iter()
-        .find(|n| n.id.ends_with("overdue-2026-12-29"))
+        .find(|n| n.id.to_string().ends_with("overdue-2026-12-29"))
         .expect("overdue");
     assert!(
         text(n).contains("was due for review on *Tue 15 Dec 2026* and is still in place"),
@@ -95,12 +95,12 @@ fn exception_reminders_at_each_milestone_then_weekly_while_overdue() {
 #[test]
 fn the_digest_per_team_and_for_the_platform() {
     let planned = plan(
-        &example_inventory(),
+        std::slice::from_ref(&example_inventory()),
         &example_config(),
         at("2026-12-01T08:00:00+01:00"),
     );
     let digests = of_kind(&planned.notices, NoticeKind::Digest);
-    let ids: Vec<&str> = digests.iter().map(|n| n.id.as_str()).collect();
+    let ids: Vec<String> = digests.iter().map(|n| n.id.to_string()).collect();
     // Monday 30 Nov (the latest, for catching up) and Monday 7 Dec (the next).
     for audience in [
         "data",
@@ -110,11 +110,11 @@ fn the_digest_per_team_and_for_the_platform() {
         "platform",
     ] {
         assert!(
-            ids.contains(&format!("digest/{audience}/2026-11-30").as_str()),
+            ids.contains(&format!("digest/{audience}/2026-11-30")),
             "{ids:?}"
         );
         assert!(
-            ids.contains(&format!("digest/{audience}/2026-12-07").as_str()),
+            ids.contains(&format!("digest/{audience}/2026-12-07")),
             "{ids:?}"
         );
     }
@@ -179,7 +179,7 @@ fn the_digest_per_team_and_for_the_platform() {
 #[test]
 fn readiness_before_the_flip_and_overdue_after() {
     let planned = plan(
-        &example_inventory(),
+        std::slice::from_ref(&example_inventory()),
         &example_config(),
         at("2026-12-01T08:00:00+01:00"),
     );
@@ -205,7 +205,7 @@ fn readiness_before_the_flip_and_overdue_after() {
     );
 
     let planned = plan(
-        &example_inventory(),
+        std::slice::from_ref(&example_inventory()),
         &example_config(),
         at("2026-12-16T08:00:00+01:00"),
     );
@@ -238,12 +238,15 @@ fn a_flipped_policy_tells_the_teams_once() {
     let now = at("2026-12-08T10:00:00Z");
     // Flipped to Enforce on its date: the team still failing it hears it is now enforced.
     let inv = inventory_from(&[("c.yaml", &flipped("Enforce"))]);
-    let planned = plan(&inv, &config, now);
+    let planned = plan(std::slice::from_ref(&inv), &config, now);
     let enforced = of_kind(&planned.notices, NoticeKind::Enforced);
     assert_eq!(enforced.len(), 1);
     let n = enforced[0];
     assert_eq!(
-        (n.id.as_str(), n.destination.as_str()),
+        (
+            n.id.to_string().as_str(),
+            n.destination.to_string().as_str()
+        ),
         ("enforced/pinned-images/web", "#web")
     );
     assert_eq!(n.send_at.to_rfc3339(), "2026-12-07T09:00:00+00:00");
@@ -263,7 +266,7 @@ fn a_flipped_policy_tells_the_teams_once() {
         forewarn::deliver::ledger::FileLedger::open(&dir.path().join("l.json")).expect("ledger");
     let due: Vec<String> = forewarn::deliver::tick::due(&planned, &ledger)
         .iter()
-        .map(|n| n.id.clone())
+        .map(|n| n.id.to_string())
         .collect();
     assert!(
         due.contains(&"enforced/pinned-images/web".to_string()),
@@ -282,10 +285,14 @@ fn a_flipped_policy_tells_the_teams_once() {
             enforce_at: now,
         })
         .expect("put");
-    let later = plan(&inv, &config, at("2026-12-09T10:00:00Z"));
+    let later = plan(
+        std::slice::from_ref(&inv),
+        &config,
+        at("2026-12-09T10:00:00Z"),
+    );
     let due: Vec<String> = forewarn::deliver::tick::due(&later, &ledger)
         .iter()
-        .map(|n| n.id.clone())
+        .map(|n| n.id.to_string())
         .collect();
     assert!(
         !due.contains(&"enforced/pinned-images/web".to_string()),
@@ -294,7 +301,7 @@ fn a_flipped_policy_tells_the_teams_once() {
 
     // Still in Audit after its date: no follow-up to the team; the platform hears it is overdue.
     let inv = inventory_from(&[("c.yaml", &flipped("Audit"))]);
-    let planned = plan(&inv, &config, now);
+    let planned = plan(std::slice::from_ref(&inv), &config, now);
     assert!(of_kind(&planned.notices, NoticeKind::Enforced).is_empty());
     assert_eq!(
         of_kind(&planned.notices, NoticeKind::Overdue)[0].id,
@@ -349,7 +356,7 @@ fn every_planned_notice_renders_even_for_owners_not_in_the_config() {
         "2026-12-16T08:00:00+01:00",
         "2027-01-20T08:00:00+01:00",
     ] {
-        let planned = plan(&example_inventory(), &config, at(now));
+        let planned = plan(std::slice::from_ref(&example_inventory()), &config, at(now));
         assert!(!planned.notices.is_empty());
         for n in &planned.notices {
             if let Err(e) = renderer.render(n, &config) {

@@ -68,7 +68,7 @@ async fn start(fake: &FakeKube, rediscover: Duration) -> LiveInventory {
 /// Waits (bounded) until `check` holds for the live inventory.
 async fn until(live: &LiveInventory, what: &str, check: impl Fn(&Inventory) -> bool) -> Inventory {
     for _ in 0..400 {
-        if let Ok(inv) = live.load()
+        if let Ok(inv) = live.load().map(|mut clusters| clusters.remove(0))
             && check(&inv)
         {
             return inv;
@@ -86,13 +86,13 @@ async fn until(live: &LiveInventory, what: &str, check: impl Fn(&Inventory) -> b
 type Planned = (String, String, Vec<(String, u64)>);
 
 fn notices(inv: &Inventory) -> Vec<Planned> {
-    plan(inv, &example_config(), at(NOW))
+    plan(std::slice::from_ref(inv), &example_config(), at(NOW))
         .notices
         .into_iter()
         .map(|n| {
             (
-                n.id,
-                n.destination,
+                n.id.to_string(),
+                n.destination.to_string(),
                 n.namespaces
                     .iter()
                     .map(|ns| (ns.name.clone(), ns.failing))

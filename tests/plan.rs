@@ -7,13 +7,13 @@ use common::{at, config_from, example_config, example_inventory, inventory_from}
 use forewarn::plan::{Notice, NoticeKind, plan};
 
 fn ids<'a>(notices: impl Iterator<Item = &'a Notice>) -> Vec<String> {
-    notices.map(|n| n.id.clone()).collect()
+    notices.map(|n| n.id.to_string()).collect()
 }
 
 #[test]
 fn each_team_hears_about_its_own_failing_namespaces() {
     let planned = plan(
-        &example_inventory(),
+        std::slice::from_ref(&example_inventory()),
         &example_config(),
         at("2026-12-01T08:00:00+01:00"),
     );
@@ -22,17 +22,17 @@ fn each_team_hears_about_its_own_failing_namespaces() {
         .iter()
         .filter(|n| n.policy == "require-run-as-nonroot" && n.milestone == "T-7")
         .collect();
-    let audiences: Vec<(&str, &str)> = t7
+    let audiences: Vec<String> = t7
         .iter()
-        .map(|n| (n.audience.as_str(), n.destination.as_str()))
+        .map(|n| format!("{} {}", n.audience, n.destination))
         .collect();
     assert_eq!(
         audiences,
         vec![
-            ("data", "#data-eng"),
-            ("payments", "#payments-dev"),
-            ("platform", "#platform-policy"),
-            ("storefront", "#storefront"),
+            "data #data-eng",
+            "payments #payments-dev",
+            "platform #platform-policy",
+            "storefront #storefront",
         ]
     );
     let payments = t7
@@ -61,7 +61,7 @@ fn each_team_hears_about_its_own_failing_namespaces() {
 #[test]
 fn milestones_shift_before_weekends_and_collapse() {
     let planned = plan(
-        &example_inventory(),
+        std::slice::from_ref(&example_inventory()),
         &example_config(),
         at("2026-11-27T08:00:00+01:00"),
     );
@@ -102,7 +102,7 @@ fn milestones_shift_before_weekends_and_collapse() {
 #[test]
 fn enforced_namespaces_and_exception_skips_are_not_failing() {
     let planned = plan(
-        &example_inventory(),
+        std::slice::from_ref(&example_inventory()),
         &example_config(),
         at("2026-12-01T08:00:00+01:00"),
     );
@@ -155,11 +155,12 @@ fn enforced_namespaces_and_exception_skips_are_not_failing() {
 #[test]
 fn unowned_namespaces_go_to_the_platform_channel() {
     let planned = plan(
-        &example_inventory(),
+        std::slice::from_ref(&example_inventory()),
         &example_config(),
         at("2026-12-01T08:00:00+01:00"),
     );
-    assert_eq!(planned.unowned, vec!["legacy-batch"]);
+    let unowned: Vec<&str> = planned.unowned.iter().map(|u| u.name.as_str()).collect();
+    assert_eq!(unowned, vec!["legacy-batch"]);
     let n = planned
         .notices
         .iter()
@@ -180,7 +181,7 @@ fn unowned_namespaces_go_to_the_platform_channel() {
 #[test]
 fn upcoming_is_the_calendar_from_now() {
     let planned = plan(
-        &example_inventory(),
+        std::slice::from_ref(&example_inventory()),
         &example_config(),
         at("2026-12-11T09:00:00+01:00"),
     );
@@ -196,7 +197,7 @@ fn upcoming_is_the_calendar_from_now() {
     );
     // On the day itself the T-0 notice is still planned; the day after, nothing is.
     let planned = plan(
-        &example_inventory(),
+        std::slice::from_ref(&example_inventory()),
         &example_config(),
         at("2026-12-14T10:00:00+01:00"),
     );
@@ -209,21 +210,21 @@ fn upcoming_is_the_calendar_from_now() {
     // The day after, no heads-up is planned; the platform hears that it is overdue instead,
     // because the example never flipped the policy.
     let planned = plan(
-        &example_inventory(),
+        std::slice::from_ref(&example_inventory()),
         &example_config(),
         at("2026-12-15T10:00:00+01:00"),
     );
-    let kinds: Vec<(NoticeKind, &str)> = planned
+    let kinds: Vec<(NoticeKind, String)> = planned
         .notices
         .iter()
         .filter(|n| n.policy == "require-run-as-nonroot")
-        .map(|n| (n.kind, n.id.as_str()))
+        .map(|n| (n.kind, n.id.to_string()))
         .collect();
     assert_eq!(
         kinds,
         vec![(
             NoticeKind::Overdue,
-            "overdue/require-run-as-nonroot/2026-12-14"
+            "overdue/require-run-as-nonroot/2026-12-14".to_string()
         )]
     );
 }
@@ -269,7 +270,11 @@ fn problems_are_returned_not_panicked() {
     .join("---\n");
     let inv = inventory_from(&[("cluster.yaml", &docs)]);
     assert!(inv.problems.is_empty(), "{:?}", inv.problems);
-    let planned = plan(&inv, &config_from(CONFIG), at("2026-12-01T10:00:00+01:00"));
+    let planned = plan(
+        std::slice::from_ref(&inv),
+        &config_from(CONFIG),
+        at("2026-12-01T10:00:00+01:00"),
+    );
     let problems: Vec<(String, String)> = planned
         .problems
         .iter()
@@ -293,13 +298,13 @@ fn problems_are_returned_not_panicked() {
         "{problems:?}"
     );
     // The good policy is still planned, the unknown team's namespace goes to the platform.
-    let ok: Vec<(&str, &str)> = planned
+    let ok: Vec<String> = planned
         .notices
         .iter()
         .filter(|n| n.policy == "ok" && n.milestone == "T-7")
-        .map(|n| (n.audience.as_str(), n.destination.as_str()))
+        .map(|n| format!("{} {}", n.audience, n.destination))
         .collect();
-    assert_eq!(ok, vec![("platform", "#platform"), ("web", "#web")]);
+    assert_eq!(ok, vec!["platform #platform", "web #web"]);
     let announced: Vec<&str> = planned
         .notices
         .iter()

@@ -28,7 +28,7 @@ fn texts(m: &Message) -> Vec<(String, String)> {
 fn example_notice_has_the_agreed_structure() {
     let config = example_config();
     let planned = plan(
-        &example_inventory(),
+        std::slice::from_ref(&example_inventory()),
         &config,
         at("2026-12-01T08:00:00+01:00"),
     );
@@ -102,7 +102,11 @@ fn render_one(yaml: &str) -> Message {
     let config = config_from(CONFIG);
     let inv = inventory_from(&[("c.yaml", yaml)]);
     assert!(inv.problems.is_empty(), "{:?}", inv.problems);
-    let planned = plan(&inv, &config, at("2026-12-01T08:00:00+01:00"));
+    let planned = plan(
+        std::slice::from_ref(&inv),
+        &config,
+        at("2026-12-01T08:00:00+01:00"),
+    );
     let n = planned
         .notices
         .iter()
@@ -183,7 +187,7 @@ fn a_users_template_directory_replaces_the_words() {
     let mut config = example_config();
     config.templates = Some(dir.path().to_path_buf());
     let planned = plan(
-        &example_inventory(),
+        std::slice::from_ref(&example_inventory()),
         &config,
         at("2026-12-01T08:00:00+01:00"),
     );

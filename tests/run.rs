@@ -16,14 +16,14 @@ fn after_downtime_only_the_latest_missed_milestone_is_due() {
     let dir = tempfile::tempdir().expect("dir");
     let ledger = FileLedger::open(&dir.path().join("l.json")).expect("ledger");
     let planned = plan(
-        &example_inventory(),
+        std::slice::from_ref(&example_inventory()),
         &example_config(),
         at("2026-12-10T09:00:00+01:00"),
     );
-    let ids: Vec<&str> = due(&planned, &ledger)
+    let ids: Vec<String> = due(&planned, &ledger)
         .into_iter()
         .filter(|n| n.policy == "require-run-as-nonroot")
-        .map(|n| n.id.as_str())
+        .map(|n| n.id.to_string())
         .collect();
     assert_eq!(
         ids,
@@ -41,10 +41,14 @@ fn what_the_ledger_holds_is_not_due_again() {
     let dir = tempfile::tempdir().expect("dir");
     let mut ledger = FileLedger::open(&dir.path().join("l.json")).expect("ledger");
     let now = at("2026-12-07T09:00:00+01:00");
-    let planned = plan(&example_inventory(), &example_config(), now);
+    let planned = plan(
+        std::slice::from_ref(&example_inventory()),
+        &example_config(),
+        now,
+    );
     let first: Vec<String> = due(&planned, &ledger)
         .iter()
-        .map(|n| n.id.clone())
+        .map(|n| n.id.to_string())
         .collect();
     assert!(first.contains(&"announce/require-run-as-nonroot/payments/T-7".to_string()));
     for (i, id) in first.iter().enumerate() {
@@ -70,7 +74,7 @@ fn what_the_ledger_holds_is_not_due_again() {
     assert!(due(&planned, &reopened).is_empty());
     // An hour later nothing new is due either.
     let later = plan(
-        &example_inventory(),
+        std::slice::from_ref(&example_inventory()),
         &example_config(),
         at("2026-12-07T10:00:00+01:00"),
     );

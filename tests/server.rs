@@ -30,7 +30,7 @@ fn state(loaded: bool) -> Arc<AppState> {
     s.clock = Arc::new(|| chrono::DateTime::from_timestamp(NOW, 0).expect("time"));
     let s = Arc::new(s);
     if loaded {
-        s.set_inventory(example_inventory());
+        s.set_inventory(vec![example_inventory()]);
     }
     s
 }
@@ -339,7 +339,7 @@ async fn health_and_readiness() {
         call(&s, get("/readyz")).await.0,
         StatusCode::SERVICE_UNAVAILABLE
     );
-    s.set_inventory(example_inventory());
+    s.set_inventory(vec![example_inventory()]);
     assert_eq!(call(&s, get("/readyz")).await.0, StatusCode::OK);
 }
 
@@ -389,7 +389,7 @@ async fn without_an_inventory_the_answer_follows_on_slacks_response_url_only() {
     let (status, body) = call(&st, signed(&ok, NOW)).await;
     assert_eq!(status, StatusCode::OK);
     assert!(body.contains("Working on it"), "{body}");
-    st.set_inventory(example_inventory());
+    st.set_inventory(vec![example_inventory()]);
     let mut posted = Vec::new();
     for _ in 0..200 {
         posted = hook.received_requests().await.expect("recording");
@@ -463,7 +463,7 @@ async fn a_caller_outside_team_channels_is_matched_by_email() {
         Slack::new(SlackToken::new("xoxb-test"), settings).expect("client"),
     ));
     let st = Arc::new(st);
-    st.set_inventory(example_inventory());
+    st.set_inventory(vec![example_inventory()]);
     let (_, all) = ask(&st, "why require-run-as-nonroot", "random").await;
     assert!(
         all.contains("*Failing in Payments's namespaces:* 3 resources"),

@@ -36,7 +36,7 @@ fn slack(server: &MockServer) -> Slack {
 
 fn message(channel: &str) -> Message {
     Message {
-        channel: channel.to_string(),
+        channel: channel.parse().unwrap_or_else(|never| match never {}),
         text: "Policy require-limits is enforced on 2025-07-01".to_string(),
         blocks: vec![
             SlackHeaderBlock::new(

@@ -167,7 +167,7 @@ fn main() -> anyhow::Result<()> {
         let inv = forewarn::inventory::snapshot::load_dir(&snap)?;
         let loaded = t.elapsed();
         let t = Instant::now();
-        let planned = forewarn::plan::plan(&inv, &config, now);
+        let planned = forewarn::plan::plan(std::slice::from_ref(&inv), &config, now);
         let planned_in = t.elapsed();
         if load_best == Duration::MAX || loaded + planned_in < load_best + plan_best {
             load_best = loaded;
@@ -182,7 +182,7 @@ fn main() -> anyhow::Result<()> {
     for _ in 0..args.runs {
         let t = Instant::now();
         let inv = forewarn::inventory::snapshot::load_dir_with(&snap, 1)?;
-        let _ = forewarn::plan::plan(&inv, &config, now);
+        let _ = forewarn::plan::plan(std::slice::from_ref(&inv), &config, now);
         one_thread = one_thread.min(t.elapsed());
     }
 
@@ -420,7 +420,10 @@ fn child_live(dir: &Path) -> anyhow::Result<()> {
     live.relist_done(resource);
     let retained = LIVE_BYTES.load(Ordering::SeqCst) - before;
     let inv = forewarn::inventory::snapshot::InventorySource::load(&live);
-    println!("{retained} {}", inv.map_or(0, |i| i.results.len()));
+    println!(
+        "{retained} {}",
+        inv.map_or(0, |c| c.iter().map(|i| i.results.len()).sum::<usize>())
+    );
     Ok(())
 }
 

@@ -58,6 +58,42 @@ pub struct Answer {
     pub data: Value,
 }
 
+/// Answers one question about every cluster: one answer per cluster, each naming its cluster
+/// (`cluster_name`) when several are read or `cluster-name` is configured. A policy or resource
+/// that only some clusters have is answered from those; when none has it, one help answer.
+pub fn answer_clusters(
+    clusters: &[Inventory],
+    config: &Config,
+    question: &Question,
+    caller: &Caller,
+    command: &str,
+    now: DateTime<FixedOffset>,
+) -> Vec<Answer> {
+    let named = clusters.len() > 1 || config.cluster_name.is_some();
+    let mut answers: Vec<(Answer, &Inventory)> = clusters
+        .iter()
+        .map(|inv| (answer(inv, config, question, caller, command, now), inv))
+        .collect();
+    let lookup = matches!(
+        question,
+        Question::WhyPolicy(_) | Question::WhyResource { .. }
+    );
+    if lookup && answers.iter().any(|(a, _)| a.kind != "help") {
+        answers.retain(|(a, _)| a.kind != "help");
+    } else if answers.iter().all(|(a, _)| a.kind == "help") {
+        answers.truncate(1);
+    }
+    answers
+        .into_iter()
+        .map(|(mut a, inv)| {
+            if named && a.kind != "help" {
+                a.data["cluster_name"] = json!(inv.cluster);
+            }
+            a
+        })
+        .collect()
+}
+
 /// Answers one question.
 pub fn answer(
     inv: &Inventory,
@@ -392,12 +428,12 @@ impl Ctx<'_> {
             .into_iter()
             .flatten()
             .map(|f| {
-                let policy = self.inv.policy(&f.policy);
+                let policy = self.inv.policy_of_result(f.engine, &f.policy);
                 let rollout = policy.map(|p| self.rollout(p)).unwrap_or_default();
                 let (enforce_on, when) = self.dates(&rollout);
                 let mode = policy.map(|p| p.mode_for(f.rule.as_deref(), namespace, labels));
                 json!({
-                    "policy": f.policy,
+                    "policy": policy.map_or(f.policy.as_str(), |p| p.label.as_str()),
                     "title": policy.map_or(f.policy.as_str(), |p| p.title()),
                     "result": f.result,
                     "rule": f.rule,

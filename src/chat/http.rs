@@ -7,7 +7,7 @@
 //! secret or a signature, and never lets an internal error reach the user as more than a short
 //! apology.
 
-use crate::chat::answer::{Answer, answer, caller_team, help};
+use crate::chat::answer::{Answer, answer_clusters, caller_team, help};
 use crate::chat::request::{SlashRequest, parse_form, parse_question};
 use crate::chat::verify::{SigningSecret, verify};
 use crate::config::Config;
@@ -98,7 +98,7 @@ pub struct AppState {
     /// Looks up a caller's email (Slack `users.info`) when the channel names no team.
     pub directory: Option<Arc<crate::deliver::slack::Slack>>,
     pub metrics: Metrics,
-    inventory_tx: watch::Sender<Option<Arc<Inventory>>>,
+    inventory_tx: watch::Sender<Option<Arc<Vec<Inventory>>>>,
 }
 
 impl AppState {
@@ -121,13 +121,13 @@ impl AppState {
         }
     }
 
-    /// Replaces the inventory answers are computed from.
-    pub fn set_inventory(&self, inventory: Inventory) {
-        self.inventory_tx.send_replace(Some(Arc::new(inventory)));
+    /// Replaces the inventories (one per cluster) answers are computed from.
+    pub fn set_inventory(&self, clusters: Vec<Inventory>) {
+        self.inventory_tx.send_replace(Some(Arc::new(clusters)));
     }
 
-    /// The current inventory, if one was loaded (a cheap `Arc` copy; no lock is held after).
-    pub fn inventory(&self) -> Option<Arc<Inventory>> {
+    /// The current inventories, if loaded (a cheap `Arc` copy; no lock is held after).
+    pub fn inventory(&self) -> Option<Arc<Vec<Inventory>>> {
         self.inventory_tx.borrow().clone()
     }
 
@@ -295,16 +295,27 @@ pub async fn respond(state: &Arc<AppState>, request: SlashRequest) -> (&'static 
     let now = (state.clock)()
         .with_timezone(&state.config.time_zone)
         .fixed_offset();
-    let a: Answer = match &question {
-        Ok(q) => answer(&inventory, &state.config, q, &caller, &command, now),
-        Err(e) => help(&command, Some(e.clone()), Vec::new()),
+    let answers: Vec<Answer> = match &question {
+        Ok(q) => answer_clusters(&inventory, &state.config, q, &caller, &command, now),
+        Err(e) => vec![help(&command, Some(e.clone()), Vec::new())],
     };
-    match state.renderer.render_answer(a.kind, &a.data) {
-        Ok(m) => (name, reply(&m)),
-        Err(e) => {
-            tracing::error!(error = %e, "cannot render a slash-command answer");
-            (name, apology())
+    let mut rendered: Option<Message> = None;
+    for a in &answers {
+        match state.renderer.render_answer(a.kind, &a.data) {
+            // Several clusters: one answer after the other, within Slack's block limit.
+            Ok(m) => match &mut rendered {
+                Some(all) => all.append(m),
+                None => rendered = Some(m),
+            },
+            Err(e) => {
+                tracing::error!(error = %e, "cannot render a slash-command answer");
+                return (name, apology());
+            }
         }
+    }
+    match rendered {
+        Some(m) => (name, reply(&m)),
+        None => (name, apology()),
     }
 }
 
@@ -382,13 +393,14 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         out,
         "# HELP forewarn_inventory_objects Objects in the loaded inventory, by kind.\n# TYPE forewarn_inventory_objects gauge"
     );
-    if let Some(inv) = &inv {
+    if let Some(clusters) = &inv {
+        let total = |f: fn(&Inventory) -> usize| clusters.iter().map(f).sum::<usize>();
         for (kind, n) in [
-            ("policies", inv.policies.len()),
-            ("result_summaries", inv.results.len()),
-            ("failing_resources", inv.findings.len()),
-            ("exceptions", inv.exceptions.len()),
-            ("namespaces", inv.namespaces.len()),
+            ("policies", total(|i| i.policies.len())),
+            ("result_summaries", total(|i| i.results.len())),
+            ("failing_resources", total(|i| i.findings.len())),
+            ("exceptions", total(|i| i.exceptions.len())),
+            ("namespaces", total(|i| i.namespaces.len())),
         ] {
             push(
                 &mut out,
@@ -493,7 +505,8 @@ pub async fn keep_loaded(
     loop {
         let wait = match source.load() {
             Ok(inv) => {
-                info!(source = %source.describe(), policies = inv.policies.len(), "inventory loaded");
+                let policies: usize = inv.iter().map(|i| i.policies.len()).sum();
+                info!(source = %source.describe(), clusters = inv.len(), policies, "inventory loaded");
                 state.set_inventory(inv);
                 every
             }

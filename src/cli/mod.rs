@@ -121,25 +121,29 @@ pub struct CheckArgs {
 
 #[derive(Debug, Args)]
 pub struct SourceArgs {
-    /// Directory of Kubernetes objects (YAML/JSON, as `kubectl get -o yaml` writes them).
-    /// Without it, forewarn reads the cluster of the current kubeconfig context (or the
-    /// in-cluster ServiceAccount).
-    #[arg(long, value_name = "DIR")]
-    pub snapshot: Option<PathBuf>,
-    /// The kubeconfig context to read, instead of the current one.
-    #[arg(long, value_name = "NAME", conflicts_with = "snapshot")]
-    pub context: Option<String>,
+    /// Directory of Kubernetes objects (YAML/JSON, as `kubectl get -o yaml` writes them), one
+    /// per cluster: `--snapshot prod=DIR1 --snapshot staging=DIR2` (the name defaults to the
+    /// directory's base name). Without it (and without --context), forewarn reads the cluster
+    /// of the current kubeconfig context (or the in-cluster ServiceAccount).
+    #[arg(long, value_name = "[NAME=]DIR")]
+    pub snapshot: Vec<String>,
+    /// A kubeconfig context to read (repeatable, one per cluster; its name names the cluster).
+    #[arg(long, value_name = "NAME")]
+    pub context: Vec<String>,
     /// The forewarn config file.
     #[arg(long, value_name = "FILE", default_value = "config/forewarn.yaml")]
     pub config: PathBuf,
 }
 
 impl SourceArgs {
-    pub fn spec(&self) -> crate::inventory::source::SourceSpec {
-        crate::inventory::source::SourceSpec {
-            snapshot: self.snapshot.clone(),
-            context: self.context.clone(),
-        }
+    /// The clusters to read; the config's `cluster-name` names a lone unnamed one.
+    pub fn spec(&self, config: &Config) -> anyhow::Result<crate::inventory::source::SourceSpec> {
+        crate::inventory::source::SourceSpec::from_flags(
+            &self.snapshot,
+            &self.context,
+            config.cluster_name.as_ref(),
+        )
+        .map_err(anyhow::Error::msg)
     }
 }
 
@@ -193,10 +197,10 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
     }
 }
 
-fn load(args: &SourceArgs) -> anyhow::Result<(Config, Inventory)> {
+fn load(args: &SourceArgs) -> anyhow::Result<(Config, Vec<Inventory>)> {
     let config = Config::load(&args.config)?;
-    let inventory = crate::inventory::source::load_once(&args.spec())?;
-    Ok((config, inventory))
+    let clusters = crate::inventory::source::load_once(&args.spec(&config)?)?;
+    Ok((config, clusters))
 }
 
 /// Parses `--now`: RFC 3339, or a date meaning midnight in the config's zone.
@@ -220,8 +224,20 @@ pub fn parse_now(text: Option<&str>, config: &Config) -> anyhow::Result<DateTime
     }
 }
 
-fn all_problems(inv: &Inventory, plan: &Plan) -> Vec<Problem> {
-    inv.problems.iter().chain(&plan.problems).cloned().collect()
+/// Every problem met reading the clusters (named by cluster when there are several) and
+/// planning.
+fn all_problems(clusters: &[Inventory], plan: &Plan) -> Vec<Problem> {
+    let mut out = Vec::new();
+    for inv in clusters {
+        out.extend(inv.problems.iter().cloned().map(|mut p| {
+            if clusters.len() > 1 {
+                p.object = format!("{} (cluster {})", p.object, inv.cluster);
+            }
+            p
+        }));
+    }
+    out.extend(plan.problems.iter().cloned());
+    out
 }
 
 fn exit_for(problems: &[Problem]) -> u8 {
@@ -233,10 +249,10 @@ fn exit_for(problems: &[Problem]) -> u8 {
 }
 
 fn cmd_plan(args: PlanArgs) -> anyhow::Result<u8> {
-    let (config, inv) = load(&args.source)?;
+    let (config, clusters) = load(&args.source)?;
     let now = parse_now(args.now.as_deref(), &config)?;
-    let mut planned = plan(&inv, &config, now);
-    let problems = all_problems(&inv, &planned);
+    let mut planned = plan(&clusters, &config, now);
+    let problems = all_problems(&clusters, &planned);
     match args.output {
         PlanOutput::Json => {
             planned.notices.retain(|n| n.send_at >= now);
@@ -255,6 +271,12 @@ fn cmd_plan(args: PlanArgs) -> anyhow::Result<u8> {
 /// The human view of a plan.
 pub fn plan_table(planned: &Plan, config: &Config, problems: &[Problem]) -> String {
     let tz = config.time_zone;
+    let n_clusters = planned
+        .unowned
+        .iter()
+        .map(|u| &u.cluster)
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -271,13 +293,13 @@ pub fn plan_table(planned: &Plan, config: &Config, problems: &[Problem]) -> Stri
                     .to_string(),
                 n.kind.as_str().to_string(),
                 n.milestone.clone(),
-                if n.policy.is_empty() {
-                    "-".to_string()
-                } else {
-                    n.policy.clone()
+                match (&n.cluster, n.policy.is_empty()) {
+                    (_, true) => "-".to_string(),
+                    (Some(c), false) => format!("{c}: {}", n.policy),
+                    (None, false) => n.policy.clone(),
                 },
                 n.audience.clone(),
-                n.destination.clone(),
+                n.destination.to_string(),
                 n.namespaces
                     .iter()
                     .map(|ns| format!("{} ({})", ns.name, ns.failing))
@@ -322,12 +344,19 @@ pub fn plan_table(planned: &Plan, config: &Config, problems: &[Problem]) -> Stri
     let policies: std::collections::BTreeSet<_> = planned
         .upcoming()
         .filter(|n| n.kind == crate::plan::NoticeKind::Announce)
-        .map(|n| (&n.policy, &n.enforce_on))
+        .map(|n| (&n.cluster, &n.policy, &n.enforce_on))
         .collect();
     if !policies.is_empty() {
         let _ = writeln!(out, "\nEnforcement dates:");
-        for (p, d) in policies {
-            let _ = writeln!(out, "  {p}: {d}");
+        for (c, p, d) in policies {
+            match c {
+                Some(c) => {
+                    let _ = writeln!(out, "  {c}: {p}: {d}");
+                }
+                None => {
+                    let _ = writeln!(out, "  {p}: {d}");
+                }
+            }
         }
     }
     if !planned.unowned.is_empty() {
@@ -335,7 +364,15 @@ pub fn plan_table(planned: &Plan, config: &Config, problems: &[Problem]) -> Stri
             out,
             "\nUnowned namespaces (their notices go to {}): {}",
             config.platform.channel,
-            planned.unowned.join(", ")
+            planned
+                .unowned
+                .iter()
+                .map(|u| match &n_clusters {
+                    1 => u.name.clone(),
+                    _ => format!("{}/{}", u.cluster, u.name),
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     if !problems.is_empty() {
@@ -348,13 +385,17 @@ pub fn plan_table(planned: &Plan, config: &Config, problems: &[Problem]) -> Stri
 }
 
 fn cmd_render(args: RenderArgs) -> anyhow::Result<u8> {
-    let (config, inv) = load(&args.source)?;
+    let (config, clusters) = load(&args.source)?;
     let now = parse_now(args.now.as_deref(), &config)?;
     let renderer = Renderer::for_config(&config)?;
-    let planned = plan(&inv, &config, now);
+    let planned = plan(&clusters, &config, now);
     let notices: Vec<&Notice> = match &args.id {
         Some(id) => {
-            let found: Vec<_> = planned.notices.iter().filter(|n| &n.id == id).collect();
+            let found: Vec<_> = planned
+                .notices
+                .iter()
+                .filter(|n| n.id == id.as_str())
+                .collect();
             if found.is_empty() {
                 bail!("no notice with id '{id}' (run `forewarn plan` to list them)");
             }
@@ -388,7 +429,7 @@ fn cmd_render(args: RenderArgs) -> anyhow::Result<u8> {
             }
         }
     }
-    let problems = all_problems(&inv, &planned);
+    let problems = all_problems(&clusters, &planned);
     for p in &problems {
         eprintln!("{p}");
     }
@@ -407,44 +448,65 @@ fn cmd_check(args: CheckArgs) -> anyhow::Result<u8> {
         }
         Err(e) => return Err(e.into()),
     };
-    let inv = crate::inventory::source::load_once(&args.source.spec())?;
+    let clusters = crate::inventory::source::load_once(&args.source.spec(&config)?)?;
     let now = parse_now(args.now.as_deref(), &config)?;
-    let report = check(&config, &inv, now);
+    let report = check(&config, &clusters, now);
     print!("{}", report.text);
     Ok(exit_for(&report.problems))
 }
 
 fn cmd_gate(args: GateArgs) -> anyhow::Result<u8> {
-    let (config, inv) = load(&args.source)?;
+    let (config, clusters) = load(&args.source)?;
     let now = parse_now(args.now.as_deref(), &config)?;
-    let mut policies = Vec::new();
+    // Every cluster that has the named policy is checked: a rollout is per cluster.
+    let mut checks = Vec::new();
     for name in &args.policies {
-        match inv.policy(name) {
-            Some(p) => policies.push(p),
-            None => {
-                let close = crate::chat::answer::suggestions(
-                    name,
-                    inv.policies.iter().map(|p| p.label.as_str()),
-                );
-                if close.is_empty() {
-                    bail!("no policy named '{name}'");
-                }
+        let found: Vec<_> = clusters
+            .iter()
+            .filter_map(|inv| inv.policy(name).map(|p| (inv, p)))
+            .collect();
+        if found.is_empty() {
+            let shared: Vec<&str> = clusters
+                .iter()
+                .flat_map(|inv| inv.policies_named(name))
+                .map(|p| p.label.as_str())
+                .collect();
+            if !shared.is_empty() {
                 bail!(
-                    "no policy named '{name}' (did you mean {}?)",
-                    close.join(", ")
+                    "'{name}' names several policies: {} (name one with its kind)",
+                    shared.join(", ")
                 );
             }
+            let close = crate::chat::answer::suggestions(
+                name,
+                clusters
+                    .iter()
+                    .flat_map(|inv| inv.policies.iter().map(|p| p.label.as_str())),
+            );
+            if close.is_empty() {
+                bail!("no policy named '{name}'");
+            }
+            bail!(
+                "no policy named '{name}' (did you mean {}?)",
+                close.join(", ")
+            );
         }
+        checks.extend(found);
     }
     let mut all_ready = true;
     let mut out = String::new();
-    for p in policies {
-        let r = crate::plan::readiness::readiness(p, &inv, &config, now);
+    for (inv, p) in checks {
+        let r = crate::plan::readiness::readiness(p, inv, &config, now);
         all_ready &= r.is_ready();
         let _ = writeln!(
             out,
-            "{} ({}){}: {}",
+            "{}{} ({}){}: {}",
             p.label,
+            if clusters.len() > 1 {
+                format!(" in cluster {}", inv.cluster)
+            } else {
+                String::new()
+            },
             p.title(),
             r.enforce_on
                 .as_deref()
@@ -489,35 +551,68 @@ pub struct CheckReport {
     pub text: String,
 }
 
-/// Validates templates, annotations and config entries against an inventory.
-pub fn check(config: &Config, inv: &Inventory, now: DateTime<FixedOffset>) -> CheckReport {
-    let mut problems = inv.problems.clone();
+/// Validates templates, annotations and config entries against the clusters' inventories.
+pub fn check(config: &Config, clusters: &[Inventory], now: DateTime<FixedOffset>) -> CheckReport {
+    let planned = plan(clusters, config, now);
+    let mut problems = all_problems(clusters, &planned);
     let mut text = String::new();
-    let _ = writeln!(
-        text,
-        "Read {} objects: {} policies, {} result summaries, {} exceptions, {} namespaces.",
-        inv.objects,
-        inv.policies.len(),
-        inv.results.len(),
-        inv.exceptions.len(),
-        inv.namespaces.len()
-    );
-    if !inv.skipped.is_empty() {
-        let skipped: Vec<_> = inv
-            .skipped
-            .iter()
-            .map(|(k, n)| format!("{k} ×{n}"))
-            .collect();
+    for inv in clusters {
         let _ = writeln!(
             text,
-            "Skipped (not read by forewarn): {}",
-            skipped.join(", ")
+            "Read {}{} objects: {} policies, {} result summaries, {} exceptions, {} namespaces.",
+            if clusters.len() > 1 {
+                format!("cluster {}: ", inv.cluster)
+            } else {
+                String::new()
+            },
+            inv.objects,
+            inv.policies.len(),
+            inv.results.len(),
+            inv.exceptions.len(),
+            inv.namespaces.len()
         );
+        if !inv.skipped.is_empty() {
+            let skipped: Vec<_> = inv
+                .skipped
+                .iter()
+                .map(|(k, n)| format!("{k} ×{n}"))
+                .collect();
+            let _ = writeln!(
+                text,
+                "Skipped (not read by forewarn): {}",
+                skipped.join(", ")
+            );
+        }
+        // Policies of different kinds that share a name: ids and messages qualify them by
+        // kind, and config entries and commands must too.
+        for p in inv
+            .policies
+            .iter()
+            .filter(|p| p.label != p.reference.report_name())
+        {
+            problems.push(Problem::warning(
+                format!("policy {}", p.label),
+                "metadata.name",
+                format!(
+                    "another policy is also named '{}': notices, config entries and commands name this one '{}'",
+                    p.reference.report_name(),
+                    p.label
+                ),
+            ));
+        }
     }
 
     let _ = writeln!(text, "\nRollouts:");
     let mut any = false;
-    for policy in &inv.policies {
+    for (inv, policy) in clusters
+        .iter()
+        .flat_map(|inv| inv.policies.iter().map(move |p| (inv, p)))
+    {
+        let shown = if clusters.len() > 1 {
+            format!("{} ({})", policy.label, inv.cluster)
+        } else {
+            policy.label.clone()
+        };
         let (rollout, _) = rollout_for(policy, config);
         for (key, v) in &rollout.fields {
             any = true;
@@ -525,7 +620,7 @@ pub fn check(config: &Config, inv: &Inventory, now: DateTime<FixedOffset>) -> Ch
                 Source::Annotation => format!("annotation {}", config.annotation(key)),
                 Source::Config => format!("{} policies.{}", config.source, policy.label),
             };
-            let _ = write!(text, "  {}: {key} = {} (from {from}", policy.label, v.value);
+            let _ = write!(text, "  {shown}: {key} = {} (from {from}", v.value);
             match &v.overridden {
                 Some(o) => {
                     let _ = writeln!(text, "; overrides '{o}' in {})", config.source);
@@ -543,7 +638,7 @@ pub fn check(config: &Config, inv: &Inventory, now: DateTime<FixedOffset>) -> Ch
         );
     }
     for key in config.policies.keys() {
-        if inv.policy(key).is_none() {
+        if clusters.iter().all(|inv| inv.policy(key).is_none()) {
             problems.push(Problem::warning(
                 config.source.clone(),
                 format!("policies.{key}"),
@@ -552,11 +647,23 @@ pub fn check(config: &Config, inv: &Inventory, now: DateTime<FixedOffset>) -> Ch
         }
     }
 
-    let planned = plan(inv, config, now);
-    problems.extend(planned.problems.iter().cloned());
+    // Notice ids are unique by construction; a duplicate would be sent once for two notices.
+    let mut seen = std::collections::BTreeSet::new();
+    for n in &planned.notices {
+        if !seen.insert(n.id.to_string()) {
+            problems.push(Problem::error(
+                format!("notice {}", n.id),
+                "",
+                "two planned notices share this id: only one of them would be sent",
+            ));
+        }
+    }
     // Exception hygiene: informal exceptions are worth fixing, not errors.
     let now_utc = now.with_timezone(&Utc);
-    for x in &inv.exceptions {
+    for (inv, x) in clusters
+        .iter()
+        .flat_map(|inv| inv.exceptions.iter().map(move |x| (inv, x)))
+    {
         let (v, _) = crate::plan::exceptions::view(x, &config.exceptions.keys, config.time_zone);
         let max = i64::from(config.exceptions.max_review_days);
         for (h, detail) in crate::plan::exceptions::findings(x, &v, inv, max, now_utc) {
@@ -614,14 +721,16 @@ fn cmd_run(args: RunArgs) -> anyhow::Result<u8> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let source = crate::inventory::source::open(&args.source.spec()).await?;
+        let source = crate::inventory::source::open(&args.source.spec(&config)?).await?;
         if args.once {
             crate::inventory::source::wait_ready(&source).await?;
         }
         // The cluster that holds the ConfigMap ledger and the Lease: the pod's own.
         let cluster = if configmap.is_some() || args.leader_lease.is_some() {
-            let kube_config =
-                crate::inventory::source::kube_config(args.source.context.as_deref()).await?;
+            let kube_config = crate::inventory::source::kube_config(
+                args.source.context.first().map(String::as_str),
+            )
+            .await?;
             let namespace = std::env::var("POD_NAMESPACE")
                 .ok()
                 .filter(|n| !n.is_empty())
@@ -687,7 +796,7 @@ async fn run_with_ledger<L: crate::deliver::ledger::Ledger>(
     args: &RunArgs,
     config: &Config,
     renderer: &Renderer,
-    source: &crate::inventory::source::Source,
+    source: &crate::inventory::source::Sources,
     ledger: std::sync::Mutex<L>,
     now: Option<DateTime<FixedOffset>>,
     leader: Option<tokio::sync::watch::Receiver<bool>>,
@@ -723,7 +832,7 @@ struct Run<'a, L> {
     args: &'a RunArgs,
     config: &'a Config,
     renderer: &'a Renderer,
-    source: &'a crate::inventory::source::Source,
+    source: &'a crate::inventory::source::Sources,
     ledger: &'a std::sync::Mutex<L>,
     leader: Option<tokio::sync::watch::Receiver<bool>>,
 }
@@ -889,7 +998,7 @@ fn cmd_serve(args: ServeArgs) -> anyhow::Result<u8> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let source = crate::inventory::source::open(&args.source.spec()).await?;
+        let source = crate::inventory::source::open(&args.source.spec(&config)?).await?;
         // With a bot token, callers are matched to teams by email too.
         let slack = match crate::deliver::slack::SlackToken::from_env()? {
             Some(token) => {

@@ -41,7 +41,7 @@ impl<W: Write> Deliver for Console<W> {
         );
         let _ = write!(out, "{}", to_text(message));
         Ok(Delivered {
-            channel: message.channel.clone(),
+            channel: message.channel.to_string(),
             ts: String::new(),
         })
     }

@@ -33,6 +33,7 @@
 //! HTTP statuses.
 
 use super::{Deliver, Delivered, DeliveryError, EVENT_TYPE};
+use crate::model::ids::Destination;
 use crate::render::Message;
 use anyhow::{Context, bail};
 use serde::Deserialize;
@@ -596,9 +597,17 @@ impl Slack {
         notice_id: &str,
         message: &Message,
     ) -> Result<Delivered, DeliveryError> {
-        let channel = match message.channel.strip_prefix("email:") {
-            Some(list) => self.open_conversation(&parse_emails(list)?).await?,
-            None => message.channel.clone(),
+        let channel = match &message.channel {
+            Destination::Emails(list) => {
+                let emails: Vec<&str> = list.iter().map(String::as_str).collect();
+                if emails.is_empty() {
+                    return Err(DeliveryError::Rejected {
+                        code: "no_recipients".to_string(),
+                    });
+                }
+                self.open_conversation(&emails).await?
+            }
+            Destination::Channel(c) => c.clone(),
         };
         self.post(notice_id, channel, message).await
     }

@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::deliver::ledger::{Entry, Ledger, LedgerError, State};
 use crate::deliver::{Deliver, DeliveryError};
 use crate::inventory::snapshot::InventorySource;
+use crate::model::ids::Destination;
 use crate::plan::{Notice, Plan, plan};
 use crate::render::{Message, Renderer};
 use chrono::{DateTime, FixedOffset, Utc};
@@ -58,7 +59,7 @@ pub fn due<'a>(planned: &'a Plan, ledger: &impl Ledger) -> Vec<&'a Notice> {
     }
     let mut out: Vec<&Notice> = latest
         .into_values()
-        .filter(|n| ledger.get(&n.id).is_none())
+        .filter(|n| ledger.get(&n.id.to_string()).is_none())
         .collect();
     out.sort_by(|a, b| (a.send_at, &a.id).cmp(&(b.send_at, &b.id)));
     out
@@ -146,7 +147,7 @@ pub async fn tick_with<D: Deliver, L: Ledger>(
             lock(ledger).prune(now)?;
         }
         let inventory = source.load()?;
-        for p in &inventory.problems {
+        for p in inventory.iter().flat_map(|inv| &inv.problems) {
             warn!(problem = %p, "inventory");
         }
         let mut planned = plan(&inventory, config, now);
@@ -154,11 +155,13 @@ pub async fn tick_with<D: Deliver, L: Ledger>(
             let before = lock(m).replace(crate::plan::readiness::audit_modes(&inventory));
             if let Some(before) = before {
                 let known: BTreeSet<String> =
-                    planned.notices.iter().map(|n| n.id.clone()).collect();
+                    planned.notices.iter().map(|n| n.id.to_string()).collect();
                 let flips = crate::plan::readiness::flip_notices(&before, &inventory, config, now);
-                planned
-                    .notices
-                    .extend(flips.into_iter().filter(|n| !known.contains(&n.id)));
+                planned.notices.extend(
+                    flips
+                        .into_iter()
+                        .filter(|n| !known.contains(&n.id.to_string())),
+                );
             }
         }
         for p in &planned.problems {
@@ -173,7 +176,7 @@ pub async fn tick_with<D: Deliver, L: Ledger>(
         for n in due {
             match renderer.render(&n, config) {
                 Ok(m) => by_channel
-                    .entry(m.channel.clone())
+                    .entry(m.channel.to_string())
                     .or_default()
                     .push((n, m)),
                 Err(e) => error!(notice = %n.id, error = %e, "cannot render notice; skipped"),
@@ -232,9 +235,9 @@ async fn send_queue<D: Deliver, L: Ledger>(
             break;
         }
         let pending = Entry {
-            id: notice.id.clone(),
+            id: notice.id.to_string(),
             state: State::Pending,
-            destination: notice.destination.clone(),
+            destination: notice.destination.to_string(),
             channel: None,
             ts: None,
             error: None,
@@ -245,7 +248,7 @@ async fn send_queue<D: Deliver, L: Ledger>(
             lock(ledger).put(pending.clone())?;
         }
         let span = info_span!("notice", id = %notice.id, destination = %notice.destination);
-        let result = deliver.send(&notice.id, &message).instrument(span).await;
+        let result = deliver.send(&pending.id, &message).instrument(span).await;
         match result {
             Ok(d) => {
                 if deliver.records() {
@@ -257,13 +260,13 @@ async fn send_queue<D: Deliver, L: Ledger>(
                         ..pending
                     })?;
                 }
-                out.sent.push(notice.id);
+                out.sent.push(notice.id.to_string());
             }
             Err(e @ DeliveryError::Auth { .. }) => {
                 error!(notice = %notice.id, error = %e, "Slack rejected the token; stopping this tick");
                 // Nothing was posted: forget the pending entry so the notice goes out once the
                 // token is fixed.
-                lock(ledger).remove(&notice.id)?;
+                lock(ledger).remove(&notice.id.to_string())?;
                 abort.store(true, Ordering::SeqCst);
                 out.stopped = Some(e.to_string());
                 break;
@@ -279,7 +282,7 @@ async fn send_queue<D: Deliver, L: Ledger>(
                     error: Some(e.cause()),
                     ..pending
                 })?;
-                out.failed.push((notice.id, e.cause()));
+                out.failed.push((notice.id.to_string(), e.cause()));
             }
         }
     }
@@ -320,7 +323,7 @@ async fn report_failures<D: Deliver, L: Ledger>(
                 continue;
             }
         };
-        message.channel = config.platform.channel.clone();
+        message.channel = Destination::Channel(config.platform.channel.clone());
         match deliver.send(&format!("failure/{cause}"), &message).await {
             Ok(_) => lock(ledger).mark_reported(cause)?,
             Err(e) => {

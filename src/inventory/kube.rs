@@ -355,9 +355,9 @@ impl InventorySource for LiveInventory {
     }
 
     /// The current inventory, once every watched kind has been listed in full.
-    fn load(&self) -> Result<Inventory, SnapshotError> {
+    fn load(&self) -> Result<Vec<Inventory>, SnapshotError> {
         if self.is_ready() {
-            Ok(self.snapshot())
+            Ok(vec![self.snapshot()])
         } else {
             Err(SnapshotError::NotReady(format!(
                 "waiting for: {}",

@@ -10,16 +10,18 @@ mod fast;
 
 use super::ingest::ingest;
 use super::model::Inventory;
+use crate::model::ids::ClusterName;
 use crate::model::problem::Problem;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
-/// Something that can produce an inventory. Called once per scheduler tick or command;
-/// `Err` means nothing could be read at all (problems with single objects are in the inventory).
+/// Something that can produce the inventories of one or more clusters, one per cluster, each
+/// named ([`Inventory::cluster`]). Called once per scheduler tick or command; `Err` means
+/// nothing could be read at all (problems with single objects are in the inventories).
 pub trait InventorySource {
     /// A short description for logs: the directory, or the cluster context.
     fn describe(&self) -> String;
-    fn load(&self) -> Result<Inventory, SnapshotError>;
+    fn load(&self) -> Result<Vec<Inventory>, SnapshotError>;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -36,16 +38,39 @@ pub enum SnapshotError {
     },
 }
 
-/// A directory of Kubernetes objects.
+/// A directory of Kubernetes objects: one cluster.
 #[derive(Debug, Clone)]
 pub struct SnapshotSource {
     pub dir: PathBuf,
+    pub cluster: ClusterName,
 }
 
 impl SnapshotSource {
+    /// A snapshot named after its directory (`examples/cluster` → `cluster`).
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into() }
+        let dir = dir.into();
+        let cluster = default_cluster_name(&dir);
+        Self { dir, cluster }
     }
+
+    pub fn named(dir: impl Into<PathBuf>, cluster: ClusterName) -> Self {
+        Self {
+            dir: dir.into(),
+            cluster,
+        }
+    }
+}
+
+/// A directory's base name as a cluster name, when it is one; else `default`.
+pub fn default_cluster_name(dir: &Path) -> ClusterName {
+    dir.canonicalize()
+        .ok()
+        .as_deref()
+        .unwrap_or(dir)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| ClusterName::parse(n).ok())
+        .unwrap_or_else(|| ClusterName::parse("default").unwrap_or_default())
 }
 
 impl InventorySource for SnapshotSource {
@@ -53,8 +78,10 @@ impl InventorySource for SnapshotSource {
         format!("snapshot {}", self.dir.display())
     }
 
-    fn load(&self) -> Result<Inventory, SnapshotError> {
-        load_dir(&self.dir)
+    fn load(&self) -> Result<Vec<Inventory>, SnapshotError> {
+        let mut inv = load_dir(&self.dir)?;
+        inv.cluster = self.cluster.clone();
+        Ok(vec![inv])
     }
 }
 

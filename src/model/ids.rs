@@ -38,7 +38,7 @@ impl fmt::Display for Audience {
 }
 
 /// Where a message is delivered.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Destination {
     /// A channel name (`#payments`) or ID.
     Channel(String),
@@ -52,6 +52,50 @@ impl fmt::Display for Destination {
             Destination::Channel(c) => f.write_str(c),
             Destination::Emails(e) => write!(f, "email:{}", e.join(",")),
         }
+    }
+}
+
+impl std::str::FromStr for Destination {
+    type Err = std::convert::Infallible;
+
+    /// Reads a destination back from where it was stored as text (a ledger entry): `email:a,b`
+    /// is a direct message to those addresses, anything else a channel name or id.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Ok(match text.strip_prefix("email:") {
+            Some(list) => Destination::Emails(
+                list.split(',')
+                    .map(str::trim)
+                    .filter(|e| !e.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+            ),
+            None => Destination::Channel(text.to_string()),
+        })
+    }
+}
+
+impl Serialize for Destination {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl PartialEq<str> for Destination {
+    /// Compares with the text form, without building it.
+    fn eq(&self, other: &str) -> bool {
+        match self {
+            Destination::Channel(c) => c == other,
+            Destination::Emails(list) => other.strip_prefix("email:").is_some_and(|rest| {
+                let mut parts = rest.split(',');
+                list.iter().all(|e| parts.next() == Some(e.as_str())) && parts.next().is_none()
+            }),
+        }
+    }
+}
+
+impl PartialEq<&str> for Destination {
+    fn eq(&self, other: &&str) -> bool {
+        *self == **other
     }
 }
 
@@ -244,56 +288,130 @@ impl NoticeKind {
 }
 
 /// A notice's stable id, unique by construction: kind, the cluster (only when several are
-/// configured), what it is about (a policy label or an exception), the audience and the
+/// planned), what it is about (a policy label or an exception), the audience and the
 /// milestone. Its text form (`announce/prod/require-run-as-nonroot/payments/T-7`) is the
 /// ledger's key and goes into message metadata; it is never parsed back.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct NoticeId {
-    text: String,
+    kind: NoticeKind,
+    cluster: Option<ClusterName>,
+    /// The remaining parts, `/`-joined.
+    path: String,
 }
 
 impl NoticeId {
     /// Builds an id from its parts; empty parts are left out.
-    pub fn new(kind: NoticeKind, cluster: Option<&ClusterName>, parts: &[&str]) -> NoticeId {
-        let mut text = kind.as_str().to_string();
-        for part in cluster
-            .map(ClusterName::as_str)
-            .into_iter()
-            .chain(parts.iter().copied())
-        {
-            if !part.is_empty() {
-                text.push('/');
-                text.push_str(part);
-            }
+    pub fn new(kind: NoticeKind, parts: &[&str]) -> NoticeId {
+        let path = parts
+            .iter()
+            .filter(|p| !p.is_empty())
+            .copied()
+            .collect::<Vec<_>>()
+            .join("/");
+        NoticeId {
+            kind,
+            cluster: None,
+            path,
         }
-        NoticeId { text }
     }
 
-    pub fn as_str(&self) -> &str {
-        &self.text
+    /// The same id, naming `cluster` (when several clusters are planned).
+    pub fn in_cluster(mut self, cluster: &ClusterName) -> NoticeId {
+        self.cluster = Some(cluster.clone());
+        self
+    }
+
+    pub fn kind(&self) -> NoticeKind {
+        self.kind
     }
 }
 
 impl fmt::Display for NoticeId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text)
+        f.write_str(self.kind.as_str())?;
+        if let Some(c) = &self.cluster {
+            write!(f, "/{c}")?;
+        }
+        if !self.path.is_empty() {
+            write!(f, "/{}", self.path)?;
+        }
+        Ok(())
     }
 }
 
 impl Serialize for NoticeId {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.text)
+        s.collect_str(self)
     }
 }
 
 impl PartialEq<str> for NoticeId {
+    /// Compares with the text form, without building it.
     fn eq(&self, other: &str) -> bool {
-        self.text == other
+        let Some(mut rest) = other.strip_prefix(self.kind.as_str()) else {
+            return false;
+        };
+        if let Some(c) = &self.cluster {
+            match rest
+                .strip_prefix('/')
+                .and_then(|r| r.strip_prefix(c.as_str()))
+            {
+                Some(r) => rest = r,
+                None => return false,
+            }
+        }
+        if self.path.is_empty() {
+            rest.is_empty()
+        } else {
+            rest.strip_prefix('/') == Some(self.path.as_str())
+        }
     }
 }
 
 impl PartialEq<&str> for NoticeId {
     fn eq(&self, other: &&str) -> bool {
-        self.text == *other
+        *self == **other
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_sources_name_engines() {
+        // kyverno pkg/utils/report/source.go
+        assert_eq!(Engine::from_report_source(Some("kyverno")), Engine::Kyverno);
+        assert_eq!(Engine::from_report_source(None), Engine::Kyverno);
+        assert_eq!(
+            Engine::from_report_source(Some("KyvernoValidatingPolicy")),
+            Engine::KyvernoValidating
+        );
+        assert_eq!(
+            Engine::from_report_source(Some("ValidatingAdmissionPolicy")),
+            Engine::ValidatingAdmission
+        );
+        assert_eq!(
+            Engine::from_report_source(Some("KyvernoImageValidatingPolicy")),
+            Engine::Other
+        );
+    }
+
+    #[test]
+    fn notice_ids_read_and_compare_as_text() {
+        let id = NoticeId::new(NoticeKind::Announce, &["p", "team", "T-7"]);
+        assert_eq!(id.to_string(), "announce/p/team/T-7");
+        assert!(id == "announce/p/team/T-7");
+        let prod = ClusterName::parse("prod").expect("name");
+        let id = id.in_cluster(&prod);
+        assert_eq!(id.to_string(), "announce/prod/p/team/T-7");
+        assert!(id == "announce/prod/p/team/T-7");
+        assert!(id != "announce/p/team/T-7");
+        assert!(ClusterName::parse("a/b").is_err());
+        let d: Destination = "email:a@x,b@y"
+            .parse()
+            .unwrap_or_else(|never| match never {});
+        assert!(d == "email:a@x,b@y");
+        assert_eq!(d.to_string(), "email:a@x,b@y");
     }
 }

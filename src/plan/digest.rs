@@ -7,6 +7,7 @@
 
 use crate::config::Config;
 use crate::inventory::{Inventory, Mode};
+use crate::model::ids::{Destination, NoticeId};
 use crate::plan::exceptions::{findings, view};
 use crate::plan::owners::owner_of;
 use crate::plan::rollout::rollout_for;
@@ -45,7 +46,8 @@ pub fn plan_digests(
     let today = now.with_timezone(&tz).date_naive();
     // Failing results per audience → policy → namespace.
     type PerPolicy = BTreeMap<String, Vec<(String, u64, u64, Vec<String>)>>;
-    let mut per_audience: BTreeMap<(String, String), (Option<String>, PerPolicy)> = BTreeMap::new();
+    let mut per_audience: BTreeMap<(String, Destination), (Option<String>, PerPolicy)> =
+        BTreeMap::new();
     let mut totals: BTreeMap<String, (u64, usize)> = BTreeMap::new();
     for ((engine, policy, ns), s) in &inv.results {
         if s.counts.fail == 0 {
@@ -64,7 +66,7 @@ pub fn plan_digests(
             .map(|r| format!("{}/{}", r.kind, r.name))
             .collect();
         per_audience
-            .entry((owner.audience.key(), owner.destination.to_string()))
+            .entry((owner.audience.key(), owner.destination.clone()))
             .or_insert_with(|| (owner.team.clone(), BTreeMap::new()))
             .1
             .entry(policy.clone())
@@ -147,22 +149,24 @@ pub fn plan_digests(
         let date = tick.with_timezone(&tz).format("%Y-%m-%d").to_string();
         let shown = tick.with_timezone(&tz).format("%a %-d %b %Y").to_string();
         let day = tick.with_timezone(&tz).date_naive();
-        let mk = |audience: &str, destination: &str, team: Option<String>, data: Value| Notice {
-            id: format!("digest/{audience}/{date}"),
-            kind: NoticeKind::Digest,
-            policy: String::new(),
-            audience: audience.to_string(),
-            destination: destination.to_string(),
-            send_at: tick,
-            milestone: "digest".to_string(),
-            enforce_on: String::new(),
-            namespaces: Default::default(),
-            days_left: 0,
-            enforce_at: tick + Duration::days(30),
-            team,
-            brief: Default::default(),
-            data: Some(data),
-        };
+        let mk =
+            |audience: &str, destination: &Destination, team: Option<String>, data: Value| Notice {
+                id: NoticeId::new(NoticeKind::Digest, &[audience, &date]),
+                kind: NoticeKind::Digest,
+                policy: String::new(),
+                cluster: None,
+                audience: audience.to_string(),
+                destination: destination.clone(),
+                send_at: tick,
+                milestone: "digest".to_string(),
+                enforce_on: String::new(),
+                namespaces: Default::default(),
+                days_left: 0,
+                enforce_at: tick + Duration::days(30),
+                team,
+                brief: Default::default(),
+                data: Some(data),
+            };
         for ((audience, destination), (team, policies)) in &per_audience {
             if audience == crate::plan::owners::PLATFORM {
                 continue;
@@ -201,6 +205,7 @@ pub fn plan_digests(
             "items": flips,
             "count": flips.len(),
         });
-        notices.push(mk("platform", &config.platform.channel, None, data));
+        let platform = Destination::Channel(config.platform.channel.clone());
+        notices.push(mk("platform", &platform, None, data));
     }
 }

@@ -5,6 +5,7 @@
 //! runs in tests, in `forewarn plan` previews and in the scheduler. It never sends anything and
 //! never panics on bad data: bad dates and unknown teams come back as problems.
 
+pub mod announce;
 pub mod digest;
 pub mod exceptions;
 pub mod owners;
@@ -15,52 +16,23 @@ pub mod schedule;
 
 use crate::config::Config;
 use crate::inventory::{FailingResource, Inventory, Mode, Policy};
+pub use crate::model::ids::NoticeKind;
+use crate::model::ids::{ClusterName, NoticeId};
 use crate::model::problem::Problem;
-use crate::plan::owners::{Audience, Destination, owner_of};
-use crate::plan::rollout::{Rollout, rollout_for};
-use crate::plan::schedule::send_time;
+use crate::plan::owners::{Destination, owner_of};
+use crate::plan::rollout::Rollout;
 use chrono::{DateTime, FixedOffset};
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 /// Where cluster-scoped results are listed.
 pub const CLUSTER_SCOPED: &str = "(cluster-scoped)";
 
-/// The kind of a notice; each kind has its own template.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum NoticeKind {
-    /// A dated heads-up before a policy is enforced.
-    Announce,
-    /// To an exception's owner before its review date or expiry, and weekly while overdue.
-    Reminder,
-    /// The scheduled audit digest, per team and for the platform.
-    Digest,
-    /// To the platform before a flip that would still block resources.
-    Readiness,
-    /// To the platform: the enforcement date passed but the policy is still in Audit.
-    Overdue,
-    /// To the teams still failing a policy that is now enforced.
-    Enforced,
-}
-
-impl NoticeKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            NoticeKind::Announce => "announce",
-            NoticeKind::Reminder => "reminder",
-            NoticeKind::Digest => "digest",
-            NoticeKind::Readiness => "readiness",
-            NoticeKind::Overdue => "overdue",
-            NoticeKind::Enforced => "enforced",
-        }
-    }
-}
-
 /// One namespace's share of a notice.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct NamespaceFailures {
+    pub cluster: ClusterName,
     pub name: String,
     /// Failing results of rules still in Audit there.
     pub failing: u64,
@@ -86,12 +58,16 @@ pub struct PolicyBrief {
 /// One message to one audience.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Notice {
-    /// Stable across runs: `announce/<policy>/<audience>/T-<days>`.
-    pub id: String,
+    /// Stable across runs: `announce/<policy>/<audience>/T-<days>` (with the cluster after the
+    /// kind when several clusters are planned).
+    pub id: NoticeId,
     pub kind: NoticeKind,
     pub policy: String,
+    /// The cluster, when messages name it (several clusters, or `cluster-name` configured).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterName>,
     pub audience: String,
-    pub destination: String,
+    pub destination: Destination,
     pub send_at: DateTime<FixedOffset>,
     pub milestone: String,
     pub enforce_on: String,
@@ -120,7 +96,14 @@ pub struct Plan {
     pub notices: Vec<Notice>,
     pub problems: Vec<Problem>,
     /// Namespaces nobody owns; their notices go to the platform channel.
-    pub unowned: Vec<String>,
+    pub unowned: Vec<UnownedNamespace>,
+}
+
+/// A namespace nobody owns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnownedNamespace {
+    pub cluster: ClusterName,
+    pub name: String,
 }
 
 impl Plan {
@@ -167,6 +150,7 @@ pub fn audit_failures(policy: &Policy, inv: &Inventory) -> Vec<NamespaceFailures
             continue;
         }
         out.push(NamespaceFailures {
+            cluster: inv.cluster.clone(),
             name: ns.unwrap_or(CLUSTER_SCOPED).to_string(),
             failing,
             excepted: summary.skipped_by_exception,
@@ -184,7 +168,7 @@ pub fn audit_failures(policy: &Policy, inv: &Inventory) -> Vec<NamespaceFailures
 
 /// Whether `policy` is in Audit anywhere forewarn can see (any known namespace, or a namespace
 /// matched by no override).
-fn audits_somewhere(policy: &Policy, inv: &Inventory) -> bool {
+pub(crate) fn audits_somewhere(policy: &Policy, inv: &Inventory) -> bool {
     let empty = Default::default();
     policy.mode_for(None, "", &empty) == Mode::Audit
         || inv.namespaces.values().any(|ns| {
@@ -203,119 +187,59 @@ pub fn unowned_namespaces(inv: &Inventory, config: &Config) -> Vec<String> {
         .collect()
 }
 
-/// Plans every notice for the inventory as of `now`.
-pub fn plan(inv: &Inventory, config: &Config, now: DateTime<FixedOffset>) -> Plan {
-    let tz = config.time_zone;
-    let today = now.with_timezone(&tz).date_naive();
-    let mut notices = Vec::new();
-    let mut problems = Vec::new();
-    let mut owner_problems = BTreeMap::new();
-
-    for policy in inv.policies.iter().filter(|p| p.is_validating()) {
-        let (rollout, rollout_problems) = rollout_for(policy, config);
-        problems.extend(rollout_problems);
-        let Some(enforce) = rollout.enforce_on else {
-            continue;
-        };
-        let mut affected = audit_failures(policy, inv);
-        let passed = if enforce.date_only {
-            enforce.date < today
-        } else {
-            enforce.instant < now
-        };
-        if passed {
-            if audits_somewhere(policy, inv) {
-                let failing: u64 = affected.iter().map(|n| n.failing).sum();
-                problems.push(Problem::warning(
-                    format!("policy {}", policy.label),
-                    format!("metadata.annotations.{}", config.annotation("enforce-on")),
-                    format!(
-                        "enforce-on {} has passed but the policy is still in Audit ({failing} failing result(s) in {} namespace(s))",
-                        enforce.display(),
-                        affected.len()
-                    ),
-                ));
-            }
-            continue;
+/// Marks notices planned for `inv`, one of `clusters` planned clusters: with several, the id
+/// names the cluster; with several or a configured `cluster-name`, so do the messages.
+pub fn stamp_cluster(notices: &mut [Notice], inv: &Inventory, clusters: usize, config: &Config) {
+    for n in notices {
+        if clusters > 1 {
+            n.id = n.id.clone().in_cluster(&inv.cluster);
         }
-
-        // Group the affected namespaces by who hears about them.
-        let mut groups: BTreeMap<
-            (Audience, Destination),
-            (Option<String>, Vec<NamespaceFailures>),
-        > = BTreeMap::new();
-        for mut ns in affected.drain(..) {
-            let (owner, problem) = owner_of(&ns.name, inv, config);
-            if let Some(p) = problem {
-                owner_problems.entry(p.object.clone()).or_insert(p);
-            }
-            ns.unowned = owner.unowned;
-            groups
-                .entry((owner.audience, owner.destination))
-                .or_insert_with(|| (owner.team, Vec::new()))
-                .1
-                .push(ns);
-        }
-
-        let policy_brief = Arc::new(brief(policy, &rollout));
-        for ((audience, destination), (team, namespaces)) in groups {
-            let namespaces = Arc::new(namespaces);
-            // One send time per milestone; milestones that fall on the same tick (a weekend
-            // shift) keep only the one closest to enforcement.
-            let mut by_time: BTreeMap<DateTime<chrono_tz::Tz>, u32> = BTreeMap::new();
-            for &days in &config.milestones {
-                match send_time(&config.schedule, tz, &enforce, days) {
-                    Some(t) => {
-                        let slot = by_time.entry(t).or_insert(days);
-                        *slot = (*slot).min(days);
-                    }
-                    None => problems.push(Problem::error(
-                        config.source.clone(),
-                        "schedule",
-                        format!(
-                            "'{}' has no tick in the year before T-{days} of policy {}",
-                            config.schedule_text, policy.label
-                        ),
-                    )),
-                }
-            }
-            for (send_at, days) in by_time {
-                let days_left = (enforce.date - send_at.date_naive()).num_days();
-                notices.push(Notice {
-                    id: format!("announce/{}/{}/T-{days}", policy.label, audience.key()),
-                    kind: crate::plan::NoticeKind::Announce,
-                    policy: policy.label.clone(),
-                    audience: audience.key(),
-                    destination: destination.to_string(),
-                    send_at: send_at.fixed_offset(),
-                    milestone: format!("T-{days}"),
-                    enforce_on: enforce.display(),
-                    namespaces: namespaces.clone(),
-                    days_left,
-                    enforce_at: enforce.instant.fixed_offset(),
-                    team: team.clone(),
-                    brief: policy_brief.clone(),
-                    data: None,
-                });
-            }
+        if clusters > 1 || config.cluster_name.is_some() {
+            n.cluster = Some(inv.cluster.clone());
         }
     }
-    problems.extend(owner_problems.into_values());
-    // Readiness is computed once, for the follow-ups and the digest.
-    let ready = crate::plan::readiness::readiness_all(inv, config, now);
-    crate::plan::readiness::plan_followups(inv, config, now, &ready, &mut notices);
-    crate::plan::reminders::plan_reminders(inv, config, now, &mut notices, &mut problems);
-    crate::plan::digest::plan_digests(inv, config, now, &ready, &mut notices);
+}
+
+/// Plans every notice for `clusters` as of `now`. With several clusters every notice id names
+/// its cluster; messages name it too when several are planned or `cluster-name` is configured.
+pub fn plan(clusters: &[Inventory], config: &Config, now: DateTime<FixedOffset>) -> Plan {
+    let several = clusters.len() > 1;
+    let mut notices = Vec::new();
+    let mut problems = Vec::new();
+    let mut unowned = Vec::new();
+    for inv in clusters {
+        let first = notices.len();
+        let first_problem = problems.len();
+        announce::plan_announces(inv, config, now, &mut notices, &mut problems);
+        // Readiness is computed once, for the follow-ups and the digest.
+        let ready = readiness::readiness_all(inv, config, now);
+        readiness::plan_followups(inv, config, now, &ready, &mut notices);
+        reminders::plan_reminders(inv, config, now, &mut notices, &mut problems);
+        digest::plan_digests(inv, config, now, &ready, &mut notices);
+        stamp_cluster(&mut notices[first..], inv, clusters.len(), config);
+        if several {
+            for p in &mut problems[first_problem..] {
+                p.object = format!("{} (cluster {})", p.object, inv.cluster);
+            }
+        }
+        unowned.extend(
+            unowned_namespaces(inv, config)
+                .into_iter()
+                .map(|name| UnownedNamespace {
+                    cluster: inv.cluster.clone(),
+                    name,
+                }),
+        );
+    }
     notices.sort_by(|a, b| {
-        (a.send_at, a.kind, &a.policy, &a.audience).cmp(&(
+        (a.send_at, a.kind, &a.policy, &a.audience, &a.id).cmp(&(
             b.send_at,
             b.kind,
             &b.policy,
             &b.audience,
+            &b.id,
         ))
     });
-    let unowned = unowned_namespaces(inv, config);
-
     Plan {
         now,
         notices,

@@ -8,6 +8,7 @@
 
 use crate::config::Config;
 use crate::inventory::{Inventory, Mode, Policy};
+use crate::model::ids::{ClusterName, Destination, Engine, NoticeId};
 use crate::model::time::{EnforceOn, start_of_day};
 use crate::plan::exceptions::{covers, is_active, view};
 use crate::plan::owners::owner_of;
@@ -83,16 +84,17 @@ pub fn readiness_all(
             )
         })
         .collect();
-    let policies: BTreeMap<&str, &Policy> = inv
+    // Findings name their policy as reports do: by engine (the result's source) and name.
+    let policies: BTreeMap<(Engine, String), &Policy> = inv
         .policies
         .iter()
         .filter(|p| p.is_validating())
-        .map(|p| (p.label.as_str(), p))
+        .map(|p| ((p.engine(), p.reference.report_name()), p))
         .collect();
     let mut per_policy: BTreeMap<&str, BTreeMap<String, NamespaceReadiness>> = BTreeMap::new();
     for (resource, findings) in &inv.findings {
         for f in findings.iter().filter(|f| f.result == "fail") {
-            let Some(policy) = policies.get(f.policy.as_str()) else {
+            let Some(policy) = policies.get(&(f.engine, f.policy.clone())) else {
                 continue;
             };
             let ns = resource.namespace.as_str();
@@ -193,7 +195,7 @@ pub fn plan_followups(
 ) {
     let tz = config.time_zone;
     let today = now.with_timezone(&tz).date_naive();
-    let platform = config.platform.channel.clone();
+    let platform = Destination::Channel(config.platform.channel.clone());
     for policy in inv.policies.iter().filter(|p| p.is_validating()) {
         let (rollout, _) = rollout_for(policy, config);
         let Some(enforce) = rollout.enforce_on else {
@@ -209,16 +211,17 @@ pub fn plan_followups(
             continue;
         };
         let base = |kind: NoticeKind,
-                    id: String,
+                    id: NoticeId,
                     audience: &str,
-                    destination: &str,
+                    destination: &Destination,
                     send_at: DateTime<FixedOffset>,
                     milestone: &str| Notice {
             id,
             kind,
             policy: policy.label.clone(),
+            cluster: None,
             audience: audience.to_string(),
-            destination: destination.to_string(),
+            destination: destination.clone(),
             send_at,
             milestone: milestone.to_string(),
             enforce_on: enforce.display(),
@@ -246,7 +249,7 @@ pub fn plan_followups(
                 let milestone = format!("T-{}", config.readiness_days);
                 let mut n = base(
                     NoticeKind::Readiness,
-                    format!("readiness/{}/{milestone}", policy.label),
+                    NoticeId::new(NoticeKind::Readiness, &[&policy.label, &milestone]),
                     "platform",
                     &platform,
                     at.fixed_offset(),
@@ -271,10 +274,9 @@ pub fn plan_followups(
             };
             let mut n = base(
                 NoticeKind::Overdue,
-                format!(
-                    "overdue/{}/{}",
-                    policy.label,
-                    enforce.date.format("%Y-%m-%d")
+                NoticeId::new(
+                    NoticeKind::Overdue,
+                    &[&policy.label, &enforce.date.format("%Y-%m-%d").to_string()],
                 ),
                 "platform",
                 &platform,
@@ -321,7 +323,7 @@ pub fn enforced_notices(
 ) -> Vec<Notice> {
     let (rollout, _) = rollout_for(policy, config);
     let brief = std::sync::Arc::new(crate::plan::brief(policy, &rollout));
-    let mut by_team: BTreeMap<(String, String), (Option<String>, Vec<NamespaceFailures>)> =
+    let mut by_team: BTreeMap<(String, Destination), (Option<String>, Vec<NamespaceFailures>)> =
         BTreeMap::new();
     for (ns, s) in inv.results_for(&policy.reference) {
         let Some(ns) = ns else { continue };
@@ -333,10 +335,11 @@ pub fn enforced_notices(
         }
         let (owner, _) = owner_of(ns, inv, config);
         by_team
-            .entry((owner.audience.key(), owner.destination.to_string()))
+            .entry((owner.audience.key(), owner.destination.clone()))
             .or_insert_with(|| (owner.team.clone(), Vec::new()))
             .1
             .push(NamespaceFailures {
+                cluster: inv.cluster.clone(),
                 name: ns.to_string(),
                 failing: s.counts.fail,
                 excepted: s.skipped_by_exception,
@@ -361,9 +364,10 @@ pub fn enforced_notices(
                 })).collect::<Vec<_>>(),
             });
             Notice {
-                id: format!("enforced/{}/{audience}", policy.label),
+                id: NoticeId::new(NoticeKind::Enforced, &[&policy.label, &audience]),
                 kind: NoticeKind::Enforced,
                 policy: policy.label.clone(),
+                cluster: None,
                 audience,
                 destination,
                 send_at,
@@ -381,14 +385,13 @@ pub fn enforced_notices(
 }
 
 /// Where each validating policy is in Audit, for noticing flips between two inventories:
-/// policy id → namespaces (among those known) where it audits.
-pub type AuditModes = BTreeMap<String, std::collections::BTreeSet<String>>;
+/// (cluster, policy label) → namespaces (among those known) where it audits.
+pub type AuditModes = BTreeMap<(ClusterName, String), std::collections::BTreeSet<String>>;
 
-pub fn audit_modes(inv: &Inventory) -> AuditModes {
-    inv.policies
-        .iter()
-        .filter(|p| p.is_validating())
-        .map(|p| {
+pub fn audit_modes(clusters: &[Inventory]) -> AuditModes {
+    let mut out = AuditModes::new();
+    for inv in clusters {
+        for p in inv.policies.iter().filter(|p| p.is_validating()) {
             let auditing = inv
                 .namespaces
                 .values()
@@ -397,43 +400,48 @@ pub fn audit_modes(inv: &Inventory) -> AuditModes {
                 })
                 .map(|ns| ns.name.clone())
                 .collect();
-            (p.label.clone(), auditing)
-        })
-        .collect()
+            out.insert((inv.cluster.clone(), p.label.clone()), auditing);
+        }
+    }
+    out
 }
 
 /// "Now enforced" notices for policies that were in Audit in some namespaces in `before` and are
 /// Enforce there now — flips seen between two inventories, with or without an enforcement date.
 pub fn flip_notices(
     before: &AuditModes,
-    inv: &Inventory,
+    clusters: &[Inventory],
     config: &Config,
     now: DateTime<FixedOffset>,
 ) -> Vec<Notice> {
-    let now_modes = audit_modes(inv);
+    let now_modes = audit_modes(clusters);
     let since = now
         .with_timezone(&config.time_zone)
         .format("%a %-d %b %Y")
         .to_string();
     let mut out = Vec::new();
-    for policy in inv.policies.iter().filter(|p| p.is_validating()) {
-        let (Some(was), Some(is)) = (before.get(&policy.label), now_modes.get(&policy.label))
-        else {
-            continue;
-        };
-        let flipped: std::collections::BTreeSet<String> = was.difference(is).cloned().collect();
-        if flipped.is_empty() {
-            continue;
+    for inv in clusters {
+        let first = out.len();
+        for policy in inv.policies.iter().filter(|p| p.is_validating()) {
+            let key = (inv.cluster.clone(), policy.label.clone());
+            let (Some(was), Some(is)) = (before.get(&key), now_modes.get(&key)) else {
+                continue;
+            };
+            let flipped: std::collections::BTreeSet<String> = was.difference(is).cloned().collect();
+            if flipped.is_empty() {
+                continue;
+            }
+            out.extend(enforced_notices(
+                policy,
+                inv,
+                config,
+                &since,
+                now,
+                now,
+                Some(&flipped),
+            ));
         }
-        out.extend(enforced_notices(
-            policy,
-            inv,
-            config,
-            &since,
-            now,
-            now,
-            Some(&flipped),
-        ));
+        crate::plan::stamp_cluster(&mut out[first..], inv, clusters.len(), config);
     }
     out
 }

@@ -7,6 +7,7 @@
 
 use crate::config::Config;
 use crate::inventory::{Exception, Inventory};
+use crate::model::ids::NoticeId;
 use crate::model::problem::Problem;
 use crate::model::time::EnforceOn;
 use crate::plan::exceptions::{ExceptionView, view};
@@ -111,15 +112,19 @@ pub fn plan_reminders(
             .map(|((e, p, ns), s)| json!({"policy": inv.result_label(*e, p), "name": ns, "skipped": s.skipped_by_exception}))
             .collect();
         let shown_due = due_local.format("%a %-d %b %Y").to_string();
-        let mk = |id: String, milestone: String, send_at: DateTime<FixedOffset>, overdue: bool| {
+        let mk = |id: NoticeId,
+                  milestone: String,
+                  send_at: DateTime<FixedOffset>,
+                  overdue: bool| {
             let days_left =
                 (due_local.date_naive() - send_at.with_timezone(&tz).date_naive()).num_days();
             Notice {
                 id,
                 kind: NoticeKind::Reminder,
                 policy: v.id.clone(),
+                cluster: None,
                 audience: audience.key(),
-                destination: destination.to_string(),
+                destination: destination.clone(),
                 send_at,
                 milestone,
                 enforce_on: due.to_rfc3339(),
@@ -147,7 +152,10 @@ pub fn plan_reminders(
         for &days in &settings.reminders {
             if let Some(at) = send_time(&config.schedule, tz, &as_milestone, days) {
                 notices.push(mk(
-                    format!("reminder/{}/{}/T-{days}", v.id, audience.key()),
+                    NoticeId::new(
+                        NoticeKind::Reminder,
+                        &[&v.id, &audience.key(), &format!("T-{days}")],
+                    ),
                     format!("T-{days}"),
                     at.fixed_offset(),
                     false,
@@ -185,7 +193,7 @@ pub fn plan_reminders(
                 };
                 let label = format!("overdue-{}", local.format("%Y-%m-%d"));
                 notices.push(mk(
-                    format!("reminder/{}/{}/{label}", v.id, audience.key()),
+                    NoticeId::new(NoticeKind::Reminder, &[&v.id, &audience.key(), &label]),
                     label,
                     tick.fixed_offset(),
                     true,

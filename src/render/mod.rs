@@ -5,6 +5,7 @@
 //! slack-morphism's types, within Block Kit's limits. Rendering is pure: it never sends anything.
 
 use crate::config::Config;
+use crate::model::ids::{ClusterName, Destination, NoticeId};
 use crate::plan::{Notice, NoticeKind};
 use handlebars::{Handlebars, handlebars_helper};
 use serde::Serialize;
@@ -120,7 +121,7 @@ pub enum RenderError {
 #[derive(Debug, Clone, Serialize)]
 pub struct Message {
     /// Channel name or ID, or `email:…` for direct messages.
-    pub channel: String,
+    pub channel: Destination,
     /// Plain-text fallback for notifications.
     pub text: String,
     pub blocks: Vec<SlackBlock>,
@@ -338,7 +339,7 @@ impl Renderer {
         }
         push_footer(&mut blocks, footer);
         Ok(Message {
-            channel: String::new(),
+            channel: Destination::Channel(String::new()),
             text: cut_chars(&self.part(kind, "text", data)?, MAX_SECTION),
             blocks,
         })
@@ -347,7 +348,9 @@ impl Renderer {
     /// Renders one notice.
     pub fn render(&self, notice: &Notice, config: &Config) -> Result<Message, RenderError> {
         if let Some(data) = &notice.data {
-            let mut m = self.render_answer(notice.kind.as_str(), data)?;
+            let mut data = data.clone();
+            data["cluster_name"] = json!(notice.cluster);
+            let mut m = self.render_answer(notice.kind.as_str(), &data)?;
             m.channel = notice.destination.clone();
             return Ok(m);
         }
@@ -395,6 +398,27 @@ impl Renderer {
             text: cut_chars(&self.part(kind, "text", &data)?, MAX_SECTION),
             blocks,
         })
+    }
+}
+
+impl Message {
+    /// Appends `other`'s blocks (and fallback text) after this message's, keeping within
+    /// Slack's block limit: what does not fit is left out with a last "…and more" section.
+    pub fn append(&mut self, other: Message) {
+        let room = MAX_BLOCKS.saturating_sub(self.blocks.len());
+        if other.blocks.len() > room {
+            let keep = room.saturating_sub(1);
+            self.blocks.extend(other.blocks.into_iter().take(keep));
+            if room > 0 {
+                push_section(
+                    &mut self.blocks,
+                    "…and more (ask about one cluster)".to_string(),
+                );
+            }
+        } else {
+            self.blocks.extend(other.blocks);
+        }
+        self.text = cut_chars(&format!("{}\n{}", self.text, other.text), MAX_SECTION);
     }
 }
 
@@ -485,6 +509,7 @@ pub fn context(notice: &Notice, config: &Config) -> Value {
             "subject": b.subject,
         },
         "audience": notice.audience,
+        "cluster_name": notice.cluster,
         "destination": notice.destination,
         "team": team,
         "milestone": notice.milestone,
@@ -541,15 +566,17 @@ pub fn sample_notices(config: &Config) -> Vec<Notice> {
     use crate::plan::{NamespaceFailures, PolicyBrief};
     let at = chrono::DateTime::parse_from_rfc3339("2026-01-05T09:00:00+00:00").unwrap_or_default();
     let bare = Notice {
-        id: "announce/sample-policy/platform/T-0".into(),
+        id: NoticeId::new(NoticeKind::Announce, &["sample-policy", "platform", "T-0"]),
         kind: NoticeKind::Announce,
         policy: "sample-policy".into(),
+        cluster: None,
         audience: "platform".into(),
-        destination: config.platform.channel.clone(),
+        destination: Destination::Channel(config.platform.channel.clone()),
         send_at: at,
         milestone: "T-0".into(),
         enforce_on: "2026-01-05".into(),
         namespaces: std::sync::Arc::new(vec![NamespaceFailures {
+            cluster: ClusterName::default(),
             name: "sample".into(),
             failing: 1,
             excepted: 0,
@@ -571,7 +598,12 @@ pub fn sample_notices(config: &Config) -> Vec<Notice> {
         data: None,
     };
     let mut full = bare.clone();
-    full.id = "announce/sample-policy/sample-team/T-7".into();
+    full.id = NoticeId::new(
+        NoticeKind::Announce,
+        &["sample-policy", "sample-team", "T-7"],
+    )
+    .in_cluster(&ClusterName::parse("sample-cluster").unwrap_or_default());
+    full.cluster = ClusterName::parse("sample-cluster").ok();
     full.milestone = "T-7".into();
     full.days_left = 7;
     full.team = config.teams.keys().next().cloned();

@@ -1,0 +1,124 @@
+//! Announcements: the dated heads-ups (T-14 … T-0) to the owners of every namespace where a
+//! policy with an enforcement date still audits and fails.
+//!
+//! Pure: reads one cluster's inventory, the config and `now`; pushes notices and problems.
+
+use super::owners::{Audience, Destination, owner_of};
+use super::rollout::rollout_for;
+use super::schedule::send_time;
+use super::{NamespaceFailures, Notice, audit_failures, audits_somewhere, brief};
+use crate::config::Config;
+use crate::inventory::Inventory;
+use crate::model::ids::{NoticeId, NoticeKind};
+use crate::model::problem::Problem;
+use chrono::{DateTime, FixedOffset};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Plans the heads-ups of every validating policy of `inv` with an enforcement date that has
+/// not passed.
+pub fn plan_announces(
+    inv: &Inventory,
+    config: &Config,
+    now: DateTime<FixedOffset>,
+    notices: &mut Vec<Notice>,
+    problems: &mut Vec<Problem>,
+) {
+    let tz = config.time_zone;
+    let today = now.with_timezone(&tz).date_naive();
+    let mut owner_problems = BTreeMap::new();
+    for policy in inv.policies.iter().filter(|p| p.is_validating()) {
+        let (rollout, rollout_problems) = rollout_for(policy, config);
+        problems.extend(rollout_problems);
+        let Some(enforce) = rollout.enforce_on else {
+            continue;
+        };
+        let mut affected = audit_failures(policy, inv);
+        let passed = if enforce.date_only {
+            enforce.date < today
+        } else {
+            enforce.instant < now
+        };
+        if passed {
+            if audits_somewhere(policy, inv) {
+                let failing: u64 = affected.iter().map(|n| n.failing).sum();
+                problems.push(Problem::warning(
+                    format!("policy {}", policy.label),
+                    format!("metadata.annotations.{}", config.annotation("enforce-on")),
+                    format!(
+                        "enforce-on {} has passed but the policy is still in Audit ({failing} failing result(s) in {} namespace(s))",
+                        enforce.display(),
+                        affected.len()
+                    ),
+                ));
+            }
+            continue;
+        }
+
+        // Group the affected namespaces by who hears about them.
+        let mut groups: BTreeMap<
+            (Audience, Destination),
+            (Option<String>, Vec<NamespaceFailures>),
+        > = BTreeMap::new();
+        for mut ns in affected.drain(..) {
+            let (owner, problem) = owner_of(&ns.name, inv, config);
+            if let Some(p) = problem {
+                owner_problems.entry(p.object.clone()).or_insert(p);
+            }
+            ns.unowned = owner.unowned;
+            groups
+                .entry((owner.audience, owner.destination))
+                .or_insert_with(|| (owner.team, Vec::new()))
+                .1
+                .push(ns);
+        }
+
+        let policy_brief = Arc::new(brief(policy, &rollout));
+        for ((audience, destination), (team, namespaces)) in groups {
+            let namespaces = Arc::new(namespaces);
+            // One send time per milestone; milestones that fall on the same tick (a weekend
+            // shift) keep only the one closest to enforcement.
+            let mut by_time: BTreeMap<DateTime<chrono_tz::Tz>, u32> = BTreeMap::new();
+            for &days in &config.milestones {
+                match send_time(&config.schedule, tz, &enforce, days) {
+                    Some(t) => {
+                        let slot = by_time.entry(t).or_insert(days);
+                        *slot = (*slot).min(days);
+                    }
+                    None => problems.push(Problem::error(
+                        config.source.clone(),
+                        "schedule",
+                        format!(
+                            "'{}' has no tick in the year before T-{days} of policy {}",
+                            config.schedule_text, policy.label
+                        ),
+                    )),
+                }
+            }
+            for (send_at, days) in by_time {
+                let days_left = (enforce.date - send_at.date_naive()).num_days();
+                notices.push(Notice {
+                    id: NoticeId::new(
+                        NoticeKind::Announce,
+                        &[&policy.label, &audience.key(), &format!("T-{days}")],
+                    ),
+                    kind: NoticeKind::Announce,
+                    policy: policy.label.clone(),
+                    cluster: None,
+                    audience: audience.key(),
+                    destination: destination.clone(),
+                    send_at: send_at.fixed_offset(),
+                    milestone: format!("T-{days}"),
+                    enforce_on: enforce.display(),
+                    namespaces: namespaces.clone(),
+                    days_left,
+                    enforce_at: enforce.instant.fixed_offset(),
+                    team: team.clone(),
+                    brief: policy_brief.clone(),
+                    data: None,
+                });
+            }
+        }
+    }
+    problems.extend(owner_problems.into_values());
+}
