@@ -31,7 +31,6 @@ use serde_json::Value;
 use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
 use std::future::Future;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tracing::{error, info, warn};
@@ -92,32 +91,10 @@ impl AppToken {
 
     /// [`AppToken::from_env`] with the variables read through `lookup` (for tests).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Option<Self>> {
-        let set = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        match (set("SLACK_APP_TOKEN"), set("SLACK_APP_TOKEN_FILE")) {
-            (Some(_), Some(_)) => {
-                bail!("both SLACK_APP_TOKEN and SLACK_APP_TOKEN_FILE are set: set only one")
-            }
-            (Some(token), None) => Self::checked(&token, "SLACK_APP_TOKEN").map(Some),
-            (None, Some(file)) => Self::from_file(Path::new(file.trim())).map(Some),
-            (None, None) => Ok(None),
+        match crate::config::secret::from_lookup("SLACK_APP_TOKEN", lookup)? {
+            Some(s) => Self::checked(s.expose(), "SLACK_APP_TOKEN").map(Some),
+            None => Ok(None),
         }
-    }
-
-    /// Reads the token from a file (trimmed). The error names the file, never its content.
-    pub fn from_file(path: &Path) -> anyhow::Result<Self> {
-        let content = std::fs::read_to_string(path).with_context(|| {
-            format!(
-                "SLACK_APP_TOKEN_FILE: cannot read the Slack app token file {}",
-                path.display()
-            )
-        })?;
-        Self::checked(
-            &content,
-            &format!(
-                "SLACK_APP_TOKEN_FILE: the Slack app token file {}",
-                path.display()
-            ),
-        )
     }
 
     fn api_token(&self) -> SlackApiToken {
@@ -469,19 +446,23 @@ mod tests {
 
         let bad = dir.path().join("bad");
         std::fs::write(&bad, "xoxb-123-secretsecret").unwrap();
-        let err = AppToken::from_file(&bad).unwrap_err();
+        let from = |p: &std::path::Path| {
+            let p = p.to_str().unwrap().to_string();
+            AppToken::from_lookup(lookup(&[("SLACK_APP_TOKEN_FILE", &p)]))
+        };
+        let err = from(&bad).unwrap_err();
         let msg = format!("{err:#}");
-        assert!(msg.contains("SLACK_APP_TOKEN_FILE"), "{msg}");
+        assert!(msg.contains("SLACK_APP_TOKEN"), "{msg}");
         assert!(!msg.contains("secretsecret"), "{msg}");
 
         let empty = dir.path().join("empty");
         std::fs::write(&empty, " \n").unwrap();
         assert!(
-            format!("{:#}", AppToken::from_file(&empty).unwrap_err()).contains("empty"),
+            format!("{:#}", from(&empty).unwrap_err()).contains("empty"),
             "empty file"
         );
 
         let missing = dir.path().join("missing");
-        assert!(AppToken::from_file(&missing).is_err());
+        assert!(from(&missing).is_err());
     }
 }

@@ -41,32 +41,18 @@ impl SigningSecret {
         Self(secret.into())
     }
 
-    /// Reads the secret from `SLACK_SIGNING_SECRET`, else from the file named by
-    /// `SLACK_SIGNING_SECRET_FILE` (for mounted Kubernetes secrets). Values are trimmed; an
-    /// empty value counts as unset. `Ok(None)` when neither is set; an error when the file
-    /// cannot be read (the message names the file, never its content).
+    /// Reads the secret from `SLACK_SIGNING_SECRET` or the file named by
+    /// `SLACK_SIGNING_SECRET_FILE` (the rule of [`crate::config::secret`]). `Ok(None)` when
+    /// neither is set.
     pub fn from_env() -> anyhow::Result<Option<Self>> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
     fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Option<Self>> {
-        if let Some(value) = lookup("SLACK_SIGNING_SECRET") {
-            let value = value.trim();
-            if !value.is_empty() {
-                return Ok(Some(Self::new(value)));
-            }
-        }
-        let Some(path) = lookup("SLACK_SIGNING_SECRET_FILE") else {
-            return Ok(None);
-        };
-        let path = path.trim();
-        if path.is_empty() {
-            return Ok(None);
-        }
-        let content = std::fs::read_to_string(path)
-            .map_err(|e| anyhow::anyhow!("cannot read SLACK_SIGNING_SECRET_FILE {path}: {e}"))?;
-        let content = content.trim();
-        Ok((!content.is_empty()).then(|| Self::new(content)))
+        Ok(
+            crate::config::secret::from_lookup("SLACK_SIGNING_SECRET", lookup)?
+                .map(|s| Self::new(s.expose())),
+        )
     }
 
     fn mac(&self) -> Hmac<Sha256> {
@@ -202,38 +188,16 @@ mod tests {
     }
 
     #[test]
-    fn env_var_wins_and_is_trimmed() {
-        let got = SigningSecret::from_lookup(lookup(&[
-            ("SLACK_SIGNING_SECRET", " abc\n"),
+    fn env_var_or_file_never_both() {
+        let got =
+            SigningSecret::from_lookup(lookup(&[("SLACK_SIGNING_SECRET", " abc\n")])).unwrap();
+        assert_eq!(value(got).as_deref(), Some("abc"));
+        let err = SigningSecret::from_lookup(lookup(&[
+            ("SLACK_SIGNING_SECRET", "abc"),
             ("SLACK_SIGNING_SECRET_FILE", "/nonexistent"),
         ]))
-        .unwrap();
-        assert_eq!(value(got).as_deref(), Some("abc"));
-    }
-
-    #[test]
-    fn file_is_read_and_trimmed_empty_counts_as_unset() {
-        let dir = std::env::temp_dir().join(format!("forewarn-verify-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let full = dir.join("secret");
-        let empty = dir.join("empty");
-        std::fs::write(&full, "s3cr3t\n").unwrap();
-        std::fs::write(&empty, " \n").unwrap();
-
-        let got = SigningSecret::from_lookup(lookup(&[
-            ("SLACK_SIGNING_SECRET", ""),
-            ("SLACK_SIGNING_SECRET_FILE", full.to_str().unwrap()),
-        ]))
-        .unwrap();
-        assert_eq!(value(got).as_deref(), Some("s3cr3t"));
-
-        let got = SigningSecret::from_lookup(lookup(&[(
-            "SLACK_SIGNING_SECRET_FILE",
-            empty.to_str().unwrap(),
-        )]))
-        .unwrap();
-        assert!(got.is_none());
-        std::fs::remove_dir_all(&dir).ok();
+        .unwrap_err();
+        assert!(err.to_string().contains("set only one"), "{err}");
     }
 
     #[test]

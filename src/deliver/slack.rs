@@ -41,7 +41,6 @@ use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
 use std::collections::HashMap;
 use std::future::Future;
-use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -89,44 +88,19 @@ impl SlackToken {
         Self(token.into())
     }
 
-    /// Reads the token from `SLACK_BOT_TOKEN`, or from the file named by `SLACK_BOT_TOKEN_FILE`
-    /// (e.g. a mounted Kubernetes Secret; surrounding whitespace is trimmed).
-    ///
-    /// `Ok(None)` when neither is set (an empty variable counts as unset): forewarn then does a
-    /// dry run. An error when both are set, or when the file is unreadable or empty.
+    /// Reads the token from `SLACK_BOT_TOKEN` or the file named by `SLACK_BOT_TOKEN_FILE`
+    /// (the rule of [`crate::config::secret`]). `Ok(None)` when neither is set: forewarn then
+    /// does a dry run.
     pub fn from_env() -> anyhow::Result<Option<Self>> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
     /// [`SlackToken::from_env`] with the variables read through `lookup` (for tests).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Option<Self>> {
-        let set = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        match (set("SLACK_BOT_TOKEN"), set("SLACK_BOT_TOKEN_FILE")) {
-            (Some(_), Some(_)) => {
-                bail!("both SLACK_BOT_TOKEN and SLACK_BOT_TOKEN_FILE are set: set only one")
-            }
-            (Some(token), None) => Ok(Some(Self(token.trim().to_string()))),
-            (None, Some(file)) => Self::from_file(Path::new(file.trim())).map(Some),
-            (None, None) => Ok(None),
-        }
-    }
-
-    /// Reads the token from a file (trimmed). The error names the file, never its content.
-    pub fn from_file(path: &Path) -> anyhow::Result<Self> {
-        let content = std::fs::read_to_string(path).with_context(|| {
-            format!(
-                "SLACK_BOT_TOKEN_FILE: cannot read the Slack token file {}",
-                path.display()
-            )
-        })?;
-        let token = content.trim();
-        if token.is_empty() {
-            bail!(
-                "SLACK_BOT_TOKEN_FILE: the Slack token file {} is empty",
-                path.display()
-            );
-        }
-        Ok(Self(token.to_string()))
+        Ok(
+            crate::config::secret::from_lookup("SLACK_BOT_TOKEN", lookup)?
+                .map(|s| Self(s.expose().to_string())),
+        )
     }
 }
 

@@ -2,8 +2,10 @@
 //! per-policy rollout entries, read once from `forewarn.yaml`.
 //!
 //! Raw YAML becomes [`Config`] here and nowhere else; everything downstream sees parsed types
-//! (a `Tz`, a cron `Schedule`, sorted milestones). Secrets never live in this file: tokens come
-//! from the environment or secret files, and this module must never read or print them.
+//! (a `Tz`, a cron `Schedule`, sorted milestones). Secrets never live in the config file:
+//! [`secret`] reads them from the environment or mounted files, the one place that does.
+
+pub mod secret;
 
 use crate::model::ids::ClusterName;
 use crate::model::problem::Problem;
