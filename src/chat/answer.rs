@@ -160,7 +160,7 @@ pub fn suggestions<'a>(wanted: &str, known: impl Iterator<Item = &'a str>) -> Ve
     let limit = (wanted.chars().count() / 3).max(3);
     let mut scored: Vec<(usize, &str)> = known
         .map(|k| {
-            let d = distance(&wanted, &k.to_ascii_lowercase());
+            let d = strsim::levenshtein(&wanted, &k.to_ascii_lowercase());
             let d = if k.contains(wanted.as_str()) || wanted.contains(k) {
                 d.min(1)
             } else {
@@ -176,22 +176,6 @@ pub fn suggestions<'a>(wanted: &str, known: impl Iterator<Item = &'a str>) -> Ve
         .take(3)
         .map(|(_, k)| k.to_string())
         .collect()
-}
-
-/// Levenshtein distance.
-fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
-                .min(prev[j + 1] + 1)
-                .min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 /// What `status` and `exceptions` are about.

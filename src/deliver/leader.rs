@@ -1,8 +1,9 @@
 //! Leader election over a Kubernetes `Lease`, so that several replicas can run while exactly one
 //! delivers.
 //!
-//! Every replica serves slash commands; **only the leader delivers notices**. The daemon asks
-//! [`Leadership::still_leader`] before each message and stops sending as soon as it is `false`.
+//! Every replica serves slash commands; **only the leader delivers notices**. The daemon follows
+//! [`Leadership::watch`] — a flag updated at each check (every [`LeaseTimings::check_every`],
+//! one second by default) — and stops sending as soon as it turns `false`.
 //!
 //! # How a replica knows it still holds the lease
 //!
@@ -12,8 +13,8 @@
 //! [`LeaseTimings::check_every`] and keeps a local *deadline*: the lease's own expiry
 //! (`renewTime + leaseDurationSeconds`, both written by this replica with its own clock),
 //! measured from the instant *before* the read was sent, minus [`LeaseTimings::safety_margin`].
-//! `still_leader()` is true only while the manager says it holds the lease **and** that deadline
-//! has not passed; it needs no API call.
+//! The flag is true only while the manager says it holds the lease **and** that deadline has
+//! not passed; reading it needs no API call.
 //!
 //! # Timing
 //!
@@ -53,9 +54,6 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
-
-/// The default Lease name.
-pub const DEFAULT_LEASE_NAME: &str = "forewarn-leader";
 
 /// How long a lease lasts, how often it is renewed and checked, and how early the holder stops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,6 +1,6 @@
 //! Routing one Kubernetes object to the reader for its API group, version and kind.
 //!
-//! Shared by every inventory source (snapshot files today, the cluster watch later) so both
+//! Shared by every inventory source (snapshot files and the cluster watch) so both
 //! understand exactly the same objects. Bad objects become one [`Problem`] naming the object and
 //! the field and are left out; they never stop the rest of the inventory from loading.
 

@@ -9,7 +9,7 @@ use super::model::{
     ExceptedPolicy, Exception, Mode, ModeOverride, ModeSpec, Namespace, Policy, PolicyDocs,
     PolicyKind, PolicyRef, PolicySeverity, Rule,
 };
-use super::selector::{LabelSelector, Operator, Requirement};
+use super::selector::{Expression, LabelSelector};
 
 /// Annotations of the Kyverno policy library that describe a policy.
 pub const TITLE: &str = "policies.kyverno.io/title";
@@ -77,29 +77,39 @@ fn required_name(meta: &Meta) -> FieldResult<String> {
         .ok_or_else(|| FieldError::new("metadata.name", "missing"))
 }
 
+/// A `metav1.LabelSelector` as kube's [`LabelSelector`]; an unknown operator or a missing
+/// value list names its field.
 fn read_selector(node: Node<'_>) -> FieldResult<LabelSelector> {
-    let mut sel = LabelSelector {
-        match_labels: node.string_map("matchLabels")?,
-        match_expressions: Vec::new(),
-    };
+    let mut exprs: Vec<Expression> = node
+        .string_map("matchLabels")?
+        .into_iter()
+        .map(|(k, v)| Expression::Equal(k, v))
+        .collect();
     for expr in node.list("matchExpressions")? {
         let e = expr.node();
-        let op_text = e.req_str("operator")?;
-        let operator = Operator::parse(op_text).ok_or_else(|| {
-            e.error(
-                "operator",
-                format!(
-                    "unknown operator '{op_text}' (expected In, NotIn, Exists or DoesNotExist)"
-                ),
-            )
-        })?;
-        sel.match_expressions.push(Requirement {
-            key: e.req_str("key")?.to_string(),
-            operator,
-            values: e.str_list("values")?.unwrap_or_default(),
+        let key = e.req_str("key")?.to_string();
+        let values = || -> FieldResult<std::collections::BTreeSet<String>> {
+            match e.str_list("values")? {
+                Some(v) if !v.is_empty() => Ok(v.into_iter().collect()),
+                _ => Err(e.error("values", "missing: In and NotIn need at least one value")),
+            }
+        };
+        exprs.push(match e.req_str("operator")? {
+            "In" => Expression::In(key, values()?),
+            "NotIn" => Expression::NotIn(key, values()?),
+            "Exists" => Expression::Exists(key),
+            "DoesNotExist" => Expression::DoesNotExist(key),
+            other => {
+                return Err(e.error(
+                    "operator",
+                    format!(
+                        "unknown operator '{other}' (expected In, NotIn, Exists or DoesNotExist)"
+                    ),
+                ));
+            }
         });
     }
-    Ok(sel)
+    Ok(exprs.into_iter().collect())
 }
 
 fn read_overrides(node: Node<'_>, key: &str) -> FieldResult<Vec<ModeOverride>> {

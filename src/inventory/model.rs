@@ -1,11 +1,11 @@
 //! The inventory: what forewarn knows of a cluster, independent of where it was read from.
 //!
 //! Policies with their docs and per-rule modes, report results reduced to per policy ×
-//! namespace summaries, exceptions and namespaces. The snapshot source and (later) the live
+//! namespace summaries, exceptions and namespaces. The snapshot source and the live
 //! cluster source both build this same value. It holds no I/O and no clock; it must never keep
 //! whole report objects (large clusters carry hundreds of thousands of results).
 
-use super::selector::{LabelSelector, wildcard_match};
+use super::selector::{LabelSelector, SelectorExt, wildcard_match};
 use crate::model::ids::Engine;
 pub use crate::model::ids::{PolicyKind, PolicyRef};
 use crate::model::problem::Problem;

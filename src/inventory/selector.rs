@@ -1,62 +1,12 @@
-//! Kubernetes label selectors and Kyverno's wildcard patterns, as pure matching functions.
+//! Kubernetes label selectors (kube's) and Kyverno's wildcard patterns, as pure matching
+//! functions.
 //!
 //! Used to decide which failure-action override applies in a namespace. Matching never fails:
 //! a selector that cannot be parsed is reported when it is read, not here.
 
-use super::model::Labels;
-
-/// Operator of a `matchExpressions` requirement.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Operator {
-    In,
-    NotIn,
-    Exists,
-    DoesNotExist,
-}
-
-impl Operator {
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "In" => Some(Self::In),
-            "NotIn" => Some(Self::NotIn),
-            "Exists" => Some(Self::Exists),
-            "DoesNotExist" => Some(Self::DoesNotExist),
-            _ => None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Requirement {
-    pub key: String,
-    pub operator: Operator,
-    pub values: Vec<String>,
-}
-
-/// `matchLabels` and `matchExpressions`, all of which must hold. An empty selector matches
-/// every set of labels, as in Kubernetes.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LabelSelector {
-    pub match_labels: Labels,
-    pub match_expressions: Vec<Requirement>,
-}
-
-impl LabelSelector {
-    pub fn matches(&self, labels: &Labels) -> bool {
-        self.match_labels
-            .iter()
-            .all(|(k, v)| labels.get(k) == Some(v))
-            && self.match_expressions.iter().all(|r| {
-                let value = labels.get(&r.key);
-                match r.operator {
-                    Operator::In => value.is_some_and(|v| r.values.contains(v)),
-                    Operator::NotIn => value.is_none_or(|v| !r.values.contains(v)),
-                    Operator::Exists => value.is_some(),
-                    Operator::DoesNotExist => value.is_none(),
-                }
-            })
-    }
-}
+/// A Kubernetes label selector: kube's own type, whose matching follows the API server's
+/// (`matchLabels` and `matchExpressions` all hold; an empty selector matches everything).
+pub use kube::core::{Expression, Selector as LabelSelector, SelectorExt};
 
 /// Kyverno's wildcard match: `*` matches any run of characters, `?` exactly one.
 pub fn wildcard_match(pattern: &str, text: &str) -> bool {
@@ -87,7 +37,7 @@ pub fn wildcard_match(pattern: &str, text: &str) -> bool {
 mod tests {
     use super::*;
 
-    fn labels(pairs: &[(&str, &str)]) -> Labels {
+    fn labels(pairs: &[(&str, &str)]) -> crate::inventory::model::Labels {
         pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -107,14 +57,12 @@ mod tests {
 
     #[test]
     fn selectors() {
-        let sel = LabelSelector {
-            match_labels: labels(&[("env", "prod")]),
-            match_expressions: vec![Requirement {
-                key: "kyverno-audit".into(),
-                operator: Operator::NotIn,
-                values: vec!["true".into()],
-            }],
-        };
+        let sel: LabelSelector = [
+            Expression::Equal("env".into(), "prod".into()),
+            Expression::NotIn("kyverno-audit".into(), ["true".to_string()].into()),
+        ]
+        .into_iter()
+        .collect();
         assert!(sel.matches(&labels(&[("env", "prod")])));
         assert!(!sel.matches(&labels(&[("env", "prod"), ("kyverno-audit", "true")])));
         assert!(!sel.matches(&labels(&[])));

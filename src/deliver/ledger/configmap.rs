@@ -50,8 +50,6 @@ use tracing::{info, warn};
 
 /// The ConfigMap key holding the JSON document.
 pub const DATA_KEY: &str = "ledger.json";
-/// The default ConfigMap name.
-pub const DEFAULT_NAME: &str = "forewarn-ledger";
 /// The largest JSON document written by default (a ConfigMap holds at most 1 MiB in total).
 pub const DEFAULT_MAX_JSON_BYTES: usize = 900 * 1024;
 /// How many times a write is tried when other writers keep changing the ConfigMap.
