@@ -49,7 +49,7 @@ impl Respond for FakePost {
 }
 
 async fn fake_slack(refuse: Option<(&'static str, &'static str)>) -> MockServer {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    common::init_tls();
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/api/chat.postMessage"))
@@ -253,7 +253,7 @@ async fn one_refused_channel_does_not_stop_the_others_and_is_reported_once() {
 
 #[tokio::test(start_paused = true)]
 async fn a_rejected_token_marks_nothing_sent() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    common::init_tls();
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/api/chat.postMessage"))

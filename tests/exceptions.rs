@@ -5,37 +5,17 @@
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use forewarn::config::ExceptionKeys;
-use forewarn::inventory::snapshot::{load_dir, load_text};
+use forewarn::inventory::snapshot::load_dir;
 use forewarn::inventory::{Exception, Inventory};
 use forewarn::plan::exceptions::{Hygiene, covers, findings, is_active, parse_ttl, view};
-use std::path::PathBuf;
 
-/// The shared, real fixtures: `FOREWARN_FIXTURES`, else `../shared/fixtures`. Read in place.
-fn fixtures() -> PathBuf {
-    let dir = std::env::var_os("FOREWARN_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures"));
-    assert!(
-        dir.is_dir(),
-        "real fixtures not found at {}: set FOREWARN_FIXTURES",
-        dir.display()
-    );
-    dir
-}
+#[macro_use]
+mod common;
+use common::{config_from, fixture, inventory_from as inventory};
 
 fn read_fixture(rel: &str) -> String {
-    let path = fixtures().join(rel);
+    let path = fixture(rel);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// An inventory from texts, each loaded with the snapshot reader.
-fn inventory(files: &[(&str, &str)]) -> Inventory {
-    let mut inv = Inventory::default();
-    for (name, text) in files {
-        load_text(&mut inv, name, text);
-    }
-    inv.finish();
-    inv
 }
 
 fn only_exception(inv: &Inventory) -> &Exception {
@@ -69,6 +49,7 @@ const ANNOTATIONS: &str = "kyverno/exception-annotations";
 
 #[test]
 fn break_glass_style() {
+    needs_fixtures!();
     let text = read_fixture(&format!("{ANNOTATIONS}/break-glass.kyverno-v2.yaml"));
     let inv = inventory(&[("break-glass.yaml", &text)]);
     let x = only_exception(&inv);
@@ -107,6 +88,7 @@ fn break_glass_style() {
 
 #[test]
 fn sre_io_style() {
+    needs_fixtures!();
     let text = read_fixture(&format!(
         "{ANNOTATIONS}/sre-io.neuvector.kyverno-v2beta1.yaml"
     ));
@@ -144,6 +126,7 @@ fn sre_io_style() {
 
 #[test]
 fn backstage_style() {
+    needs_fixtures!();
     let text = read_fixture(&format!(
         "{ANNOTATIONS}/backstage-io.terraform-heredoc.kyverno-v2beta1.yaml"
     ));
@@ -352,6 +335,7 @@ fn exception_for_a_policy_that_does_not_exist() {
 
 #[test]
 fn unreadable_dates_are_problems() {
+    needs_fixtures!();
     let text = exception_yaml(
         r#"forewarn.dev/owner: a, forewarn.dev/reason: b, forewarn.dev/review-by: "next spring""#,
         "cleanup.kyverno.io/ttl: 1d",
@@ -401,6 +385,7 @@ fn ttl_label(rel: &str) -> String {
 
 #[test]
 fn kyverno_ttl_fixtures() {
+    needs_fixtures!();
     let created = Some(utc("2023-07-18T12:00:00Z"));
 
     let ten_seconds = ttl_label("delete-twice/pod.yaml");
@@ -452,7 +437,7 @@ fn kyverno_ttl_fixtures() {
 
 #[test]
 fn example_exception_covers_web_legacy_only() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let root = common::root();
     let inv = load_dir(&root.join("examples/cluster")).expect("example cluster");
     let x = inv
         .exceptions
@@ -485,4 +470,45 @@ fn example_exception_covers_web_legacy_only() {
     assert!(problems.is_empty(), "{problems:?}");
     assert_eq!(v.owner.as_deref(), Some("storefront"));
     assert!(is_active(&v, utc(NOW)));
+}
+
+#[test]
+fn policy_exceptions_answer_uses_the_configured_keys_and_expiry() {
+    needs_fixtures!();
+    let text = read_fixture(&format!(
+        "{ANNOTATIONS}/sre-io.neuvector.kyverno-v2beta1.yaml"
+    ));
+    let inv = inventory(&[("sre-io.yaml", &text)]);
+    let config = config_from(
+        r##"
+platform: {channel: "#platform"}
+exceptions:
+  owner-annotations: [sre.io/exception-approver]
+  reason-annotations: [sre.io/exception-reason]
+  review-annotations: [sre.io/exception-expiry]
+"##,
+    );
+    let a = forewarn::chat::answer::answer(
+        &inv,
+        &config,
+        &forewarn::chat::request::Question::Exceptions(None),
+        &Default::default(),
+        "/policy",
+        DateTime::parse_from_rfc3339("2026-12-01T08:00:00Z").expect("time"),
+    );
+    let m = forewarn::render::Renderer::builtin()
+        .expect("templates")
+        .render_answer(a.kind, &a.data)
+        .expect("render");
+    let text = forewarn::render::to_text(&m);
+    // The same owner, reason and date the reminders use, not forewarn's default keys.
+    assert!(text.contains("Owner: platform-team"), "{text}");
+    assert!(
+        text.contains("NeuVector enforcer DaemonSet requires privileged"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Until Fri 1 Jan 2027 (review date)"),
+        "{text}"
+    );
 }

@@ -1,6 +1,7 @@
 //! Reading the real Kyverno objects in ../shared/fixtures: every policy, report and exception
 //! loads, and the files that are not whole objects get the documented, precise error.
 
+#[macro_use]
 mod common;
 
 use common::{fixture, fixtures, load};
@@ -58,6 +59,7 @@ const NOT_WHOLE_OBJECTS: &[(&str, &str)] = &[
 
 #[test]
 fn every_fixture_loads_or_gets_the_documented_error() {
+    needs_fixtures!();
     let inv = load(&fixtures());
     let mut expected: Vec<&str> = NOT_WHOLE_OBJECTS.iter().map(|(f, _)| *f).collect();
     for p in &inv.problems {
@@ -117,6 +119,7 @@ fn every_fixture_loads_or_gets_the_documented_error() {
 
 #[test]
 fn policy_library_docs_are_read() {
+    needs_fixtures!();
     let inv = load(&fixture("kyverno-policies"));
     assert!(inv.problems.is_empty(), "{:?}", inv.problems);
     let p = inv.policy("require-run-as-nonroot").expect("policy");
@@ -156,6 +159,7 @@ fn policy_library_docs_are_read() {
 
 #[test]
 fn validating_policy_deny_is_enforce() {
+    needs_fixtures!();
     let inv = load(&fixture(
         "kyverno/website/vpol-require-prod-label-deny.docs.yaml",
     ));
@@ -175,6 +179,7 @@ fn validating_policy_deny_is_enforce() {
 
 #[test]
 fn reports_without_rule_message_summary_or_timestamp() {
+    needs_fixtures!();
     // A kubectl List of VAP reports: no rule, one result without message.
     let inv = load(&fixture("kyverno/website/polr-list-vap.docs.yaml"));
     assert!(inv.problems.is_empty(), "{:?}", inv.problems);
@@ -221,6 +226,7 @@ fn reports_without_rule_message_summary_or_timestamp() {
 
 #[test]
 fn exceptions_of_every_api() {
+    needs_fixtures!();
     let inv = load(&fixture(
         "kyverno/exception-annotations/sre-io.neuvector.kyverno-v2beta1.yaml",
     ));

@@ -1,6 +1,7 @@
 //! Policies are identified by engine, kind, namespace and name, never by name alone; every
 //! notice id is unique; several clusters are planned side by side, each with its own dates.
 
+#[macro_use]
 mod common;
 
 use common::{at, config_from, fixture, inventory_from, load};
@@ -151,6 +152,7 @@ fn same_name_policies_keep_their_own_results_and_ids() {
 
 #[test]
 fn the_real_library_policies_of_one_name_are_told_apart() {
+    needs_fixtures!();
     // The policy library ships `disallow-host-path` as a ClusterPolicy and as a ValidatingPolicy.
     let mut inv = load(&fixture(
         "kyverno-policies/pod-security/baseline/disallow-host-path/disallow-host-path.yaml",

@@ -54,7 +54,7 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 }
 
 async fn start(fake: &FakeKube, rediscover: Duration) -> LiveInventory {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    common::init_tls();
     let live = LiveInventory::new();
     tokio::spawn(run(
         fake.client(),

@@ -2,6 +2,7 @@
 //! overrides, the rule's action, the spec's overrides, the spec's action (default Audit);
 //! overrides match by namespace list (with wildcards) and/or namespace selector.
 
+#[macro_use]
 mod common;
 
 use common::{fixture, inventory_from, load};
@@ -18,6 +19,7 @@ const CHAINSAW: &str = "kyverno/test/conformance/chainsaw";
 
 #[test]
 fn rule_overrides_come_first() {
+    needs_fixtures!();
     let inv = load(&fixture(&format!(
         "{CHAINSAW}/generate-validating-admission-policy/clusterpolicy/standard/skip-generate/cpol-multiple-validation-failure-action-overrides/policy.yaml"
     )));
@@ -41,6 +43,7 @@ fn rule_overrides_come_first() {
 
 #[test]
 fn spec_overrides_apply_when_the_rule_says_nothing() {
+    needs_fixtures!();
     let inv = load(&fixture(
         "kyverno/release-1.12/test/conformance/chainsaw/generate-validating-admission-policy/clusterpolicy/standard/skip-generate/cpol-validation-failure-action-overrides-with-namespace/policy.yaml",
     ));
@@ -58,6 +61,7 @@ fn spec_overrides_apply_when_the_rule_says_nothing() {
 
 #[test]
 fn selector_overrides_match_namespace_labels() {
+    needs_fixtures!();
     let inv = load(&fixture(&format!(
         "{CHAINSAW}/validate/clusterpolicy/standard/enforce/enforce-validate-labeled-action-override/policy.yaml"
     )));

@@ -199,7 +199,10 @@ async fn why_a_resource_lists_its_policies_and_exceptions() {
         all.contains("`storefront-web/web-legacy-runs-as-root` for `require-run-as-nonroot`"),
         "{all}"
     );
-    assert!(all.contains("owner storefront, until 2027-01-31"), "{all}");
+    assert!(
+        all.contains("owner storefront, until Sun 31 Jan 2027"),
+        "{all}"
+    );
     let (_, all) = ask(&s, "why payments-api/Deployment/checkout", "random").await;
     assert!(all.contains("No policy reports a failure"), "{all}");
     assert!(all.contains("Did you mean `checkout-api`"), "{all}");
@@ -240,7 +243,7 @@ async fn status_and_exceptions_by_namespace_or_team() {
         "{all}"
     );
     assert!(all.contains("Owner: storefront"), "{all}");
-    assert!(all.contains("Until 2027-01-31"), "{all}");
+    assert!(all.contains("Until Sun 31 Jan 2027 (review date)"), "{all}");
     let (_, all) = ask(&s, "exceptions payments", "random").await;
     // Only the informal, cluster-wide one applies there, and it shows what it lacks.
     assert!(
@@ -347,7 +350,7 @@ async fn health_and_readiness() {
 async fn without_an_inventory_the_answer_follows_on_slacks_response_url_only() {
     use wiremock::matchers::{method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    common::init_tls();
     let hook = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/commands/T1/1/abc"))
@@ -440,7 +443,7 @@ async fn a_caller_outside_team_channels_is_matched_by_email() {
     use forewarn::deliver::slack::{Slack, SlackSettings, SlackToken};
     use wiremock::matchers::path;
     use wiremock::{Mock, MockServer, ResponseTemplate};
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    common::init_tls();
     let fake = MockServer::start().await;
     Mock::given(path("/api/users.info"))
         .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({

@@ -4,21 +4,11 @@
 use forewarn::chat::request::{Question, canonical_kind, parse_form, parse_question};
 use forewarn::chat::verify::{MAX_SKEW_SECS, SigningSecret, VerifyError, sign, verify};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// The shared, real fixtures: `FOREWARN_FIXTURES`, else `../shared/fixtures`. Read in place.
-fn fixture(rel: &str) -> PathBuf {
-    let dir = std::env::var_os("FOREWARN_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures"));
-    let path = dir.join(rel);
-    assert!(
-        path.is_file(),
-        "real fixture {} not found: set FOREWARN_FIXTURES to the shared/fixtures directory",
-        path.display()
-    );
-    path
-}
+#[macro_use]
+mod common;
+use common::fixture;
 
 fn read(rel: &str) -> Vec<u8> {
     std::fs::read(fixture(rel)).expect("readable fixture")
@@ -70,6 +60,7 @@ fn check(v: &Vector, signature: Option<&str>, body: &[u8], now: i64) -> Result<(
 
 #[test]
 fn official_vector_verifies_with_the_sdk_clock() {
+    needs_fixtures!();
     let (v, now) = official();
     assert_eq!(
         check(&v, Some(&v.signature), v.body.as_bytes(), now),
@@ -79,6 +70,7 @@ fn official_vector_verifies_with_the_sdk_clock() {
 
 #[test]
 fn sign_reproduces_the_official_signature() {
+    needs_fixtures!();
     let (v, _) = official();
     let secret = SigningSecret::new(v.secret.as_str());
     assert_eq!(sign(&secret, &v.timestamp, v.body.as_bytes()), v.signature);
@@ -86,6 +78,7 @@ fn sign_reproduces_the_official_signature() {
 
 #[test]
 fn official_body_fixture_is_the_signed_body() {
+    needs_fixtures!();
     let (v, now) = official();
     let body = read("slack/slash_command_body.official.txt");
     assert_eq!(check(&v, Some(&v.signature), &body, now), Ok(()));
@@ -93,6 +86,7 @@ fn official_body_fixture_is_the_signed_body() {
 
 #[test]
 fn one_changed_body_byte_is_a_mismatch() {
+    needs_fixtures!();
     let (v, now) = official();
     let mut body = v.body.clone().into_bytes();
     for i in [0, body.len() / 2, body.len() - 1] {
@@ -115,6 +109,7 @@ fn one_changed_body_byte_is_a_mismatch() {
 
 #[test]
 fn wrong_secret_or_timestamp_is_a_mismatch() {
+    needs_fixtures!();
     let (v, now) = official();
     let other = SigningSecret::new("not-the-secret");
     assert_eq!(
@@ -142,6 +137,7 @@ fn wrong_secret_or_timestamp_is_a_mismatch() {
 
 #[test]
 fn timestamp_window_is_five_minutes_either_way() {
+    needs_fixtures!();
     let (v, _) = official();
     let ts: i64 = v.timestamp.parse().unwrap();
     assert_eq!(MAX_SKEW_SECS, 300);
@@ -173,6 +169,7 @@ fn timestamp_window_is_five_minutes_either_way() {
 
 #[test]
 fn missing_headers() {
+    needs_fixtures!();
     let (v, now) = official();
     let secret = SigningSecret::new(v.secret.as_str());
     let body = v.body.as_bytes();
@@ -192,6 +189,7 @@ fn missing_headers() {
 
 #[test]
 fn bad_timestamp() {
+    needs_fixtures!();
     let (v, now) = official();
     let secret = SigningSecret::new(v.secret.as_str());
     for ts in ["", "abc", "1531420618.5", " 1531420618"] {
@@ -211,6 +209,7 @@ fn bad_timestamp() {
 
 #[test]
 fn only_v0_hex_signatures_are_accepted() {
+    needs_fixtures!();
     let (v, now) = official();
     let hex = v.signature.strip_prefix("v0=").unwrap();
     let bad = [
@@ -235,6 +234,7 @@ fn only_v0_hex_signatures_are_accepted() {
 
 #[test]
 fn derived_vector_verifies() {
+    needs_fixtures!();
     let all = vectors();
     let derived = all["derived_vectors_NOT_from_a_source"]
         .as_array()
@@ -251,6 +251,7 @@ fn derived_vector_verifies() {
 
 #[test]
 fn secret_never_appears_in_debug_or_errors() {
+    needs_fixtures!();
     let (v, _) = official();
     let secret = SigningSecret::new(v.secret.as_str());
     let debug = format!("{secret:?}");
@@ -296,6 +297,7 @@ fn host(url: &str) -> &str {
 
 #[test]
 fn parses_the_official_body() {
+    needs_fixtures!();
     let r = parse_form(&read("slack/slash_command_body.official.txt")).expect("parses");
     assert_eq!(r.command, "/webhook-collect");
     assert_eq!(r.text, "");
@@ -318,6 +320,7 @@ fn parses_the_official_body() {
 
 #[test]
 fn parses_the_bolt_js_lambda_body() {
+    needs_fixtures!();
     let r = parse_form(&read("slack/slash_command_body.bolt-js-awslambda.txt")).expect("parses");
     assert_eq!(r.command, "/hello-bolt-js");
     assert_eq!(r.text, "");
@@ -331,6 +334,7 @@ fn parses_the_bolt_js_lambda_body() {
 
 #[test]
 fn parses_the_bolt_python_flask_body() {
+    needs_fixtures!();
     let r = parse_form(&read("slack/slash_command_body.bolt-python-flask.txt")).expect("parses");
     assert_eq!(r.command, "/hello-world");
     assert_eq!(r.text, "Hi");

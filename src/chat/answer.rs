@@ -520,15 +520,28 @@ impl Ctx<'_> {
         }
     }
 
+    /// An exception as the reminders see it: owner, reason and dates from the configured
+    /// annotation keys, expiry from `spec.expiresAt` or the TTL label (`plan::exceptions::view`).
     fn exception_json(&self, x: &crate::inventory::Exception) -> Value {
-        let ann = |k: &str| x.annotations.get(&self.config.annotation(k)).cloned();
+        let tz = self.config.time_zone;
+        let (v, _) = crate::plan::exceptions::view(x, &self.config.exceptions.keys, tz);
+        let day = |t: chrono::DateTime<chrono::Utc>| {
+            t.with_timezone(&tz).format("%a %-d %b %Y").to_string()
+        };
+        let (until, source) = match (v.expires, v.review_by) {
+            (Some(e), Some(r)) if r < e => (Some(day(r)), Some("review date")),
+            (Some(e), _) => (Some(day(e)), v.expiry_source),
+            (None, Some(r)) => (Some(day(r)), Some("review date")),
+            (None, None) => (None, None),
+        };
         json!({
             "name": x.name,
             "namespace": x.namespace.clone().unwrap_or_default(),
             "policies": x.policies.iter().map(|p| format!("`{}`", p.policy)).collect::<Vec<_>>().join(", "),
-            "owner": ann("owner"),
-            "reason": ann("reason"),
-            "expires": x.expires_at.clone().or_else(|| ann("review-by")),
+            "owner": v.owner,
+            "reason": v.reason,
+            "expires": until,
+            "expires_from": source,
         })
     }
 

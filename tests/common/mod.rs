@@ -1,5 +1,6 @@
-//! Shared helpers for the integration tests: where the real fixtures are, and the example.
-#![allow(dead_code)]
+//! Shared helpers for the integration tests: where the real fixtures are, the example cluster
+//! and config, inventories and configs written by a test, the rustls provider, times.
+#![allow(dead_code, unused_macros)]
 
 pub mod fake_kube;
 
@@ -13,12 +14,54 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The shared, real fixtures: `FOREWARN_FIXTURES` (set by `.ci/run`), else `../shared/fixtures`.
-/// Fails loudly when they are absent: these tests are about real objects.
-pub fn fixtures() -> PathBuf {
-    let dir = std::env::var_os("FOREWARN_FIXTURES")
+/// Where the shared, real fixtures are: `FOREWARN_FIXTURES` (set by `.ci/run`), else
+/// `../shared/fixtures` beside the clone.
+pub fn fixtures_dir() -> PathBuf {
+    std::env::var_os("FOREWARN_FIXTURES")
         .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("../shared/fixtures"));
+        .unwrap_or_else(|| root().join("../shared/fixtures"))
+}
+
+/// Whether the calling test can read the shared fixtures. On a plain clone (no fixtures, `CI`
+/// unset) it prints one line naming the skipped test and returns `false`; when `CI` is set the
+/// fixtures must be there, and the test fails.
+pub fn have_fixtures() -> bool {
+    let dir = fixtures_dir();
+    if dir.join("README.md").is_file() {
+        return true;
+    }
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("a test")
+        .to_string();
+    if std::env::var_os("CI").is_some() {
+        panic!(
+            "real fixtures not found at {} (CI is set): set FOREWARN_FIXTURES to the shared/fixtures directory",
+            dir.display()
+        );
+    }
+    // Straight to stderr, past the test harness's capture, so the skip is seen.
+    use std::io::Write as _;
+    let _ = writeln!(
+        std::io::stderr(),
+        "skipped {test}: the shared fixtures are not at {} (set FOREWARN_FIXTURES)",
+        dir.display()
+    );
+    false
+}
+
+/// Returns from the calling test when the shared fixtures are absent (see [`have_fixtures`]).
+macro_rules! needs_fixtures {
+    () => {
+        if !common::have_fixtures() {
+            return;
+        }
+    };
+}
+
+/// The shared, real fixtures. Tests call [`needs_fixtures!`] first.
+pub fn fixtures() -> PathBuf {
+    let dir = fixtures_dir();
     assert!(
         dir.join("README.md").is_file(),
         "real fixtures not found at {}: set FOREWARN_FIXTURES to the shared/fixtures directory",
@@ -71,4 +114,9 @@ pub fn config_from(text: &str) -> Config {
 
 pub fn at(s: &str) -> chrono::DateTime<chrono::FixedOffset> {
     chrono::DateTime::parse_from_rfc3339(s).expect("test time")
+}
+
+/// Installs the ring crypto provider for rustls (as `main` does); idempotent.
+pub fn init_tls() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
