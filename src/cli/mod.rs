@@ -344,7 +344,7 @@ pub fn plan_table(planned: &Plan, config: &Config, problems: &[Problem]) -> Stri
     let policies: std::collections::BTreeSet<_> = planned
         .upcoming()
         .filter(|n| n.kind == crate::plan::NoticeKind::Announce)
-        .map(|n| (&n.cluster, &n.policy, &n.enforce_on))
+        .filter_map(|n| Some((&n.cluster, &n.policy, n.enforce_on?.display())))
         .collect();
     if !policies.is_empty() {
         let _ = writeln!(out, "\nEnforcement dates:");

@@ -242,7 +242,7 @@ async fn send_queue<D: Deliver, L: Ledger>(
             ts: None,
             error: None,
             at: now,
-            enforce_at: notice.enforce_at,
+            enforce_at: notice.keep_until,
         };
         if deliver.records() {
             lock(ledger).put(pending.clone())?;

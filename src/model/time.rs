@@ -17,7 +17,26 @@ pub struct EnforceOn {
     pub date_only: bool,
 }
 
+/// A day as messages show it: `Mon 14 Dec 2026`.
+pub fn show_day<T: TimeZone>(t: DateTime<T>) -> String
+where
+    T::Offset: std::fmt::Display,
+{
+    t.format("%a %-d %b %Y").to_string()
+}
+
 impl EnforceOn {
+    /// As messages show it in `tz`: the day, with the time of day when one was given
+    /// (`Thu 10 Dec 2026, 14:00 CET`).
+    pub fn shown(&self, tz: Tz) -> String {
+        let local = self.instant.with_timezone(&tz);
+        if self.date_only {
+            show_day(local)
+        } else {
+            local.format("%a %-d %b %Y, %H:%M %Z").to_string()
+        }
+    }
+
     /// As written back to users: the date, or the full RFC 3339 time.
     pub fn display(&self) -> String {
         if self.date_only {

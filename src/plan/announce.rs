@@ -6,7 +6,7 @@
 use super::owners::{Audience, Destination, owner_of};
 use super::rollout::rollout_for;
 use super::schedule::send_time;
-use super::{NamespaceFailures, Notice, audit_failures, audits_somewhere, brief};
+use super::{NamespaceFailures, Notice, Payload, audit_failures, audits_somewhere, brief};
 use crate::config::Config;
 use crate::inventory::Inventory;
 use crate::model::ids::{NoticeId, NoticeKind};
@@ -96,7 +96,6 @@ pub fn plan_announces(
                 }
             }
             for (send_at, days) in by_time {
-                let days_left = (enforce.date - send_at.date_naive()).num_days();
                 notices.push(Notice {
                     id: NoticeId::new(
                         NoticeKind::Announce,
@@ -109,13 +108,12 @@ pub fn plan_announces(
                     destination: destination.clone(),
                     send_at: send_at.fixed_offset(),
                     milestone: format!("T-{days}"),
-                    enforce_on: enforce.display(),
+                    enforce_on: Some(enforce),
                     namespaces: namespaces.clone(),
-                    days_left,
-                    enforce_at: enforce.instant.fixed_offset(),
+                    keep_until: enforce.instant.fixed_offset(),
                     team: team.clone(),
                     brief: policy_brief.clone(),
-                    data: None,
+                    payload: Payload::Announce,
                 });
             }
         }

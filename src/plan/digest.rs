@@ -6,14 +6,18 @@
 //! reads are the failure mode this answers, so every digest names an owner.
 
 use crate::config::Config;
+use crate::inventory::SAMPLE_LIMIT;
 use crate::inventory::{Inventory, Mode};
 use crate::model::ids::{Destination, NoticeId};
+use crate::model::time::show_day;
 use crate::plan::exceptions::{findings, view};
 use crate::plan::owners::owner_of;
 use crate::plan::rollout::rollout_for;
-use crate::plan::{Notice, NoticeKind};
+use crate::plan::views::{
+    DigestView, FlipView, InformalView, PlatformDigest, PolicyRow, TeamDigest, TeamView, Total,
+};
+use crate::plan::{Notice, NoticeKind, Payload};
 use chrono::{DateTime, Duration, FixedOffset, Utc};
-use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
 /// The digest ticks to plan at `now`: the latest one that has come (within a week) and the next.
@@ -73,49 +77,72 @@ pub fn plan_digests(
             .or_default()
             .push((ns.to_string(), s.counts.fail, s.skipped_by_exception, top));
     }
-    let policy_json = |id: &str,
-                       rows: &[(String, u64, u64, Vec<String>)],
-                       day: chrono::NaiveDate|
-     -> Value {
-        let p = inv.policy(id);
-        let (rollout, _) = match p {
-            Some(p) => rollout_for(p, config),
-            None => Default::default(),
+    let policy_row =
+        |id: &str, rows: &[(String, u64, u64, Vec<String>)], day: chrono::NaiveDate| -> PolicyRow {
+            let p = inv.policy(id);
+            let (rollout, _) = match p {
+                Some(p) => rollout_for(p, config),
+                None => Default::default(),
+            };
+            let upcoming = rollout.enforce_on.filter(|e| e.date >= day);
+            let mode = p.map(|p| {
+                let audits = rows
+                    .iter()
+                    .any(|(ns, ..)| p.mode_for(None, ns, inv.namespace_labels(ns)) == Mode::Audit);
+                if audits { "Audit" } else { "Enforce" }
+            });
+            PolicyRow {
+                policy: id.to_string(),
+                title: p.map_or(id, |p| p.title()).to_string(),
+                mode: mode.unwrap_or("unknown"),
+                failing: rows.iter().map(|r| r.1).sum(),
+                excepted: rows.iter().map(|r| r.2).sum(),
+                namespaces: rows
+                    .iter()
+                    .map(|r| format!("{} ({})", r.0, r.1))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                top: rows
+                    .iter()
+                    .flat_map(|r| r.3.iter().cloned())
+                    .take(SAMPLE_LIMIT)
+                    .collect(),
+                enforce_on: upcoming.map(|e| show_day(e.instant.with_timezone(&tz))),
+                days_left: upcoming.map(|e| (e.date - day).num_days()),
+            }
         };
-        let upcoming = rollout.enforce_on.filter(|e| e.date >= day);
-        let mode = p.map(|p| {
-            let audits = rows
-                .iter()
-                .any(|(ns, ..)| p.mode_for(None, ns, inv.namespace_labels(ns)) == Mode::Audit);
-            if audits { "Audit" } else { "Enforce" }
-        });
-        json!({
-            "policy": id,
-            "title": p.map_or(id, |p| p.title()),
-            "mode": mode.unwrap_or("unknown"),
-            "failing": rows.iter().map(|r| r.1).sum::<u64>(),
-            "excepted": rows.iter().map(|r| r.2).sum::<u64>(),
-            "namespaces": rows.iter().map(|r| format!("{} ({})", r.0, r.1)).collect::<Vec<_>>().join(", "),
-            "top": rows.iter().flat_map(|r| r.3.iter().cloned()).take(5).collect::<Vec<_>>(),
-            "enforce_on": upcoming.map(|e| e.instant.with_timezone(&tz).format("%a %-d %b %Y").to_string()),
-            "days_left": upcoming.map(|e| (e.date - day).num_days()),
-        })
-    };
 
     // Platform: totals, unowned namespaces, informal exceptions, readiness of upcoming flips.
     let now_utc = now.with_timezone(&Utc);
-    let informal: Vec<Value> = inv
+    let informal: Vec<InformalView> = inv
         .exceptions
         .iter()
         .filter_map(|x| {
             let (v, _) = view(x, &config.exceptions.keys, tz);
-            let found = findings(x, &v, inv, i64::from(config.exceptions.max_review_days), now_utc);
-            (!found.is_empty()).then(|| {
-                json!({"id": v.id, "findings": found.iter().map(|(h, d)| if d.is_empty() { h.describe().to_string() } else { format!("{}: {d}", h.describe()) }).collect::<Vec<_>>().join("; ")})
+            let found = findings(
+                x,
+                &v,
+                inv,
+                i64::from(config.exceptions.max_review_days),
+                now_utc,
+            );
+            (!found.is_empty()).then(|| InformalView {
+                id: v.id.clone(),
+                findings: found
+                    .iter()
+                    .map(|(h, d)| {
+                        if d.is_empty() {
+                            h.describe().to_string()
+                        } else {
+                            format!("{}: {d}", h.describe())
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; "),
             })
         })
         .collect();
-    let flips: Vec<Value> = inv
+    let flips: Vec<FlipView> = inv
         .policies
         .iter()
         .filter(|p| p.is_validating())
@@ -132,80 +159,91 @@ pub fn plan_digests(
                 .map(|(a, n)| format!("{a} ({n})"))
                 .collect::<Vec<_>>()
                 .join(", ");
-            Some(json!({
-                "policy": p.label, "title": p.title(),
-                "enforce_on": e.instant.with_timezone(&tz).format("%a %-d %b %Y").to_string(),
-                "ready": r.is_ready(), "uncovered": r.uncovered(), "blockers": blockers,
-            }))
+            Some(FlipView {
+                policy: p.label.clone(),
+                title: p.title().to_string(),
+                enforce_on: show_day(e.instant.with_timezone(&tz)),
+                ready: r.is_ready(),
+                uncovered: r.uncovered(),
+                blockers,
+            })
         })
         .collect();
-    let totals_json: Vec<Value> = totals
-        .iter()
-        .map(|(p, (n, namespaces))| json!({"policy": p, "failing": n, "namespaces": namespaces}))
+    let totals: Vec<Total> = totals
+        .into_iter()
+        .map(|(policy, (failing, namespaces))| Total {
+            policy,
+            failing,
+            namespaces,
+        })
         .collect();
     let unowned = crate::plan::unowned_namespaces(inv, config);
 
     for tick in ticks(config, now) {
         let date = tick.with_timezone(&tz).format("%Y-%m-%d").to_string();
-        let shown = tick.with_timezone(&tz).format("%a %-d %b %Y").to_string();
+        let shown = show_day(tick.with_timezone(&tz));
         let day = tick.with_timezone(&tz).date_naive();
-        let mk =
-            |audience: &str, destination: &Destination, team: Option<String>, data: Value| Notice {
-                id: NoticeId::new(NoticeKind::Digest, &[audience, &date]),
-                kind: NoticeKind::Digest,
-                policy: String::new(),
-                cluster: None,
-                audience: audience.to_string(),
-                destination: destination.clone(),
-                send_at: tick,
-                milestone: "digest".to_string(),
-                enforce_on: String::new(),
-                namespaces: Default::default(),
-                days_left: 0,
-                enforce_at: tick + Duration::days(30),
-                team,
-                brief: Default::default(),
-                data: Some(data),
-            };
+        let mk = |audience: &str,
+                  destination: &Destination,
+                  team: Option<String>,
+                  view: DigestView| Notice {
+            id: NoticeId::new(NoticeKind::Digest, &[audience, &date]),
+            kind: NoticeKind::Digest,
+            policy: String::new(),
+            cluster: None,
+            audience: audience.to_string(),
+            destination: destination.clone(),
+            send_at: tick,
+            milestone: "digest".to_string(),
+            enforce_on: None,
+            namespaces: Default::default(),
+            keep_until: tick + Duration::days(30),
+            team,
+            brief: Default::default(),
+            payload: Payload::Digest(Box::new(view)),
+        };
         for ((audience, destination), (team, policies)) in &per_audience {
             if audience == crate::plan::owners::PLATFORM {
                 continue;
             }
-            let items: Vec<Value> = policies
+            let items: Vec<PolicyRow> = policies
                 .iter()
-                .map(|(p, rows)| policy_json(p, rows, day))
+                .map(|(p, rows)| policy_row(p, rows, day))
                 .collect();
-            let data = json!({
-                "date": shown,
-                "audience": audience,
-                "per_team": true,
-                "recipient": team.as_ref().map_or(audience.as_str(), |k| config.team_name(k)),
-                "team": team.as_ref().map(|k| json!({"key": k, "name": config.team_name(k)})),
-                "items": items,
-                "count": items.len(),
-                "total_failing": items.iter().filter_map(|i| i["failing"].as_u64()).sum::<u64>(),
+            let view = DigestView::Team(TeamDigest {
+                date: shown.clone(),
+                audience: audience.clone(),
+                per_team: true,
+                recipient: team
+                    .as_ref()
+                    .map_or(audience.as_str(), |k| config.team_name(k))
+                    .to_string(),
+                team: team.as_deref().map(|k| TeamView::of(k, config, false)),
+                count: items.len(),
+                total_failing: items.iter().map(|i| i.failing).sum(),
+                items,
             });
-            notices.push(mk(audience, destination, team.clone(), data));
+            notices.push(mk(audience, destination, team.clone(), view));
         }
-        let unowned_items: Vec<Value> = per_audience
+        let unowned_items: Vec<PolicyRow> = per_audience
             .iter()
             .filter(|((a, _), _)| a == crate::plan::owners::PLATFORM)
             .flat_map(|(_, (_, policies))| {
-                policies.iter().map(|(p, rows)| policy_json(p, rows, day))
+                policies.iter().map(|(p, rows)| policy_row(p, rows, day))
             })
             .collect();
-        let data = json!({
-            "date": shown,
-            "audience": "platform",
-            "totals": totals_json,
-            "unowned": unowned,
-            "unowned_failing": unowned_items,
-            "informal": informal,
-            "flips": flips,
-            "items": flips,
-            "count": flips.len(),
+        let view = DigestView::Platform(PlatformDigest {
+            date: shown,
+            audience: "platform",
+            totals: totals.clone(),
+            unowned: unowned.clone(),
+            unowned_failing: unowned_items,
+            informal: informal.clone(),
+            flips: flips.clone(),
+            items: flips.clone(),
+            count: flips.len(),
         });
         let platform = Destination::Channel(config.platform.channel.clone());
-        notices.push(mk("platform", &platform, None, data));
+        notices.push(mk("platform", &platform, None, view));
     }
 }

@@ -13,18 +13,21 @@ pub mod readiness;
 pub mod reminders;
 pub mod rollout;
 pub mod schedule;
+pub mod views;
 
 use crate::config::Config;
 use crate::inventory::{FailingResource, Inventory, Mode, Policy};
 pub use crate::model::ids::NoticeKind;
 use crate::model::ids::{ClusterName, NoticeId};
 use crate::model::problem::Problem;
+use crate::model::time::EnforceOn;
 use crate::plan::owners::{Destination, owner_of};
 use crate::plan::rollout::Rollout;
 use chrono::{DateTime, FixedOffset};
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::sync::Arc;
+pub use views::Payload;
 
 /// Where cluster-scoped results are listed.
 pub const CLUSTER_SCOPED: &str = "(cluster-scoped)";
@@ -70,22 +73,39 @@ pub struct Notice {
     pub destination: Destination,
     pub send_at: DateTime<FixedOffset>,
     pub milestone: String,
-    pub enforce_on: String,
+    /// When the policy is enforced (for a reminder: when the exception is due); none for a
+    /// digest. Shown as written: a date, or an RFC 3339 time.
+    #[serde(serialize_with = "enforce_text")]
+    pub enforce_on: Option<EnforceOn>,
     /// Shared by the milestones of one policy and audience (large plans hold many notices).
     pub namespaces: Arc<Vec<NamespaceFailures>>,
-    /// Days between the send day and the enforcement day.
+    /// The ledger keeps this notice's entry until this moment (plus its retention).
     #[serde(skip)]
-    pub days_left: i64,
-    #[serde(skip)]
-    pub enforce_at: DateTime<FixedOffset>,
+    pub keep_until: DateTime<FixedOffset>,
     /// The owning team (for its contact), when there is one.
     #[serde(skip)]
     pub team: Option<String>,
     #[serde(skip)]
     pub brief: Arc<PolicyBrief>,
-    /// Template data for kinds other than `announce` (their words come from `<kind>.hbs`).
+    /// What the kind's template sees beyond the envelope.
     #[serde(skip)]
-    pub data: Option<serde_json::Value>,
+    pub payload: Payload,
+}
+
+impl Notice {
+    /// Days from the send day to the enforcement (or due) day, in `tz`; 0 without a date.
+    pub fn days_left(&self, tz: chrono_tz::Tz) -> i64 {
+        self.enforce_on.map_or(0, |e| {
+            (e.date - self.send_at.with_timezone(&tz).date_naive()).num_days()
+        })
+    }
+}
+
+fn enforce_text<S: serde::Serializer>(e: &Option<EnforceOn>, s: S) -> Result<S::Ok, S::Error> {
+    match e {
+        Some(e) => s.collect_str(&e.display()),
+        None => s.serialize_str(""),
+    }
 }
 
 /// The outcome of planning.

@@ -14,10 +14,13 @@ use crate::plan::exceptions::{covers, is_active, view};
 use crate::plan::owners::owner_of;
 use crate::plan::rollout::rollout_for;
 use crate::plan::schedule::send_time;
-use crate::plan::{CLUSTER_SCOPED, NamespaceFailures, Notice, NoticeKind};
+use crate::plan::views::{
+    EnforcedItem, EnforcedView, PlatformView, PolicyName, ReadinessItem, ReadinessView, SampleView,
+    TeamView,
+};
+use crate::plan::{CLUSTER_SCOPED, NamespaceFailures, Notice, NoticeKind, Payload};
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 use serde::Serialize;
-use serde_json::json;
 use std::collections::BTreeMap;
 
 /// One namespace's part of a readiness check.
@@ -170,16 +173,40 @@ fn shown_date(e: &EnforceOn, config: &Config) -> String {
     }
 }
 
-fn readiness_json(r: &Readiness) -> serde_json::Value {
-    json!({
-        "ready": r.is_ready(),
-        "uncovered": r.uncovered(),
-        "covered": r.covered(),
-        "items": r.namespaces.iter().filter(|n| n.uncovered > 0).map(|n| json!({
-            "name": n.namespace, "audience": n.audience, "uncovered": n.uncovered,
-            "covered": n.covered, "sample": n.sample,
-        })).collect::<Vec<_>>(),
-    })
+/// The readiness (or overdue) view of `r` for `policy`.
+fn readiness_view(
+    kind: &'static str,
+    r: &Readiness,
+    policy: &Policy,
+    shown_on: String,
+    days_left: Option<i64>,
+    config: &Config,
+) -> ReadinessView {
+    ReadinessView {
+        kind,
+        policy: PolicyName {
+            id: policy.label.clone(),
+            title: policy.title().to_string(),
+        },
+        enforce_on: shown_on,
+        days_left,
+        ready: r.is_ready(),
+        uncovered: r.uncovered(),
+        covered: r.covered(),
+        items: r
+            .namespaces
+            .iter()
+            .filter(|n| n.uncovered > 0)
+            .map(|n| ReadinessItem {
+                name: n.namespace.clone(),
+                audience: n.audience.clone(),
+                uncovered: n.uncovered,
+                covered: n.covered,
+                sample: n.sample.clone(),
+            })
+            .collect(),
+        platform: PlatformView::of(config),
+    }
 }
 
 /// How long after the enforcement date forewarn still tells teams that it is now enforced.
@@ -210,36 +237,26 @@ pub fn plan_followups(
         let Some(r) = ready.get(&policy.label) else {
             continue;
         };
-        let base = |kind: NoticeKind,
-                    id: NoticeId,
+        let base = |id: NoticeId,
                     audience: &str,
                     destination: &Destination,
                     send_at: DateTime<FixedOffset>,
-                    milestone: &str| Notice {
+                    milestone: &str,
+                    payload: Payload| Notice {
             id,
-            kind,
+            kind: payload.kind(),
             policy: policy.label.clone(),
             cluster: None,
             audience: audience.to_string(),
             destination: destination.clone(),
             send_at,
             milestone: milestone.to_string(),
-            enforce_on: enforce.display(),
+            enforce_on: Some(enforce),
             namespaces: Default::default(),
-            days_left: (enforce.date - send_at.with_timezone(&tz).date_naive()).num_days(),
-            enforce_at: enforce.instant.fixed_offset(),
+            keep_until: enforce.instant.fixed_offset(),
             team: None,
             brief: policy_brief.clone(),
-            data: None,
-        };
-        let data = |kind: &str| {
-            let mut d = readiness_json(r);
-            d["kind"] = json!(kind);
-            d["policy"] = json!({"id": policy.label, "title": policy.title()});
-            d["enforce_on"] = json!(shown_date(&enforce, config));
-            d["platform"] =
-                json!({"channel": config.platform.channel, "contact": config.platform.contact});
-            d
+            payload,
         };
         if !passed {
             // Readiness at T-N, to the platform, only when something would be blocked.
@@ -247,18 +264,23 @@ pub fn plan_followups(
                 && let Some(at) = send_time(&config.schedule, tz, &enforce, config.readiness_days)
             {
                 let milestone = format!("T-{}", config.readiness_days);
-                let mut n = base(
-                    NoticeKind::Readiness,
+                let days_left = (enforce.date - at.date_naive()).num_days();
+                let view = readiness_view(
+                    "readiness",
+                    r,
+                    policy,
+                    shown_date(&enforce, config),
+                    Some(days_left),
+                    config,
+                );
+                notices.push(base(
                     NoticeId::new(NoticeKind::Readiness, &[&policy.label, &milestone]),
                     "platform",
                     &platform,
                     at.fixed_offset(),
                     &milestone,
-                );
-                let mut d = data("readiness");
-                d["days_left"] = json!(n.days_left);
-                n.data = Some(d);
-                notices.push(n);
+                    Payload::Readiness(Box::new(view)),
+                ));
             }
             continue;
         }
@@ -272,8 +294,15 @@ pub fn plan_followups(
             else {
                 continue;
             };
-            let mut n = base(
-                NoticeKind::Overdue,
+            let view = readiness_view(
+                "overdue",
+                r,
+                policy,
+                shown_date(&enforce, config),
+                None,
+                config,
+            );
+            notices.push(base(
                 NoticeId::new(
                     NoticeKind::Overdue,
                     &[&policy.label, &enforce.date.format("%Y-%m-%d").to_string()],
@@ -282,9 +311,8 @@ pub fn plan_followups(
                 &platform,
                 at.fixed_offset(),
                 "overdue",
-            );
-            n.data = Some(data("overdue"));
-            notices.push(n);
+                Payload::Overdue(Box::new(view)),
+            ));
         } else if (today - enforce.date).num_days() <= FOLLOW_UP_DAYS {
             // Enforced now: tell every team whose namespaces still hold failing resources.
             let start = if enforce.date_only {
@@ -303,7 +331,7 @@ pub fn plan_followups(
                 config,
                 &shown_date(&enforce, config),
                 at.fixed_offset(),
-                enforce.instant.fixed_offset(),
+                Some(enforce),
                 None,
             ));
         }
@@ -318,9 +346,10 @@ pub fn enforced_notices(
     config: &Config,
     since: &str,
     send_at: DateTime<FixedOffset>,
-    enforce_at: DateTime<FixedOffset>,
+    enforce: Option<EnforceOn>,
     only: Option<&std::collections::BTreeSet<String>>,
 ) -> Vec<Notice> {
+    let keep_until = enforce.map_or(send_at, |e| e.instant.fixed_offset().max(send_at));
     let (rollout, _) = rollout_for(policy, config);
     let brief = std::sync::Arc::new(crate::plan::brief(policy, &rollout));
     let mut by_team: BTreeMap<(String, Destination), (Option<String>, Vec<NamespaceFailures>)> =
@@ -350,19 +379,38 @@ pub fn enforced_notices(
     by_team
         .into_iter()
         .map(|((audience, destination), (team, namespaces))| {
-            let data = json!({
-                "policy": {"id": policy.label, "title": policy.title()},
-                "enforce_on": since,
-                "what_to_do": brief.what_to_do,
-                "guidance": brief.guidance,
-                "contact": brief.contact.clone().or_else(|| config.platform.contact.clone()).unwrap_or_else(|| config.platform.channel.clone()),
-                "team": team.as_ref().map(|k| json!({"key": k, "name": config.team_name(k), "contact": config.teams.get(k).and_then(|t| t.contact.clone())})),
-                "total_failing": namespaces.iter().map(|n| n.failing).sum::<u64>(),
-                "items": namespaces.iter().map(|ns| json!({
-                    "name": ns.name, "failing": ns.failing,
-                    "sample": ns.sample.iter().map(|r| json!({"kind": r.kind, "name": r.name, "message": r.message})).collect::<Vec<_>>(),
-                })).collect::<Vec<_>>(),
-            });
+            let view = EnforcedView {
+                policy: PolicyName {
+                    id: policy.label.clone(),
+                    title: policy.title().to_string(),
+                },
+                enforce_on: since.to_string(),
+                what_to_do: brief.what_to_do.clone(),
+                guidance: brief.guidance.clone(),
+                contact: brief
+                    .contact
+                    .clone()
+                    .or_else(|| config.platform.contact.clone())
+                    .unwrap_or_else(|| config.platform.channel.clone()),
+                team: team.as_deref().map(|k| TeamView::of(k, config, true)),
+                total_failing: namespaces.iter().map(|n| n.failing).sum(),
+                items: namespaces
+                    .iter()
+                    .map(|ns| EnforcedItem {
+                        name: ns.name.clone(),
+                        failing: ns.failing,
+                        sample: ns
+                            .sample
+                            .iter()
+                            .map(|r| SampleView {
+                                kind: r.kind.clone(),
+                                name: r.name.clone(),
+                                message: r.message.clone(),
+                            })
+                            .collect(),
+                    })
+                    .collect(),
+            };
             Notice {
                 id: NoticeId::new(NoticeKind::Enforced, &[&policy.label, &audience]),
                 kind: NoticeKind::Enforced,
@@ -372,13 +420,12 @@ pub fn enforced_notices(
                 destination,
                 send_at,
                 milestone: "enforced".to_string(),
-                enforce_on: since.to_string(),
+                enforce_on: enforce,
                 namespaces: std::sync::Arc::new(namespaces),
-                days_left: 0,
-                enforce_at,
+                keep_until,
                 team,
                 brief: brief.clone(),
-                data: Some(data),
+                payload: Payload::Enforced(Box::new(view)),
             }
         })
         .collect()
@@ -437,7 +484,7 @@ pub fn flip_notices(
                 config,
                 &since,
                 now,
-                now,
+                rollout_for(policy, config).0.enforce_on,
                 Some(&flipped),
             ));
         }

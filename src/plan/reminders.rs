@@ -10,12 +10,13 @@ use crate::inventory::{Exception, Inventory};
 use crate::model::ids::NoticeId;
 use crate::model::problem::Problem;
 use crate::model::time::EnforceOn;
+use crate::model::time::show_day;
 use crate::plan::exceptions::{ExceptionView, view};
 use crate::plan::owners::{Audience, Destination, PLATFORM, owner_of};
 use crate::plan::schedule::send_time;
-use crate::plan::{Notice, NoticeKind};
+use crate::plan::views::{AffectedView, ExceptionInfo, PlatformView, ReminderView, TeamView};
+use crate::plan::{Notice, NoticeKind, Payload};
 use chrono::{DateTime, Duration, FixedOffset, Utc};
-use serde_json::json;
 
 /// Where an exception's reminders go: its owner as a team key, an email, a channel, or the
 /// owner of the exception's namespace; else the platform.
@@ -94,7 +95,7 @@ pub fn plan_reminders(
             x.match_namespaces.clone()
         };
         // What loses the exception: results it skipped, per policy and namespace.
-        let affected: Vec<serde_json::Value> = inv
+        let affected: Vec<AffectedView> = inv
             .results
             .iter()
             .filter(|((_, p, ns), s)| {
@@ -109,46 +110,61 @@ pub fn plan_reminders(
                                 .any(|pat| crate::inventory::selector::wildcard_match(pat, ns))
                     })
             })
-            .map(|((e, p, ns), s)| json!({"policy": inv.result_label(*e, p), "name": ns, "skipped": s.skipped_by_exception}))
+            .map(|((e, p, ns), s)| AffectedView {
+                policy: inv.result_label(*e, p),
+                name: ns.clone(),
+                skipped: s.skipped_by_exception,
+            })
             .collect();
-        let shown_due = due_local.format("%a %-d %b %Y").to_string();
-        let mk = |id: NoticeId,
-                  milestone: String,
-                  send_at: DateTime<FixedOffset>,
-                  overdue: bool| {
-            let days_left =
-                (due_local.date_naive() - send_at.with_timezone(&tz).date_naive()).num_days();
-            Notice {
-                id,
-                kind: NoticeKind::Reminder,
-                policy: v.id.clone(),
-                cluster: None,
-                audience: audience.key(),
-                destination: destination.clone(),
-                send_at,
-                milestone,
-                enforce_on: due.to_rfc3339(),
-                namespaces: Default::default(),
-                days_left,
-                // Kept in the ledger until well after the exception's date.
-                enforce_at: (due + Duration::days(365)).fixed_offset(),
-                team: team.clone(),
-                brief: Default::default(),
-                data: Some(json!({
-                    "exception": {"id": v.id, "name": x.name, "namespace": x.namespace, "reason": v.reason, "owner": v.owner},
-                    "what": what,
-                    "due": shown_due,
-                    "days_left": days_left,
-                    "overdue": overdue,
-                    "policies": policies.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", "),
-                    "scope": if scope.is_empty() { "the whole cluster".to_string() } else { scope.join(", ") },
-                    "items": affected,
-                    "count": affected.len(),
-                    "team": team.as_ref().map(|k| json!({"key": k, "name": config.team_name(k)})),
-                    "platform": {"channel": config.platform.channel, "contact": config.platform.contact},
-                })),
-            }
-        };
+        let shown_due = show_day(due_local);
+        let mk =
+            |id: NoticeId, milestone: String, send_at: DateTime<FixedOffset>, overdue: bool| {
+                let days_left =
+                    (due_local.date_naive() - send_at.with_timezone(&tz).date_naive()).num_days();
+                Notice {
+                    id,
+                    kind: NoticeKind::Reminder,
+                    policy: v.id.clone(),
+                    cluster: None,
+                    audience: audience.key(),
+                    destination: destination.clone(),
+                    send_at,
+                    milestone,
+                    enforce_on: Some(as_milestone),
+                    namespaces: Default::default(),
+                    // Kept in the ledger until well after the exception's date.
+                    keep_until: (due + Duration::days(365)).fixed_offset(),
+                    team: team.clone(),
+                    brief: Default::default(),
+                    payload: Payload::Reminder(Box::new(ReminderView {
+                        exception: ExceptionInfo {
+                            id: v.id.clone(),
+                            name: x.name.clone(),
+                            namespace: x.namespace.clone(),
+                            reason: v.reason.clone(),
+                            owner: v.owner.clone(),
+                        },
+                        what,
+                        due: shown_due.clone(),
+                        days_left,
+                        overdue,
+                        policies: policies
+                            .iter()
+                            .map(|p| format!("`{p}`"))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        scope: if scope.is_empty() {
+                            "the whole cluster".to_string()
+                        } else {
+                            scope.join(", ")
+                        },
+                        items: affected.clone(),
+                        count: affected.len(),
+                        team: team.as_deref().map(|k| TeamView::of(k, config, false)),
+                        platform: PlatformView::of(config),
+                    })),
+                }
+            };
         for &days in &settings.reminders {
             if let Some(at) = send_time(&config.schedule, tz, &as_milestone, days) {
                 notices.push(mk(

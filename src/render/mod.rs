@@ -6,7 +6,8 @@
 
 use crate::config::Config;
 use crate::model::ids::{ClusterName, Destination, NoticeId};
-use crate::plan::{Notice, NoticeKind};
+use crate::plan::views::{PlatformView, TeamView};
+use crate::plan::{Notice, NoticeKind, Payload};
 use handlebars::{Handlebars, handlebars_helper};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -347,15 +348,25 @@ impl Renderer {
 
     /// Renders one notice.
     pub fn render(&self, notice: &Notice, config: &Config) -> Result<Message, RenderError> {
-        if let Some(data) = &notice.data {
-            let mut data = data.clone();
+        if !matches!(notice.payload, Payload::Announce) {
+            let mut data =
+                serde_json::to_value(&notice.payload).map_err(|e| RenderError::Render {
+                    file: notice.kind.as_str().to_string(),
+                    section: String::new(),
+                    message: e.to_string(),
+                })?;
             data["cluster_name"] = json!(notice.cluster);
             let mut m = self.render_answer(notice.kind.as_str(), &data)?;
             m.channel = notice.destination.clone();
             return Ok(m);
         }
-        let data = context(notice, config);
         let kind = notice.kind.as_str();
+        let data =
+            serde_json::to_value(context(notice, config)).map_err(|e| RenderError::Render {
+                file: kind.to_string(),
+                section: String::new(),
+                message: e.to_string(),
+            })?;
         let mut blocks: Vec<SlackBlock> = Vec::new();
         let header = cut_chars(&self.part(kind, "header", &data)?, MAX_HEADER);
         blocks.push(SlackHeaderBlock::new(SlackBlockPlainText::new(header).into()).into());
@@ -466,64 +477,112 @@ pub fn when(days_left: i64) -> String {
     }
 }
 
-/// The data a template sees.
-pub fn context(notice: &Notice, config: &Config) -> Value {
-    let team = notice.team.as_ref().map(|key| {
-        let t = config.teams.get(key);
-        json!({
-            "key": key,
-            "name": config.team_name(key),
-            "contact": t.and_then(|t| t.contact.clone()),
-        })
-    });
-    let enforce_local = notice.enforce_at.with_timezone(&config.time_zone);
-    let enforce_on = if notice.enforce_on.len() == 10 {
-        enforce_local.format("%a %-d %b %Y").to_string()
-    } else {
-        enforce_local.format("%a %-d %b %Y, %H:%M %Z").to_string()
-    };
-    let namespaces: Vec<Value> = notice
-        .namespaces
-        .iter()
-        .map(|n| {
-            json!({
-                "name": n.name,
-                "failing": n.failing,
-                "excepted": n.excepted,
-                "unowned": n.unowned,
-                "sample": n.sample.iter().map(|r| json!({
-                    "kind": r.kind, "name": r.name, "rule": r.rule, "message": r.message,
-                })).collect::<Vec<_>>(),
-                "more": n.failing.saturating_sub(n.sample.len() as u64),
-            })
-        })
-        .collect();
+/// A policy as the heads-up describes it.
+#[derive(Debug, Serialize)]
+struct PolicyWords<'a> {
+    id: &'a str,
+    title: &'a str,
+    description: Option<&'a str>,
+    category: Option<&'a str>,
+    severity: Option<&'a str>,
+    subject: Option<&'a str>,
+}
+
+/// A failing resource in a heads-up.
+#[derive(Debug, Serialize)]
+struct SampleWords<'a> {
+    kind: &'a str,
+    name: &'a str,
+    rule: Option<&'a str>,
+    message: Option<&'a str>,
+}
+
+/// One namespace of a heads-up.
+#[derive(Debug, Serialize)]
+struct NamespaceWords<'a> {
+    name: &'a str,
+    failing: u64,
+    excepted: u64,
+    unowned: bool,
+    sample: Vec<SampleWords<'a>>,
+    /// Failing resources beyond the sample.
+    more: u64,
+}
+
+/// What `announce.hbs` sees (variables: `templates/README.md`).
+#[derive(Debug, Serialize)]
+pub struct AnnounceView<'a> {
+    policy: PolicyWords<'a>,
+    audience: &'a str,
+    cluster_name: Option<&'a ClusterName>,
+    destination: &'a Destination,
+    team: Option<TeamView>,
+    milestone: &'a str,
+    days_left: i64,
+    when: String,
+    enforce_on: String,
+    namespaces: Vec<NamespaceWords<'a>>,
+    namespace_count: usize,
+    total_failing: u64,
+    what_to_do: Option<&'a str>,
+    guidance: Option<&'a str>,
+    contact: Option<&'a str>,
+    platform: PlatformView,
+}
+
+/// The data a heads-up's template sees.
+pub fn context<'a>(notice: &'a Notice, config: &Config) -> AnnounceView<'a> {
+    let tz = config.time_zone;
+    let days_left = notice.days_left(tz);
     let b = &notice.brief;
-    json!({
-        "policy": {
-            "id": notice.policy,
-            "title": b.title,
-            "description": b.description,
-            "category": b.category,
-            "severity": b.severity,
-            "subject": b.subject,
+    AnnounceView {
+        policy: PolicyWords {
+            id: &notice.policy,
+            title: &b.title,
+            description: b.description.as_deref(),
+            category: b.category.as_deref(),
+            severity: b.severity.as_deref(),
+            subject: b.subject.as_deref(),
         },
-        "audience": notice.audience,
-        "cluster_name": notice.cluster,
-        "destination": notice.destination,
-        "team": team,
-        "milestone": notice.milestone,
-        "days_left": notice.days_left,
-        "when": when(notice.days_left),
-        "enforce_on": enforce_on,
-        "namespaces": namespaces,
-        "namespace_count": notice.namespaces.len(),
-        "total_failing": notice.namespaces.iter().map(|n| n.failing).sum::<u64>(),
-        "what_to_do": b.what_to_do,
-        "guidance": b.guidance,
-        "contact": b.contact,
-        "platform": { "channel": config.platform.channel, "contact": config.platform.contact },
-    })
+        audience: &notice.audience,
+        cluster_name: notice.cluster.as_ref(),
+        destination: &notice.destination,
+        team: notice
+            .team
+            .as_deref()
+            .map(|k| TeamView::of(k, config, true)),
+        milestone: &notice.milestone,
+        days_left,
+        when: when(days_left),
+        enforce_on: notice.enforce_on.map(|e| e.shown(tz)).unwrap_or_default(),
+        namespaces: notice
+            .namespaces
+            .iter()
+            .map(|n| NamespaceWords {
+                name: &n.name,
+                failing: n.failing,
+                excepted: n.excepted,
+                unowned: n.unowned,
+                sample: n
+                    .sample
+                    .iter()
+                    .map(|r| SampleWords {
+                        kind: &r.kind,
+                        name: &r.name,
+                        rule: r.rule.as_deref(),
+                        message: r.message.as_deref(),
+                    })
+                    .collect(),
+                more: n.failing.saturating_sub(n.sample.len() as u64),
+            })
+            .collect(),
+        namespace_count: notice.namespaces.len(),
+        total_failing: notice.namespaces.iter().map(|n| n.failing).sum(),
+        what_to_do: b.what_to_do.as_deref(),
+        guidance: b.guidance.as_deref(),
+        contact: b.contact.as_deref(),
+        platform: PlatformView::of(config),
+    }
 }
 
 /// Plain-text view of a message for terminals (`forewarn render --output text`).
@@ -574,7 +633,7 @@ pub fn sample_notices(config: &Config) -> Vec<Notice> {
         destination: Destination::Channel(config.platform.channel.clone()),
         send_at: at,
         milestone: "T-0".into(),
-        enforce_on: "2026-01-05".into(),
+        enforce_on: crate::model::time::parse_enforce_on("2026-01-05", chrono_tz::UTC).ok(),
         namespaces: std::sync::Arc::new(vec![NamespaceFailures {
             cluster: ClusterName::default(),
             name: "sample".into(),
@@ -588,14 +647,13 @@ pub fn sample_notices(config: &Config) -> Vec<Notice> {
                 message: None,
             }],
         }]),
-        days_left: 0,
-        enforce_at: at,
+        keep_until: at,
         team: None,
         brief: std::sync::Arc::new(PolicyBrief {
             title: "sample-policy".into(),
             ..PolicyBrief::default()
         }),
-        data: None,
+        payload: Payload::Announce,
     };
     let mut full = bare.clone();
     full.id = NoticeId::new(
@@ -605,7 +663,7 @@ pub fn sample_notices(config: &Config) -> Vec<Notice> {
     .in_cluster(&ClusterName::parse("sample-cluster").unwrap_or_default());
     full.cluster = ClusterName::parse("sample-cluster").ok();
     full.milestone = "T-7".into();
-    full.days_left = 7;
+    full.send_at = at - chrono::Duration::days(7);
     full.team = config.teams.keys().next().cloned();
     let ns = &mut std::sync::Arc::make_mut(&mut full.namespaces)[0];
     ns.unowned = false;

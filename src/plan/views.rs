@@ -1,0 +1,248 @@
+//! What the templates see of each notice kind: one typed payload per kind, fixed at planning
+//! time and serialised for Handlebars. Field names are the template variables documented in
+//! `templates/README.md`; the words are in the templates, never here.
+//!
+//! Plain data: no I/O, no clock, no formatting beyond the dates already shown as text.
+
+use crate::config::Config;
+use crate::model::ids::NoticeKind;
+use serde::Serialize;
+
+/// What a notice carries beyond its envelope.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Payload {
+    /// The heads-up: its words come from the policy brief and the namespaces of the notice.
+    Announce,
+    Reminder(Box<ReminderView>),
+    Digest(Box<DigestView>),
+    /// Readiness before the flip, and overdue after the date: the same view.
+    Readiness(Box<ReadinessView>),
+    Overdue(Box<ReadinessView>),
+    Enforced(Box<EnforcedView>),
+}
+
+impl Payload {
+    pub fn kind(&self) -> NoticeKind {
+        match self {
+            Payload::Announce => NoticeKind::Announce,
+            Payload::Reminder(_) => NoticeKind::Reminder,
+            Payload::Digest(_) => NoticeKind::Digest,
+            Payload::Readiness(_) => NoticeKind::Readiness,
+            Payload::Overdue(_) => NoticeKind::Overdue,
+            Payload::Enforced(_) => NoticeKind::Enforced,
+        }
+    }
+}
+
+/// A policy as a message names it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PolicyName {
+    pub id: String,
+    pub title: String,
+}
+
+/// The platform team's channel and contact.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlatformView {
+    pub channel: String,
+    pub contact: Option<String>,
+}
+
+impl PlatformView {
+    pub fn of(config: &Config) -> Self {
+        Self {
+            channel: config.platform.channel.clone(),
+            contact: config.platform.contact.clone(),
+        }
+    }
+}
+
+/// A team as a message names it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TeamView {
+    pub key: String,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contact: Option<String>,
+}
+
+impl TeamView {
+    /// The team `key` with its display name (and contact, when `with_contact`).
+    pub fn of(key: &str, config: &Config, with_contact: bool) -> Self {
+        Self {
+            key: key.to_string(),
+            name: config.team_name(key).to_string(),
+            contact: with_contact
+                .then(|| config.teams.get(key).and_then(|t| t.contact.clone()))
+                .flatten(),
+        }
+    }
+}
+
+/// One namespace in a readiness or overdue notice.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReadinessItem {
+    pub name: String,
+    pub audience: String,
+    pub uncovered: u64,
+    pub covered: u64,
+    pub sample: Vec<String>,
+}
+
+/// Readiness (before the date) and overdue (after it, still in Audit), to the platform.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReadinessView {
+    /// `readiness` or `overdue`.
+    pub kind: &'static str,
+    pub policy: PolicyName,
+    pub enforce_on: String,
+    /// Days from the send day to the enforcement day (readiness only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub days_left: Option<i64>,
+    pub ready: bool,
+    pub uncovered: u64,
+    pub covered: u64,
+    pub items: Vec<ReadinessItem>,
+    pub platform: PlatformView,
+}
+
+/// A failing resource as a follow-up lists it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SampleView {
+    pub kind: String,
+    pub name: String,
+    pub message: Option<String>,
+}
+
+/// One namespace in a now-enforced notice.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EnforcedItem {
+    pub name: String,
+    pub failing: u64,
+    pub sample: Vec<SampleView>,
+}
+
+/// "Now enforced", to a team whose resources still fail.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EnforcedView {
+    pub policy: PolicyName,
+    pub enforce_on: String,
+    pub what_to_do: Option<String>,
+    pub guidance: Option<String>,
+    pub contact: String,
+    pub team: Option<TeamView>,
+    pub total_failing: u64,
+    pub items: Vec<EnforcedItem>,
+}
+
+/// The exception a reminder is about.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExceptionInfo {
+    pub id: String,
+    pub name: String,
+    pub namespace: Option<String>,
+    pub reason: Option<String>,
+    pub owner: Option<String>,
+}
+
+/// Results an exception skipped: what loses it when it ends.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AffectedView {
+    pub policy: String,
+    /// The namespace.
+    pub name: Option<String>,
+    pub skipped: u64,
+}
+
+/// A reminder to an exception's owner.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReminderView {
+    pub exception: ExceptionInfo,
+    /// `expires` or `is due for review`.
+    pub what: &'static str,
+    pub due: String,
+    pub days_left: i64,
+    pub overdue: bool,
+    pub policies: String,
+    pub scope: String,
+    pub items: Vec<AffectedView>,
+    pub count: usize,
+    pub team: Option<TeamView>,
+    pub platform: PlatformView,
+}
+
+/// One policy's row in a digest.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PolicyRow {
+    pub policy: String,
+    pub title: String,
+    pub mode: &'static str,
+    pub failing: u64,
+    pub excepted: u64,
+    pub namespaces: String,
+    pub top: Vec<String>,
+    pub enforce_on: Option<String>,
+    pub days_left: Option<i64>,
+}
+
+/// A policy's failing total across the cluster, for the platform digest.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Total {
+    pub policy: String,
+    pub failing: u64,
+    pub namespaces: usize,
+}
+
+/// An exception with hygiene findings, for the platform digest.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InformalView {
+    pub id: String,
+    pub findings: String,
+}
+
+/// An upcoming flip and whether it is ready, for the platform digest.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FlipView {
+    pub policy: String,
+    pub title: String,
+    pub enforce_on: String,
+    pub ready: bool,
+    pub uncovered: u64,
+    pub blockers: String,
+}
+
+/// A team's digest, or the platform's.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum DigestView {
+    Team(TeamDigest),
+    Platform(PlatformDigest),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TeamDigest {
+    pub date: String,
+    pub audience: String,
+    /// Always true: the template tells the two digests apart by it.
+    pub per_team: bool,
+    pub recipient: String,
+    pub team: Option<TeamView>,
+    pub items: Vec<PolicyRow>,
+    pub count: usize,
+    pub total_failing: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlatformDigest {
+    pub date: String,
+    pub audience: &'static str,
+    pub totals: Vec<Total>,
+    pub unowned: Vec<String>,
+    pub unowned_failing: Vec<PolicyRow>,
+    pub informal: Vec<InformalView>,
+    pub flips: Vec<FlipView>,
+    /// The flips again, as the generic item list.
+    pub items: Vec<FlipView>,
+    pub count: usize,
+}
