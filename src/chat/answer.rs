@@ -269,12 +269,7 @@ impl Ctx<'_> {
         match rollout.enforce_on {
             Some(e) => {
                 let today = self.now.with_timezone(&self.config.time_zone).date_naive();
-                let local = e.instant.with_timezone(&self.config.time_zone);
-                let shown = if e.date_only {
-                    local.format("%a %-d %b %Y").to_string()
-                } else {
-                    local.format("%a %-d %b %Y, %H:%M %Z").to_string()
-                };
+                let shown = e.shown(self.config.time_zone);
                 let days = (e.date - today).num_days();
                 let w = if days < 0 {
                     format!("{} days ago", -days)
@@ -525,9 +520,8 @@ impl Ctx<'_> {
     fn exception_json(&self, x: &crate::inventory::Exception) -> Value {
         let tz = self.config.time_zone;
         let (v, _) = crate::plan::exceptions::view(x, &self.config.exceptions.keys, tz);
-        let day = |t: chrono::DateTime<chrono::Utc>| {
-            t.with_timezone(&tz).format("%a %-d %b %Y").to_string()
-        };
+        let day =
+            |t: chrono::DateTime<chrono::Utc>| crate::model::time::show_day(t.with_timezone(&tz));
         let (until, source) = match (v.expires, v.review_by) {
             (Some(e), Some(r)) if r < e => (Some(day(r)), Some("review date")),
             (Some(e), _) => (Some(day(e)), v.expiry_source),

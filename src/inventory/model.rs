@@ -258,8 +258,15 @@ pub struct FailingResource {
     pub message: Option<String>,
 }
 
-/// How many failing resources are kept per policy × namespace.
+/// How many failing resources are kept per policy × namespace (and shown per namespace).
 pub const SAMPLE_LIMIT: usize = 5;
+
+/// Adds `item` to a bounded sample: kept when there is room and it is not there yet.
+pub fn push_sample<T: PartialEq>(sample: &mut Vec<T>, item: T) {
+    if sample.len() < SAMPLE_LIMIT && !sample.contains(&item) {
+        sample.push(item);
+    }
+}
 
 /// Report results for one policy in one namespace (or cluster-scoped, `namespace: None`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -287,9 +294,7 @@ impl ResultSummary {
         }
         self.skipped_by_exception += other.skipped_by_exception;
         for r in &other.sample {
-            if self.sample.len() < SAMPLE_LIMIT && !self.sample.contains(r) {
-                self.sample.push(r.clone());
-            }
+            push_sample(&mut self.sample, r.clone());
         }
     }
 
@@ -299,9 +304,7 @@ impl ResultSummary {
             .fail_by_rule
             .entry(rule.unwrap_or("").to_string())
             .or_default() += 1;
-        if self.sample.len() < SAMPLE_LIMIT && !self.sample.contains(&resource) {
-            self.sample.push(resource);
-        }
+        push_sample(&mut self.sample, resource);
     }
 }
 

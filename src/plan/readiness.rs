@@ -7,7 +7,7 @@
 //! exception.
 
 use crate::config::Config;
-use crate::inventory::{Inventory, Mode, Policy};
+use crate::inventory::{Inventory, Mode, Policy, push_sample};
 use crate::model::ids::{ClusterName, Destination, Engine, NoticeId};
 use crate::model::time::{EnforceOn, start_of_day};
 use crate::plan::exceptions::{covers, is_active, view};
@@ -126,10 +126,10 @@ pub fn readiness_all(
                 entry.covered += 1;
             } else {
                 entry.uncovered += 1;
-                let label = format!("{}/{}", resource.kind, resource.name);
-                if entry.sample.len() < 5 && !entry.sample.contains(&label) {
-                    entry.sample.push(label);
-                }
+                push_sample(
+                    &mut entry.sample,
+                    format!("{}/{}", resource.kind, resource.name),
+                );
             }
         }
     }
@@ -165,12 +165,7 @@ pub fn readiness(
 }
 
 fn shown_date(e: &EnforceOn, config: &Config) -> String {
-    let local = e.instant.with_timezone(&config.time_zone);
-    if e.date_only {
-        local.format("%a %-d %b %Y").to_string()
-    } else {
-        local.format("%a %-d %b %Y, %H:%M %Z").to_string()
-    }
+    e.shown(config.time_zone)
 }
 
 /// The readiness (or overdue) view of `r` for `policy`.
@@ -462,10 +457,7 @@ pub fn flip_notices(
     now: DateTime<FixedOffset>,
 ) -> Vec<Notice> {
     let now_modes = audit_modes(clusters);
-    let since = now
-        .with_timezone(&config.time_zone)
-        .format("%a %-d %b %Y")
-        .to_string();
+    let since = crate::model::time::show_day(now.with_timezone(&config.time_zone));
     let mut out = Vec::new();
     for inv in clusters {
         let first = out.len();

@@ -13,7 +13,7 @@ use super::super::ingest::ingest;
 use super::super::kyverno::valid_namespace_name;
 use super::super::model::{
     FailingResource, Finding, Inventory, ResourceRef, ResultCounts, ResultKey, ResultSummary,
-    SAMPLE_LIMIT,
+    SAMPLE_LIMIT, push_sample,
 };
 use super::super::report::is_cluster_report;
 use crate::model::ids::Engine;
@@ -132,9 +132,7 @@ impl Summaries {
             }
         }
         for r in &s.sample {
-            if c.sample.len() < SAMPLE_LIMIT && !c.sample.contains(r) {
-                c.sample.push(r.clone());
-            }
+            push_sample(&mut c.sample, r.clone());
         }
     }
 
@@ -157,9 +155,7 @@ impl Summaries {
                 }
             }
             for s in c.sample {
-                if mine.sample.len() < SAMPLE_LIMIT && !mine.sample.contains(&s) {
-                    mine.sample.push(s);
-                }
+                push_sample(&mut mine.sample, s);
             }
         }
     }
@@ -674,6 +670,7 @@ fn fold_report(item: &FastItem<'_>, part: &mut Partial) -> bool {
                     Some((_, k)) => *k += 1,
                     None => c.fail_by_rule.push((c_rule, 1)),
                 }
+                // Checked first: a full sample costs no allocation per result.
                 if c.sample.len() < SAMPLE_LIMIT {
                     let failing = FailingResource {
                         kind: res_kind.to_string(),
@@ -681,9 +678,7 @@ fn fold_report(item: &FastItem<'_>, part: &mut Partial) -> bool {
                         rule: rule.map(str::to_string),
                         message: message(),
                     };
-                    if !c.sample.contains(&failing) {
-                        c.sample.push(failing);
-                    }
+                    push_sample(&mut c.sample, failing);
                 }
             }
             SKIP => {
