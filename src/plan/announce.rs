@@ -3,33 +3,24 @@
 //!
 //! Pure: reads one cluster's inventory, the config and `now`; pushes notices and problems.
 
-use super::owners::{Audience, Destination, owner_of};
-use super::rollout::rollout_for;
+use super::owners::{Audience, Destination};
+use super::resolve::Resolved;
 use super::schedule::send_time;
 use super::{NamespaceFailures, Notice, Payload, audit_failures, audits_somewhere, brief};
-use crate::config::Config;
-use crate::inventory::Inventory;
 use crate::model::ids::{NoticeId, NoticeKind};
 use crate::model::problem::Problem;
-use chrono::{DateTime, FixedOffset};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Plans the heads-ups of every validating policy of `inv` with an enforcement date that has
 /// not passed.
-pub fn plan_announces(
-    inv: &Inventory,
-    config: &Config,
-    now: DateTime<FixedOffset>,
-    notices: &mut Vec<Notice>,
-    problems: &mut Vec<Problem>,
-) {
+pub fn plan_announces(r: &Resolved, notices: &mut Vec<Notice>, problems: &mut Vec<Problem>) {
+    let (inv, config, now) = (r.inv, r.config, r.now);
     let tz = config.time_zone;
-    let today = now.with_timezone(&tz).date_naive();
+    let today = r.today();
     let mut owner_problems = BTreeMap::new();
-    for policy in inv.policies.iter().filter(|p| p.is_validating()) {
-        let (rollout, rollout_problems) = rollout_for(policy, config);
-        problems.extend(rollout_problems);
+    for (policy, rollout, rollout_problems) in r.policies().filter(|(p, ..)| p.is_validating()) {
+        problems.extend(rollout_problems.iter().cloned());
         let Some(enforce) = rollout.enforce_on else {
             continue;
         };
@@ -61,24 +52,27 @@ pub fn plan_announces(
             (Option<String>, Vec<NamespaceFailures>),
         > = BTreeMap::new();
         for mut ns in affected.drain(..) {
-            let (owner, problem) = owner_of(&ns.name, inv, config);
+            let found = r.owner(&ns.name);
+            let (owner, problem) = found.as_ref();
             if let Some(p) = problem {
-                owner_problems.entry(p.object.clone()).or_insert(p);
+                owner_problems
+                    .entry(p.object.clone())
+                    .or_insert_with(|| p.clone());
             }
             ns.unowned = owner.unowned;
             groups
-                .entry((owner.audience, owner.destination))
-                .or_insert_with(|| (owner.team, Vec::new()))
+                .entry((owner.audience.clone(), owner.destination.clone()))
+                .or_insert_with(|| (owner.team.clone(), Vec::new()))
                 .1
                 .push(ns);
         }
 
-        let policy_brief = Arc::new(brief(policy, &rollout));
+        let policy_brief = Arc::new(brief(policy, rollout));
         for ((audience, destination), (team, namespaces)) in groups {
             let namespaces = Arc::new(namespaces);
             // One send time per milestone; milestones that fall on the same tick (a weekend
             // shift) keep only the one closest to enforcement.
-            let mut by_time: BTreeMap<DateTime<chrono_tz::Tz>, u32> = BTreeMap::new();
+            let mut by_time: BTreeMap<chrono::DateTime<chrono_tz::Tz>, u32> = BTreeMap::new();
             for &days in &config.milestones {
                 match send_time(&config.schedule, tz, &enforce, days) {
                     Some(t) => {

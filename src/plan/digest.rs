@@ -6,13 +6,12 @@
 //! reads are the failure mode this answers, so every digest names an owner.
 
 use crate::config::Config;
+use crate::inventory::Mode;
 use crate::inventory::SAMPLE_LIMIT;
-use crate::inventory::{Inventory, Mode};
 use crate::model::ids::{Destination, NoticeId};
 use crate::model::time::show_day;
-use crate::plan::exceptions::{findings, view};
-use crate::plan::owners::owner_of;
-use crate::plan::rollout::rollout_for;
+use crate::plan::exceptions::findings;
+use crate::plan::resolve::Resolved;
 use crate::plan::views::{
     DigestView, FlipView, InformalView, PlatformDigest, PolicyRow, TeamDigest, TeamView, Total,
 };
@@ -40,14 +39,13 @@ fn ticks(config: &Config, now: DateTime<FixedOffset>) -> Vec<DateTime<FixedOffse
 
 /// Plans the digests of the next (and the latest) digest tick.
 pub fn plan_digests(
-    inv: &Inventory,
-    config: &Config,
-    now: DateTime<FixedOffset>,
+    res: &Resolved,
     ready: &BTreeMap<String, crate::plan::readiness::Readiness>,
     notices: &mut Vec<Notice>,
 ) {
+    let (inv, config, now) = (res.inv, res.config, res.now);
     let tz = config.time_zone;
-    let today = now.with_timezone(&tz).date_naive();
+    let today = res.today();
     // Failing results per audience → policy → namespace.
     type PerPolicy = BTreeMap<String, Vec<(String, u64, u64, Vec<String>)>>;
     let mut per_audience: BTreeMap<(String, Destination), (Option<String>, PerPolicy)> =
@@ -62,7 +60,8 @@ pub fn plan_digests(
         t.0 += s.counts.fail;
         t.1 += 1;
         let Some(ns) = ns.as_deref() else { continue };
-        let (owner, _) = owner_of(ns, inv, config);
+        let found = res.owner(ns);
+        let owner = &found.0;
         let top = s
             .sample
             .iter()
@@ -80,11 +79,9 @@ pub fn plan_digests(
     let policy_row =
         |id: &str, rows: &[(String, u64, u64, Vec<String>)], day: chrono::NaiveDate| -> PolicyRow {
             let p = inv.policy(id);
-            let (rollout, _) = match p {
-                Some(p) => rollout_for(p, config),
-                None => Default::default(),
-            };
-            let upcoming = rollout.enforce_on.filter(|e| e.date >= day);
+            let upcoming = p
+                .and_then(|p| res.rollout(p).enforce_on)
+                .filter(|e| e.date >= day);
             let mode = p.map(|p| {
                 let audits = rows
                     .iter()
@@ -114,14 +111,12 @@ pub fn plan_digests(
 
     // Platform: totals, unowned namespaces, informal exceptions, readiness of upcoming flips.
     let now_utc = now.with_timezone(&Utc);
-    let informal: Vec<InformalView> = inv
-        .exceptions
-        .iter()
-        .filter_map(|x| {
-            let (v, _) = view(x, &config.exceptions.keys, tz);
+    let informal: Vec<InformalView> = res
+        .exceptions()
+        .filter_map(|(x, v, _)| {
             let found = findings(
                 x,
-                &v,
+                v,
                 inv,
                 i64::from(config.exceptions.max_review_days),
                 now_utc,
@@ -142,15 +137,10 @@ pub fn plan_digests(
             })
         })
         .collect();
-    let flips: Vec<FlipView> = inv
-        .policies
-        .iter()
-        .filter(|p| p.is_validating())
-        .filter_map(|p| {
-            let e = rollout_for(p, config)
-                .0
-                .enforce_on
-                .filter(|e| e.date >= today)?;
+    let flips: Vec<FlipView> = res
+        .validating()
+        .filter_map(|(p, rollout)| {
+            let e = rollout.enforce_on.filter(|e| e.date >= today)?;
             let r = ready.get(&p.label)?;
             let blockers = r
                 .by_audience()
@@ -177,7 +167,7 @@ pub fn plan_digests(
             namespaces,
         })
         .collect();
-    let unowned = crate::plan::unowned_namespaces(inv, config);
+    let unowned = crate::plan::unowned_namespaces(res);
 
     for tick in ticks(config, now) {
         let date = tick.with_timezone(&tz).format("%Y-%m-%d").to_string();

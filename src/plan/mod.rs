@@ -11,6 +11,7 @@ pub mod exceptions;
 pub mod owners;
 pub mod readiness;
 pub mod reminders;
+pub mod resolve;
 pub mod rollout;
 pub mod schedule;
 pub mod views;
@@ -21,7 +22,7 @@ pub use crate::model::ids::NoticeKind;
 use crate::model::ids::{ClusterName, NoticeId};
 use crate::model::problem::Problem;
 use crate::model::time::EnforceOn;
-use crate::plan::owners::{Destination, owner_of};
+use crate::plan::owners::Destination;
 use crate::plan::rollout::Rollout;
 use chrono::{DateTime, FixedOffset};
 use serde::Serialize;
@@ -197,12 +198,13 @@ pub(crate) fn audits_somewhere(policy: &Policy, inv: &Inventory) -> bool {
         })
 }
 
-/// Namespaces nobody owns (their notices go to the platform channel).
-pub fn unowned_namespaces(inv: &Inventory, config: &Config) -> Vec<String> {
-    let mut seen: BTreeSet<&str> = inv.namespaces.keys().map(String::as_str).collect();
-    seen.extend(inv.results.keys().filter_map(|(_, _, ns)| ns.as_deref()));
+/// Namespaces nobody owns (their notices go to the platform channel): those with an object or
+/// report results.
+pub fn unowned_namespaces(r: &resolve::Resolved) -> Vec<String> {
+    let mut seen: BTreeSet<&str> = r.inv.namespaces.keys().map(String::as_str).collect();
+    seen.extend(r.inv.results.keys().filter_map(|(_, _, ns)| ns.as_deref()));
     seen.into_iter()
-        .filter(|ns| owner_of(ns, inv, config).0.unowned)
+        .filter(|ns| r.owner(ns).0.unowned)
         .map(str::to_string)
         .collect()
 }
@@ -230,12 +232,14 @@ pub fn plan(clusters: &[Inventory], config: &Config, now: DateTime<FixedOffset>)
     for inv in clusters {
         let first = notices.len();
         let first_problem = problems.len();
-        announce::plan_announces(inv, config, now, &mut notices, &mut problems);
+        // Rollouts, owners and exception views are resolved once; every planner reads them.
+        let r = resolve::Resolved::new(inv, config, now);
+        announce::plan_announces(&r, &mut notices, &mut problems);
         // Readiness is computed once, for the follow-ups and the digest.
-        let ready = readiness::readiness_all(inv, config, now);
-        readiness::plan_followups(inv, config, now, &ready, &mut notices);
-        reminders::plan_reminders(inv, config, now, &mut notices, &mut problems);
-        digest::plan_digests(inv, config, now, &ready, &mut notices);
+        let ready = readiness::readiness_all(&r);
+        readiness::plan_followups(&r, &ready, &mut notices);
+        reminders::plan_reminders(&r, &mut notices, &mut problems);
+        digest::plan_digests(&r, &ready, &mut notices);
         stamp_cluster(&mut notices[first..], inv, clusters.len(), config);
         if several {
             for p in &mut problems[first_problem..] {
@@ -243,7 +247,7 @@ pub fn plan(clusters: &[Inventory], config: &Config, now: DateTime<FixedOffset>)
             }
         }
         unowned.extend(
-            unowned_namespaces(inv, config)
+            unowned_namespaces(&r)
                 .into_iter()
                 .map(|name| UnownedNamespace {
                     cluster: inv.cluster.clone(),

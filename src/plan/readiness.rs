@@ -10,9 +10,8 @@ use crate::config::Config;
 use crate::inventory::{Inventory, Mode, Policy, push_sample};
 use crate::model::ids::{ClusterName, Destination, Engine, NoticeId};
 use crate::model::time::{EnforceOn, start_of_day};
-use crate::plan::exceptions::{covers, is_active, view};
-use crate::plan::owners::owner_of;
-use crate::plan::rollout::rollout_for;
+use crate::plan::exceptions::{covers, is_active};
+use crate::plan::resolve::Resolved;
 use crate::plan::schedule::send_time;
 use crate::plan::views::{
     EnforcedItem, EnforcedView, PlatformView, PolicyName, ReadinessItem, ReadinessView, SampleView,
@@ -71,21 +70,13 @@ impl Readiness {
 /// Readiness of every validating policy, in one pass over the failing results: per policy,
 /// the failing resources in namespaces where it still audits, split into those an active
 /// exception covers and those it does not. Policies without failures are ready.
-pub fn readiness_all(
-    inv: &Inventory,
-    config: &Config,
-    now: DateTime<FixedOffset>,
-) -> BTreeMap<String, Readiness> {
-    let now_utc = now.with_timezone(&Utc);
-    let active: Vec<_> = inv
-        .exceptions
-        .iter()
-        .filter(|x| {
-            is_active(
-                &view(x, &config.exceptions.keys, config.time_zone).0,
-                now_utc,
-            )
-        })
+pub fn readiness_all(res: &Resolved) -> BTreeMap<String, Readiness> {
+    let inv = res.inv;
+    let now_utc = res.now.with_timezone(&Utc);
+    let active: Vec<_> = res
+        .exceptions()
+        .filter(|(_, v, _)| is_active(v, now_utc))
+        .map(|(x, ..)| x)
         .collect();
     // Findings name their policy as reports do: by engine (the result's source) and name.
     let policies: BTreeMap<(Engine, String), &Policy> = inv
@@ -114,7 +105,7 @@ pub fn readiness_all(
                 .entry(shown.to_string())
                 .or_insert_with(|| NamespaceReadiness {
                     namespace: shown.to_string(),
-                    audience: owner_of(shown, inv, config).0.audience.key(),
+                    audience: res.owner(shown).0.audience.key(),
                     uncovered: 0,
                     covered: 0,
                     sample: Vec::new(),
@@ -136,7 +127,7 @@ pub fn readiness_all(
     policies
         .values()
         .map(|policy| {
-            let (rollout, _) = rollout_for(policy, config);
+            let rollout = res.rollout(policy);
             let namespaces = per_policy.remove(policy.label.as_str()).unwrap_or_default();
             let r = Readiness {
                 policy: policy.label.clone(),
@@ -155,7 +146,7 @@ pub fn readiness(
     config: &Config,
     now: DateTime<FixedOffset>,
 ) -> Readiness {
-    readiness_all(inv, config, now)
+    readiness_all(&Resolved::new(inv, config, now))
         .remove(&policy.label)
         .unwrap_or_else(|| Readiness {
             policy: policy.label.clone(),
@@ -209,17 +200,15 @@ pub const FOLLOW_UP_DAYS: i64 = 14;
 
 /// The readiness (T-N), overdue and now-enforced notices for every policy with a date.
 pub fn plan_followups(
-    inv: &Inventory,
-    config: &Config,
-    now: DateTime<FixedOffset>,
+    res: &Resolved,
     ready: &BTreeMap<String, Readiness>,
     notices: &mut Vec<Notice>,
 ) {
+    let (config, now) = (res.config, res.now);
     let tz = config.time_zone;
-    let today = now.with_timezone(&tz).date_naive();
+    let today = res.today();
     let platform = Destination::Channel(config.platform.channel.clone());
-    for policy in inv.policies.iter().filter(|p| p.is_validating()) {
-        let (rollout, _) = rollout_for(policy, config);
+    for (policy, rollout) in res.validating() {
         let Some(enforce) = rollout.enforce_on else {
             continue;
         };
@@ -228,7 +217,7 @@ pub fn plan_followups(
         } else {
             enforce.instant < now
         };
-        let policy_brief = std::sync::Arc::new(crate::plan::brief(policy, &rollout));
+        let policy_brief = std::sync::Arc::new(crate::plan::brief(policy, rollout));
         let Some(r) = ready.get(&policy.label) else {
             continue;
         };
@@ -322,8 +311,7 @@ pub fn plan_followups(
             };
             notices.extend(enforced_notices(
                 policy,
-                inv,
-                config,
+                res,
                 &shown_date(&enforce, config),
                 at.fixed_offset(),
                 Some(enforce),
@@ -337,16 +325,15 @@ pub fn plan_followups(
 /// (only those in `only`, when given) that still hold failing resources.
 pub fn enforced_notices(
     policy: &Policy,
-    inv: &Inventory,
-    config: &Config,
+    res: &Resolved,
     since: &str,
     send_at: DateTime<FixedOffset>,
     enforce: Option<EnforceOn>,
     only: Option<&std::collections::BTreeSet<String>>,
 ) -> Vec<Notice> {
+    let (inv, config) = (res.inv, res.config);
     let keep_until = enforce.map_or(send_at, |e| e.instant.fixed_offset().max(send_at));
-    let (rollout, _) = rollout_for(policy, config);
-    let brief = std::sync::Arc::new(crate::plan::brief(policy, &rollout));
+    let brief = std::sync::Arc::new(crate::plan::brief(policy, &res.rollout(policy)));
     let mut by_team: BTreeMap<(String, Destination), (Option<String>, Vec<NamespaceFailures>)> =
         BTreeMap::new();
     for (ns, s) in inv.results_for(&policy.reference) {
@@ -357,7 +344,8 @@ pub fn enforced_notices(
         {
             continue;
         }
-        let (owner, _) = owner_of(ns, inv, config);
+        let found = res.owner(ns);
+        let owner = &found.0;
         by_team
             .entry((owner.audience.key(), owner.destination.clone()))
             .or_insert_with(|| (owner.team.clone(), Vec::new()))
@@ -460,6 +448,7 @@ pub fn flip_notices(
     let since = crate::model::time::show_day(now.with_timezone(&config.time_zone));
     let mut out = Vec::new();
     for inv in clusters {
+        let res = Resolved::new(inv, config, now);
         let first = out.len();
         for policy in inv.policies.iter().filter(|p| p.is_validating()) {
             let key = (inv.cluster.clone(), policy.label.clone());
@@ -472,11 +461,10 @@ pub fn flip_notices(
             }
             out.extend(enforced_notices(
                 policy,
-                inv,
-                config,
+                &res,
                 &since,
                 now,
-                rollout_for(policy, config).0.enforce_on,
+                res.rollout(policy).enforce_on,
                 Some(&flipped),
             ));
         }

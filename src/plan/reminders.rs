@@ -5,14 +5,14 @@
 //! Pure: from the inventory, the config and `now` to notices. An exception without an owner
 //! goes to the platform channel (and is a hygiene finding elsewhere). Never I/O.
 
-use crate::config::Config;
-use crate::inventory::{Exception, Inventory};
+use crate::inventory::Exception;
 use crate::model::ids::NoticeId;
 use crate::model::problem::Problem;
 use crate::model::time::EnforceOn;
 use crate::model::time::show_day;
-use crate::plan::exceptions::{ExceptionView, view};
-use crate::plan::owners::{Audience, Destination, PLATFORM, owner_of};
+use crate::plan::exceptions::ExceptionView;
+use crate::plan::owners::{Audience, Destination, PLATFORM};
+use crate::plan::resolve::Resolved;
 use crate::plan::schedule::send_time;
 use crate::plan::views::{AffectedView, ExceptionInfo, PlatformView, ReminderView, TeamView};
 use crate::plan::{Notice, NoticeKind, Payload};
@@ -23,9 +23,9 @@ use chrono::{DateTime, Duration, FixedOffset, Utc};
 fn recipient(
     x: &Exception,
     v: &ExceptionView,
-    inv: &Inventory,
-    config: &Config,
+    res: &Resolved,
 ) -> (Audience, Destination, Option<String>) {
+    let config = res.config;
     let platform = (
         Audience::Platform,
         Destination::Channel(config.platform.channel.clone()),
@@ -53,8 +53,12 @@ fn recipient(
         ),
         _ => match x.namespace.as_deref() {
             Some(ns) => {
-                let (own, _) = owner_of(ns, inv, config);
-                (own.audience, own.destination, own.team)
+                let own = &res.owner(ns).0;
+                (
+                    own.audience.clone(),
+                    own.destination.clone(),
+                    own.team.clone(),
+                )
             }
             None => platform,
         },
@@ -62,20 +66,14 @@ fn recipient(
 }
 
 /// Plans the reminders of every exception with a review date or expiry.
-pub fn plan_reminders(
-    inv: &Inventory,
-    config: &Config,
-    now: DateTime<FixedOffset>,
-    notices: &mut Vec<Notice>,
-    problems: &mut Vec<Problem>,
-) {
+pub fn plan_reminders(res: &Resolved, notices: &mut Vec<Notice>, problems: &mut Vec<Problem>) {
+    let (inv, config, now) = (res.inv, res.config, res.now);
     let tz = config.time_zone;
     let settings = &config.exceptions;
-    for x in &inv.exceptions {
-        let (v, found) = view(x, &settings.keys, tz);
-        problems.extend(found);
+    for (x, v, found) in res.exceptions() {
+        problems.extend(found.iter().cloned());
         let Some(due) = v.due else { continue };
-        let (audience, destination, team) = recipient(x, &v, inv, config);
+        let (audience, destination, team) = recipient(x, v, res);
         let due_local = due.with_timezone(&tz);
         let as_milestone = EnforceOn {
             instant: due_local,

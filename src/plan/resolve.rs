@@ -1,0 +1,121 @@
+//! Resolve once, then plan: the facts every planner needs — each policy's rollout, each
+//! namespace's owner, each exception's view — derived from one cluster's inventory and the
+//! config in one pass, then read by announce, readiness, follow-ups, reminders and the digest.
+//!
+//! Pure: no I/O, no clock (`now` is an argument). Problems met while resolving are kept with
+//! what they are about, so each planner reports exactly the ones it used, once.
+
+use super::exceptions::{ExceptionView, view};
+use super::owners::{Ownership, owner_of};
+use super::rollout::{Rollout, rollout_for};
+use crate::config::Config;
+use crate::inventory::{Exception, Inventory, Policy};
+use crate::model::problem::Problem;
+use chrono::{DateTime, FixedOffset, NaiveDate};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+/// A namespace's owner, and the problem met finding it (an unknown team).
+pub type Owner = (Ownership, Option<Problem>);
+
+/// One cluster's inventory with its derived facts.
+pub struct Resolved<'a> {
+    pub inv: &'a Inventory,
+    pub config: &'a Config,
+    pub now: DateTime<FixedOffset>,
+    /// One per policy of the inventory, in the same order.
+    rollouts: Vec<(Rollout, Vec<Problem>)>,
+    /// Every namespace the inventory names (objects, results, findings, exceptions).
+    owners: BTreeMap<String, Owner>,
+    /// One per exception of the inventory, in the same order.
+    exceptions: Vec<(ExceptionView, Vec<Problem>)>,
+}
+
+impl<'a> Resolved<'a> {
+    pub fn new(inv: &'a Inventory, config: &'a Config, now: DateTime<FixedOffset>) -> Self {
+        let rollouts = inv
+            .policies
+            .iter()
+            .map(|p| rollout_for(p, config))
+            .collect();
+        let mut names: Vec<&str> = vec!["", super::CLUSTER_SCOPED];
+        names.extend(inv.namespaces.keys().map(String::as_str));
+        names.extend(inv.results.keys().filter_map(|(_, _, ns)| ns.as_deref()));
+        names.extend(inv.findings.keys().map(|r| r.namespace.as_str()));
+        names.extend(inv.exceptions.iter().filter_map(|x| x.namespace.as_deref()));
+        let owners = names
+            .into_iter()
+            .map(|ns| (ns.to_string(), owner_of(ns, inv, config)))
+            .collect();
+        let exceptions = inv
+            .exceptions
+            .iter()
+            .map(|x| view(x, &config.exceptions.keys, config.time_zone))
+            .collect();
+        Resolved {
+            inv,
+            config,
+            now,
+            rollouts,
+            owners,
+            exceptions,
+        }
+    }
+
+    /// Today in the configured time zone.
+    pub fn today(&self) -> NaiveDate {
+        self.now.with_timezone(&self.config.time_zone).date_naive()
+    }
+
+    /// Every policy with its rollout and the problems reading it.
+    pub fn policies(&self) -> impl Iterator<Item = (&'a Policy, &Rollout, &[Problem])> + '_ {
+        self.inv
+            .policies
+            .iter()
+            .zip(&self.rollouts)
+            .map(|(p, (r, problems))| (p, r, problems.as_slice()))
+    }
+
+    /// The validating policies (those that can block admission) with their rollouts.
+    pub fn validating(&self) -> impl Iterator<Item = (&'a Policy, &Rollout)> + '_ {
+        self.policies()
+            .filter(|(p, ..)| p.is_validating())
+            .map(|(p, r, _)| (p, r))
+    }
+
+    /// The rollout of `policy`, one of this inventory's policies.
+    pub fn rollout(&self, policy: &Policy) -> Cow<'_, Rollout> {
+        match self
+            .inv
+            .policies
+            .iter()
+            .position(|p| std::ptr::eq(p, policy))
+        {
+            Some(i) => Cow::Borrowed(&self.rollouts[i].0),
+            None => Cow::Owned(rollout_for(policy, self.config).0),
+        }
+    }
+
+    /// Who owns `namespace` (resolved once; a name the inventory never mentioned is looked up
+    /// now).
+    pub fn owner(&self, namespace: &str) -> Cow<'_, Owner> {
+        match self.owners.get(namespace) {
+            Some(o) => Cow::Borrowed(o),
+            None => Cow::Owned(owner_of(namespace, self.inv, self.config)),
+        }
+    }
+
+    /// Every namespace the inventory names, with its owner.
+    pub fn owners(&self) -> impl Iterator<Item = (&str, &Owner)> {
+        self.owners.iter().map(|(k, o)| (k.as_str(), o))
+    }
+
+    /// Every exception with its view and the problems reading it.
+    pub fn exceptions(&self) -> impl Iterator<Item = (&'a Exception, &ExceptionView, &[Problem])> {
+        self.inv
+            .exceptions
+            .iter()
+            .zip(&self.exceptions)
+            .map(|(x, (v, problems))| (x, v, problems.as_slice()))
+    }
+}
