@@ -143,7 +143,8 @@ impl Fragment {
 #[derive(Default)]
 struct Store {
     /// (resource, namespace/name) → what that one object contributes.
-    fragments: HashMap<(String, String), Fragment>,
+    /// Shared, so a snapshot copies handles under the lock and folds without it.
+    fragments: HashMap<(String, String), Arc<Fragment>>,
     pairs: Pairs,
     /// Resources being watched, and whether their first listing is complete.
     watched: BTreeMap<String, bool>,
@@ -201,7 +202,7 @@ impl LiveInventory {
         }
         store
             .fragments
-            .insert((resource.to_string(), key), fragment);
+            .insert((resource.to_string(), key), Arc::new(fragment));
     }
 
     /// An object was deleted.
@@ -283,51 +284,53 @@ impl LiveInventory {
     pub fn snapshot(&self) -> Inventory {
         let mut inv = Inventory::default();
         let mut summaries: HashMap<u32, ResultSummary> = HashMap::new();
-        let names = {
-            let store = self.lock();
-            for fragment in store.fragments.values() {
-                match fragment {
-                    Fragment::Object(f) => inv.absorb(f),
-                    Fragment::Report(r) => {
-                        for (i, c) in r.counts.iter().enumerate() {
-                            let detail = r
-                                .failing
-                                .binary_search_by_key(&(i as u32), |(j, _)| *j)
-                                .ok()
-                                .map(|j| &r.failing[j].1);
-                            let s = summaries.entry(c[0]).or_default();
-                            let one = ResultSummary {
-                                counts: super::model::ResultCounts {
-                                    pass: c[1].into(),
-                                    fail: c[2].into(),
-                                    warn: c[3].into(),
-                                    error: c[4].into(),
-                                    skip: c[5].into(),
-                                },
-                                fail_by_rule: detail
-                                    .map(|d| {
-                                        d.fail_by_rule
-                                            .iter()
-                                            .map(|(r, n)| (r.to_string(), *n))
-                                            .collect()
-                                    })
-                                    .unwrap_or_default(),
-                                skipped_by_exception: c[6].into(),
-                                sample: detail.map(|d| d.sample.to_vec()).unwrap_or_default(),
-                            };
-                            s.absorb(&one);
-                        }
-                        for (at, f) in r.findings.iter() {
-                            inv.findings
-                                .entry(at.clone())
-                                .or_default()
-                                .extend(f.iter().cloned());
-                        }
-                        inv.problems.extend(r.problems.iter().cloned());
-                        inv.objects += r.objects;
+        // Only handles are copied under the lock; the fold runs without it.
+        let fragments: Vec<Arc<Fragment>> = self.lock().fragments.values().cloned().collect();
+        for fragment in &fragments {
+            match fragment.as_ref() {
+                Fragment::Object(f) => inv.absorb(f),
+                Fragment::Report(r) => {
+                    for (i, c) in r.counts.iter().enumerate() {
+                        let detail = r
+                            .failing
+                            .binary_search_by_key(&(i as u32), |(j, _)| *j)
+                            .ok()
+                            .map(|j| &r.failing[j].1);
+                        let s = summaries.entry(c[0]).or_default();
+                        let one = ResultSummary {
+                            counts: super::model::ResultCounts {
+                                pass: c[1].into(),
+                                fail: c[2].into(),
+                                warn: c[3].into(),
+                                error: c[4].into(),
+                                skip: c[5].into(),
+                            },
+                            fail_by_rule: detail
+                                .map(|d| {
+                                    d.fail_by_rule
+                                        .iter()
+                                        .map(|(r, n)| (r.to_string(), *n))
+                                        .collect()
+                                })
+                                .unwrap_or_default(),
+                            skipped_by_exception: c[6].into(),
+                            sample: detail.map(|d| d.sample.to_vec()).unwrap_or_default(),
+                        };
+                        s.absorb(&one);
                     }
+                    for (at, f) in r.findings.iter() {
+                        inv.findings
+                            .entry(at.clone())
+                            .or_default()
+                            .extend(f.iter().cloned());
+                    }
+                    inv.problems.extend(r.problems.iter().cloned());
+                    inv.objects += r.objects;
                 }
             }
+        }
+        let names = {
+            let store = self.lock();
             summaries
                 .keys()
                 .map(|&id| (id, store.pairs.names[id as usize].clone()))
