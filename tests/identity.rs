@@ -379,6 +379,38 @@ fn plan_json_for_two_snapshots_from_the_command_line() {
     assert_eq!(t0("staging").as_deref(), Some("2026-12-09"));
     assert_eq!(t0("prod").as_deref(), Some("2026-12-14"));
 
+    // `run --once` (a dry run without a token) sends what is due in both clusters.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_forewarn"))
+        .current_dir(common::root())
+        .env_remove("SLACK_BOT_TOKEN")
+        .env_remove("SLACK_BOT_TOKEN_FILE")
+        .args([
+            "run",
+            "--once",
+            "--now",
+            "2026-12-07T09:00:00+01:00",
+            "--state",
+        ])
+        .arg(tmp.path().join("ledger.json"))
+        .arg("--snapshot")
+        .arg(format!("prod={}", prod.display()))
+        .arg("--snapshot")
+        .arg(format!("staging={}", staging.display()))
+        .output()
+        .expect("run forewarn");
+    let printed = String::from_utf8_lossy(&out.stdout);
+    for id in [
+        "announce/prod/require-run-as-nonroot/payments/T-7",
+        "announce/staging/require-run-as-nonroot/payments/T-3",
+        "digest/prod/payments/2026-12-07",
+        "digest/staging/payments/2026-12-07",
+    ] {
+        assert!(
+            printed.contains(&format!("──── {id} ")),
+            "{id} not sent:\n{printed}"
+        );
+    }
+
     // A name used twice is a usage error.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_forewarn"))
         .current_dir(common::root())

@@ -10,7 +10,7 @@ use crate::config::Config;
 use crate::deliver::ledger::{Entry, Ledger, LedgerError, State};
 use crate::deliver::{Deliver, DeliveryError};
 use crate::inventory::snapshot::InventorySource;
-use crate::model::ids::Destination;
+use crate::model::ids::{ClusterName, Destination};
 use crate::plan::{Notice, Plan, plan};
 use crate::render::{Message, Renderer};
 use chrono::{DateTime, FixedOffset, Utc};
@@ -50,9 +50,21 @@ pub enum TickError {
 /// send time has come (after downtime, one catch-up message, never a burst), and only when
 /// the ledger does not hold it yet.
 pub fn due<'a>(planned: &'a Plan, ledger: &impl Ledger) -> Vec<&'a Notice> {
-    let mut latest: BTreeMap<(crate::plan::NoticeKind, &str, &str), &Notice> = BTreeMap::new();
+    type Key<'a> = (
+        crate::plan::NoticeKind,
+        Option<&'a ClusterName>,
+        &'a str,
+        &'a str,
+    );
+    let mut latest: BTreeMap<Key, &Notice> = BTreeMap::new();
     for n in planned.notices.iter().filter(|n| n.send_at <= planned.now) {
-        let slot = latest.entry((n.kind, &n.policy, &n.audience)).or_insert(n);
+        let key = (
+            n.kind,
+            n.cluster.as_ref(),
+            n.policy.as_str(),
+            n.audience.as_str(),
+        );
+        let slot = latest.entry(key).or_insert(n);
         if n.send_at > slot.send_at {
             *slot = n;
         }
