@@ -81,6 +81,15 @@ results:
    message: "failed expression: has(object.spec.securityContext)"}
 "#;
 
+/// The header line of a notice's message, rendered with the built-in templates.
+fn header(n: &forewarn::plan::Notice, config: &forewarn::config::Config) -> String {
+    let m = Renderer::builtin()
+        .expect("templates")
+        .render(n, config)
+        .expect("render");
+    to_text(&m).lines().next().unwrap_or("").to_string()
+}
+
 fn same_name() -> Inventory {
     inventory_from(&[("same-name.yaml", SAME_NAME)])
 }
@@ -256,16 +265,8 @@ fn two_clusters_with_their_own_dates() {
         .iter()
         .find(|n| n.id == "announce/staging/ClusterPolicy:restrict-seccomp-strict/payments/T-7")
         .expect("staging T-7");
-    let text = to_text(
-        &Renderer::builtin()
-            .expect("templates")
-            .render(staging, &config)
-            .expect("render"),
-    );
-    assert!(
-        text.lines().next().unwrap_or("").contains("staging"),
-        "{text}"
-    );
+    let text = header(staging, &config);
+    assert!(text.contains("staging"), "{text}");
 }
 
 #[test]
@@ -280,13 +281,7 @@ fn one_cluster_keeps_its_ids_and_a_configured_name_shows_in_messages() {
     let first = &planned.notices[0];
     assert!(first.cluster.is_none());
     assert!(!first.id.to_string().contains("prod"));
-    let plain = to_text(
-        &Renderer::builtin()
-            .expect("templates")
-            .render(first, &config)
-            .expect("render"),
-    );
-    assert!(!plain.lines().next().unwrap_or("").contains("prod"));
+    assert!(!header(first, &config).contains("prod"));
 
     config.cluster_name = Some(ClusterName::parse("prod").expect("name"));
     let planned = plan(
@@ -297,16 +292,8 @@ fn one_cluster_keeps_its_ids_and_a_configured_name_shows_in_messages() {
     let first = &planned.notices[0];
     // Ids stay the same (the ledger keeps working); the message names the cluster.
     assert!(!first.id.to_string().contains("prod"));
-    let named = to_text(
-        &Renderer::builtin()
-            .expect("templates")
-            .render(first, &config)
-            .expect("render"),
-    );
-    assert!(
-        named.lines().next().unwrap_or("").contains("prod"),
-        "{named}"
-    );
+    let named = header(first, &config);
+    assert!(named.contains("prod"), "{named}");
 }
 
 /// Copies the bundled example cluster into `dir`, moving `require-run-as-nonroot`'s date.
@@ -332,27 +319,43 @@ fn example_copy(dir: &std::path::Path, date: &str) {
     copy(&common::root().join("examples/cluster"), dir, date);
 }
 
+/// `forewarn ARGS` run in the project root, without a Slack token.
+fn forewarn(args: &[String]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_forewarn"))
+        .current_dir(common::root())
+        .env_remove("SLACK_BOT_TOKEN")
+        .env_remove("SLACK_BOT_TOKEN_FILE")
+        .args(args)
+        .output()
+        .expect("run forewarn")
+}
+
 #[test]
 fn plan_json_for_two_snapshots_from_the_command_line() {
     let tmp = tempfile::tempdir().expect("tmp");
     let (prod, staging) = (tmp.path().join("p"), tmp.path().join("s"));
     example_copy(&prod, "2026-12-14");
     example_copy(&staging, "2026-12-09");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_forewarn"))
-        .current_dir(common::root())
-        .args([
-            "plan",
-            "--output",
-            "json",
-            "--now",
-            "2026-12-01T08:00:00+01:00",
-        ])
-        .arg("--snapshot")
-        .arg(format!("prod={}", prod.display()))
-        .arg("--snapshot")
-        .arg(format!("staging={}", staging.display()))
-        .output()
-        .expect("run forewarn");
+    let clusters = [
+        "--snapshot".to_string(),
+        format!("prod={}", prod.display()),
+        "--snapshot".to_string(),
+        format!("staging={}", staging.display()),
+    ];
+    let args = |words: &[&str]| -> Vec<String> {
+        words
+            .iter()
+            .map(|w| w.to_string())
+            .chain(clusters.iter().cloned())
+            .collect()
+    };
+    let out = forewarn(&args(&[
+        "plan",
+        "--output",
+        "json",
+        "--now",
+        "2026-12-01T08:00:00+01:00",
+    ]));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     let notices = doc["notices"].as_array().expect("notices");
     let ids: BTreeSet<&str> = notices.iter().filter_map(|n| n["id"].as_str()).collect();
@@ -380,24 +383,15 @@ fn plan_json_for_two_snapshots_from_the_command_line() {
     assert_eq!(t0("prod").as_deref(), Some("2026-12-14"));
 
     // `run --once` (a dry run without a token) sends what is due in both clusters.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_forewarn"))
-        .current_dir(common::root())
-        .env_remove("SLACK_BOT_TOKEN")
-        .env_remove("SLACK_BOT_TOKEN_FILE")
-        .args([
-            "run",
-            "--once",
-            "--now",
-            "2026-12-07T09:00:00+01:00",
-            "--state",
-        ])
-        .arg(tmp.path().join("ledger.json"))
-        .arg("--snapshot")
-        .arg(format!("prod={}", prod.display()))
-        .arg("--snapshot")
-        .arg(format!("staging={}", staging.display()))
-        .output()
-        .expect("run forewarn");
+    let ledger = tmp.path().join("ledger.json").display().to_string();
+    let out = forewarn(&args(&[
+        "run",
+        "--once",
+        "--now",
+        "2026-12-07T09:00:00+01:00",
+        "--state",
+        &ledger,
+    ]));
     let printed = String::from_utf8_lossy(&out.stdout);
     for id in [
         "announce/prod/require-run-as-nonroot/payments/T-7",
@@ -412,14 +406,13 @@ fn plan_json_for_two_snapshots_from_the_command_line() {
     }
 
     // A name used twice is a usage error.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_forewarn"))
-        .current_dir(common::root())
-        .args(["plan", "--snapshot"])
-        .arg(format!("x={}", prod.display()))
-        .arg("--snapshot")
-        .arg(format!("x={}", staging.display()))
-        .output()
-        .expect("run forewarn");
+    let out = forewarn(&[
+        "plan".to_string(),
+        "--snapshot".to_string(),
+        format!("x={}", prod.display()),
+        "--snapshot".to_string(),
+        format!("x={}", staging.display()),
+    ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("two clusters are named 'x'"));
 }

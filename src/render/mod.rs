@@ -349,24 +349,14 @@ impl Renderer {
     /// Renders one notice.
     pub fn render(&self, notice: &Notice, config: &Config) -> Result<Message, RenderError> {
         if !matches!(notice.payload, Payload::Announce) {
-            let mut data =
-                serde_json::to_value(&notice.payload).map_err(|e| RenderError::Render {
-                    file: notice.kind.as_str().to_string(),
-                    section: String::new(),
-                    message: e.to_string(),
-                })?;
+            let mut data = template_data(notice.kind.as_str(), &notice.payload)?;
             data["cluster_name"] = json!(notice.cluster);
             let mut m = self.render_answer(notice.kind.as_str(), &data)?;
             m.channel = notice.destination.clone();
             return Ok(m);
         }
         let kind = notice.kind.as_str();
-        let data =
-            serde_json::to_value(context(notice, config)).map_err(|e| RenderError::Render {
-                file: kind.to_string(),
-                section: String::new(),
-                message: e.to_string(),
-            })?;
+        let data = template_data(kind, &context(notice, config))?;
         let mut blocks: Vec<SlackBlock> = Vec::new();
         let header = cut_chars(&self.part(kind, "header", &data)?, MAX_HEADER);
         blocks.push(SlackHeaderBlock::new(SlackBlockPlainText::new(header).into()).into());
@@ -431,6 +421,15 @@ impl Message {
         }
         self.text = cut_chars(&format!("{}\n{}", self.text, other.text), MAX_SECTION);
     }
+}
+
+/// A typed view as the data a template of `kind` reads.
+fn template_data(kind: &str, view: &impl Serialize) -> Result<Value, RenderError> {
+    serde_json::to_value(view).map_err(|e| RenderError::Render {
+        file: kind.to_string(),
+        section: String::new(),
+        message: e.to_string(),
+    })
 }
 
 /// An item's own fields, with the root's fields available too (the item's win).
