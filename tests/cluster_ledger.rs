@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, FixedOffset};
 use forewarn::deliver::leader::{Leadership, LeaseTimings};
 use forewarn::deliver::ledger::configmap::{ConfigMapLedger, DATA_KEY};
-use forewarn::deliver::ledger::{Entry, Ledger, State};
+use forewarn::deliver::ledger::{Entry, Ledger, Reported, State};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -330,6 +330,14 @@ fn entry(id: &str, state: State, at: &str, enforce: &str) -> Entry {
     }
 }
 
+fn reported(id: &str, reason: &str) -> Reported {
+    Reported {
+        id: id.into(),
+        reason: reason.into(),
+        at: DateTime::parse_from_rfc3339("2026-12-01T09:00:00Z").expect("time"),
+    }
+}
+
 async fn open(c: &Client) -> ConfigMapLedger {
     ConfigMapLedger::open(c.client.clone(), NS, CM)
         .await
@@ -358,7 +366,7 @@ async fn first_put_creates_the_configmap_and_a_reopened_ledger_sees_it() {
         "2026-12-01T08:00:00+01:00",
         "2026-12-08T00:00:00+01:00",
     );
-    l.put(e.clone()).expect("put");
+    l.put(e.clone()).await.expect("put");
     assert!(fake.get("configmaps", CM).is_some(), "created on first put");
     let sent = Entry {
         state: State::Sent,
@@ -366,20 +374,24 @@ async fn first_put_creates_the_configmap_and_a_reopened_ledger_sees_it() {
         ts: Some("1.2".into()),
         ..e.clone()
     };
-    l.put(sent.clone()).expect("put sent");
-    l.mark_reported("channel_not_found:#x").expect("mark");
+    l.put(sent.clone()).await.expect("put sent");
+    l.mark_reported(vec![reported(&e.id, "channel_not_found")])
+        .await
+        .expect("mark");
 
     // Same document as the file ledger writes.
     let doc = fake.ledger_json();
-    assert_eq!(doc["version"], 1);
+    assert_eq!(doc["version"], 2);
     assert_eq!(doc["entries"][&e.id]["state"], "sent");
-    assert_eq!(doc["reported"], json!(["channel_not_found:#x"]));
+    assert_eq!(doc["reported"][0]["id"], json!(e.id));
+    assert_eq!(doc["reported"][0]["reason"], json!("channel_not_found"));
 
     let again = open(&c).await;
     assert_eq!(again.get(&e.id), Some(&sent));
-    assert!(again.reported("channel_not_found:#x"));
+    assert!(again.reported(&e.id, "channel_not_found"));
+    assert!(!again.reported(&e.id, "not_in_channel"));
 
-    l.remove(&e.id).expect("remove");
+    l.remove(&e.id).await.expect("remove");
     assert!(open(&c).await.get(&e.id).is_none());
 }
 
@@ -395,6 +407,7 @@ async fn a_conflicting_write_is_retried_and_both_entries_survive() {
         "2026-12-01T08:00:00Z",
         "2026-12-20T00:00:00Z",
     ))
+    .await
     .expect("a first");
     // Another replica, with its own view, writes behind a's back.
     let mut b = open(&cb).await;
@@ -404,6 +417,7 @@ async fn a_conflicting_write_is_retried_and_both_entries_survive() {
         "2026-12-01T09:00:00Z",
         "2026-12-20T00:00:00Z",
     ))
+    .await
     .expect("b");
     let rv_before = fake.get("configmaps", CM).expect("cm")["metadata"]["resourceVersion"].clone();
 
@@ -414,6 +428,7 @@ async fn a_conflicting_write_is_retried_and_both_entries_survive() {
         "2026-12-01T10:00:00Z",
         "2026-12-20T00:00:00Z",
     ))
+    .await
     .expect("a retried");
     let cm = fake.get("configmaps", CM).expect("cm");
     assert_ne!(cm["metadata"]["resourceVersion"], rv_before);
@@ -436,12 +451,77 @@ async fn a_conflicting_write_is_retried_and_both_entries_survive() {
     ))
     .expect("json");
     fake.put_ledger_text(&outside.to_string());
-    a.mark_reported("cause").expect("mark after outside change");
+    a.mark_reported(vec![reported("n/4", "cause")])
+        .await
+        .expect("mark after outside change");
     let reopened = open(&ca).await;
     for id in ["n/1", "n/2", "n/3", "n/4"] {
         assert!(reopened.get(id).is_some(), "{id} survived");
     }
-    assert!(reopened.reported("cause"));
+    assert!(reopened.reported("n/4", "cause"));
+}
+
+/// Writes 12 entries of its own and tries to claim 12 shared ones; returns how many it claimed.
+async fn race_writes(l: &mut ConfigMapLedger, who: &str) -> usize {
+    let mut won_shared = 0;
+    for i in 0..12 {
+        l.put(entry(
+            &format!("{who}/{i}"),
+            State::Pending,
+            "2026-12-01T08:00:00Z",
+            "2026-12-20T00:00:00Z",
+        ))
+        .await
+        .expect("own entries always go through");
+        let shared = format!("shared/{i}");
+        if l.get(&shared).is_none() {
+            let mut claim = entry(
+                &shared,
+                State::Pending,
+                "2026-12-01T08:00:00Z",
+                "2026-12-20T00:00:00Z",
+            );
+            claim.destination = who.to_string();
+            if l.put(claim).await.is_ok() {
+                won_shared += 1;
+            }
+        }
+        tokio::task::yield_now().await;
+    }
+    won_shared
+}
+
+/// Two writers at the same moment, each with its own connection: every write meets 409s from
+/// the other's, re-reads and re-applies; in the end every entry of both is there, and of two
+/// writers racing for the same notice exactly one wins.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_concurrent_writers_lose_nothing_and_never_both_claim_a_notice() {
+    init();
+    let fake = Fake::default();
+    let (ca, cb) = (fake.client().await, fake.client().await);
+    let (mut a, mut b) = (open(&ca).await, open(&cb).await);
+    let (wa, wb) = tokio::join!(race_writes(&mut a, "a"), race_writes(&mut b, "b"));
+    let doc = fake.ledger_json();
+    let entries = doc["entries"].as_object().expect("entries");
+    for who in ["a", "b"] {
+        for i in 0..12 {
+            assert!(
+                entries.contains_key(&format!("{who}/{i}")),
+                "{who}/{i} lost"
+            );
+        }
+    }
+    for i in 0..12 {
+        assert!(entries.contains_key(&format!("shared/{i}")), "shared/{i}");
+    }
+    assert_eq!(
+        wa + wb,
+        12,
+        "each shared notice claimed by exactly one writer"
+    );
+    // Whoever claimed a shared notice is the one recorded.
+    let reopened = open(&ca).await;
+    assert_eq!(reopened.entries().len(), 36);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -456,6 +536,7 @@ async fn a_notice_another_replica_recorded_meanwhile_is_not_overwritten() {
         "2026-12-01T08:00:00Z",
         "2026-12-20T00:00:00Z",
     ))
+    .await
     .expect("a");
     let mut b = open(&cb).await;
     let sent_by_b = entry(
@@ -464,7 +545,7 @@ async fn a_notice_another_replica_recorded_meanwhile_is_not_overwritten() {
         "2026-12-01T09:00:00Z",
         "2026-12-20T00:00:00Z",
     );
-    b.put(sent_by_b.clone()).expect("b sent it");
+    b.put(sent_by_b.clone()).await.expect("b sent it");
 
     // a's view is stale: writing pending for the same notice must fail (so a does not send).
     let err = a
@@ -474,6 +555,7 @@ async fn a_notice_another_replica_recorded_meanwhile_is_not_overwritten() {
             "2026-12-01T10:00:00Z",
             "2026-12-20T00:00:00Z",
         ))
+        .await
         .expect_err("same notice changed meanwhile");
     assert!(err.to_string().contains("n/1"), "{err}");
     assert_eq!(a.get("n/1"), Some(&sent_by_b), "a re-read the truth");
@@ -487,9 +569,10 @@ async fn a_notice_another_replica_recorded_meanwhile_is_not_overwritten() {
         "2026-12-01T11:00:00Z",
         "2026-12-20T00:00:00Z",
     ))
+    .await
     .expect("b again");
     assert!(c.get("n/2").is_none());
-    c.refresh().expect("refresh");
+    c.refresh().await.expect("refresh");
     assert!(c.get("n/2").is_some());
 }
 
@@ -545,7 +628,7 @@ async fn the_size_limit_drops_old_entries_first_and_keeps_pending_ones() {
     ];
     // Written newest-first so that write order is not what decides.
     for e in droppable.iter().rev() {
-        l.put(e.clone()).expect("put finished");
+        l.put(e.clone()).await.expect("put finished");
     }
     let pending: Vec<Entry> = (0..5)
         .map(|i| {
@@ -558,7 +641,7 @@ async fn the_size_limit_drops_old_entries_first_and_keeps_pending_ones() {
         })
         .collect();
     for p in &pending {
-        l.put(p.clone()).expect("put pending");
+        l.put(p.clone()).await.expect("put pending");
         assert!(fake.ledger_text_len() <= limit, "stays within the limit");
     }
 
@@ -590,7 +673,7 @@ async fn the_size_limit_drops_old_entries_first_and_keeps_pending_ones() {
             "2026-12-01T08:00:00Z",
             "2099-01-01T00:00:00Z",
         );
-        match l.put(p) {
+        match l.put(p).await {
             Ok(()) => {}
             Err(e) => {
                 err = Some(e);
@@ -635,11 +718,11 @@ async fn corrupt_content_is_an_error_naming_the_configmap_and_is_left_alone() {
         text
     );
 
-    fake.put_ledger_text("{\"version\":2,\"entries\":{}}");
+    fake.put_ledger_text("{\"version\":3,\"entries\":{}}");
     let err = ConfigMapLedger::open(c.client.clone(), NS, CM)
         .await
         .expect_err("unknown version");
-    assert!(err.to_string().contains("unknown version 2"), "{err}");
+    assert!(err.to_string().contains("unknown version 3"), "{err}");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -12,9 +12,9 @@ use forewarn::inventory::snapshot::SnapshotSource;
 use forewarn::render::Renderer;
 use serde_json::{Value, json};
 use std::path::Path;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
+use tokio::sync::Mutex;
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
@@ -196,7 +196,7 @@ async fn a_tick_posts_exactly_the_due_notices_once_even_across_restarts() {
     assert_eq!(payments["metadata"]["event_type"], "forewarn_notice");
 
     // The ledger holds every one as sent, with Slack's channel and ts.
-    let ledger = FileLedger::open(&state).expect("reopen");
+    let ledger = FileLedger::read_only(&state).expect("reopen");
     let e = ledger
         .get("announce/require-run-as-nonroot/payments/T-7")
         .expect("entry");
@@ -228,7 +228,7 @@ async fn one_refused_channel_does_not_stop_the_others_and_is_reported_once() {
             .all(|(_, cause)| cause == "channel_not_found")
     );
     assert_eq!(outcome.sent.len(), 14);
-    let ledger = FileLedger::open(&state).expect("reopen");
+    let ledger = FileLedger::read_only(&state).expect("reopen");
     let e = ledger
         .get("announce/require-run-as-nonroot/storefront/T-7")
         .expect("entry");
@@ -274,7 +274,7 @@ async fn a_rejected_token_marks_nothing_sent() {
         "{outcome:?}"
     );
     assert!(outcome.sent.is_empty());
-    let ledger = FileLedger::open(&state).expect("reopen");
+    let ledger = FileLedger::read_only(&state).expect("reopen");
     assert!(
         ledger.entries().iter().all(|e| e.state != State::Sent),
         "{:?}",
@@ -341,6 +341,7 @@ async fn pending_entries_are_reconciled_with_the_channel_history() {
                     at: at(MONDAY),
                     enforce_at: at("2026-12-14T00:00:00+01:00"),
                 })
+                .await
                 .expect("put");
         }
     }
@@ -356,7 +357,7 @@ async fn pending_entries_are_reconciled_with_the_channel_history() {
         1,
         "not in history: sent once"
     );
-    let ledger = FileLedger::open(&state).expect("reopen");
+    let ledger = FileLedger::read_only(&state).expect("reopen");
     let e = ledger.get(found).expect("entry");
     assert_eq!(
         (e.state, e.ts.as_deref()),
@@ -427,7 +428,8 @@ async fn shutdown_stops_between_messages_and_loses_nothing() {
     let sent = posts(&server).await;
     assert_eq!(sent.len(), 5, "one per channel: {sent:?}");
     // Everything posted is recorded as sent; nothing is left half-done.
-    let ledger = FileLedger::open(&state).expect("reopen");
+    drop(ledger);
+    let ledger = FileLedger::read_only(&state).expect("reopen");
     assert_eq!(ledger.entries().len(), 5);
     assert!(ledger.entries().iter().all(|e| e.state == State::Sent));
     // The next run sends the rest, and only the rest.

@@ -232,8 +232,8 @@ apiVersion: wgpolicyk8s.io/v1alpha2\nkind: PolicyReport\nmetadata: {{name: a, na
     )
 }
 
-#[test]
-fn a_flipped_policy_tells_the_teams_once() {
+#[tokio::test]
+async fn a_flipped_policy_tells_the_teams_once() {
     let config = config_from(CONFIG);
     let now = at("2026-12-08T10:00:00Z");
     // Flipped to Enforce on its date: the team still failing it hears it is now enforced.
@@ -284,6 +284,7 @@ fn a_flipped_policy_tells_the_teams_once() {
             at: now,
             enforce_at: now,
         })
+        .await
         .expect("put");
     let later = plan(
         std::slice::from_ref(&inv),

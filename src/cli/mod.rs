@@ -764,20 +764,24 @@ fn cmd_run(args: RunArgs) -> anyhow::Result<u8> {
                     &config,
                     &renderer,
                     &source,
-                    std::sync::Mutex::new(ledger),
+                    tokio::sync::Mutex::new(ledger),
                     now,
                     leader,
                 )
                 .await
             }
             _ => {
-                let ledger = crate::deliver::ledger::FileLedger::open(&args.state)?;
+                let (path, wait) = (args.state.clone(), config.delivery.lock_wait);
+                let ledger = tokio::task::spawn_blocking(move || {
+                    crate::deliver::ledger::FileLedger::open_waiting(&path, wait)
+                })
+                .await??;
                 run_with_ledger(
                     &args,
                     &config,
                     &renderer,
                     &source,
-                    std::sync::Mutex::new(ledger),
+                    tokio::sync::Mutex::new(ledger),
                     now,
                     leader,
                 )
@@ -797,7 +801,7 @@ async fn run_with_ledger<L: crate::deliver::ledger::Ledger>(
     config: &Config,
     renderer: &Renderer,
     source: &crate::inventory::source::Sources,
-    ledger: std::sync::Mutex<L>,
+    ledger: tokio::sync::Mutex<L>,
     now: Option<DateTime<FixedOffset>>,
     leader: Option<tokio::sync::watch::Receiver<bool>>,
 ) -> anyhow::Result<u8> {
@@ -833,7 +837,7 @@ struct Run<'a, L> {
     config: &'a Config,
     renderer: &'a Renderer,
     source: &'a crate::inventory::source::Sources,
-    ledger: &'a std::sync::Mutex<L>,
+    ledger: &'a tokio::sync::Mutex<L>,
     leader: Option<tokio::sync::watch::Receiver<bool>>,
 }
 

@@ -42,6 +42,59 @@ struct RawConfig {
     digest: RawDigest,
     #[serde(default)]
     readiness: RawReadiness,
+    #[serde(default)]
+    delivery: RawDelivery,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct RawDelivery {
+    request_timeout: Option<String>,
+    tick_deadline: Option<String>,
+    lock_wait: Option<String>,
+    channel_pace: Option<String>,
+}
+
+/// Time limits of delivery (`delivery:` in the config).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliverySettings {
+    /// One HTTP request to Slack (`delivery.request-timeout`, default 10s).
+    pub request_timeout: std::time::Duration,
+    /// One whole tick: past it, what is left waits for the next tick
+    /// (`delivery.tick-deadline`, default 60s).
+    pub tick_deadline: std::time::Duration,
+    /// How long `run` waits for another process holding the file ledger
+    /// (`delivery.lock-wait`, default 30s).
+    pub lock_wait: std::time::Duration,
+    /// The least time between two messages to one channel (`delivery.channel-pace`, default
+    /// 1s: Slack's guidance).
+    pub channel_pace: std::time::Duration,
+}
+
+impl Default for DeliverySettings {
+    fn default() -> Self {
+        Self {
+            request_timeout: std::time::Duration::from_secs(10),
+            tick_deadline: std::time::Duration::from_secs(60),
+            lock_wait: std::time::Duration::from_secs(30),
+            channel_pace: std::time::Duration::from_secs(1),
+        }
+    }
+}
+
+/// Parses `500ms`, `10s`, `2m` (a number and a unit).
+pub fn parse_duration(text: &str) -> Option<std::time::Duration> {
+    let t = text.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+    let (n, unit) = t.split_at(split);
+    let n: f64 = n.parse().ok()?;
+    let secs = match unit.trim() {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        _ => return None,
+    };
+    (secs.is_finite() && secs > 0.0).then(|| std::time::Duration::from_secs_f64(secs))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -147,6 +200,7 @@ pub struct Config {
     pub digest_schedule_text: String,
     /// Days before enforcement on which the platform hears whether a policy is ready.
     pub readiness_days: u32,
+    pub delivery: DeliverySettings,
 }
 
 /// The digest's default schedule: Monday 09:00.
@@ -314,6 +368,40 @@ impl Config {
             .templates
             .map(|t| if t.is_absolute() { t } else { base.join(t) });
 
+        let mut delivery = DeliverySettings::default();
+        for (field, text, slot) in [
+            (
+                "delivery.request-timeout",
+                &raw.delivery.request_timeout,
+                &mut delivery.request_timeout,
+            ),
+            (
+                "delivery.tick-deadline",
+                &raw.delivery.tick_deadline,
+                &mut delivery.tick_deadline,
+            ),
+            (
+                "delivery.lock-wait",
+                &raw.delivery.lock_wait,
+                &mut delivery.lock_wait,
+            ),
+            (
+                "delivery.channel-pace",
+                &raw.delivery.channel_pace,
+                &mut delivery.channel_pace,
+            ),
+        ] {
+            if let Some(text) = text {
+                match parse_duration(text) {
+                    Some(d) => *slot = d,
+                    None => problems.push(bad(
+                        field,
+                        format!("'{text}' is not a duration: write e.g. 500ms, 10s or 2m"),
+                    )),
+                }
+            }
+        }
+
         let defaults = ExceptionKeys::defaults(&prefix);
         let x = raw.exceptions;
         let mut reminders = x.reminders.unwrap_or_else(|| vec![14, 7, 1]);
@@ -358,6 +446,7 @@ impl Config {
                 digest_schedule,
                 digest_schedule_text,
                 readiness_days: raw.readiness.days_before.unwrap_or(3),
+                delivery,
             }),
             _ => Err(ParseFailure::Invalid(problems)),
         }

@@ -7,7 +7,7 @@
 //! and stops between messages (never inside one) when asked to shut down.
 
 use crate::config::Config;
-use crate::deliver::ledger::{Entry, Ledger, LedgerError, State};
+use crate::deliver::ledger::{Entry, Ledger, LedgerError, Reported, State};
 use crate::deliver::{Deliver, DeliveryError};
 use crate::inventory::snapshot::InventorySource;
 use crate::model::ids::{ClusterName, Destination};
@@ -15,9 +15,9 @@ use crate::plan::{Notice, Plan, plan};
 use crate::render::{Message, Renderer};
 use chrono::{DateTime, FixedOffset, Utc};
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+use tokio::sync::Mutex;
 use tracing::{Instrument, error, info, info_span, warn};
 
 /// Slack's guidance: about one message per second per channel.
@@ -84,7 +84,9 @@ pub async fn reconcile<D: Deliver>(
     deliver: &D,
     ledger: &Mutex<impl Ledger>,
 ) -> Result<usize, LedgerError> {
-    let pending: Vec<Entry> = lock(ledger)
+    let pending: Vec<Entry> = ledger
+        .lock()
+        .await
         .entries()
         .into_iter()
         .filter(|e| e.state == State::Pending)
@@ -98,17 +100,21 @@ pub async fn reconcile<D: Deliver>(
         match deliver.find_sent(&entry.id, &channel).await {
             Ok(Some(found)) => {
                 info!(notice = %entry.id, "pending notice found in Slack; marking it sent");
-                lock(ledger).put(Entry {
-                    state: State::Sent,
-                    channel: Some(found.channel),
-                    ts: Some(found.ts),
-                    ..entry
-                })?;
+                ledger
+                    .lock()
+                    .await
+                    .put(Entry {
+                        state: State::Sent,
+                        channel: Some(found.channel),
+                        ts: Some(found.ts),
+                        ..entry
+                    })
+                    .await?;
                 resolved += 1;
             }
             Ok(None) => {
                 info!(notice = %entry.id, "pending notice not found in Slack; it will be sent again");
-                lock(ledger).remove(&entry.id)?;
+                ledger.lock().await.remove(&entry.id).await?;
                 resolved += 1;
             }
             Err(e) => {
@@ -117,10 +123,6 @@ pub async fn reconcile<D: Deliver>(
         }
     }
     Ok(resolved)
-}
-
-fn lock<L>(m: &Mutex<L>) -> std::sync::MutexGuard<'_, L> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// One scheduler step at `now`.
@@ -156,7 +158,7 @@ pub async fn tick_with<D: Deliver, L: Ledger>(
         let mut outcome = TickOutcome::default();
         if deliver.records() {
             outcome.reconciled = reconcile(deliver, ledger).await?;
-            lock(ledger).prune(now)?;
+            ledger.lock().await.prune(now).await?;
         }
         let inventory = source.load()?;
         for p in inventory.iter().flat_map(|inv| &inv.problems) {
@@ -164,7 +166,10 @@ pub async fn tick_with<D: Deliver, L: Ledger>(
         }
         let mut planned = plan(&inventory, config, now);
         if let Some(m) = modes {
-            let before = lock(m).replace(crate::plan::readiness::audit_modes(&inventory));
+            let before = m
+                .lock()
+                .await
+                .replace(crate::plan::readiness::audit_modes(&inventory));
             if let Some(before) = before {
                 let known: BTreeSet<String> =
                     planned.notices.iter().map(|n| n.id.to_string()).collect();
@@ -180,7 +185,7 @@ pub async fn tick_with<D: Deliver, L: Ledger>(
             warn!(problem = %p, "plan");
         }
         let due: Vec<Notice> = {
-            let l = lock(ledger);
+            let l = ledger.lock().await;
             due(&planned, &*l).into_iter().cloned().collect()
         };
         outcome.due = due.len();
@@ -257,20 +262,24 @@ async fn send_queue<D: Deliver, L: Ledger>(
             enforce_at: notice.keep_until,
         };
         if deliver.records() {
-            lock(ledger).put(pending.clone())?;
+            ledger.lock().await.put(pending.clone()).await?;
         }
         let span = info_span!("notice", id = %notice.id, destination = %notice.destination);
         let result = deliver.send(&pending.id, &message).instrument(span).await;
         match result {
             Ok(d) => {
                 if deliver.records() {
-                    lock(ledger).put(Entry {
-                        state: State::Sent,
-                        channel: Some(d.channel),
-                        ts: Some(d.ts),
-                        at: Utc::now().fixed_offset(),
-                        ..pending
-                    })?;
+                    ledger
+                        .lock()
+                        .await
+                        .put(Entry {
+                            state: State::Sent,
+                            channel: Some(d.channel),
+                            ts: Some(d.ts),
+                            at: Utc::now().fixed_offset(),
+                            ..pending
+                        })
+                        .await?;
                 }
                 out.sent.push(notice.id.to_string());
             }
@@ -278,7 +287,7 @@ async fn send_queue<D: Deliver, L: Ledger>(
                 error!(notice = %notice.id, error = %e, "Slack rejected the token; stopping this tick");
                 // Nothing was posted: forget the pending entry so the notice goes out once the
                 // token is fixed.
-                lock(ledger).remove(&notice.id.to_string())?;
+                ledger.lock().await.remove(&notice.id.to_string()).await?;
                 abort.store(true, Ordering::SeqCst);
                 out.stopped = Some(e.to_string());
                 break;
@@ -289,11 +298,15 @@ async fn send_queue<D: Deliver, L: Ledger>(
             }
             Err(e @ DeliveryError::Rejected { .. }) => {
                 warn!(notice = %notice.id, error = %e, "Slack refused the notice; recorded as failed");
-                lock(ledger).put(Entry {
-                    state: State::Failed,
-                    error: Some(e.cause()),
-                    ..pending
-                })?;
+                ledger
+                    .lock()
+                    .await
+                    .put(Entry {
+                        state: State::Failed,
+                        error: Some(e.cause()),
+                        ..pending
+                    })
+                    .await?;
                 out.failed.push((notice.id.to_string(), e.cause()));
             }
         }
@@ -313,13 +326,12 @@ async fn report_failures<D: Deliver, L: Ledger>(
     for (id, cause) in failed {
         causes.entry(cause).or_default().push(id);
     }
-    let reported: BTreeSet<String> = causes
-        .keys()
-        .filter(|c| lock(ledger).reported(c))
-        .map(|c| c.to_string())
-        .collect();
     for (cause, ids) in causes {
-        if reported.contains(cause) {
+        let ids: Vec<&str> = {
+            let l = ledger.lock().await;
+            ids.into_iter().filter(|i| !l.reported(i, cause)).collect()
+        };
+        if ids.is_empty() {
             continue;
         }
         // Which destinations refused, so the platform team knows where to invite the app.
@@ -337,7 +349,18 @@ async fn report_failures<D: Deliver, L: Ledger>(
         };
         message.channel = Destination::Channel(config.platform.channel.clone());
         match deliver.send(&format!("failure/{cause}"), &message).await {
-            Ok(_) => lock(ledger).mark_reported(cause)?,
+            Ok(_) => {
+                let at = Utc::now().fixed_offset();
+                let items = ids
+                    .iter()
+                    .map(|i| Reported {
+                        id: i.to_string(),
+                        reason: cause.to_string(),
+                        at,
+                    })
+                    .collect();
+                ledger.lock().await.mark_reported(items).await?
+            }
             Err(e) => {
                 error!(cause, error = %e, "cannot report delivery failures to the platform channel")
             }
@@ -389,7 +412,7 @@ pub async fn run_loop<D: Deliver, L: Ledger>(
             info!("not the leader; another replica delivers this tick");
             continue;
         }
-        if let Err(e) = lock(ledger).refresh() {
+        if let Err(e) = ledger.lock().await.refresh().await {
             error!(error = %e, "cannot read the ledger; skipping this tick");
             continue;
         }
@@ -428,6 +451,8 @@ pub async fn run_loop<D: Deliver, L: Ledger>(
                 tick_fut.await
             }
         };
+        // Let another writer of the same ledger in until the next tick.
+        ledger.lock().await.release();
         match result {
             Ok(o) => {
                 if let Some(why) = o.stopped {

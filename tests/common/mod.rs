@@ -3,6 +3,7 @@
 #![allow(dead_code, unused_macros)]
 
 pub mod fake_kube;
+pub mod fake_slack;
 
 use forewarn::config::Config;
 use forewarn::inventory::Inventory;

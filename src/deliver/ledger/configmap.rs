@@ -1,16 +1,17 @@
 //! A ledger kept in a Kubernetes ConfigMap, so that several replicas (and a replica that moved
 //! to another node) share one record of what was sent.
 //!
-//! The ConfigMap (`forewarn-ledger` by default) holds the same JSON document as the file ledger
-//! under `data["ledger.json"]`: `{"version": 1, "entries": {id: entry}, "reported": [cause]}`.
+//! The ConfigMap (`forewarn-ledger` by default) holds the same JSON [`Document`] as the file
+//! ledger under `data["ledger.json"]` (version 1 documents still load).
 //!
 //! # Writes
 //!
-//! Every `put`/`remove`/`mark_reported`/`prune` is durable when it returns `Ok`: it is a
+//! Every `put`/`remove`/`mark_reported`/`prune` is async and durable when it returns `Ok`: it is a
 //! `replace` of the whole ConfigMap carrying the `metadata.resourceVersion` last read, so the API
 //! server refuses it (409 Conflict) when anyone else wrote in between. On a conflict the ledger
 //! re-reads the ConfigMap, applies the same change on top of the fresh content and tries again,
-//! up to [`MAX_ATTEMPTS`] times. Entries are keyed by notice id and merged per key, with one
+//! up to [`MAX_ATTEMPTS`] times, after a short random wait so two writers do not collide in
+//! lockstep. Entries are keyed by notice id and merged per key, with one
 //! safety rule: when the fresh content holds a *different* record for the very notice being
 //! written than the one this replica last saw, someone else is delivering that notice, and the
 //! write fails instead of overwriting it (the daemon then does not send). The ConfigMap is
@@ -31,19 +32,16 @@
 //!
 //! # Runtime
 //!
-//! The [`Ledger`] trait is synchronous while the Kubernetes client is async: each call runs the
-//! request with `tokio::task::block_in_place`, which needs Tokio's **multi-thread** runtime (the
-//! one `forewarn run` uses). On a current-thread runtime, or outside Tokio, every write fails
-//! with an error saying so rather than panicking.
+//! Every call is plain async (no `block_in_place`, no lock held while waiting for the API
+//! server): a slow write stalls only the task that waits for it.
 //!
 //! A content that cannot be read is an error naming the ConfigMap: it is never reset silently,
 //! because that would resend everything.
 
-use crate::deliver::ledger::{Entry, KEEP_AFTER_ENFORCEMENT_DAYS, Ledger, LedgerError, State};
-use chrono::{DateTime, Duration, FixedOffset, Utc};
+use crate::deliver::ledger::{Change, Document, Entry, Ledger, LedgerError, Reported, State};
+use chrono::{DateTime, FixedOffset, Utc};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, ObjectMeta, PostParams};
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use tracing::{info, warn};
@@ -57,85 +55,12 @@ pub const MAX_ATTEMPTS: usize = 8;
 /// How long one API request may take before the ledger call fails.
 pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// The document, field for field the one the file ledger writes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Content {
-    version: u32,
-    entries: BTreeMap<String, Entry>,
-    #[serde(default)]
-    reported: Vec<String>,
-}
-
-impl Default for Content {
-    fn default() -> Self {
-        Self {
-            version: 1,
-            entries: BTreeMap::new(),
-            reported: Vec::new(),
-        }
-    }
-}
-
-/// One change, kept so it can be applied again on top of content re-read after a conflict.
-#[derive(Debug, Clone)]
-enum Change {
-    /// Set `entry`; `seen` is this replica's record of the id before the change.
-    Put {
-        entry: Entry,
-        seen: Option<Entry>,
-    },
-    /// Remove `id`; `seen` is this replica's record of it before the change.
-    Remove {
-        id: String,
-        seen: Option<Entry>,
-    },
-    MarkReported(String),
-    Prune(DateTime<FixedOffset>),
-}
-
-impl Change {
-    /// Applies the change to `c`; returns how many entries a prune dropped.
-    fn apply(&self, c: &mut Content) -> usize {
-        match self {
-            Change::Put { entry, .. } => {
-                c.entries.insert(entry.id.clone(), entry.clone());
-                0
-            }
-            Change::Remove { id, .. } => {
-                c.entries.remove(id);
-                0
-            }
-            Change::MarkReported(cause) => {
-                if !c.reported.iter().any(|r| r == cause) {
-                    c.reported.push(cause.clone());
-                }
-                0
-            }
-            Change::Prune(now) => {
-                let keep = Duration::days(KEEP_AFTER_ENFORCEMENT_DAYS);
-                let before = c.entries.len();
-                c.entries.retain(|_, e| e.enforce_at + keep >= *now);
-                before - c.entries.len()
-            }
-        }
-    }
-
-    /// The notice id this change writes and the record this replica saw before, if any.
-    fn guarded(&self) -> Option<(&str, &Option<Entry>)> {
-        match self {
-            Change::Put { entry, seen } => Some((&entry.id, seen)),
-            Change::Remove { id, seen } => Some((id, seen)),
-            _ => None,
-        }
-    }
-}
-
 /// A [`Ledger`] in one ConfigMap, shared by all replicas.
 pub struct ConfigMapLedger {
     api: Api<ConfigMap>,
     namespace: String,
     name: String,
-    content: Content,
+    content: Document,
     /// The `resourceVersion` of the ConfigMap `content` was read from; `None` when it did not
     /// exist.
     resource_version: Option<String>,
@@ -154,7 +79,7 @@ impl std::fmt::Debug for ConfigMapLedger {
 
 /// What a read of the ConfigMap found.
 struct Snapshot {
-    content: Content,
+    content: Document,
     resource_version: Option<String>,
 }
 
@@ -179,7 +104,7 @@ impl ConfigMapLedger {
             api: Api::namespaced(client, namespace),
             namespace: namespace.to_string(),
             name: name.to_string(),
-            content: Content::default(),
+            content: Document::default(),
             resource_version: None,
             max_json_bytes: DEFAULT_MAX_JSON_BYTES,
         };
@@ -207,9 +132,8 @@ impl ConfigMapLedger {
 
     /// Re-reads the ConfigMap, replacing this replica's copy. Call it when becoming leader (or
     /// at the start of each tick) so that notices another replica sent are not sent again.
-    pub fn refresh(&mut self) -> Result<(), LedgerError> {
-        let handle = self.runtime()?;
-        let snap = tokio::task::block_in_place(|| handle.block_on(self.read()))?;
+    pub async fn refresh(&mut self) -> Result<(), LedgerError> {
+        let snap = self.read().await?;
         self.content = snap.content;
         self.resource_version = snap.resource_version;
         Ok(())
@@ -233,20 +157,6 @@ impl ConfigMapLedger {
         }
     }
 
-    /// The runtime to block on: `block_in_place` needs the multi-thread one.
-    fn runtime(&self) -> Result<tokio::runtime::Handle, LedgerError> {
-        use tokio::runtime::{Handle, RuntimeFlavor};
-        let handle = Handle::try_current().map_err(|_| {
-            self.write_error("the ConfigMap ledger must be used inside a Tokio runtime")
-        })?;
-        if handle.runtime_flavor() != RuntimeFlavor::MultiThread {
-            return Err(self.write_error(
-                "the ConfigMap ledger needs the multi-thread Tokio runtime (block_in_place)",
-            ));
-        }
-        Ok(handle)
-    }
-
     async fn read(&self) -> Result<Snapshot, LedgerError> {
         let got = tokio::time::timeout(REQUEST_TIMEOUT, self.api.get_opt(&self.name))
             .await
@@ -254,13 +164,13 @@ impl ConfigMapLedger {
             .map_err(|e| self.read_error(e))?;
         let Some(cm) = got else {
             return Ok(Snapshot {
-                content: Content::default(),
+                content: Document::default(),
                 resource_version: None,
             });
         };
         let resource_version = cm.metadata.resource_version.clone();
         let content = match cm.data.as_ref().and_then(|d| d.get(DATA_KEY)) {
-            None => Content::default(),
+            None => Document::default(),
             Some(text) => self.parse(text)?,
         };
         Ok(Snapshot {
@@ -269,24 +179,15 @@ impl ConfigMapLedger {
         })
     }
 
-    fn parse(&self, text: &str) -> Result<Content, LedgerError> {
-        let corrupt = |message: String| LedgerError::Corrupt {
+    fn parse(&self, text: &str) -> Result<Document, LedgerError> {
+        Document::parse(text.as_bytes()).map_err(|message| LedgerError::Corrupt {
             path: self.label(),
-            message,
-        };
-        let c: Content = serde_json::from_str(text)
-            .map_err(|e| corrupt(format!("data[\"{DATA_KEY}\"]: {e}")))?;
-        if c.version != 1 {
-            return Err(corrupt(format!("unknown version {}", c.version)));
-        }
-        if let Some((key, e)) = c.entries.iter().find(|(k, e)| **k != e.id) {
-            return Err(corrupt(format!("entry {key:?} has id {:?}", e.id)));
-        }
-        Ok(c)
+            message: format!("data[\"{DATA_KEY}\"]: {message}"),
+        })
     }
 
     /// Drops entries until `c` serialises within the size limit; returns the JSON.
-    fn fit(&self, c: &mut Content, now: DateTime<FixedOffset>) -> Result<String, LedgerError> {
+    fn fit(&self, c: &mut Document, now: DateTime<FixedOffset>) -> Result<String, LedgerError> {
         let mut json = serde_json::to_string(&*c).map_err(|e| self.write_error(e))?;
         if json.len() <= self.max_json_bytes {
             return Ok(json);
@@ -424,6 +325,8 @@ impl ConfigMapLedger {
                             "gave up after {attempt} attempts: the ConfigMap kept changing"
                         )));
                     }
+                    // Two writers that keep colliding must not collide in lockstep.
+                    tokio::time::sleep(conflict_backoff(attempt)).await;
                     let fresh = self.read().await?;
                     if let Some((id, seen)) = change.guarded() {
                         let now = fresh.content.entries.get(id);
@@ -446,16 +349,20 @@ impl ConfigMapLedger {
             }
         }
     }
+}
 
-    fn run(&mut self, change: Change) -> Result<usize, LedgerError> {
-        let handle = self.runtime()?;
-        tokio::task::block_in_place(|| handle.block_on(self.write(change)))
-    }
+/// A random wait of up to `20 ms × attempt` before re-reading after a conflict.
+fn conflict_backoff(attempt: usize) -> std::time::Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_usize(attempt);
+    let max_ms = 20 * attempt as u64;
+    std::time::Duration::from_millis(h.finish() % max_ms.max(1))
 }
 
 impl Ledger for ConfigMapLedger {
-    fn refresh(&mut self) -> Result<(), LedgerError> {
-        ConfigMapLedger::refresh(self)
+    async fn refresh(&mut self) -> Result<(), LedgerError> {
+        ConfigMapLedger::refresh(self).await
     }
 
     fn get(&self, id: &str) -> Option<&Entry> {
@@ -466,36 +373,36 @@ impl Ledger for ConfigMapLedger {
         self.content.entries.values().cloned().collect()
     }
 
-    fn put(&mut self, entry: Entry) -> Result<(), LedgerError> {
+    async fn put(&mut self, entry: Entry) -> Result<(), LedgerError> {
         let seen = self.content.entries.get(&entry.id).cloned();
-        self.run(Change::Put { entry, seen }).map(|_| ())
+        self.write(Change::Put { entry, seen }).await.map(|_| ())
     }
 
-    fn remove(&mut self, id: &str) -> Result<(), LedgerError> {
+    async fn remove(&mut self, id: &str) -> Result<(), LedgerError> {
         let seen = self.content.entries.get(id).cloned();
         if seen.is_none() {
             return Ok(());
         }
-        self.run(Change::Remove {
-            id: id.to_string(),
-            seen,
-        })
-        .map(|_| ())
+        let id = id.to_string();
+        self.write(Change::Remove { id, seen }).await.map(|_| ())
     }
 
-    fn reported(&self, cause: &str) -> bool {
-        self.content.reported.iter().any(|c| c == cause)
+    fn reported(&self, id: &str, reason: &str) -> bool {
+        self.content.is_reported(id, reason)
     }
 
-    fn mark_reported(&mut self, cause: &str) -> Result<(), LedgerError> {
-        if self.reported(cause) {
+    async fn mark_reported(&mut self, items: Vec<Reported>) -> Result<(), LedgerError> {
+        let items: Vec<Reported> = items
+            .into_iter()
+            .filter(|r| !self.content.is_reported(&r.id, &r.reason))
+            .collect();
+        if items.is_empty() {
             return Ok(());
         }
-        self.run(Change::MarkReported(cause.to_string()))
-            .map(|_| ())
+        self.write(Change::MarkReported(items)).await.map(|_| ())
     }
 
-    fn prune(&mut self, now: DateTime<FixedOffset>) -> Result<usize, LedgerError> {
-        self.run(Change::Prune(now))
+    async fn prune(&mut self, now: DateTime<FixedOffset>) -> Result<usize, LedgerError> {
+        self.write(Change::Prune(now)).await
     }
 }

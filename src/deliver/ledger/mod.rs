@@ -1,27 +1,41 @@
 //! The ledger: the record of what was sent, so every notice goes out exactly once across ticks,
-//! retries and restarts.
+//! retries, restarts and concurrent runs.
 //!
-//! A notice is written as `pending` before the Slack call and as `sent` (with the channel and
-//! message ts) or `failed` (with Slack's error) after it. The file ledger writes the whole
-//! record atomically (temporary file, fsync, rename), so a crash leaves either the old or the
-//! new file, never half of one. A corrupt file is an error naming the file: it is never reset
-//! silently, because that would resend everything.
+//! A notice is written as `pending` (with the attempt time) before the Slack call and as `sent`
+//! (with the channel and message ts) or `failed` (with Slack's error) after it. A `pending`
+//! entry whose outcome stayed unknown is resolved at the next tick by looking for the message in
+//! the channel's history; it is never sent again blindly.
+//!
+//! Two stores implement [`Ledger`]: a local file ([`file::FileLedger`]: one writer at a time,
+//! under an exclusive lock, atomic replace) and a Kubernetes ConfigMap
+//! ([`configmap::ConfigMapLedger`]: compare-and-swap on `resourceVersion`). Both keep the same
+//! JSON [`Document`]. A corrupt document is an error naming it: it is never reset silently,
+//! because that would resend everything.
 
 pub mod configmap;
+pub mod file;
+
+pub use file::FileLedger;
 
 use chrono::{DateTime, Duration, FixedOffset};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::future::Future;
+use std::path::PathBuf;
 
 /// How long entries are kept after their policy's enforcement date.
 pub const KEEP_AFTER_ENFORCEMENT_DAYS: i64 = 30;
 
+/// How long a reported failure is remembered (then, if it still happens, it is reported again).
+pub const KEEP_REPORTED_DAYS: i64 = 90;
+
+/// The document version written today. Version 1 (one `reported` list of causes) still loads.
+pub const VERSION: u32 = 2;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum State {
-    /// Recorded before the send; the outcome is not known yet.
+    /// Recorded before the send; the outcome is not known yet (or could not be confirmed).
     Pending,
     Sent,
     /// Slack refused it (`channel_not_found`, …); not retried for this milestone.
@@ -42,9 +56,156 @@ pub struct Entry {
     pub ts: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// For `pending`: when the send was attempted (history is searched from there on).
     pub at: DateTime<FixedOffset>,
     /// When the notice's policy is enforced; entries are pruned some time after.
     pub enforce_at: DateTime<FixedOffset>,
+}
+
+/// A failure already told to the platform channel: this notice, for this reason.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Reported {
+    pub id: String,
+    pub reason: String,
+    pub at: DateTime<FixedOffset>,
+}
+
+/// One element of `reported` as read: version 1 kept bare causes, version 2 keeps
+/// (notice, reason) pairs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum ReportedItem {
+    Pair(Reported),
+    Cause(String),
+}
+
+/// The JSON document both ledgers store:
+/// `{"version": 2, "entries": {id: entry}, "reported": [{"id", "reason", "at"}]}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Document {
+    pub version: u32,
+    pub entries: BTreeMap<String, Entry>,
+    pub reported: Vec<Reported>,
+}
+
+impl Default for Document {
+    fn default() -> Self {
+        Self {
+            version: VERSION,
+            entries: BTreeMap::new(),
+            reported: Vec::new(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct RawDocument {
+    version: u32,
+    entries: BTreeMap<String, Entry>,
+    #[serde(default)]
+    reported: Vec<ReportedItem>,
+}
+
+impl Document {
+    /// Parses a document of version 1 or 2; `Err` is a message for [`LedgerError::Corrupt`].
+    ///
+    /// Version 1 remembered one cause per failure kind (`"channel_not_found"`), for every notice
+    /// at once; it becomes one (notice, reason) pair per `failed` entry with that error, so
+    /// nothing already reported is reported again.
+    pub fn parse(bytes: &[u8]) -> Result<Document, String> {
+        let raw: RawDocument = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        if raw.version != 1 && raw.version != VERSION {
+            return Err(format!("unknown version {}", raw.version));
+        }
+        if let Some((key, e)) = raw.entries.iter().find(|(k, e)| **k != e.id) {
+            return Err(format!("entry {key:?} has id {:?}", e.id));
+        }
+        let mut reported = Vec::new();
+        for item in raw.reported {
+            match item {
+                ReportedItem::Pair(r) => reported.push(r),
+                ReportedItem::Cause(cause) => {
+                    for e in raw.entries.values() {
+                        if e.state == State::Failed && e.error.as_deref() == Some(cause.as_str()) {
+                            reported.push(Reported {
+                                id: e.id.clone(),
+                                reason: cause.clone(),
+                                at: e.at,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        reported.sort();
+        reported.dedup_by(|a, b| a.id == b.id && a.reason == b.reason);
+        Ok(Document {
+            version: VERSION,
+            entries: raw.entries,
+            reported,
+        })
+    }
+
+    pub fn is_reported(&self, id: &str, reason: &str) -> bool {
+        self.reported
+            .iter()
+            .any(|r| r.id == id && r.reason == reason)
+    }
+}
+
+/// One change to a [`Document`], kept as a value so a shared store can apply it again on top of
+/// content re-read after a conflict.
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// Set `entry`; `seen` is this writer's record of the id before the change.
+    Put { entry: Entry, seen: Option<Entry> },
+    /// Remove `id`; `seen` is this writer's record of it before the change.
+    Remove { id: String, seen: Option<Entry> },
+    /// Remember that these (notice, reason) failures were reported.
+    MarkReported(Vec<Reported>),
+    /// Drop entries long past enforcement and old reports.
+    Prune(DateTime<FixedOffset>),
+}
+
+impl Change {
+    /// Applies the change to `c`; returns how many entries a prune dropped.
+    pub fn apply(&self, c: &mut Document) -> usize {
+        match self {
+            Change::Put { entry, .. } => {
+                c.entries.insert(entry.id.clone(), entry.clone());
+                0
+            }
+            Change::Remove { id, .. } => {
+                c.entries.remove(id);
+                0
+            }
+            Change::MarkReported(items) => {
+                for r in items {
+                    if !c.is_reported(&r.id, &r.reason) {
+                        c.reported.push(r.clone());
+                    }
+                }
+                0
+            }
+            Change::Prune(now) => {
+                let keep = Duration::days(KEEP_AFTER_ENFORCEMENT_DAYS);
+                let before = c.entries.len();
+                c.entries.retain(|_, e| e.enforce_at + keep >= *now);
+                let forget = Duration::days(KEEP_REPORTED_DAYS);
+                c.reported.retain(|r| r.at + forget >= *now);
+                before - c.entries.len()
+            }
+        }
+    }
+
+    /// The notice id this change writes and the record this writer saw before, if any.
+    pub fn guarded(&self) -> Option<(&str, &Option<Entry>)> {
+        match self {
+            Change::Put { entry, seen } => Some((&entry.id, seen)),
+            Change::Remove { id, seen } => Some((id, seen)),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -65,205 +226,44 @@ pub enum LedgerError {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "ledger {path} is in use by another forewarn ({holder}); gave up after waiting {waited_s}s — nothing was sent"
+    )]
+    Locked {
+        path: PathBuf,
+        holder: String,
+        waited_s: u64,
+    },
 }
 
-/// Storage of delivery records. Every `put`/`remove` is durable when it returns `Ok`; an `Err`
-/// means the record may not have been saved and the caller must not send the notice.
-pub trait Ledger {
+/// Storage of delivery records.
+///
+/// Reads (`get`, `entries`, `reported`) answer from this writer's copy. Every write is durable
+/// when it returns `Ok`; an `Err` means the record may not have been saved and the caller must
+/// not send the notice. Writes are async and never block the runtime; a ledger shared by
+/// several tasks sits behind a `tokio::sync::Mutex`.
+pub trait Ledger: Send {
     fn get(&self, id: &str) -> Option<&Entry>;
     fn entries(&self) -> Vec<Entry>;
-    fn put(&mut self, entry: Entry) -> Result<(), LedgerError>;
-    fn remove(&mut self, id: &str) -> Result<(), LedgerError>;
-    /// Causes of delivery failures already reported to the platform channel.
-    fn reported(&self, cause: &str) -> bool;
-    fn mark_reported(&mut self, cause: &str) -> Result<(), LedgerError>;
+    fn put(&mut self, entry: Entry) -> impl Future<Output = Result<(), LedgerError>> + Send;
+    fn remove(&mut self, id: &str) -> impl Future<Output = Result<(), LedgerError>> + Send;
+    /// Whether the failure (`id`, `reason`) was already reported to the platform channel.
+    fn reported(&self, id: &str, reason: &str) -> bool;
+    /// Remembers that these failures were reported.
+    fn mark_reported(
+        &mut self,
+        items: Vec<Reported>,
+    ) -> impl Future<Output = Result<(), LedgerError>> + Send;
     /// Drops entries whose enforcement is long past.
-    fn prune(&mut self, now: DateTime<FixedOffset>) -> Result<usize, LedgerError>;
-    /// Re-reads shared storage that other replicas may have written (a no-op for a local file).
-    /// Called at the start of every tick.
-    fn refresh(&mut self) -> Result<(), LedgerError> {
-        Ok(())
+    fn prune(
+        &mut self,
+        now: DateTime<FixedOffset>,
+    ) -> impl Future<Output = Result<usize, LedgerError>> + Send;
+    /// Called before every tick: takes what the store needs to be this tick's only writer (the
+    /// file ledger's lock) and re-reads what other writers may have written.
+    fn refresh(&mut self) -> impl Future<Output = Result<(), LedgerError>> + Send {
+        async { Ok(()) }
     }
-}
-
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct FileContent {
-    version: u32,
-    entries: BTreeMap<String, Entry>,
-    #[serde(default)]
-    reported: Vec<String>,
-}
-
-/// A ledger in a local JSON file.
-#[derive(Debug)]
-pub struct FileLedger {
-    path: PathBuf,
-    content: FileContent,
-}
-
-impl FileLedger {
-    /// Opens the ledger at `path`; a missing file is an empty ledger.
-    pub fn open(path: &Path) -> Result<Self, LedgerError> {
-        let content = match std::fs::read(path) {
-            Ok(bytes) => {
-                let c: FileContent =
-                    serde_json::from_slice(&bytes).map_err(|e| LedgerError::Corrupt {
-                        path: path.to_path_buf(),
-                        message: e.to_string(),
-                    })?;
-                if c.version != 1 {
-                    return Err(LedgerError::Corrupt {
-                        path: path.to_path_buf(),
-                        message: format!("unknown version {}", c.version),
-                    });
-                }
-                c
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => FileContent {
-                version: 1,
-                ..FileContent::default()
-            },
-            Err(source) => {
-                return Err(LedgerError::Read {
-                    path: path.to_path_buf(),
-                    source,
-                });
-            }
-        };
-        Ok(Self {
-            path: path.to_path_buf(),
-            content,
-        })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    fn save(&self) -> Result<(), LedgerError> {
-        let err = |source| LedgerError::Write {
-            path: self.path.clone(),
-            source,
-        };
-        let dir = self
-            .path
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(err)?;
-        let bytes =
-            serde_json::to_vec_pretty(&self.content).map_err(|e| err(std::io::Error::other(e)))?;
-        let tmp = dir.join(format!(
-            ".{}.tmp",
-            self.path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or("ledger")
-        ));
-        {
-            let mut f = std::fs::File::create(&tmp).map_err(err)?;
-            f.write_all(&bytes).map_err(err)?;
-            f.sync_all().map_err(err)?;
-        }
-        std::fs::rename(&tmp, &self.path).map_err(err)?;
-        // Make the rename itself durable.
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    }
-}
-
-impl Ledger for FileLedger {
-    fn get(&self, id: &str) -> Option<&Entry> {
-        self.content.entries.get(id)
-    }
-
-    fn entries(&self) -> Vec<Entry> {
-        self.content.entries.values().cloned().collect()
-    }
-
-    fn put(&mut self, entry: Entry) -> Result<(), LedgerError> {
-        self.content.entries.insert(entry.id.clone(), entry);
-        self.save()
-    }
-
-    fn remove(&mut self, id: &str) -> Result<(), LedgerError> {
-        if self.content.entries.remove(id).is_some() {
-            self.save()?;
-        }
-        Ok(())
-    }
-
-    fn reported(&self, cause: &str) -> bool {
-        self.content.reported.iter().any(|c| c == cause)
-    }
-
-    fn mark_reported(&mut self, cause: &str) -> Result<(), LedgerError> {
-        if !self.reported(cause) {
-            self.content.reported.push(cause.to_string());
-            self.save()?;
-        }
-        Ok(())
-    }
-
-    fn prune(&mut self, now: DateTime<FixedOffset>) -> Result<usize, LedgerError> {
-        let keep = Duration::days(KEEP_AFTER_ENFORCEMENT_DAYS);
-        let before = self.content.entries.len();
-        self.content
-            .entries
-            .retain(|_, e| e.enforce_at + keep >= now);
-        let dropped = before - self.content.entries.len();
-        if dropped > 0 {
-            self.save()?;
-        }
-        Ok(dropped)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn entry(id: &str, enforce: &str) -> Entry {
-        let t = DateTime::parse_from_rfc3339(enforce).expect("time");
-        Entry {
-            id: id.into(),
-            state: State::Sent,
-            destination: "#a".into(),
-            channel: Some("C1".into()),
-            ts: Some("1.2".into()),
-            error: None,
-            at: t,
-            enforce_at: t,
-        }
-    }
-
-    #[test]
-    fn survives_reopen_and_prunes_old_entries() {
-        let dir = tempfile::tempdir().expect("dir");
-        let path = dir.path().join("state/ledger.json");
-        let mut l = FileLedger::open(&path).expect("new");
-        l.put(entry("a", "2026-01-01T00:00:00Z")).expect("put");
-        l.put(entry("b", "2026-12-01T00:00:00Z")).expect("put");
-        let mut l = FileLedger::open(&path).expect("reopen");
-        assert_eq!(l.get("a").map(|e| e.state), Some(State::Sent));
-        let now = DateTime::parse_from_rfc3339("2026-03-01T00:00:00Z").expect("now");
-        assert_eq!(l.prune(now).expect("prune"), 1);
-        let l = FileLedger::open(&path).expect("reopen");
-        assert!(l.get("a").is_none() && l.get("b").is_some());
-    }
-
-    #[test]
-    fn a_corrupt_file_is_an_error_and_left_alone() {
-        let dir = tempfile::tempdir().expect("dir");
-        let path = dir.path().join("ledger.json");
-        std::fs::write(&path, "{\"version\":1,\"entries\":{\"a\":").expect("write");
-        let err = FileLedger::open(&path).expect_err("corrupt");
-        assert!(err.to_string().contains("ledger.json is corrupt"), "{err}");
-        assert_eq!(
-            std::fs::read_to_string(&path).expect("read"),
-            "{\"version\":1,\"entries\":{\"a\":"
-        );
-    }
+    /// Called after every tick of the daemon: lets another writer in until the next one.
+    fn release(&mut self) {}
 }

@@ -1,0 +1,466 @@
+//! A fake Slack Web API on 127.0.0.1 that can misbehave the way networks and Slack do, for the
+//! fault-injection tests and the tests that run the real binary.
+//!
+//! A plain HTTP/1.1 server on a raw TCP socket (so it can close a connection mid-answer, hang, or
+//! answer garbage), on its own Tokio runtime in a background thread. It keeps every message
+//! "posted" as a channel history (channel id, notice id from `metadata.event_payload`, ts) and
+//! answers `chat.postMessage`, `conversations.history` (with `oldest` and the metadata),
+//! `conversations.list`, `users.lookupByEmail` and `conversations.open`.
+//!
+//! Faults come from a seeded generator, so a failing schedule can be replayed by its seed.
+#![allow(dead_code)]
+
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// What the fake does with one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Answers normally.
+    None,
+    /// Posts the message, then answers 503.
+    PostThen503,
+    /// Posts the message, then closes the connection without answering.
+    PostThenClose,
+    /// Posts the message, then never answers (until the client gives up).
+    PostThenHang,
+    /// Posts the message, then answers 200 with an HTML page.
+    PostThenHtml,
+    /// Does not post; answers 429 with `Retry-After: 1`.
+    RateLimited,
+    /// Does not post; answers 500.
+    ServerError,
+    /// Does not post; closes the connection without answering.
+    Close,
+    /// Does not post; never answers.
+    Hang,
+}
+
+pub const ALL_FAULTS: [Fault; 8] = [
+    Fault::PostThen503,
+    Fault::PostThenClose,
+    Fault::PostThenHang,
+    Fault::PostThenHtml,
+    Fault::RateLimited,
+    Fault::ServerError,
+    Fault::Close,
+    Fault::Hang,
+];
+
+/// One message in a channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Posted {
+    pub channel: String,
+    pub notice_id: String,
+    pub ts: String,
+    pub text: String,
+}
+
+/// A small deterministic generator (SplitMix64).
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Self(seed ^ 0x9e37_79b9_7f4a_7c15)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
+    }
+
+    /// True with probability `percent` / 100.
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+}
+
+#[derive(Debug)]
+struct State {
+    history: Vec<Posted>,
+    rng: Rng,
+    /// Percent of requests that meet a fault (0: a healthy Slack).
+    fault_percent: u64,
+    /// Whether `conversations.history` is allowed (false: `missing_scope`).
+    history_scope: bool,
+    /// How long a hanging answer hangs before the connection is dropped.
+    hang: Duration,
+    seq: u64,
+    /// Requests per method, and faults served.
+    calls: BTreeMap<String, u64>,
+    faults: Vec<(String, Fault)>,
+}
+
+/// A running fake Slack. Dropping it stops the server.
+pub struct FakeSlack {
+    pub port: u16,
+    state: Arc<Mutex<State>>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+/// The channel id the fake gives a `#name`.
+pub fn channel_id(name: &str) -> String {
+    let n = name.trim_start_matches('#');
+    if n.starts_with('C')
+        && n.chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+    {
+        return n.to_string();
+    }
+    format!(
+        "C{}",
+        n.chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect::<String>()
+            .to_uppercase()
+    )
+}
+
+impl FakeSlack {
+    /// Starts a healthy fake with the faults of `seed` switched off.
+    pub fn start(seed: u64) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let state = Arc::new(Mutex::new(State {
+            history: Vec::new(),
+            rng: Rng::new(seed),
+            fault_percent: 0,
+            history_scope: true,
+            hang: Duration::from_secs(3),
+            seq: 0,
+            calls: BTreeMap::new(),
+            faults: Vec::new(),
+        }));
+        let listener =
+            runtime.block_on(async { TcpListener::bind("127.0.0.1:0").await.expect("bind") });
+        let port = listener.local_addr().expect("addr").port();
+        let st = state.clone();
+        runtime.spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                tokio::spawn(connection(stream, st.clone()));
+            }
+        });
+        Self {
+            port,
+            state,
+            _runtime: runtime,
+        }
+    }
+
+    /// The base URL for `SLACK_API_URL`.
+    pub fn api_url(&self) -> String {
+        format!("http://127.0.0.1:{}/api", self.port)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// From now on, this percentage of requests meets a random fault.
+    pub fn set_fault_percent(&self, percent: u64) {
+        self.lock().fault_percent = percent;
+    }
+
+    pub fn set_history_scope(&self, allowed: bool) {
+        self.lock().history_scope = allowed;
+    }
+
+    pub fn set_hang(&self, hang: Duration) {
+        self.lock().hang = hang;
+    }
+
+    /// Every message in every channel, in posting order.
+    pub fn posted(&self) -> Vec<Posted> {
+        self.lock().history.clone()
+    }
+
+    /// How many times each notice id was posted.
+    pub fn counts(&self) -> BTreeMap<String, usize> {
+        let mut out = BTreeMap::new();
+        for p in self.lock().history.iter() {
+            *out.entry(p.notice_id.clone()).or_default() += 1;
+        }
+        out
+    }
+
+    pub fn calls(&self, method: &str) -> u64 {
+        self.lock().calls.get(method).copied().unwrap_or(0)
+    }
+
+    /// The faults served so far, as (method, fault).
+    pub fn faults(&self) -> Vec<(String, Fault)> {
+        self.lock().faults.clone()
+    }
+}
+
+/// One parsed request.
+struct Request {
+    method_path: String,
+    query: BTreeMap<String, String>,
+    body: Vec<u8>,
+}
+
+async fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<Request> {
+    let header_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let mut chunk = [0u8; 4096];
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..header_end]).to_string();
+    let mut lines = head.split("\r\n");
+    let target = lines.next()?.split_whitespace().nth(1)?.to_string();
+    let length: usize = lines
+        .filter_map(|l| l.split_once(':'))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.trim().parse().ok())
+        .unwrap_or(0);
+    while buf.len() < header_end + length {
+        let mut chunk = [0u8; 4096];
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let body = buf[header_end..header_end + length].to_vec();
+    buf.drain(..header_end + length);
+    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+    let query = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    Some(Request {
+        method_path: path.trim_start_matches("/api/").to_string(),
+        query,
+        body,
+    })
+}
+
+async fn answer(
+    stream: &mut TcpStream,
+    status: &str,
+    extra: &str,
+    ctype: &str,
+    body: &str,
+) -> bool {
+    let text = format!(
+        "HTTP/1.1 {status}\r\ncontent-type: {ctype}\r\ncontent-length: {}\r\n{extra}\r\n{body}",
+        body.len()
+    );
+    stream.write_all(text.as_bytes()).await.is_ok()
+}
+
+async fn json_answer(stream: &mut TcpStream, v: Value) -> bool {
+    answer(
+        stream,
+        "200 OK",
+        "",
+        "application/json; charset=utf-8",
+        &v.to_string(),
+    )
+    .await
+}
+
+async fn connection(mut stream: TcpStream, state: Arc<Mutex<State>>) {
+    let mut buf = Vec::new();
+    while let Some(req) = read_request(&mut stream, &mut buf).await {
+        let lock = || state.lock().unwrap_or_else(|e| e.into_inner());
+        let (fault, hang) = {
+            let mut s = lock();
+            *s.calls.entry(req.method_path.clone()).or_default() += 1;
+            let percent = s.fault_percent;
+            let fault = if percent > 0 && s.rng.chance(percent) {
+                let f = ALL_FAULTS[s.rng.below(ALL_FAULTS.len() as u64) as usize];
+                // Reads cannot "post": their faults are the transport ones.
+                let f = if req.method_path == "chat.postMessage" {
+                    f
+                } else {
+                    match f {
+                        Fault::PostThen503 | Fault::ServerError => Fault::ServerError,
+                        Fault::PostThenClose | Fault::Close => Fault::Close,
+                        Fault::PostThenHang | Fault::Hang => Fault::Hang,
+                        Fault::PostThenHtml => Fault::ServerError,
+                        other => other,
+                    }
+                };
+                s.faults.push((req.method_path.clone(), f));
+                f
+            } else {
+                Fault::None
+            };
+            (fault, s.hang)
+        };
+        match fault {
+            Fault::RateLimited => {
+                let body = json!({"ok": false, "error": "ratelimited"}).to_string();
+                if !answer(
+                    &mut stream,
+                    "429 Too Many Requests",
+                    "retry-after: 1\r\n",
+                    "application/json",
+                    &body,
+                )
+                .await
+                {
+                    return;
+                }
+                continue;
+            }
+            Fault::ServerError => {
+                if !answer(
+                    &mut stream,
+                    "500 Internal Server Error",
+                    "",
+                    "text/plain",
+                    "oops",
+                )
+                .await
+                {
+                    return;
+                }
+                continue;
+            }
+            Fault::Close => return,
+            Fault::Hang => {
+                tokio::time::sleep(hang).await;
+                return;
+            }
+            _ => {}
+        }
+        let reply = handle(&req, &state);
+        match fault {
+            Fault::PostThen503 => {
+                if !answer(
+                    &mut stream,
+                    "503 Service Unavailable",
+                    "",
+                    "text/plain",
+                    "upstream",
+                )
+                .await
+                {
+                    return;
+                }
+            }
+            Fault::PostThenClose => return,
+            Fault::PostThenHang => {
+                tokio::time::sleep(hang).await;
+                return;
+            }
+            Fault::PostThenHtml => {
+                if !answer(
+                    &mut stream,
+                    "200 OK",
+                    "",
+                    "text/html",
+                    "<html><body>Bad gateway</body></html>",
+                )
+                .await
+                {
+                    return;
+                }
+            }
+            _ => {
+                if !json_answer(&mut stream, reply).await {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// The healthy answer to a request (posting the message for `chat.postMessage`).
+fn handle(req: &Request, state: &Arc<Mutex<State>>) -> Value {
+    let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
+    match req.method_path.as_str() {
+        "chat.postMessage" => {
+            let body: Value = serde_json::from_slice(&req.body).unwrap_or_default();
+            let channel = channel_id(body["channel"].as_str().unwrap_or_default());
+            s.seq += 1;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            let ts = format!("{}.{:06}", now.as_secs(), s.seq % 1_000_000);
+            let notice_id = body["metadata"]["event_payload"]["notice_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            s.history.push(Posted {
+                channel: channel.clone(),
+                notice_id,
+                ts: ts.clone(),
+                text: body["text"].as_str().unwrap_or_default().to_string(),
+            });
+            json!({"ok": true, "channel": channel, "ts": ts,
+                   "message": {"type": "message", "text": "", "ts": ts}})
+        }
+        "conversations.history" => {
+            if !s.history_scope {
+                return json!({"ok": false, "error": "missing_scope", "needed": "channels:history"});
+            }
+            let channel = req.query.get("channel").cloned().unwrap_or_default();
+            let oldest: f64 = req
+                .query
+                .get("oldest")
+                .and_then(|o| o.parse().ok())
+                .unwrap_or(0.0);
+            let messages: Vec<Value> = s
+                .history
+                .iter()
+                .rev()
+                .filter(|p| p.channel == channel)
+                .filter(|p| p.ts.parse::<f64>().unwrap_or(0.0) >= oldest)
+                .map(|p| {
+                    json!({"type": "message", "text": p.text, "ts": p.ts,
+                       "metadata": {"event_type": "forewarn_notice",
+                                    "event_payload": {"notice_id": p.notice_id}}})
+                })
+                .collect();
+            json!({"ok": true, "has_more": false, "messages": messages})
+        }
+        "conversations.list" => {
+            let names = [
+                "payments-dev",
+                "data-eng",
+                "platform-policy",
+                "search-oncall",
+                "storefront",
+            ];
+            let channels: Vec<Value> = names
+                .iter()
+                .map(|n| json!({"id": channel_id(n), "name": n}))
+                .collect();
+            json!({"ok": true, "channels": channels, "response_metadata": {"next_cursor": ""}})
+        }
+        "users.lookupByEmail" => {
+            let email = req.query.get("email").cloned().unwrap_or_default();
+            json!({"ok": true, "user": {"id": format!("U{}", channel_id(&email).trim_start_matches('C')), "name": email}})
+        }
+        "conversations.open" => json!({"ok": true, "channel": {"id": "DFAKE"}}),
+        _ => json!({"ok": false, "error": "unknown_method"}),
+    }
+}
