@@ -7,7 +7,7 @@ mod common;
 use common::{at, example_config, root};
 use forewarn::deliver::ledger::{Entry, FileLedger, Ledger, State};
 use forewarn::deliver::slack::{Slack, SlackSettings, SlackToken};
-use forewarn::deliver::tick::{TickOutcome, tick};
+use forewarn::deliver::tick::{Tick, TickOutcome};
 use forewarn::inventory::snapshot::SnapshotSource;
 use forewarn::render::Renderer;
 use serde_json::{Value, json};
@@ -77,17 +77,35 @@ async fn run_tick(server: &MockServer, state: &Path, now: &str) -> TickOutcome {
     let renderer = Renderer::for_config(&config).expect("templates");
     let source = SnapshotSource::new(root().join("examples/cluster"));
     let ledger = Mutex::new(FileLedger::open(state).expect("ledger"));
-    tick(
-        &source,
-        &config,
-        &renderer,
-        &slack(server),
-        &ledger,
-        at(now),
-        &AtomicBool::new(false),
-    )
+    let (slack, stop) = (slack(server), AtomicBool::new(false));
+    Tick {
+        source: &source,
+        config: &config,
+        renderer: &renderer,
+        deliver: &slack,
+        ledger: &ledger,
+        stop: &stop,
+        metrics: None,
+    }
+    .run(at(now))
     .await
     .expect("tick")
+}
+
+/// The blocks (as JSON text) of every failure report posted.
+async fn report_texts(server: &MockServer) -> Vec<String> {
+    server
+        .received_requests()
+        .await
+        .expect("recording")
+        .into_iter()
+        .filter(|r| r.url.path() == "/api/chat.postMessage")
+        .filter_map(|r| {
+            let b: Value = serde_json::from_slice(&r.body).ok()?;
+            let id = b["metadata"]["event_payload"]["notice_id"].as_str()?;
+            id.starts_with("failure/").then(|| b["blocks"].to_string())
+        })
+        .collect()
 }
 
 /// (channel, notice id) of every chat.postMessage received.
@@ -240,15 +258,39 @@ async fn one_refused_channel_does_not_stop_the_others_and_is_reported_once() {
             .map(|e| e.state),
         Some(State::Sent)
     );
-    // The platform channel heard about it, once.
+    // The platform channel heard about it, once, in one message listing the five.
     let reports = |p: &Vec<(String, String)>| {
         p.iter()
-            .filter(|(_, id)| id == "failure/channel_not_found")
+            .filter(|(c, id)| id.starts_with("failure/") && c == "#platform-policy")
             .count()
     };
     assert_eq!(reports(&posts(&server).await), 1);
-    run_tick(&server, &state, "2026-12-08T09:00:00+01:00").await;
+    assert_eq!(outcome.reported, 5);
+    let report = report_texts(&server).await.pop().expect("report");
+    assert!(
+        report.contains("announce/require-run-as-nonroot/storefront/T-7")
+            && report.contains("channel_not_found"),
+        "{report}"
+    );
+    let ledger = FileLedger::read_only(&state).expect("reopen");
+    assert!(ledger.reported(
+        "announce/require-run-as-nonroot/storefront/T-7",
+        "channel_not_found"
+    ));
+    // The next day's tick has nothing new to report.
+    let again = run_tick(&server, &state, "2026-12-08T09:00:00+01:00").await;
+    assert_eq!(again.reported, 0);
     assert_eq!(reports(&posts(&server).await), 1);
+    // A week later another milestone to the same channel fails the same way: a new failure
+    // (another notice), reported again.
+    let later = run_tick(&server, &state, "2026-12-11T09:00:00+01:00").await;
+    let new_failures: Vec<_> = later
+        .failed
+        .iter()
+        .filter(|(id, _)| id.contains("storefront"))
+        .collect();
+    assert!(!new_failures.is_empty(), "{later:?}");
+    assert_eq!(reports(&posts(&server).await), 2, "{later:?}");
 }
 
 #[tokio::test(start_paused = true)]
@@ -411,18 +453,16 @@ async fn shutdown_stops_between_messages_and_loses_nothing() {
         tokio::time::sleep(Duration::from_millis(500)).await;
         stop.store(true, Ordering::SeqCst);
     };
-    let (outcome, ()) = tokio::join!(
-        tick(
-            &source,
-            &config,
-            &renderer,
-            &slack,
-            &ledger,
-            at(MONDAY),
-            &stop
-        ),
-        signal
-    );
+    let tick = Tick {
+        source: &source,
+        config: &config,
+        renderer: &renderer,
+        deliver: &slack,
+        ledger: &ledger,
+        stop: &stop,
+        metrics: None,
+    };
+    let (outcome, ()) = tokio::join!(tick.run(at(MONDAY)), signal);
     let outcome = outcome.expect("tick");
     assert_eq!(outcome.stopped.as_deref(), Some("shutdown"));
     let sent = posts(&server).await;
@@ -471,16 +511,16 @@ apiVersion: wgpolicyk8s.io/v1alpha2\nkind: PolicyReport\nmetadata: {{name: a, na
     let shutdown = async move {
         let _ = stop_rx.wait_for(|s| *s).await;
     };
-    let daemon = run_loop(
-        &source,
-        &config,
-        &renderer,
-        &slack,
-        &ledger,
-        &stop,
-        Some(leader_rx),
-        shutdown,
-    );
+    let tick = Tick {
+        source: &source,
+        config: &config,
+        renderer: &renderer,
+        deliver: &slack,
+        ledger: &ledger,
+        stop: &stop,
+        metrics: None,
+    };
+    let daemon = run_loop(tick, Some(leader_rx), shutdown);
     let test = async {
         // A follower lets several ticks pass without sending anything.
         tokio::time::sleep(Duration::from_millis(2500)).await;
@@ -522,7 +562,6 @@ apiVersion: wgpolicyk8s.io/v1alpha2\nkind: PolicyReport\nmetadata: {{name: a, na
 /// teams whose resources still fail it, once.
 #[tokio::test(start_paused = true)]
 async fn a_flip_seen_between_two_ticks_is_followed_up_once() {
-    use forewarn::deliver::tick::tick_with;
     use std::str::FromStr;
     let server = fake_slack(None).await;
     let dir = tempfile::tempdir().expect("dir");
@@ -542,18 +581,16 @@ apiVersion: wgpolicyk8s.io/v1alpha2\nkind: PolicyReport\nmetadata: {{name: a, na
     let stop = AtomicBool::new(false);
     let slack = slack(&server);
     let modes = Mutex::new(None);
-    let run = |now: &'static str| {
-        tick_with(
-            &source,
-            &config,
-            &renderer,
-            &slack,
-            &ledger,
-            at(now),
-            &stop,
-            Some(&modes),
-        )
+    let tick = Tick {
+        source: &source,
+        config: &config,
+        renderer: &renderer,
+        deliver: &slack,
+        ledger: &ledger,
+        stop: &stop,
+        metrics: None,
     };
+    let run = |now: &'static str| tick.run_with(at(now), Some(&modes));
 
     write("Audit");
     assert!(

@@ -161,3 +161,142 @@ fn a_run_that_cannot_get_the_ledger_lock_sends_nothing_and_exits_2() {
     assert!(slack.posted().is_empty(), "nothing sent");
     drop(held);
 }
+
+/// A notice whose post lost its answer stays pending; without the history scope it is never
+/// posted again, `run --once` exits 1 naming it, and the platform hears once which notices
+/// could not be confirmed.
+#[test]
+fn without_history_scope_unknown_outcomes_stay_pending_and_are_reported_once() {
+    use common::fake_slack::Fault;
+    let dir = tempfile::tempdir().expect("dir");
+    let slack = FakeSlack::start(3);
+    slack.set_hang(Duration::from_millis(600));
+    let cfg = config(dir.path(), "20s");
+    let state = dir.path().join("ledger.json");
+    // Every post is made, and every answer lost.
+    slack.set_fault_kinds(
+        &[
+            Fault::PostThen503,
+            Fault::PostThenClose,
+            Fault::PostThenHtml,
+            Fault::PostThenHang,
+        ],
+        &["chat.postMessage"],
+    );
+    slack.set_fault_percent(100);
+    slack.set_history_scope(false);
+    let first = wait(spawn(&slack, &cfg, &state));
+    assert_eq!(first.status.code(), Some(1), "{}", text(&first));
+    let err = String::from_utf8_lossy(&first.stderr);
+    assert!(err.contains("19 pending"), "{err}");
+    assert!(
+        err.contains("pending: announce/") && err.contains("outcome unknown"),
+        "{err}"
+    );
+    assert_eq!(slack.posted().len(), 19);
+    // Slack recovers, but history stays closed: nothing is posted again, the platform is told
+    // once.
+    slack.set_fault_percent(0);
+    for run in 0..3 {
+        let o = wait(spawn(&slack, &cfg, &state));
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("unconfirmed: missing_scope"), "{err}");
+        let reports: Vec<_> = slack
+            .posted()
+            .into_iter()
+            .filter(|p| p.notice_id.starts_with("failure/"))
+            .collect();
+        assert_eq!(reports.len(), 1, "run {run}: {reports:?}");
+    }
+    let counts = slack.counts();
+    assert!(
+        counts
+            .iter()
+            .filter(|(id, _)| !id.starts_with("failure/"))
+            .all(|(_, n)| *n == 1)
+    );
+    // With the scope granted, every pending notice is found and marked sent: exit 0, no
+    // duplicate.
+    slack.set_history_scope(true);
+    let o = wait(spawn(&slack, &cfg, &state));
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_exactly_once(&slack, "after the scope was granted");
+}
+
+/// A Slack that never answers holds a tick for about its deadline, not for minutes: what is
+/// left stays pending (or unsent) for the next run, which exits 1.
+#[test]
+fn a_hanging_slack_holds_a_tick_only_until_its_deadline() {
+    use common::fake_slack::Fault;
+    let dir = tempfile::tempdir().expect("dir");
+    let slack = FakeSlack::start(4);
+    slack.set_hang(Duration::from_secs(20));
+    let text_cfg = std::fs::read_to_string(root().join("config/forewarn.yaml")).expect("config");
+    let cfg = dir.path().join("forewarn.yaml");
+    std::fs::write(
+        &cfg,
+        format!("{text_cfg}\ndelivery:\n  request-timeout: 1s\n  tick-deadline: 3s\n  channel-pace: 10ms\n"),
+    )
+    .expect("write");
+    let state = dir.path().join("ledger.json");
+    slack.set_fault_kinds(&[Fault::Hang, Fault::PostThenHang], &[]);
+    slack.set_fault_percent(100);
+    let started = Instant::now();
+    let o = wait(spawn(&slack, &cfg, &state));
+    let took = started.elapsed();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(took < Duration::from_secs(8), "took {took:?}: {}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("19 pending"), "{err}");
+    // Slack recovers: the next runs deliver each notice once.
+    slack.set_fault_percent(0);
+    until_clean(&slack, &cfg, &state, "after the hang");
+    assert_exactly_once(&slack, "after the hang");
+}
+
+/// 429 with `Retry-After: 3600` for everything: not waited for, nothing posted, exit 1 (never
+/// "0 sent, exit 0"); once Slack lets it through, every notice goes out once.
+#[test]
+fn a_retry_after_beyond_the_deadline_leaves_notices_for_the_next_run() {
+    use common::fake_slack::Fault;
+    let dir = tempfile::tempdir().expect("dir");
+    let slack = FakeSlack::start(5);
+    let cfg = config(dir.path(), "20s");
+    let state = dir.path().join("ledger.json");
+    slack.set_fault_kinds(&[Fault::RateLimitedForAnHour], &[]);
+    slack.set_fault_percent(100);
+    let started = Instant::now();
+    let o = wait(spawn(&slack, &cfg, &state));
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(started.elapsed() < Duration::from_secs(5), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("0 sent") && err.contains("19 pending"),
+        "{err}"
+    );
+    assert!(err.contains("not sent: Slack unavailable"), "{err}");
+    assert!(slack.posted().is_empty());
+    slack.set_fault_percent(0);
+    until_clean(&slack, &cfg, &state, "after the rate limit");
+    assert_exactly_once(&slack, "after the rate limit");
+}
+
+/// Runs `run --once` until it exits 0 (bounded), returning the outputs.
+fn until_clean(slack: &FakeSlack, cfg: &Path, state: &Path, context: &str) -> Vec<Output> {
+    let mut outs = Vec::new();
+    for _ in 0..8 {
+        let o = wait(spawn(slack, cfg, state));
+        let code = o.status.code();
+        outs.push(o);
+        match code {
+            Some(0) => return outs,
+            Some(1) => continue,
+            _ => panic!("{context}: {}", text(outs.last().expect("output"))),
+        }
+    }
+    panic!(
+        "{context}: still not clean after 8 runs on a healthy Slack:\n{}",
+        outs.iter().map(text).collect::<Vec<_>>().join("\n---\n")
+    );
+}

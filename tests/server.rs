@@ -479,3 +479,47 @@ async fn a_caller_outside_team_channels_is_matched_by_email() {
         "{all}"
     );
 }
+
+/// `/metrics` shows delivery as the scheduler's last tick left it (prometheus-client's text
+/// format): what is pending, failures by reason, notices sent.
+#[tokio::test]
+async fn metrics_show_pending_notices_and_failures_by_reason() {
+    use forewarn::deliver::metrics::DeliveryMetrics;
+    use forewarn::deliver::tick::TickOutcome;
+    let config = example_config();
+    let renderer = Renderer::for_config(&config).expect("templates");
+    let mut state = AppState::new(Arc::new(config), Arc::new(renderer), None);
+    let delivery = DeliveryMetrics::default();
+    delivery.register(state.metrics.registry_mut());
+    let state = Arc::new(state);
+    delivery.record(&TickOutcome {
+        due: 5,
+        sent: vec!["a".into(), "b".into()],
+        failed: vec![("c".into(), "channel_not_found".into())],
+        pending: vec![
+            (
+                "d".into(),
+                "outcome unknown: chat.postMessage: HTTP 503".into(),
+            ),
+            ("e".into(), "unconfirmed: missing_scope".into()),
+        ],
+        ..TickOutcome::default()
+    });
+    let (status, metrics) = call(
+        &state,
+        Request::get("/metrics").body(Body::empty()).expect("req"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    for line in [
+        "forewarn_delivery_pending 2",
+        "forewarn_delivery_last_tick_clean 0",
+        "forewarn_notices_sent_total 2",
+        "forewarn_delivery_failures_total{reason=\"channel_not_found\"} 1",
+        "forewarn_delivery_failures_total{reason=\"outcome unknown\"} 1",
+        "forewarn_delivery_failures_total{reason=\"unconfirmed\"} 1",
+        "forewarn_ready 0",
+    ] {
+        assert!(metrics.contains(line), "{line} missing in:\n{metrics}");
+    }
+}

@@ -5,7 +5,6 @@ use forewarn::deliver::{Deliver, Delivered, DeliveryError, EVENT_TYPE};
 use forewarn::render::Message;
 use serde_json::{Value, json};
 use slack_morphism::prelude::*;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 use wiremock::matchers::{
     body_partial_json, header, method, path, query_param, query_param_is_missing,
@@ -116,8 +115,8 @@ async fn posts_to_a_channel_with_text_blocks_and_metadata() {
         sent["metadata"],
         json!({"event_type": EVENT_TYPE, "event_payload": {"notice_id": "n-42"}})
     );
-    assert_eq!(slack.counters().sent.load(Ordering::Relaxed), 1);
-    assert_eq!(slack.counters().failed.load(Ordering::Relaxed), 0);
+    assert_eq!(slack.counters().sent.get(), 1);
+    assert_eq!(slack.counters().failed.get(), 0);
 }
 
 #[tokio::test]
@@ -146,9 +145,9 @@ async fn waits_out_a_rate_limit_then_delivers_once() {
     assert_eq!(delivered.ts, "1700000000.000200");
     assert_eq!(requests_to(&server, "/api/chat.postMessage").await.len(), 2);
     let counters = slack.counters();
-    assert_eq!(counters.rate_limited.load(Ordering::Relaxed), 1);
-    assert_eq!(counters.sent.load(Ordering::Relaxed), 1);
-    assert_eq!(counters.retried.load(Ordering::Relaxed), 0);
+    assert_eq!(counters.rate_limited.get(), 1);
+    assert_eq!(counters.sent.get(), 1);
+    assert_eq!(counters.retried.get(), 0);
 }
 
 #[tokio::test]
@@ -171,59 +170,149 @@ async fn gives_up_when_rate_limited_too_often() {
     assert!(matches!(err, DeliveryError::Unavailable { .. }), "{err:?}");
     // The first request and one after each of the 5 waits.
     assert_eq!(requests_to(&server, "/api/chat.postMessage").await.len(), 6);
-    assert_eq!(slack.counters().failed.load(Ordering::Relaxed), 1);
+    assert_eq!(slack.counters().failed.get(), 1);
 }
 
+/// A 5xx to chat.postMessage may come after Slack posted the message: it is never repeated.
 #[tokio::test]
-async fn retries_a_server_error_then_delivers() {
+async fn a_server_error_to_a_post_is_an_unknown_outcome_never_retried() {
+    init();
+    for status in [500u16, 502, 503, 504, 408] {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/api/chat.postMessage"))
+            .respond_with(ResponseTemplate::new(status))
+            .mount(&server)
+            .await;
+        let slack = slack(&server);
+
+        let err = slack.send("n-1", &message("C1")).await.unwrap_err();
+
+        assert!(
+            matches!(err, DeliveryError::Unknown { .. }),
+            "{status}: {err:?}"
+        );
+        assert!(err.may_have_posted());
+        assert_eq!(err.cause(), "outcome_unknown");
+        assert_eq!(requests_to(&server, "/api/chat.postMessage").await.len(), 1);
+        assert_eq!(slack.counters().retried.get(), 0);
+        assert_eq!(slack.counters().failed.get(), 1);
+    }
+}
+
+/// An answer that is not Slack's JSON (a proxy's HTML page) may hide a posted message too.
+#[tokio::test]
+async fn an_html_answer_to_a_post_is_an_unknown_outcome() {
     init();
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/api/chat.postMessage"))
-        .respond_with(ResponseTemplate::new(500))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "text/html")
+                .set_body_string("<html>Bad gateway</html>"),
+        )
+        .mount(&server)
+        .await;
+    let slack = slack(&server);
+    let err = slack.send("n-1", &message("C1")).await.unwrap_err();
+    assert!(matches!(err, DeliveryError::Unknown { .. }), "{err:?}");
+    assert_eq!(requests_to(&server, "/api/chat.postMessage").await.len(), 1);
+}
+
+/// No answer within the request timeout: unknown, not repeated.
+#[tokio::test]
+async fn a_post_without_an_answer_times_out_as_unknown() {
+    init();
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/chat.postMessage"))
+        .respond_with(ok_post("C1", "1.1").set_delay(Duration::from_secs(5)))
+        .mount(&server)
+        .await;
+    let settings = SlackSettings {
+        request_timeout: Some(Duration::from_millis(200)),
+        ..settings(&server)
+    };
+    let slack = Slack::new(SlackToken::new(TOKEN), settings).expect("client");
+    let started = std::time::Instant::now();
+    let err = slack.send("n-1", &message("C1")).await.unwrap_err();
+    assert!(matches!(err, DeliveryError::Unknown { .. }), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(requests_to(&server, "/api/chat.postMessage").await.len(), 1);
+}
+
+/// Reads change nothing in Slack: they are retried after a 5xx.
+#[tokio::test]
+async fn a_read_is_retried_after_a_server_error() {
+    init();
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/conversations.history"))
+        .respond_with(ResponseTemplate::new(503))
         .up_to_n_times(1)
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .and(path("/api/chat.postMessage"))
-        .respond_with(ok_post("C1", "1700000000.000300"))
+    Mock::given(method("GET"))
+        .and(path("/api/conversations.history"))
+        .respond_with(history())
         .mount(&server)
         .await;
     let slack = slack(&server);
-
-    let delivered = slack.send("n-1", &message("C1")).await.unwrap();
-
-    assert_eq!(delivered.ts, "1700000000.000300");
-    assert_eq!(requests_to(&server, "/api/chat.postMessage").await.len(), 2);
-    assert_eq!(slack.counters().retried.load(Ordering::Relaxed), 1);
-    assert_eq!(slack.counters().sent.load(Ordering::Relaxed), 1);
+    let found = slack
+        .find_sent("n-42", "C0PAYMENTS", since())
+        .await
+        .unwrap();
+    assert!(found.is_some());
+    assert_eq!(slack.counters().retried.get(), 1);
 }
 
+/// A 200 answer without Slack's JSON to a history read must never count as "not there".
 #[tokio::test]
-async fn server_errors_forever_end_as_unavailable_after_bounded_retries() {
+async fn a_history_answer_that_is_not_slack_json_proves_nothing() {
+    init();
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/conversations.history"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "text/html")
+                .set_body_string("<html>maintenance</html>"),
+        )
+        .mount(&server)
+        .await;
+    let slack = slack(&server);
+    let err = slack
+        .find_sent("n-42", "C0PAYMENTS", since())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, DeliveryError::Unknown { .. }), "{err:?}");
+}
+
+/// A Retry-After beyond the tick's deadline is not waited for.
+#[tokio::test]
+async fn a_retry_after_past_the_deadline_is_not_waited_for() {
     init();
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/api/chat.postMessage"))
-        .respond_with(ResponseTemplate::new(503))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("Retry-After", "30")
+                .set_body_json(json!({"ok": false, "error": "ratelimited"})),
+        )
         .mount(&server)
         .await;
     let slack = slack(&server);
-    let max_retries = slack.settings().max_retries;
-
-    let err = slack.send("n-1", &message("C1")).await.unwrap_err();
-
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let started = std::time::Instant::now();
+    let err = forewarn::deliver::with_deadline(deadline, slack.send("n-1", &message("C1")))
+        .await
+        .unwrap_err();
     assert!(matches!(err, DeliveryError::Unavailable { .. }), "{err:?}");
-    assert_eq!(err.cause(), "unavailable");
-    assert_eq!(
-        requests_to(&server, "/api/chat.postMessage").await.len(),
-        max_retries as usize + 1
-    );
-    assert_eq!(
-        slack.counters().retried.load(Ordering::Relaxed),
-        max_retries as u64
-    );
-    assert_eq!(slack.counters().failed.load(Ordering::Relaxed), 1);
+    assert!(!err.may_have_posted());
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(requests_to(&server, "/api/chat.postMessage").await.len(), 1);
 }
 
 #[tokio::test]
@@ -246,7 +335,7 @@ async fn connection_refused_ends_as_unavailable_after_bounded_retries() {
     let err = slack.send("n-1", &message("C1")).await.unwrap_err();
 
     assert!(matches!(err, DeliveryError::Unavailable { .. }), "{err:?}");
-    assert_eq!(slack.counters().retried.load(Ordering::Relaxed), 2);
+    assert_eq!(slack.counters().retried.get(), 2);
     assert!(!format!("{err:?}").contains(TOKEN));
 }
 
@@ -271,8 +360,8 @@ async fn a_refused_message_is_rejected_without_retry() {
     );
     assert!(!err.is_fatal());
     assert_eq!(requests_to(&server, "/api/chat.postMessage").await.len(), 1);
-    assert_eq!(slack.counters().failed.load(Ordering::Relaxed), 1);
-    assert_eq!(slack.counters().retried.load(Ordering::Relaxed), 0);
+    assert_eq!(slack.counters().failed.get(), 1);
+    assert_eq!(slack.counters().retried.get(), 0);
 }
 
 #[tokio::test]
@@ -459,6 +548,11 @@ fn history() -> ResponseTemplate {
     }))
 }
 
+/// When the notices were attempted: shortly before the messages of [`history`].
+fn since() -> chrono::DateTime<chrono::FixedOffset> {
+    chrono::DateTime::parse_from_rfc3339("2023-11-14T22:10:00Z").expect("time")
+}
+
 #[tokio::test]
 async fn find_sent_finds_the_message_tagged_with_the_notice_id() {
     init();
@@ -468,13 +562,18 @@ async fn find_sent_finds_the_message_tagged_with_the_notice_id() {
         .and(query_param("channel", "C0PAYMENTS"))
         .and(query_param("limit", "200"))
         .and(query_param("include_all_metadata", "true"))
+        // Only since the attempt (less ten minutes of clock skew).
+        .and(query_param("oldest", "1699999200.000000"))
         .and(header("authorization", "Bearer xoxb-test"))
         .respond_with(history())
         .mount(&server)
         .await;
     let slack = slack(&server);
 
-    let found = slack.find_sent("n-42", "C0PAYMENTS").await.unwrap();
+    let found = slack
+        .find_sent("n-42", "C0PAYMENTS", since())
+        .await
+        .unwrap();
     assert_eq!(
         found,
         Some(Delivered {
@@ -482,7 +581,13 @@ async fn find_sent_finds_the_message_tagged_with_the_notice_id() {
             ts: "1700000000.000004".to_string()
         })
     );
-    assert_eq!(slack.find_sent("n-404", "C0PAYMENTS").await.unwrap(), None);
+    assert_eq!(
+        slack
+            .find_sent("n-404", "C0PAYMENTS", since())
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 #[tokio::test]
@@ -497,7 +602,10 @@ async fn find_sent_without_history_scope_is_an_auth_error() {
         .await;
     let slack = slack(&server);
 
-    let err = slack.find_sent("n-42", "C0PAYMENTS").await.unwrap_err();
+    let err = slack
+        .find_sent("n-42", "C0PAYMENTS", since())
+        .await
+        .unwrap_err();
     assert_eq!(
         err,
         DeliveryError::Auth {
@@ -548,7 +656,7 @@ async fn find_sent_resolves_a_channel_name_through_a_paged_conversations_list() 
         .await;
     let slack = slack(&server);
 
-    let found = slack.find_sent("n-42", "#payments").await.unwrap();
+    let found = slack.find_sent("n-42", "#payments", since()).await.unwrap();
     assert_eq!(
         found,
         Some(Delivered {
@@ -557,7 +665,10 @@ async fn find_sent_resolves_a_channel_name_through_a_paged_conversations_list() 
         })
     );
     // The name is cached: no second listing.
-    assert_eq!(slack.find_sent("n-404", "payments").await.unwrap(), None);
+    assert_eq!(
+        slack.find_sent("n-404", "payments", since()).await.unwrap(),
+        None
+    );
     assert_eq!(
         requests_to(&server, "/api/conversations.list").await.len(),
         2
@@ -580,7 +691,10 @@ async fn find_sent_with_an_unlisted_channel_name_is_rejected_not_none() {
         .await;
     let slack = slack(&server);
 
-    let err = slack.find_sent("n-42", "#secret").await.unwrap_err();
+    let err = slack
+        .find_sent("n-42", "#secret", since())
+        .await
+        .unwrap_err();
     assert_eq!(
         err,
         DeliveryError::Rejected {
@@ -606,7 +720,10 @@ async fn find_sent_without_list_scope_is_an_auth_error() {
         .await;
     let slack = slack(&server);
 
-    let err = slack.find_sent("n-42", "#payments-dev").await.unwrap_err();
+    let err = slack
+        .find_sent("n-42", "#payments-dev", since())
+        .await
+        .unwrap_err();
     assert_eq!(
         err,
         DeliveryError::Auth {
@@ -648,7 +765,7 @@ async fn find_sent_with_an_email_destination_reads_the_opened_dm() {
     let slack = slack(&server);
 
     let found = slack
-        .find_sent("n-42", "email:ana@example.com")
+        .find_sent("n-42", "email:ana@example.com", since())
         .await
         .unwrap();
     assert_eq!(

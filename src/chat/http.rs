@@ -11,6 +11,7 @@ use crate::chat::answer::{Answer, answer_clusters, caller_team, help};
 use crate::chat::request::{SlashRequest, parse_form, parse_question};
 use crate::chat::verify::{SigningSecret, verify};
 use crate::config::Config;
+use crate::deliver::metrics::Labels;
 use crate::deliver::slack::Client;
 use crate::inventory::Inventory;
 use crate::render::{Message, Renderer};
@@ -21,12 +22,14 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 use serde_json::{Value, json};
 use slack_morphism::prelude::*;
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tracing::{info, warn};
@@ -43,45 +46,79 @@ pub const SLACK_RESPONSE_HOSTS: &[&str] = &["hooks.slack.com"];
 /// The time source, injectable for tests.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
-/// Counters for `/metrics`.
-#[derive(Debug, Default)]
+/// What `/metrics` shows, kept with `prometheus-client`: the HTTP edge's own metrics and
+/// whatever else was registered (delivery, Slack).
+#[derive(Debug)]
 pub struct Metrics {
-    commands: Mutex<BTreeMap<String, u64>>,
-    rejections: Mutex<BTreeMap<&'static str, u64>>,
-    /// Answer latency histogram: counts per upper bound in seconds, plus sum and count.
-    latency: Mutex<(Vec<u64>, f64, u64)>,
+    commands: Family<Labels, Counter>,
+    rejections: Family<Labels, Counter>,
+    latency: Histogram,
+    ready: Gauge,
+    inventory: Family<Labels, Gauge>,
+    registry: Registry,
 }
 
 const BUCKETS: [f64; 9] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0];
 
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::default();
+        let m = Self {
+            commands: Family::default(),
+            rejections: Family::default(),
+            latency: Histogram::new(BUCKETS),
+            ready: Gauge::default(),
+            inventory: Family::default(),
+            registry: Registry::default(),
+        };
+        registry.register(
+            "forewarn_ready",
+            "1 once an inventory is loaded",
+            m.ready.clone(),
+        );
+        registry.register(
+            "forewarn_inventory_objects",
+            "Objects in the loaded inventory, by kind",
+            m.inventory.clone(),
+        );
+        registry.register(
+            "forewarn_commands",
+            "Slash commands answered, by sub-command",
+            m.commands.clone(),
+        );
+        registry.register(
+            "forewarn_command_rejections",
+            "Requests refused before parsing, by reason",
+            m.rejections.clone(),
+        );
+        registry.register(
+            "forewarn_command_duration_seconds",
+            "Time to answer a slash command",
+            m.latency.clone(),
+        );
+        Self { registry, ..m }
+    }
+}
+
 impl Metrics {
     pub(crate) fn command(&self, name: &str, took: Duration) {
-        *lock(&self.commands).entry(name.to_string()).or_default() += 1;
-        let secs = took.as_secs_f64();
-        let mut l = lock(&self.latency);
-        if l.0.is_empty() {
-            l.0 = vec![0; BUCKETS.len()];
-        }
-        for (i, b) in BUCKETS.iter().enumerate() {
-            if secs <= *b {
-                l.0[i] += 1;
-            }
-        }
-        l.1 += secs;
-        l.2 += 1;
+        self.commands
+            .get_or_create(&vec![("command", name.to_string())])
+            .inc();
+        self.latency.observe(took.as_secs_f64());
     }
 
     fn reject(&self, reason: &'static str) {
-        *lock(&self.rejections).entry(reason).or_default() += 1;
+        self.rejections
+            .get_or_create(&vec![("reason", reason.to_string())])
+            .inc();
+    }
+
+    /// Where other parts register their metrics (before the state is shared).
+    pub fn registry_mut(&mut self) -> &mut Registry {
+        &mut self.registry
     }
 }
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Delivery counters shown in `/metrics` (the Slack edge's, when `run` serves too).
-pub type DeliveryCounters = Arc<dyn Fn() -> Vec<(&'static str, u64)> + Send + Sync>;
 
 /// Everything the handlers share. Cheap to clone through `Arc`; the inventory is swapped whole.
 pub struct AppState {
@@ -94,7 +131,6 @@ pub struct AppState {
     pub response_hosts: Vec<String>,
     /// Posts delayed answers; `None` disables the delayed path.
     pub responder: Option<Client>,
-    pub delivery: Option<DeliveryCounters>,
     /// Looks up a caller's email (Slack `users.info`) when the channel names no team.
     pub directory: Option<Arc<crate::deliver::slack::Slack>>,
     pub metrics: Metrics,
@@ -114,7 +150,6 @@ impl AppState {
             clock: Arc::new(Utc::now),
             response_hosts: SLACK_RESPONSE_HOSTS.iter().map(|h| h.to_string()).collect(),
             responder: None,
-            delivery: None,
             directory: None,
             metrics: Metrics::default(),
             inventory_tx: watch::channel(None).0,
@@ -376,23 +411,8 @@ fn delayed(state: &Arc<AppState>, request: SlashRequest, command: String) -> Val
 }
 
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
-    let mut out = String::new();
-    let mut metric = |name: &str, kind: &str, help: &str| {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-    };
-    metric("forewarn_ready", "gauge", "1 once an inventory is loaded.");
     let inv = state.inventory();
-    let mut out2 = String::new();
-    let _ = writeln!(out2, "forewarn_ready {}", u8::from(inv.is_some()));
-    out.push_str(&out2);
-    let push = |out: &mut String, line: String| {
-        out.push_str(&line);
-        out.push('\n');
-    };
-    let _ = writeln!(
-        out,
-        "# HELP forewarn_inventory_objects Objects in the loaded inventory, by kind.\n# TYPE forewarn_inventory_objects gauge"
-    );
+    state.metrics.ready.set(i64::from(inv.is_some()));
     if let Some(clusters) = &inv {
         let total = |f: fn(&Inventory) -> usize| clusters.iter().map(f).sum::<usize>();
         for (kind, n) in [
@@ -402,96 +422,26 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
             ("exceptions", total(|i| i.exceptions.len())),
             ("namespaces", total(|i| i.namespaces.len())),
         ] {
-            push(
-                &mut out,
-                format!("forewarn_inventory_objects{{kind=\"{kind}\"}} {n}"),
-            );
+            state
+                .metrics
+                .inventory
+                .get_or_create(&vec![("kind", kind.to_string())])
+                .set(n as i64);
         }
     }
-    let _ = writeln!(
-        out,
-        "# HELP forewarn_commands_total Slash commands answered, by sub-command.\n# TYPE forewarn_commands_total counter"
-    );
-    for (name, n) in lock(&state.metrics.commands).iter() {
-        push(
-            &mut out,
-            format!("forewarn_commands_total{{command=\"{name}\"}} {n}"),
-        );
-    }
-    let _ = writeln!(
-        out,
-        "# HELP forewarn_command_rejections_total Requests refused before parsing, by reason.\n# TYPE forewarn_command_rejections_total counter"
-    );
-    for (reason, n) in lock(&state.metrics.rejections).iter() {
-        push(
-            &mut out,
-            format!("forewarn_command_rejections_total{{reason=\"{reason}\"}} {n}"),
-        );
-    }
-    let _ = writeln!(
-        out,
-        "# HELP forewarn_command_duration_seconds Time to answer a slash command.\n# TYPE forewarn_command_duration_seconds histogram"
-    );
-    {
-        let l = lock(&state.metrics.latency);
-        for (i, b) in BUCKETS.iter().enumerate() {
-            push(
-                &mut out,
-                format!(
-                    "forewarn_command_duration_seconds_bucket{{le=\"{b}\"}} {}",
-                    l.0.get(i).copied().unwrap_or(0)
-                ),
-            );
-        }
-        push(
-            &mut out,
-            format!(
-                "forewarn_command_duration_seconds_bucket{{le=\"+Inf\"}} {}",
-                l.2
-            ),
-        );
-        push(
-            &mut out,
-            format!("forewarn_command_duration_seconds_sum {}", l.1),
-        );
-        push(
-            &mut out,
-            format!("forewarn_command_duration_seconds_count {}", l.2),
-        );
-    }
-    if let Some(delivery) = &state.delivery {
-        let _ = writeln!(
-            out,
-            "# HELP forewarn_delivery_total Slack deliveries, by outcome.\n# TYPE forewarn_delivery_total counter"
-        );
-        for (name, n) in delivery() {
-            push(
-                &mut out,
-                format!("forewarn_delivery_total{{outcome=\"{name}\"}} {n}"),
-            );
-        }
+    let mut out = String::new();
+    if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &state.metrics.registry) {
+        tracing::error!(error = %e, "cannot encode metrics");
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     }
     (
         [(
             header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
         out,
     )
         .into_response()
-}
-
-/// Counters of a Slack edge, for `/metrics`.
-pub fn slack_counters(slack: Arc<crate::deliver::slack::Slack>) -> DeliveryCounters {
-    Arc::new(move || {
-        let c = slack.counters();
-        vec![
-            ("sent", c.sent.load(Ordering::Relaxed)),
-            ("failed", c.failed.load(Ordering::Relaxed)),
-            ("retried", c.retried.load(Ordering::Relaxed)),
-            ("rate_limited", c.rate_limited.load(Ordering::Relaxed)),
-        ]
-    })
 }
 
 /// Loads the inventory now and then every `every`, publishing each one to `state`. Until the

@@ -795,7 +795,6 @@ fn cmd_run(args: RunArgs) -> anyhow::Result<u8> {
     })
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn run_with_ledger<L: crate::deliver::ledger::Ledger>(
     args: &RunArgs,
     config: &Config,
@@ -806,7 +805,7 @@ async fn run_with_ledger<L: crate::deliver::ledger::Ledger>(
     leader: Option<tokio::sync::watch::Receiver<bool>>,
 ) -> anyhow::Result<u8> {
     use crate::deliver::console::Console;
-    use crate::deliver::slack::{Slack, SlackSettings, SlackToken};
+    use crate::deliver::slack::{Slack, SlackToken};
     let run = Run {
         args,
         config,
@@ -817,10 +816,8 @@ async fn run_with_ledger<L: crate::deliver::ledger::Ledger>(
     };
     match SlackToken::from_env()? {
         Some(token) => {
-            let slack = Arc::new(Slack::new(token, SlackSettings::from_env())?);
-            let counters = crate::chat::http::slack_counters(slack.clone());
-            run.with(&*slack, now, Some((counters, slack.clone())))
-                .await
+            let slack = Arc::new(Slack::new(token, slack_settings(config))?);
+            run.with(&*slack, now, Some(slack.clone())).await
         }
         None => {
             tracing::warn!(
@@ -828,6 +825,14 @@ async fn run_with_ledger<L: crate::deliver::ledger::Ledger>(
             );
             run.with(&Console::stdout(), now, None).await
         }
+    }
+}
+
+/// The Slack settings: the environment's base URL, the config's request timeout.
+fn slack_settings(config: &Config) -> crate::deliver::slack::SlackSettings {
+    crate::deliver::slack::SlackSettings {
+        request_timeout: Some(config.delivery.request_timeout),
+        ..crate::deliver::slack::SlackSettings::from_env()
     }
 }
 
@@ -846,15 +851,21 @@ impl<L: crate::deliver::ledger::Ledger> Run<'_, L> {
         &self,
         deliver: &D,
         now: Option<DateTime<FixedOffset>>,
-        slack: Option<(
-            crate::chat::http::DeliveryCounters,
-            Arc<crate::deliver::slack::Slack>,
-        )>,
+        slack: Option<Arc<crate::deliver::slack::Slack>>,
     ) -> anyhow::Result<u8> {
         use std::sync::atomic::AtomicBool;
         let stop = AtomicBool::new(false);
-        let (config, renderer, source, ledger) =
-            (self.config, self.renderer, self.source, self.ledger);
+        let metrics = crate::deliver::metrics::DeliveryMetrics::default();
+        let config = self.config;
+        let tick = crate::deliver::tick::Tick {
+            source: self.source,
+            config,
+            renderer: self.renderer,
+            deliver,
+            ledger: self.ledger,
+            stop: &stop,
+            metrics: Some(&metrics),
+        };
         if self.args.once {
             if self.leader.as_ref().is_some_and(|l| !*l.borrow()) {
                 eprintln!("not the leader: another replica delivers");
@@ -862,41 +873,24 @@ impl<L: crate::deliver::ledger::Ledger> Run<'_, L> {
             }
             let now =
                 now.unwrap_or_else(|| Utc::now().with_timezone(&config.time_zone).fixed_offset());
-            let outcome =
-                crate::deliver::tick::tick(source, config, renderer, deliver, ledger, now, &stop)
-                    .await?;
-            eprintln!(
-                "tick at {now}: {} due, {} {}, {} failed{}",
-                outcome.due,
-                outcome.sent.len(),
-                if deliver.records() {
-                    "sent"
-                } else {
-                    "printed (dry run: no Slack token)"
-                },
-                outcome.failed.len(),
-                outcome
-                    .stopped
-                    .as_deref()
-                    .map(|s| format!(", stopped: {s}"))
-                    .unwrap_or_default()
-            );
-            for (id, cause) in &outcome.failed {
-                eprintln!("  failed: {id}: {cause}");
-            }
-            let clean = outcome.failed.is_empty() && outcome.stopped.is_none();
-            return Ok(if clean { EXIT_OK } else { EXIT_PROBLEMS });
+            let outcome = tick.run(now).await?;
+            eprint!("{}", once_summary(&outcome, now, deliver.records()));
+            return Ok(if outcome.is_clean() {
+                EXIT_OK
+            } else {
+                EXIT_PROBLEMS
+            });
         }
         // The daemon also answers slash commands and serves health and metrics.
-        let state = server_state(config, slack)?;
+        let state = server_state(config, slack, Some(&metrics))?;
         let listener = tokio::net::TcpListener::bind(&self.args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", self.args.listen))?;
         let shutdown = Shutdown::new();
         let loader = tokio::spawn(crate::chat::http::keep_loaded(
             state.clone(),
-            source.clone(),
-            source.refresh_every(),
+            self.source.clone(),
+            self.source.refresh_every(),
         ));
         let http = tokio::spawn(crate::chat::http::serve(
             listener,
@@ -904,17 +898,7 @@ impl<L: crate::deliver::ledger::Ledger> Run<'_, L> {
             shutdown.wait(),
         ));
         let socket = spawn_socket_mode(state, shutdown.wait())?;
-        crate::deliver::tick::run_loop(
-            source,
-            config,
-            renderer,
-            deliver,
-            ledger,
-            &stop,
-            self.leader.clone(),
-            shutdown.on_signal(),
-        )
-        .await?;
+        crate::deliver::tick::run_loop(tick, self.leader.clone(), shutdown.on_signal()).await?;
         loader.abort();
         let _ = http.await;
         if let Some(s) = socket {
@@ -922,6 +906,47 @@ impl<L: crate::deliver::ledger::Ledger> Run<'_, L> {
         }
         Ok(EXIT_OK)
     }
+}
+
+/// What `run --once` prints on stderr: counts, then every notice not (proven) sent and why.
+pub fn once_summary(
+    outcome: &crate::deliver::tick::TickOutcome,
+    now: DateTime<FixedOffset>,
+    records: bool,
+) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "tick at {now}: {} due, {} {}, {} failed, {} pending{}",
+        outcome.due,
+        outcome.sent.len(),
+        if records {
+            "sent"
+        } else {
+            "printed (dry run: no Slack token)"
+        },
+        outcome.failed.len(),
+        outcome.pending.len(),
+        outcome
+            .stopped
+            .as_deref()
+            .map(|s| format!(", stopped: {s}"))
+            .unwrap_or_default()
+    );
+    for (id, cause) in &outcome.failed {
+        let _ = writeln!(out, "  failed: {id}: {cause}");
+    }
+    for (id, why) in &outcome.pending {
+        let _ = writeln!(out, "  pending: {id}: {why}");
+    }
+    if outcome.reported > 0 {
+        let _ = writeln!(
+            out,
+            "  {} failure(s) reported to the platform channel",
+            outcome.reported
+        );
+    }
+    out
 }
 
 /// One shutdown signal (Ctrl-C or SIGTERM), owned here and handed to every task.
@@ -956,10 +981,8 @@ impl Shutdown {
 
 fn server_state(
     config: &Config,
-    slack: Option<(
-        crate::chat::http::DeliveryCounters,
-        Arc<crate::deliver::slack::Slack>,
-    )>,
+    slack: Option<Arc<crate::deliver::slack::Slack>>,
+    delivery: Option<&crate::deliver::metrics::DeliveryMetrics>,
 ) -> anyhow::Result<Arc<crate::chat::http::AppState>> {
     let secret = crate::chat::verify::SigningSecret::from_env()?;
     if secret.is_none() {
@@ -970,8 +993,11 @@ fn server_state(
         Arc::new(Renderer::for_config(config)?),
         secret,
     );
-    if let Some((counters, slack)) = slack {
-        state.delivery = Some(counters);
+    if let Some(d) = delivery {
+        d.register(state.metrics.registry_mut());
+    }
+    if let Some(slack) = slack {
+        slack.counters().register(state.metrics.registry_mut());
         state.directory = Some(slack);
     }
     state.responder = Some(crate::deliver::slack::hyper_client(
@@ -1005,14 +1031,13 @@ fn cmd_serve(args: ServeArgs) -> anyhow::Result<u8> {
         let source = crate::inventory::source::open(&args.source.spec(&config)?).await?;
         // With a bot token, callers are matched to teams by email too.
         let slack = match crate::deliver::slack::SlackToken::from_env()? {
-            Some(token) => {
-                let settings = crate::deliver::slack::SlackSettings::from_env();
-                let slack = Arc::new(crate::deliver::slack::Slack::new(token, settings)?);
-                Some((crate::chat::http::slack_counters(slack.clone()), slack))
-            }
+            Some(token) => Some(Arc::new(crate::deliver::slack::Slack::new(
+                token,
+                slack_settings(&config),
+            )?)),
             None => None,
         };
-        let state = server_state(&config, slack)?;
+        let state = server_state(&config, slack, None)?;
         let listener = tokio::net::TcpListener::bind(&args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;

@@ -50,6 +50,7 @@ impl<W: Write> Deliver for Console<W> {
         &self,
         _notice_id: &str,
         _channel: &str,
+        _since: chrono::DateTime<chrono::FixedOffset>,
     ) -> Result<Option<Delivered>, DeliveryError> {
         Ok(None)
     }

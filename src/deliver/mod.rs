@@ -1,13 +1,20 @@
 //! Delivery edges: where rendered messages go (Slack, or stdout for dry runs).
 //!
 //! The [`Deliver`] trait is the contract between the scheduler and an edge. An edge sends one
-//! message at a time and handles transport retries itself (429 `Retry-After`, bounded retries
-//! on 5xx and timeouts); it never decides *what* to send, never records anything (that is the
-//! ledger's job) and never logs tokens.
+//! message at a time and handles transport retries itself — but only where a retry cannot post
+//! twice: a 429 or a refused connection (nothing was posted) is retried after a wait, a read is
+//! retried after a 5xx or a timeout, while a post whose answer was lost is **never** repeated:
+//! it ends as [`DeliveryError::Unknown`] and the scheduler reconciles it with the channel's
+//! history before anything is sent again. An edge never decides *what* to send, never records
+//! anything (that is the ledger's job) and never logs tokens.
+//!
+//! Every wait and request of an edge ends by the tick's deadline when one is set
+//! ([`with_deadline`]); past it, a call fails instead of waiting.
 
 pub mod console;
 pub mod leader;
 pub mod ledger;
+pub mod metrics;
 pub mod slack;
 pub mod tick;
 
@@ -35,9 +42,15 @@ pub enum DeliveryError {
     /// no other message can go out either; stop the tick.
     #[error("Slack rejected the token: {code}")]
     Auth { code: String },
-    /// Slack stayed unavailable (5xx, timeouts, repeated 429) after the bounded retries.
-    #[error("Slack unavailable after retries: {detail}")]
+    /// Definitely not posted, but worth trying again later: rate limited beyond the bounded
+    /// waits (or beyond the tick's deadline), connection refused, an HTTP 4xx.
+    #[error("Slack unavailable: {detail}")]
     Unavailable { detail: String },
+    /// The request may have had its effect (the message may be in the channel): a timeout, a
+    /// connection closed after the request was written, a 5xx, an answer that is not Slack's
+    /// JSON. Never retried blindly.
+    #[error("outcome unknown: {detail}")]
+    Unknown { detail: String },
 }
 
 impl DeliveryError {
@@ -51,8 +64,28 @@ impl DeliveryError {
         match self {
             DeliveryError::Rejected { code } | DeliveryError::Auth { code } => code.clone(),
             DeliveryError::Unavailable { .. } => "unavailable".to_string(),
+            DeliveryError::Unknown { .. } => "outcome_unknown".to_string(),
         }
     }
+
+    /// Whether the message may have been posted although this error came back.
+    pub fn may_have_posted(&self) -> bool {
+        matches!(self, DeliveryError::Unknown { .. })
+    }
+}
+
+tokio::task_local! {
+    static DEADLINE: tokio::time::Instant;
+}
+
+/// Runs `fut` with `deadline` as the limit for every edge call made inside it.
+pub async fn with_deadline<F: Future>(deadline: tokio::time::Instant, fut: F) -> F::Output {
+    DEADLINE.scope(deadline, fut).await
+}
+
+/// The deadline set by [`with_deadline`] for the current task, if any.
+pub fn deadline() -> Option<tokio::time::Instant> {
+    DEADLINE.try_with(|d| *d).ok()
 }
 
 /// A place messages can be sent to.
@@ -66,13 +99,16 @@ pub trait Deliver {
         message: &Message,
     ) -> impl Future<Output = Result<Delivered, DeliveryError>>;
 
-    /// Looks for a message tagged with `notice_id` in the recent history of `channel` (as
-    /// recorded in the ledger). `Ok(None)` means it is not there, so it may be sent again;
-    /// `Err` means the edge cannot tell (no history scope): the caller must not resend blindly.
+    /// Looks for a message tagged with `notice_id` in the history of `channel` (as recorded in
+    /// the ledger) posted since `since` (the attempt; a few minutes of clock skew are allowed).
+    /// `Ok(None)` means it is proven absent, so it may be sent again; `Err` means the edge
+    /// cannot tell (no history scope, channel not resolvable, Slack unavailable): the caller
+    /// must not resend.
     fn find_sent(
         &self,
         notice_id: &str,
         channel: &str,
+        since: chrono::DateTime<chrono::FixedOffset>,
     ) -> impl Future<Output = Result<Option<Delivered>, DeliveryError>>;
 
     /// Whether sends are recorded in the ledger (false for dry runs).

@@ -13,16 +13,26 @@
 //! pending.
 //!
 //! Retries are handled here, deterministically, with `tokio::time::sleep` (slack-morphism's own
-//! rate control and retries are never switched on):
+//! rate control and retries are never switched on). Whether a failed request may be repeated
+//! depends on whether repeating it could post twice:
 //!
-//! - HTTP 429: wait the `Retry-After` seconds and try again, at most
-//!   [`SlackSettings::max_rate_limit_waits`] times, then [`DeliveryError::Unavailable`];
-//! - HTTP 5xx, 408, connection errors and timeouts: at most [`SlackSettings::max_retries`]
+//! - HTTP 429 (Slack did nothing): wait the `Retry-After` seconds and try again, at most
+//!   [`SlackSettings::max_rate_limit_waits`] times and never past the tick's deadline, then
+//!   [`DeliveryError::Unavailable`];
+//! - connection refused (the request never left): at most [`SlackSettings::max_retries`]
 //!   retries with exponential backoff, then [`DeliveryError::Unavailable`];
+//! - HTTP 5xx, 408, a timeout, a connection closed after the request was written, an answer that
+//!   is not Slack's JSON: reads (`conversations.history`, `conversations.list`, lookups) are
+//!   retried like a refused connection; `chat.postMessage` is **not** — the message may be in
+//!   the channel — and ends at once as [`DeliveryError::Unknown`], for the scheduler to
+//!   reconcile with the channel's history;
 //! - `ok: false` with a token problem (`invalid_auth`, `missing_scope`, …):
 //!   [`DeliveryError::Auth`], no retry;
 //! - any other `ok: false` (`channel_not_found`, `users_not_found`, …):
 //!   [`DeliveryError::Rejected`], no retry.
+//!
+//! Every request is limited by [`SlackSettings::request_timeout`] and by the tick's deadline
+//! ([`crate::deliver::deadline`]), whichever comes first.
 //!
 //! A 429 is recognised when its body is JSON (Slack sends `{"ok":false,"error":"ratelimited"}`)
 //! or carries a non-JSON content type; an empty 429 body without a content type cannot be told
@@ -33,16 +43,18 @@
 //! HTTP statuses.
 
 use super::{Deliver, Delivered, DeliveryError, EVENT_TYPE};
+use crate::deliver::metrics::Labels;
 use crate::model::ids::Destination;
 use crate::render::Message;
 use anyhow::{Context, bail};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use serde::Deserialize;
 use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tracing::Instrument;
 
@@ -67,8 +79,14 @@ pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 /// The longest single backoff between retries after 5xx or connection errors.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
-/// How many messages of a channel's history [`Slack::find_sent`] looks at.
+/// Page size of `conversations.history` in [`Slack::find_sent`].
 const HISTORY_LIMIT: &str = "200";
+
+/// How many history pages [`Slack::find_sent`] reads at most (messages since the attempt only).
+const HISTORY_PAGES: usize = 10;
+
+/// Clock skew allowed between this host and Slack when searching history since an attempt.
+const HISTORY_SKEW_SECS: i64 = 600;
 
 /// Page size of `conversations.list` when resolving a channel name.
 const LIST_LIMIT: &str = "1000";
@@ -116,8 +134,9 @@ pub struct SlackSettings {
     pub backoff_base: Duration,
     /// How many 429 `Retry-After` waits one call may do before giving up.
     pub max_rate_limit_waits: u32,
-    /// Deadline for one HTTP request; `None` waits forever (only sensible in tests with paused
-    /// time, where a pending deadline would fire while the fake server answers).
+    /// Deadline for one HTTP request (config `delivery.request-timeout`, default 10 s); `None`
+    /// waits forever (only sensible in tests with paused time, where a pending deadline would
+    /// fire while the fake server answers).
     pub request_timeout: Option<Duration>,
 }
 
@@ -128,7 +147,7 @@ impl Default for SlackSettings {
             max_retries: 3,
             backoff_base: Duration::from_secs(1),
             max_rate_limit_waits: 5,
-            request_timeout: Some(Duration::from_secs(30)),
+            request_timeout: Some(Duration::from_secs(10)),
         }
     }
 }
@@ -157,22 +176,50 @@ impl SlackSettings {
     }
 }
 
-/// What the Slack edge has done since start, for `/metrics`.
-#[derive(Debug, Default)]
+/// What the Slack edge has done since start, for `/metrics` (`forewarn_slack_total{outcome}`).
+#[derive(Debug, Clone)]
 pub struct SlackCounters {
+    /// All of them, by `outcome` label.
+    pub family: Family<Labels, Counter>,
     /// Messages posted.
-    pub sent: AtomicU64,
-    /// Requests repeated after a 5xx, a connection error or a timeout.
-    pub retried: AtomicU64,
+    pub sent: Counter,
+    /// Requests repeated after a refused connection, or reads repeated after a 5xx or timeout.
+    pub retried: Counter,
     /// 429 answers (each one waited for, or given up on).
-    pub rate_limited: AtomicU64,
+    pub rate_limited: Counter,
     /// Messages that ended in a [`DeliveryError`].
-    pub failed: AtomicU64,
+    pub failed: Counter,
+}
+
+impl Default for SlackCounters {
+    fn default() -> Self {
+        let family = Family::<Labels, Counter>::default();
+        let of = |outcome: &str| {
+            family
+                .get_or_create(&vec![("outcome", outcome.to_string())])
+                .clone()
+        };
+        Self {
+            sent: of("sent"),
+            retried: of("retried"),
+            rate_limited: of("rate_limited"),
+            failed: of("failed"),
+            family,
+        }
+    }
 }
 
 impl SlackCounters {
-    fn bump(counter: &AtomicU64) {
-        counter.fetch_add(1, Ordering::Relaxed);
+    fn bump(counter: &Counter) {
+        counter.inc();
+    }
+
+    pub fn register(&self, registry: &mut prometheus_client::registry::Registry) {
+        registry.register(
+            "forewarn_slack",
+            "Slack Web API outcomes: messages sent and failed, requests retried, 429 answers",
+            self.family.clone(),
+        );
     }
 }
 
@@ -209,12 +256,33 @@ impl std::fmt::Debug for Slack {
 
 /// What to do after a failed request.
 enum Failure {
-    /// HTTP 429, with the `Retry-After` Slack asked for.
+    /// HTTP 429, with the `Retry-After` Slack asked for: nothing was done.
     RateLimited(Option<Duration>),
-    /// Worth retrying after a backoff.
-    Transient(String),
+    /// The request never reached Slack (connection refused): worth retrying.
+    NotSent(String),
+    /// The request may have had its effect: retried only when it is a read.
+    Unknown(String),
     /// Final for this message.
     Final(DeliveryError),
+}
+
+/// Whether `cause` (somewhere in its chain) is a failure to connect: the request never left.
+fn is_connect_error(cause: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(cause);
+    while let Some(e) = next {
+        if e.downcast_ref::<hyper_util::client::legacy::Error>()
+            .is_some_and(|h| h.is_connect())
+        {
+            return true;
+        }
+        if e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
+        {
+            return true;
+        }
+        next = e.source();
+    }
+    false
 }
 
 fn classify(method: &str, err: SlackClientError) -> Failure {
@@ -230,7 +298,7 @@ fn classify(method: &str, err: SlackClientError) -> Failure {
         SlackClientError::HttpError(e) => {
             let status = e.status_code.as_u16();
             if e.status_code.is_server_error() || status == 408 {
-                Failure::Transient(format!("{method}: HTTP {status}"))
+                Failure::Unknown(format!("{method}: HTTP {status}"))
             } else if status == 401 || status == 403 {
                 Failure::Final(DeliveryError::Auth {
                     code: format!("http_{status}"),
@@ -242,28 +310,37 @@ fn classify(method: &str, err: SlackClientError) -> Failure {
             }
         }
         SlackClientError::HttpProtocolError(e) => {
-            Failure::Transient(format!("{method}: connection failed: {e}"))
+            let connect = e.cause.as_deref().is_some_and(|c| is_connect_error(c));
+            if connect {
+                Failure::NotSent(format!("{method}: cannot connect: {e}"))
+            } else {
+                Failure::Unknown(format!("{method}: connection failed: {e}"))
+            }
         }
-        SlackClientError::SystemError(e) => Failure::Transient(format!("{method}: {e}")),
-        SlackClientError::EndOfStream(e) => Failure::Transient(format!("{method}: {e}")),
-        // The answer did not parse: the request may well have had its effect (a posted
-        // message), so repeating it blindly could post twice.
-        SlackClientError::ProtocolError(e) => Failure::Final(DeliveryError::Unavailable {
-            detail: format!("{method}: unexpected answer: {}", e.json_error),
-        }),
-        SlackClientError::SocketModeProtocolError(e) => {
-            Failure::Final(DeliveryError::Unavailable {
-                detail: format!("{method}: {e}"),
-            })
+        SlackClientError::SystemError(e) => Failure::Unknown(format!("{method}: {e}")),
+        SlackClientError::EndOfStream(e) => Failure::Unknown(format!("{method}: {e}")),
+        // The answer did not parse (an HTML error page, `{}`): the request may well have had its
+        // effect.
+        SlackClientError::ProtocolError(e) => {
+            Failure::Unknown(format!("{method}: unexpected answer: {}", e.json_error))
         }
+        SlackClientError::SocketModeProtocolError(e) => Failure::Unknown(format!("{method}: {e}")),
     }
 }
 
 /// One `conversations.history` answer, read leniently: other apps' metadata may hold any JSON.
+///
+/// `ok` is required: slack-morphism turns a 200 answer that is not JSON into `{}`, which must
+/// never read as "no messages".
 #[derive(Deserialize)]
 struct History {
+    #[allow(dead_code)]
+    ok: bool,
     #[serde(default)]
     messages: Vec<HistoryMessage>,
+    #[serde(default)]
+    has_more: bool,
+    response_metadata: Option<ListMetadata>,
 }
 
 #[derive(Deserialize)]
@@ -282,6 +359,8 @@ struct HistoryMetadata {
 /// One `conversations.list` page, read leniently (only names and ids matter here).
 #[derive(Deserialize)]
 struct ChannelList {
+    #[allow(dead_code)]
+    ok: bool,
     #[serde(default)]
     channels: Vec<ListedChannel>,
     response_metadata: Option<ListMetadata>,
@@ -397,10 +476,12 @@ impl Slack {
         &self.settings
     }
 
-    /// Runs one Web API call with the retry policy of this module.
+    /// Runs one Web API call with the retry policy of this module. `read` says whether the
+    /// call may be repeated after an unknown outcome (it changes nothing in Slack).
     async fn call<T, F, Fut>(
         &self,
         method: &'static str,
+        read: bool,
         mut request: F,
     ) -> Result<T, DeliveryError>
     where
@@ -409,20 +490,37 @@ impl Slack {
     {
         let mut failures: u32 = 0;
         let mut waits: u32 = 0;
+        let deadline = super::deadline();
+        let past_deadline =
+            |wait: Duration| deadline.is_some_and(|d| tokio::time::Instant::now() + wait >= d);
         loop {
-            let result = match self.settings.request_timeout {
+            // Without a request timeout (tests with paused time) the deadline does not cut
+            // requests short either: it would fire while the fake server answers.
+            let limit = self.settings.request_timeout.map(|t| match deadline {
+                Some(d) => t.min(d.saturating_duration_since(tokio::time::Instant::now())),
+                None => t,
+            });
+            if limit.is_some_and(|l| l.is_zero()) {
+                return Err(DeliveryError::Unavailable {
+                    detail: format!("{method}: not sent: the tick's deadline has passed"),
+                });
+            }
+            let result = match limit {
                 Some(limit) => match tokio::time::timeout(limit, request()).await {
                     Ok(result) => result.map_err(|e| classify(method, e)),
-                    Err(_) => Err(Failure::Transient(format!(
+                    Err(_) => Err(Failure::Unknown(format!(
                         "{method}: no answer within {}s",
                         limit.as_secs_f64()
                     ))),
                 },
                 None => request().await.map_err(|e| classify(method, e)),
             };
-            match result {
+            let (detail, wait) = match result {
                 Ok(value) => return Ok(value),
                 Err(Failure::Final(err)) => return Err(err),
+                Err(Failure::Unknown(detail)) if !read => {
+                    return Err(DeliveryError::Unknown { detail });
+                }
                 Err(Failure::RateLimited(after)) => {
                     SlackCounters::bump(&self.counters.rate_limited);
                     let wait = after.unwrap_or(self.settings.backoff_base);
@@ -431,9 +529,12 @@ impl Slack {
                             detail: format!("{method}: still rate limited after {waits} waits"),
                         });
                     }
-                    if wait > MAX_RETRY_AFTER {
+                    if wait > MAX_RETRY_AFTER || past_deadline(wait) {
                         return Err(DeliveryError::Unavailable {
-                            detail: format!("{method}: rate limited for {}s", wait.as_secs()),
+                            detail: format!(
+                                "{method}: rate limited for {}s, past this tick's deadline",
+                                wait.as_secs()
+                            ),
                         });
                     }
                     waits += 1;
@@ -443,24 +544,29 @@ impl Slack {
                         "Slack rate limit: waiting"
                     );
                     tokio::time::sleep(wait).await;
+                    continue;
                 }
-                Err(Failure::Transient(detail)) => {
-                    if failures >= self.settings.max_retries {
-                        return Err(DeliveryError::Unavailable {
-                            detail: format!("{detail} (after {failures} retries)"),
-                        });
-                    }
+                Err(Failure::NotSent(detail) | Failure::Unknown(detail)) => {
                     let wait = self
                         .settings
                         .backoff_base
                         .saturating_mul(2u32.saturating_pow(failures))
                         .min(MAX_BACKOFF);
-                    failures += 1;
-                    SlackCounters::bump(&self.counters.retried);
-                    tracing::info!(method, %detail, backoff_s = wait.as_secs_f64(), attempt = failures, "Slack call failed: retrying");
-                    tokio::time::sleep(wait).await;
+                    (detail, wait)
                 }
+            };
+            if failures >= self.settings.max_retries || past_deadline(wait) {
+                let detail = format!("{detail} (after {failures} retries)");
+                return Err(if read {
+                    DeliveryError::Unknown { detail }
+                } else {
+                    DeliveryError::Unavailable { detail }
+                });
             }
+            failures += 1;
+            SlackCounters::bump(&self.counters.retried);
+            tracing::info!(method, %detail, backoff_s = wait.as_secs_f64(), attempt = failures, "Slack call failed: retrying");
+            tokio::time::sleep(wait).await;
         }
     }
 
@@ -478,7 +584,7 @@ impl Slack {
         let request = SlackApiUsersInfoRequest::new(SlackUserId(user_id.to_string()));
         let request = &request;
         let found = self
-            .call("users.info", || {
+            .call("users.info", true, || {
                 let session = self.client.open_session(&self.token);
                 async move { session.users_info(request).await }
             })
@@ -503,7 +609,7 @@ impl Slack {
         let request = SlackApiUsersLookupByEmailRequest::new(EmailAddress(email.to_string()));
         let request = &request;
         let found = self
-            .call("users.lookupByEmail", || {
+            .call("users.lookupByEmail", true, || {
                 let session = self.client.open_session(&self.token);
                 async move { session.users_lookup_by_email(request).await }
             })
@@ -528,7 +634,7 @@ impl Slack {
             .with_users(ids.into_iter().map(SlackUserId).collect());
         let request = &request;
         let opened = self
-            .call("conversations.open", || {
+            .call("conversations.open", true, || {
                 let session = self.client.open_session(&self.token);
                 async move { session.conversations_open(request).await }
             })
@@ -555,7 +661,7 @@ impl Slack {
         let request = SlackApiChatPostMessageRequest::new(SlackChannelId(channel), content);
         let request = &request;
         let posted = self
-            .call("chat.postMessage", || {
+            .call("chat.postMessage", false, || {
                 let session = self.client.open_session(&self.token);
                 async move { session.chat_post_message(request).await }
             })
@@ -579,7 +685,12 @@ impl Slack {
                         code: "no_recipients".to_string(),
                     });
                 }
-                self.open_conversation(&emails).await?
+                // Nothing is posted before `chat.postMessage`: a lookup that failed in any way
+                // leaves the message definitely unsent.
+                self.open_conversation(&emails).await.map_err(|e| match e {
+                    DeliveryError::Unknown { detail } => DeliveryError::Unavailable { detail },
+                    other => other,
+                })?
             }
             Destination::Channel(c) => c.clone(),
         };
@@ -613,7 +724,7 @@ impl Slack {
             ];
             let params = &params;
             let page: ChannelList = self
-                .call("conversations.list", || {
+                .call("conversations.list", true, || {
                     let session = self.client.open_session(&self.token);
                     async move {
                         session
@@ -684,35 +795,53 @@ impl Deliver for Slack {
         &self,
         notice_id: &str,
         channel: &str,
+        since: chrono::DateTime<chrono::FixedOffset>,
     ) -> Result<Option<Delivered>, DeliveryError> {
         let span = tracing::info_span!("slack_find_sent", notice_id, channel);
         async {
             let channel = self.resolve(channel).await?;
-            let params: Vec<(&str, Option<String>)> = vec![
-                ("channel", Some(channel.clone())),
-                ("limit", Some(HISTORY_LIMIT.to_string())),
-                ("include_all_metadata", Some("true".to_string())),
-            ];
-            let params = &params;
-            let history: History = self
-                .call("conversations.history", || {
-                    let session = self.client.open_session(&self.token);
-                    async move {
-                        session
-                            .http_session_api
-                            .http_get("conversations.history", params, None)
-                            .await
-                    }
-                })
-                .await?;
-            Ok(history
-                .messages
-                .into_iter()
-                .find(|m| m.is_notice(notice_id))
-                .map(|m| Delivered {
-                    channel: channel.clone(),
-                    ts: m.ts,
-                }))
+            let oldest = (since.timestamp() - HISTORY_SKEW_SECS).max(0);
+            let mut cursor: Option<String> = None;
+            for _ in 0..HISTORY_PAGES {
+                let params: Vec<(&str, Option<String>)> = vec![
+                    ("channel", Some(channel.clone())),
+                    ("limit", Some(HISTORY_LIMIT.to_string())),
+                    ("oldest", Some(format!("{oldest}.000000"))),
+                    ("include_all_metadata", Some("true".to_string())),
+                    ("cursor", cursor.clone()),
+                ];
+                let params = &params;
+                let history: History = self
+                    .call("conversations.history", true, || {
+                        let session = self.client.open_session(&self.token);
+                        async move {
+                            session
+                                .http_session_api
+                                .http_get("conversations.history", params, None)
+                                .await
+                        }
+                    })
+                    .await?;
+                if let Some(m) = history.messages.iter().find(|m| m.is_notice(notice_id)) {
+                    return Ok(Some(Delivered {
+                        channel: channel.clone(),
+                        ts: m.ts.clone(),
+                    }));
+                }
+                cursor = history
+                    .response_metadata
+                    .and_then(|m| m.next_cursor)
+                    .filter(|c| !c.is_empty());
+                if !history.has_more || cursor.is_none() {
+                    return Ok(None);
+                }
+            }
+            // Too much history to prove it absent.
+            Err(DeliveryError::Unknown {
+                detail: format!(
+                    "conversations.history: more than {HISTORY_PAGES} pages since the attempt"
+                ),
+            })
         }
         .instrument(span)
         .await

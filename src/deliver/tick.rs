@@ -1,14 +1,27 @@
-//! The scheduler: one tick is "load, plan, pick what is due and not yet sent, render, deliver,
-//! record"; the daemon is a thin loop that runs a tick at every time of the cron schedule.
+//! The scheduler: one tick is "reconcile, load, plan, pick what is due and not yet sent, render,
+//! deliver, record, report"; the daemon is a thin loop that runs a tick at every time of the
+//! cron schedule.
 //!
-//! [`tick`] is public so tests (and `forewarn run --once`) drive it directly with a fixed time.
-//! It never sends a notice the ledger already holds, writes `pending` before each send, keeps
-//! to about one message per second per channel without idling while other channels have work,
-//! and stops between messages (never inside one) when asked to shut down.
+//! [`Tick::run`] is public so tests (and `forewarn run --once`) drive it directly with a fixed
+//! time. A tick:
+//!
+//! - never sends a notice the ledger already holds, and writes `pending` (with the attempt
+//!   time) before each send;
+//! - never sends again a notice whose outcome is unknown: a `pending` entry is first looked up
+//!   in the channel's history since its attempt, marked `sent` when found, and only when it is
+//!   proven absent is it cleared and sent again; when history cannot be read (no scope,
+//!   channel not resolvable) it stays pending and the platform channel is told once;
+//! - delivers every channel concurrently (one future per channel), keeping to
+//!   `delivery.channel-pace` (one message per second by default) within a channel;
+//! - ends by its deadline (`delivery.tick-deadline`): every Slack request and wait is bounded
+//!   by it, and what is left stays for the next tick;
+//! - reports every new failure (notice, reason) to the platform channel once, in one message;
+//! - stops between messages (never inside one) when asked to shut down.
 
 use crate::config::Config;
 use crate::deliver::ledger::{Entry, Ledger, LedgerError, Reported, State};
-use crate::deliver::{Deliver, DeliveryError};
+use crate::deliver::metrics::DeliveryMetrics;
+use crate::deliver::{Deliver, DeliveryError, with_deadline};
 use crate::inventory::snapshot::InventorySource;
 use crate::model::ids::{ClusterName, Destination};
 use crate::plan::{Notice, Plan, plan};
@@ -16,12 +29,8 @@ use crate::render::{Message, Renderer};
 use chrono::{DateTime, FixedOffset, Utc};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 use tokio::sync::Mutex;
 use tracing::{Instrument, error, info, info_span, warn};
-
-/// Slack's guidance: about one message per second per channel.
-pub const CHANNEL_PACE: Duration = Duration::from_secs(1);
 
 /// What one tick did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -30,12 +39,24 @@ pub struct TickOutcome {
     pub due: usize,
     /// Delivered (or printed, in a dry run).
     pub sent: Vec<String>,
-    /// Refused by Slack, with the error; recorded as failed.
+    /// Refused by Slack (recorded as failed) or not renderable, with the reason.
     pub failed: Vec<(String, String)>,
+    /// Due or pending but not (proven) sent at the end of the tick, with the reason: an outcome
+    /// still unknown, a refusal worth retrying, history that cannot be read, the deadline.
+    pub pending: Vec<(String, String)>,
+    /// Failures newly told to the platform channel.
+    pub reported: usize,
     /// Pending entries resolved at the start of the tick (found in Slack, or cleared to resend).
     pub reconciled: usize,
     /// Set when the tick stopped early: a token error, or shutdown.
     pub stopped: Option<String>,
+}
+
+impl TickOutcome {
+    /// Whether everything due was sent or proven sent.
+    pub fn is_clean(&self) -> bool {
+        self.failed.is_empty() && self.pending.is_empty() && self.stopped.is_none()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -77,90 +98,79 @@ pub fn due<'a>(planned: &'a Plan, ledger: &impl Ledger) -> Vec<&'a Notice> {
     out
 }
 
-/// Resolves `pending` entries left by a crash or an unanswered send: found in the channel's
-/// history → `sent`; not found → cleared so the notice can be sent again; unknown (no history
-/// scope, Slack down) → left pending, never resent blindly.
-pub async fn reconcile<D: Deliver>(
-    deliver: &D,
-    ledger: &Mutex<impl Ledger>,
-) -> Result<usize, LedgerError> {
-    let pending: Vec<Entry> = ledger
-        .lock()
-        .await
-        .entries()
-        .into_iter()
-        .filter(|e| e.state == State::Pending)
-        .collect();
-    let mut resolved = 0;
-    for entry in pending {
-        let channel = entry
-            .channel
-            .clone()
-            .unwrap_or_else(|| entry.destination.clone());
-        match deliver.find_sent(&entry.id, &channel).await {
-            Ok(Some(found)) => {
-                info!(notice = %entry.id, "pending notice found in Slack; marking it sent");
-                ledger
-                    .lock()
-                    .await
-                    .put(Entry {
-                        state: State::Sent,
-                        channel: Some(found.channel),
-                        ts: Some(found.ts),
-                        ..entry
-                    })
-                    .await?;
-                resolved += 1;
-            }
-            Ok(None) => {
-                info!(notice = %entry.id, "pending notice not found in Slack; it will be sent again");
-                ledger.lock().await.remove(&entry.id).await?;
-                resolved += 1;
-            }
-            Err(e) => {
-                warn!(notice = %entry.id, error = %e, "cannot check whether a pending notice was sent; leaving it pending")
-            }
-        }
+/// A failure worth telling the platform channel about: the notice, a stable reason, details.
+#[derive(Debug, Clone)]
+struct Failure {
+    id: String,
+    reason: String,
+    detail: String,
+}
+
+/// Everything a tick works with.
+pub struct Tick<'a, S, D, L> {
+    pub source: &'a S,
+    pub config: &'a Config,
+    pub renderer: &'a Renderer,
+    pub deliver: &'a D,
+    pub ledger: &'a Mutex<L>,
+    /// Set to stop between messages (shutdown, lost leadership).
+    pub stop: &'a AtomicBool,
+    /// Where the outcome is counted for `/metrics`, if anywhere.
+    pub metrics: Option<&'a DeliveryMetrics>,
+}
+
+impl<S, D, L> Clone for Tick<'_, S, D, L> {
+    fn clone(&self) -> Self {
+        *self
     }
-    Ok(resolved)
 }
 
-/// One scheduler step at `now`.
-#[allow(clippy::too_many_arguments)]
-pub async fn tick<D: Deliver, L: Ledger>(
-    source: &impl InventorySource,
-    config: &Config,
-    renderer: &Renderer,
-    deliver: &D,
-    ledger: &Mutex<L>,
-    now: DateTime<FixedOffset>,
-    stop: &AtomicBool,
-) -> Result<TickOutcome, TickError> {
-    tick_with(source, config, renderer, deliver, ledger, now, stop, None).await
-}
+impl<S, D, L> Copy for Tick<'_, S, D, L> {}
 
-/// [`tick`], remembering in `modes` where each policy audits from one tick to the next, so a
-/// policy flipped to Enforce since the previous tick — with or without an enforcement date —
-/// sends its "now enforced" notices (once: they share the date-based notices' ids).
-#[allow(clippy::too_many_arguments)]
-pub async fn tick_with<D: Deliver, L: Ledger>(
-    source: &impl InventorySource,
-    config: &Config,
-    renderer: &Renderer,
-    deliver: &D,
-    ledger: &Mutex<L>,
-    now: DateTime<FixedOffset>,
-    stop: &AtomicBool,
-    modes: Option<&Mutex<Option<crate::plan::readiness::AuditModes>>>,
-) -> Result<TickOutcome, TickError> {
-    let span = info_span!("tick", now = %now);
-    async move {
+impl<'a, S: InventorySource, D: Deliver, L: Ledger> Tick<'a, S, D, L> {
+    /// One scheduler step at `now`.
+    pub async fn run(&self, now: DateTime<FixedOffset>) -> Result<TickOutcome, TickError> {
+        self.run_with(now, None).await
+    }
+
+    /// [`Tick::run`], remembering in `modes` where each policy audits from one tick to the
+    /// next, so a policy flipped to Enforce since the previous tick — with or without an
+    /// enforcement date — sends its "now enforced" notices (once: they share the date-based
+    /// notices' ids).
+    pub async fn run_with(
+        &self,
+        now: DateTime<FixedOffset>,
+        modes: Option<&Mutex<Option<crate::plan::readiness::AuditModes>>>,
+    ) -> Result<TickOutcome, TickError> {
+        let span = info_span!("tick", now = %now);
+        let deadline = tokio::time::Instant::now() + self.config.delivery.tick_deadline;
+        let outcome = with_deadline(deadline, self.steps(now, modes, deadline))
+            .instrument(span)
+            .await?;
+        if let Some(m) = self.metrics {
+            m.record(&outcome);
+        }
+        Ok(outcome)
+    }
+
+    async fn steps(
+        &self,
+        now: DateTime<FixedOffset>,
+        modes: Option<&Mutex<Option<crate::plan::readiness::AuditModes>>>,
+        deadline: tokio::time::Instant,
+    ) -> Result<TickOutcome, TickError> {
+        let (config, ledger, deliver) = (self.config, self.ledger, self.deliver);
         let mut outcome = TickOutcome::default();
+        let mut failures: Vec<Failure> = Vec::new();
+        let mut unresolved: Vec<(String, String)> = Vec::new();
         if deliver.records() {
-            outcome.reconciled = reconcile(deliver, ledger).await?;
+            let r = reconcile(deliver, ledger, deadline).await?;
+            outcome.reconciled = r.resolved;
+            unresolved = r.unresolved;
+            failures.extend(r.unconfirmed);
             ledger.lock().await.prune(now).await?;
         }
-        let inventory = source.load()?;
+        let inventory = self.source.load()?;
         for p in inventory.iter().flat_map(|inv| &inv.problems) {
             warn!(problem = %p, "inventory");
         }
@@ -191,182 +201,317 @@ pub async fn tick_with<D: Deliver, L: Ledger>(
         outcome.due = due.len();
         let mut by_channel: BTreeMap<String, Vec<(Notice, Message)>> = BTreeMap::new();
         for n in due {
-            match renderer.render(&n, config) {
+            match self.renderer.render(&n, config) {
                 Ok(m) => by_channel
                     .entry(m.channel.to_string())
                     .or_default()
                     .push((n, m)),
-                Err(e) => error!(notice = %n.id, error = %e, "cannot render notice; skipped"),
+                Err(e) => {
+                    error!(notice = %n.id, error = %e, "cannot render notice; not sent");
+                    outcome
+                        .failed
+                        .push((n.id.to_string(), "render_error".into()));
+                    failures.push(Failure {
+                        id: n.id.to_string(),
+                        reason: "render_error".into(),
+                        detail: e.to_string(),
+                    });
+                }
             }
         }
         let abort = AtomicBool::new(false);
         let results = futures::future::join_all(
             by_channel
                 .into_values()
-                .map(|queue| send_queue(queue, deliver, ledger, now, stop, &abort)),
+                .map(|queue| self.send_queue(queue, deadline, &abort)),
         )
         .await;
         for r in results {
             let r = r?;
-            outcome.sent.extend(r.sent);
-            outcome.failed.extend(r.failed);
+            outcome.sent.extend(r.outcome.sent);
+            outcome.failed.extend(r.outcome.failed);
+            outcome.pending.extend(r.outcome.pending);
+            failures.extend(r.failures);
             if outcome.stopped.is_none() {
-                outcome.stopped = r.stopped;
+                outcome.stopped = r.outcome.stopped;
             }
         }
+        outcome.pending.extend(unresolved);
         if deliver.records() {
-            report_failures(&outcome.failed, config, renderer, deliver, ledger).await?;
+            outcome.reported = self.report(&failures, now).await?;
         }
         info!(
             due = outcome.due,
             sent = outcome.sent.len(),
             failed = outcome.failed.len(),
+            pending = outcome.pending.len(),
             "tick done"
         );
         Ok(outcome)
     }
-    .instrument(span)
-    .await
-}
 
-/// Sends one channel's messages in order, one per [`CHANNEL_PACE`].
-async fn send_queue<D: Deliver, L: Ledger>(
-    queue: Vec<(Notice, Message)>,
-    deliver: &D,
-    ledger: &Mutex<L>,
-    now: DateTime<FixedOffset>,
-    stop: &AtomicBool,
-    abort: &AtomicBool,
-) -> Result<TickOutcome, LedgerError> {
-    let mut out = TickOutcome::default();
-    for (i, (notice, message)) in queue.into_iter().enumerate() {
-        if i > 0 && deliver.records() {
-            tokio::time::sleep(CHANNEL_PACE).await;
-        }
-        if stop.load(Ordering::SeqCst) {
-            out.stopped = Some("shutdown".into());
-            break;
-        }
-        if abort.load(Ordering::SeqCst) {
-            out.stopped = Some("token rejected".into());
-            break;
-        }
-        let pending = Entry {
-            id: notice.id.to_string(),
-            state: State::Pending,
-            destination: notice.destination.to_string(),
-            channel: None,
-            ts: None,
-            error: None,
-            at: now,
-            enforce_at: notice.keep_until,
-        };
-        if deliver.records() {
-            ledger.lock().await.put(pending.clone()).await?;
-        }
-        let span = info_span!("notice", id = %notice.id, destination = %notice.destination);
-        let result = deliver.send(&pending.id, &message).instrument(span).await;
-        match result {
-            Ok(d) => {
-                if deliver.records() {
-                    ledger
-                        .lock()
-                        .await
-                        .put(Entry {
-                            state: State::Sent,
-                            channel: Some(d.channel),
-                            ts: Some(d.ts),
-                            at: Utc::now().fixed_offset(),
-                            ..pending
-                        })
-                        .await?;
-                }
-                out.sent.push(notice.id.to_string());
+    /// Sends one channel's messages in order, one per `delivery.channel-pace`.
+    async fn send_queue(
+        &self,
+        queue: Vec<(Notice, Message)>,
+        deadline: tokio::time::Instant,
+        abort: &AtomicBool,
+    ) -> Result<QueueOutcome, LedgerError> {
+        let (deliver, ledger) = (self.deliver, self.ledger);
+        let mut out = QueueOutcome::default();
+        let mut queue = queue.into_iter().enumerate().peekable();
+        while let Some((i, (notice, message))) = queue.next() {
+            if i > 0 && deliver.records() {
+                tokio::time::sleep(self.config.delivery.channel_pace).await;
             }
-            Err(e @ DeliveryError::Auth { .. }) => {
-                error!(notice = %notice.id, error = %e, "Slack rejected the token; stopping this tick");
-                // Nothing was posted: forget the pending entry so the notice goes out once the
-                // token is fixed.
-                ledger.lock().await.remove(&notice.id.to_string()).await?;
-                abort.store(true, Ordering::SeqCst);
-                out.stopped = Some(e.to_string());
+            if self.stop.load(Ordering::SeqCst) {
+                out.outcome.stopped = Some("shutdown".into());
                 break;
             }
-            Err(e @ DeliveryError::Unavailable { .. }) => {
-                // Slack may or may not have posted it: stays pending, reconciled next tick.
-                warn!(notice = %notice.id, error = %e, "delivery outcome unknown; left pending");
+            if abort.load(Ordering::SeqCst) {
+                out.outcome.stopped = Some("token rejected".into());
+                break;
             }
-            Err(e @ DeliveryError::Rejected { .. }) => {
-                warn!(notice = %notice.id, error = %e, "Slack refused the notice; recorded as failed");
+            if tokio::time::Instant::now() >= deadline {
+                warn!(channel = %message.channel, "tick deadline reached; the rest waits for the next tick");
+                out.outcome.pending.push((
+                    notice.id.to_string(),
+                    "not sent: tick deadline reached".into(),
+                ));
+                out.outcome.pending.extend(queue.map(|(_, (n, _))| {
+                    (n.id.to_string(), "not sent: tick deadline reached".into())
+                }));
+                break;
+            }
+            let pending = Entry {
+                id: notice.id.to_string(),
+                state: State::Pending,
+                destination: notice.destination.to_string(),
+                channel: None,
+                ts: None,
+                error: None,
+                // The attempt, by the wall clock Slack's history uses.
+                at: Utc::now().fixed_offset(),
+                enforce_at: notice.keep_until,
+            };
+            if deliver.records() {
+                ledger.lock().await.put(pending.clone()).await?;
+            }
+            let span = info_span!("notice", id = %notice.id, destination = %notice.destination);
+            let result = deliver.send(&pending.id, &message).instrument(span).await;
+            match result {
+                Ok(d) => {
+                    if deliver.records() {
+                        ledger
+                            .lock()
+                            .await
+                            .put(Entry {
+                                state: State::Sent,
+                                channel: Some(d.channel),
+                                ts: Some(d.ts),
+                                at: Utc::now().fixed_offset(),
+                                ..pending
+                            })
+                            .await?;
+                    }
+                    out.outcome.sent.push(notice.id.to_string());
+                }
+                Err(e @ DeliveryError::Auth { .. }) => {
+                    error!(notice = %notice.id, error = %e, "Slack rejected the token; stopping this tick");
+                    // Nothing was posted: forget the pending entry so the notice goes out once
+                    // the token is fixed.
+                    ledger.lock().await.remove(&pending.id).await?;
+                    abort.store(true, Ordering::SeqCst);
+                    out.outcome
+                        .pending
+                        .push((pending.id, format!("not sent: {}", e.cause())));
+                    out.outcome.stopped = Some(e.to_string());
+                    break;
+                }
+                Err(e @ DeliveryError::Unknown { .. }) => {
+                    // Slack may or may not have posted it: stays pending, reconciled with the
+                    // channel's history at the next tick before anything is sent again.
+                    warn!(notice = %notice.id, error = %e, "delivery outcome unknown; left pending");
+                    out.outcome.pending.push((pending.id, e.to_string()));
+                }
+                Err(e @ DeliveryError::Unavailable { .. }) => {
+                    // Definitely not posted: due again at the next tick.
+                    warn!(notice = %notice.id, error = %e, "not delivered; tried again at the next tick");
+                    if deliver.records() {
+                        ledger.lock().await.remove(&pending.id).await?;
+                    }
+                    out.outcome
+                        .pending
+                        .push((pending.id, format!("not sent: {e}")));
+                }
+                Err(e @ DeliveryError::Rejected { .. }) => {
+                    warn!(notice = %notice.id, error = %e, "Slack refused the notice; recorded as failed");
+                    if deliver.records() {
+                        ledger
+                            .lock()
+                            .await
+                            .put(Entry {
+                                state: State::Failed,
+                                error: Some(e.cause()),
+                                ..pending
+                            })
+                            .await?;
+                    }
+                    out.failures.push(Failure {
+                        id: notice.id.to_string(),
+                        reason: e.cause(),
+                        detail: format!("Slack answered {} for {}", e.cause(), notice.destination),
+                    });
+                    out.outcome.failed.push((notice.id.to_string(), e.cause()));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Tells the platform channel, in one message, about every failure (notice, reason) not
+    /// reported before; remembers them in the ledger once the message is posted. Returns how
+    /// many were reported.
+    async fn report(
+        &self,
+        failures: &[Failure],
+        now: DateTime<FixedOffset>,
+    ) -> Result<usize, LedgerError> {
+        let new: Vec<&Failure> = {
+            let l = self.ledger.lock().await;
+            let mut seen = BTreeSet::new();
+            failures
+                .iter()
+                .filter(|f| !l.reported(&f.id, &f.reason))
+                .filter(|f| seen.insert((f.id.clone(), f.reason.clone())))
+                .collect()
+        };
+        if new.is_empty() {
+            return Ok(0);
+        }
+        let reasons: BTreeSet<&str> = new.iter().map(|f| f.reason.as_str()).collect();
+        let data = serde_json::json!({
+            "cause": reasons.into_iter().collect::<Vec<_>>().join(", "),
+            "count": new.len(),
+            "items": new.iter().map(|f| serde_json::json!({
+                "id": f.id, "reason": f.reason, "detail": f.detail,
+            })).collect::<Vec<_>>(),
+        });
+        let mut message = match self.renderer.render_answer("failure", &data) {
+            Ok(m) => m,
+            Err(e) => {
+                error!(error = %e, "cannot render the delivery-failure report");
+                return Ok(0);
+            }
+        };
+        message.channel = Destination::Channel(self.config.platform.channel.clone());
+        let id = format!("failure/{}", now.to_rfc3339());
+        match self.deliver.send(&id, &message).await {
+            Ok(_) => {
+                let at = Utc::now().fixed_offset();
+                let items = new
+                    .iter()
+                    .map(|f| Reported {
+                        id: f.id.clone(),
+                        reason: f.reason.clone(),
+                        at,
+                    })
+                    .collect();
+                self.ledger.lock().await.mark_reported(items).await?;
+                Ok(new.len())
+            }
+            Err(e) => {
+                error!(error = %e, "cannot report delivery failures to the platform channel; trying again at the next tick");
+                Ok(0)
+            }
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct QueueOutcome {
+    outcome: TickOutcome,
+    failures: Vec<Failure>,
+}
+
+/// What reconciling the pending entries found.
+#[derive(Debug, Default)]
+struct Reconciled {
+    /// Found in Slack (now `sent`) or proven absent (cleared, to be sent again).
+    resolved: usize,
+    /// Still pending, with why.
+    unresolved: Vec<(String, String)>,
+    /// Pending entries that cannot be confirmed until someone acts (history scope, channel).
+    unconfirmed: Vec<Failure>,
+}
+
+/// Resolves `pending` entries left by a crash or an unanswered send: found in the channel's
+/// history since the attempt → `sent`; proven absent → cleared so the notice can be sent again;
+/// unknown (no history scope, channel not resolvable, Slack down) → left pending, never resent
+/// blindly.
+async fn reconcile<D: Deliver, L: Ledger>(
+    deliver: &D,
+    ledger: &Mutex<L>,
+    deadline: tokio::time::Instant,
+) -> Result<Reconciled, LedgerError> {
+    let pending: Vec<Entry> = ledger
+        .lock()
+        .await
+        .entries()
+        .into_iter()
+        .filter(|e| e.state == State::Pending)
+        .collect();
+    let mut out = Reconciled::default();
+    for entry in pending {
+        if tokio::time::Instant::now() >= deadline {
+            out.unresolved
+                .push((entry.id, "unconfirmed: tick deadline reached".into()));
+            continue;
+        }
+        let channel = entry
+            .channel
+            .clone()
+            .unwrap_or_else(|| entry.destination.clone());
+        match deliver.find_sent(&entry.id, &channel, entry.at).await {
+            Ok(Some(found)) => {
+                info!(notice = %entry.id, "pending notice found in Slack; marking it sent");
                 ledger
                     .lock()
                     .await
                     .put(Entry {
-                        state: State::Failed,
-                        error: Some(e.cause()),
-                        ..pending
+                        state: State::Sent,
+                        channel: Some(found.channel),
+                        ts: Some(found.ts),
+                        ..entry
                     })
                     .await?;
-                out.failed.push((notice.id.to_string(), e.cause()));
+                out.resolved += 1;
+            }
+            Ok(None) => {
+                info!(notice = %entry.id, "pending notice proven absent from Slack; it will be sent again");
+                ledger.lock().await.remove(&entry.id).await?;
+                out.resolved += 1;
+            }
+            Err(e @ (DeliveryError::Auth { .. } | DeliveryError::Rejected { .. })) => {
+                warn!(notice = %entry.id, error = %e, "cannot check whether a pending notice was sent; leaving it pending");
+                let reason = format!("unconfirmed: {}", e.cause());
+                out.unconfirmed.push(Failure {
+                    id: entry.id.clone(),
+                    reason: reason.clone(),
+                    detail: format!(
+                        "may or may not be in {channel}; forewarn cannot read that channel's history ({}), so it will not send it again",
+                        e.cause()
+                    ),
+                });
+                out.unresolved.push((entry.id, reason));
+            }
+            Err(e) => {
+                warn!(notice = %entry.id, error = %e, "cannot check whether a pending notice was sent; leaving it pending");
+                out.unresolved.push((entry.id, format!("unconfirmed: {e}")));
             }
         }
     }
     Ok(out)
-}
-
-/// Tells the platform channel about delivery failures, once per cause.
-async fn report_failures<D: Deliver, L: Ledger>(
-    failed: &[(String, String)],
-    config: &Config,
-    renderer: &Renderer,
-    deliver: &D,
-    ledger: &Mutex<L>,
-) -> Result<(), LedgerError> {
-    let mut causes: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for (id, cause) in failed {
-        causes.entry(cause).or_default().push(id);
-    }
-    for (cause, ids) in causes {
-        let ids: Vec<&str> = {
-            let l = ledger.lock().await;
-            ids.into_iter().filter(|i| !l.reported(i, cause)).collect()
-        };
-        if ids.is_empty() {
-            continue;
-        }
-        // Which destinations refused, so the platform team knows where to invite the app.
-        let data = serde_json::json!({
-            "cause": cause,
-            "count": ids.len(),
-            "items": ids.iter().map(|i| serde_json::json!({"id": i})).collect::<Vec<_>>(),
-        });
-        let mut message = match renderer.render_answer("failure", &data) {
-            Ok(m) => m,
-            Err(e) => {
-                error!(error = %e, "cannot render the delivery-failure report");
-                continue;
-            }
-        };
-        message.channel = Destination::Channel(config.platform.channel.clone());
-        match deliver.send(&format!("failure/{cause}"), &message).await {
-            Ok(_) => {
-                let at = Utc::now().fixed_offset();
-                let items = ids
-                    .iter()
-                    .map(|i| Reported {
-                        id: i.to_string(),
-                        reason: cause.to_string(),
-                        at,
-                    })
-                    .collect();
-                ledger.lock().await.mark_reported(items).await?
-            }
-            Err(e) => {
-                error!(cause, error = %e, "cannot report delivery failures to the platform channel")
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Runs a tick at every time of the schedule until `shutdown` resolves. A shutdown during a
@@ -376,17 +521,12 @@ async fn report_failures<D: Deliver, L: Ledger>(
 /// mid-tick, delivery stops before the next message — before another replica can take over.
 /// A ledger that cannot be written skips the tick (nothing is sent without a `pending` record)
 /// and is tried again at the next one.
-#[allow(clippy::too_many_arguments)]
-pub async fn run_loop<D: Deliver, L: Ledger>(
-    source: &impl InventorySource,
-    config: &Config,
-    renderer: &Renderer,
-    deliver: &D,
-    ledger: &Mutex<L>,
-    stop: &AtomicBool,
+pub async fn run_loop<S: InventorySource, D: Deliver, L: Ledger>(
+    tick: Tick<'_, S, D, L>,
     leader: Option<tokio::sync::watch::Receiver<bool>>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), TickError> {
+    let (config, ledger, stop) = (tick.config, tick.ledger, tick.stop);
     tokio::pin!(shutdown);
     // Where each policy audited at the previous tick (kept in memory: after a restart, only
     // flips on their enforcement date are noticed until the next tick).
@@ -426,16 +566,7 @@ pub async fn run_loop<D: Deliver, L: Ledger>(
             }
         };
         let tick_at = next.fixed_offset();
-        let tick_fut = tick_with(
-            source,
-            config,
-            renderer,
-            deliver,
-            ledger,
-            tick_at,
-            stop,
-            Some(&modes),
-        );
+        let tick_fut = tick.run_with(tick_at, Some(&modes));
         tokio::pin!(tick_fut);
         let result = tokio::select! {
             r = &mut tick_fut => r,

@@ -32,6 +32,8 @@ pub enum Fault {
     PostThenHtml,
     /// Does not post; answers 429 with `Retry-After: 1`.
     RateLimited,
+    /// Does not post; answers 429 with `Retry-After: 3600`.
+    RateLimitedForAnHour,
     /// Does not post; answers 500.
     ServerError,
     /// Does not post; closes the connection without answering.
@@ -94,6 +96,10 @@ struct State {
     rng: Rng,
     /// Percent of requests that meet a fault (0: a healthy Slack).
     fault_percent: u64,
+    /// The faults drawn from.
+    kinds: Vec<Fault>,
+    /// Only requests to these methods meet faults (empty: all).
+    methods: Vec<String>,
     /// Whether `conversations.history` is allowed (false: `missing_scope`).
     history_scope: bool,
     /// How long a hanging answer hangs before the connection is dropped.
@@ -141,6 +147,8 @@ impl FakeSlack {
             history: Vec::new(),
             rng: Rng::new(seed),
             fault_percent: 0,
+            kinds: ALL_FAULTS.to_vec(),
+            methods: Vec::new(),
             history_scope: true,
             hang: Duration::from_secs(3),
             seq: 0,
@@ -178,6 +186,13 @@ impl FakeSlack {
     /// From now on, this percentage of requests meets a random fault.
     pub fn set_fault_percent(&self, percent: u64) {
         self.lock().fault_percent = percent;
+    }
+
+    /// From now on, faults are drawn from `kinds`, for requests to `methods` only (empty: all).
+    pub fn set_fault_kinds(&self, kinds: &[Fault], methods: &[&str]) {
+        let mut s = self.lock();
+        s.kinds = kinds.to_vec();
+        s.methods = methods.iter().map(|m| m.to_string()).collect();
     }
 
     pub fn set_history_scope(&self, allowed: bool) {
@@ -293,8 +308,11 @@ async fn connection(mut stream: TcpStream, state: Arc<Mutex<State>>) {
             let mut s = lock();
             *s.calls.entry(req.method_path.clone()).or_default() += 1;
             let percent = s.fault_percent;
-            let fault = if percent > 0 && s.rng.chance(percent) {
-                let f = ALL_FAULTS[s.rng.below(ALL_FAULTS.len() as u64) as usize];
+            let targeted = s.methods.is_empty() || s.methods.contains(&req.method_path);
+            let fault = if targeted && percent > 0 && !s.kinds.is_empty() && s.rng.chance(percent) {
+                let n = s.kinds.len() as u64;
+                let i = s.rng.below(n) as usize;
+                let f = s.kinds[i];
                 // Reads cannot "post": their faults are the transport ones.
                 let f = if req.method_path == "chat.postMessage" {
                     f
@@ -321,6 +339,21 @@ async fn connection(mut stream: TcpStream, state: Arc<Mutex<State>>) {
                     &mut stream,
                     "429 Too Many Requests",
                     "retry-after: 1\r\n",
+                    "application/json",
+                    &body,
+                )
+                .await
+                {
+                    return;
+                }
+                continue;
+            }
+            Fault::RateLimitedForAnHour => {
+                let body = json!({"ok": false, "error": "ratelimited"}).to_string();
+                if !answer(
+                    &mut stream,
+                    "429 Too Many Requests",
+                    "retry-after: 3600\r\n",
                     "application/json",
                     &body,
                 )
