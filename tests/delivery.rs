@@ -626,3 +626,114 @@ apiVersion: wgpolicyk8s.io/v1alpha2\nkind: PolicyReport\nmetadata: {{name: a, na
     );
     assert_eq!(posts(&server).await.len(), 1);
 }
+
+/// A template that fails at render time for some notices: the others go out, the run is not
+/// clean, and the platform hears once which notices could not be rendered.
+#[tokio::test(start_paused = true)]
+async fn render_failures_are_reported_once_and_the_rest_goes_out() {
+    let server = fake_slack(None).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let templates = dir.path().join("templates");
+    std::fs::create_dir_all(&templates).expect("mkdir");
+    let announce = std::fs::read_to_string(root().join("templates/announce.hbs")).expect("read");
+    // Breaks only the seven-day heads-ups (strict mode: an unknown variable is an error).
+    let broken = announce.replace(
+        "{{!-- section: what_to_do --}}\n",
+        "{{!-- section: what_to_do --}}\n{{#if (eq days_left 7)}}{{no_such_value}}{{/if}}",
+    );
+    assert_ne!(broken, announce);
+    std::fs::write(templates.join("announce.hbs"), broken).expect("write");
+    let mut config = example_config();
+    config.templates = Some(templates);
+    let renderer = Renderer::for_config(&config).expect("templates compile");
+    let source = SnapshotSource::new(root().join("examples/cluster"));
+    let state = dir.path().join("ledger.json");
+    let ledger = Mutex::new(FileLedger::open(&state).expect("ledger"));
+    let (slack, stop) = (slack(&server), AtomicBool::new(false));
+    let tick = Tick {
+        source: &source,
+        config: &config,
+        renderer: &renderer,
+        deliver: &slack,
+        ledger: &ledger,
+        stop: &stop,
+        metrics: None,
+    };
+    let outcome = tick.run(at(MONDAY)).await.expect("tick");
+    let broken: Vec<&String> = outcome
+        .failed
+        .iter()
+        .filter(|(_, r)| r == "render_error")
+        .map(|(id, _)| id)
+        .collect();
+    assert!(!broken.is_empty(), "{outcome:?}");
+    assert!(broken.iter().all(|id| id.ends_with("/T-7")), "{broken:?}");
+    assert!(!outcome.sent.is_empty());
+    assert!(!outcome.is_clean());
+    assert_eq!(outcome.reported, broken.len());
+    let report = report_texts(&server).await.pop().expect("one report");
+    assert!(
+        report.contains("render_error") && report.contains(broken[0].as_str()),
+        "{report}"
+    );
+    // Next tick: the same notices fail the same way; nothing new to report.
+    let again = tick
+        .run(at("2026-12-07T10:00:00+01:00"))
+        .await
+        .expect("tick");
+    assert_eq!(again.failed.len(), broken.len(), "{again:?}");
+    assert_eq!(again.reported, 0);
+    assert_eq!(report_texts(&server).await.len(), 1);
+}
+
+/// A pending notice whose channel cannot be resolved (not listed: private without
+/// `groups:read`, or gone) is never sent again blindly; the platform hears once.
+#[tokio::test(start_paused = true)]
+async fn a_pending_notice_in_an_unresolvable_channel_stays_pending_and_is_reported_once() {
+    let server = fake_slack(None).await;
+    Mock::given(method("GET"))
+        .and(path("/api/conversations.list"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "ok": true,
+            "channels": [{"id": "CPAYMENTS", "name": "payments-dev"}],
+            "response_metadata": {"next_cursor": ""},
+        })))
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().expect("dir");
+    let state = dir.path().join("ledger.json");
+    let id = "announce/require-run-as-nonroot/data/T-7";
+    {
+        let mut ledger = FileLedger::open(&state).expect("ledger");
+        ledger
+            .put(Entry {
+                id: id.into(),
+                state: State::Pending,
+                destination: "#data-eng".into(),
+                channel: None,
+                ts: None,
+                error: None,
+                at: at(MONDAY),
+                enforce_at: at("2026-12-14T00:00:00+01:00"),
+            })
+            .await
+            .expect("put");
+    }
+    let first = run_tick(&server, &state, MONDAY).await;
+    assert!(
+        first
+            .pending
+            .iter()
+            .any(|(p, why)| p == id && why == "unconfirmed: channel_not_found"),
+        "{first:?}"
+    );
+    assert_eq!(first.reported, 1);
+    let second = run_tick(&server, &state, "2026-12-07T10:00:00+01:00").await;
+    assert_eq!(second.reported, 0);
+    assert!(!second.is_clean());
+    let sent: Vec<String> = posts(&server).await.into_iter().map(|(_, i)| i).collect();
+    assert!(!sent.contains(&id.to_string()), "never sent blindly");
+    assert_eq!(report_texts(&server).await.len(), 1);
+    let ledger = FileLedger::read_only(&state).expect("reopen");
+    assert_eq!(ledger.get(id).map(|e| e.state), Some(State::Pending));
+}
