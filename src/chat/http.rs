@@ -9,7 +9,7 @@
 
 use crate::chat::answer::{Answer, answer_clusters, caller_team, help};
 use crate::chat::request::{SlashRequest, parse_form, parse_question};
-use crate::chat::verify::{SigningSecret, verify};
+use crate::chat::verify::{MAX_SKEW_SECS, SigningSecret, verify};
 use crate::config::Config;
 use crate::deliver::metrics::Labels;
 use crate::deliver::slack::Client;
@@ -134,6 +134,10 @@ pub struct AppState {
     /// Looks up a caller's email (Slack `users.info`) when the channel names no team.
     pub directory: Option<Arc<crate::deliver::slack::Slack>>,
     pub metrics: Metrics,
+    /// How long a request body may take to arrive (default [`ServerLimits`]'s).
+    pub body_read_timeout: Duration,
+    /// Signatures already accepted within the signature window.
+    pub replays: ReplayCache,
     inventory_tx: watch::Sender<Option<Arc<Vec<Inventory>>>>,
 }
 
@@ -152,6 +156,8 @@ impl AppState {
             responder: None,
             directory: None,
             metrics: Metrics::default(),
+            body_read_timeout: ServerLimits::default().body_read_timeout,
+            replays: ReplayCache::new(REPLAY_CACHE_SIZE),
             inventory_tx: watch::channel(None).0,
         }
     }
@@ -244,14 +250,27 @@ async fn commands(State(state): State<Arc<AppState>>, headers: HeaderMap, body: 
             "expected application/x-www-form-urlencoded",
         );
     }
-    let bytes: Bytes = match axum::body::to_bytes(body, MAX_BODY).await {
-        Ok(b) => b,
-        Err(_) => {
+    let bytes: Bytes = match tokio::time::timeout(
+        state.body_read_timeout,
+        axum::body::to_bytes(body, MAX_BODY),
+    )
+    .await
+    {
+        Ok(Ok(b)) => b,
+        Ok(Err(_)) => {
             return reject(
                 &state,
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "too_large",
                 "request body too large",
+            );
+        }
+        Err(_) => {
+            return reject(
+                &state,
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                "request body not received in time",
             );
         }
     };
@@ -279,6 +298,29 @@ async fn commands(State(state): State<Arc<AppState>>, headers: HeaderMap, body: 
             "signature",
             &e.to_string(),
         );
+    }
+    // 2b. A valid signature is accepted once: a replay within the window is refused.
+    match state
+        .replays
+        .first_use(header_str("x-slack-signature").unwrap_or_default(), now)
+    {
+        Ok(()) => {}
+        Err(Replay::Seen) => {
+            return reject(
+                &state,
+                StatusCode::UNAUTHORIZED,
+                "replay",
+                "this signed request was already received",
+            );
+        }
+        Err(Replay::Full) => {
+            return reject(
+                &state,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "replay_cache_full",
+                "too many requests; try again in a minute",
+            );
+        }
     }
     // 3. Only now parse.
     let request = match parse_form(&bytes) {
@@ -473,14 +515,247 @@ pub async fn keep_loaded(
     }
 }
 
-/// Serves [`router`] on `listener` until `shutdown` resolves.
+/// How many signatures the replay cache holds at most (Slack sends far fewer commands in five
+/// minutes); when full of live entries, new commands get 503 until some expire.
+pub const REPLAY_CACHE_SIZE: usize = 10_000;
+
+/// Why a signature was refused by the [`ReplayCache`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replay {
+    Seen,
+    Full,
+}
+
+/// The signatures accepted within the signature window ([`MAX_SKEW_SECS`] either side), so a
+/// captured request cannot be replayed; bounded in size. A std lock, never held across I/O.
+#[derive(Debug)]
+pub struct ReplayCache {
+    inner: std::sync::Mutex<ReplayInner>,
+}
+
+#[derive(Debug, Default)]
+struct ReplayInner {
+    /// Signature → until when it is remembered (unix seconds).
+    seen: std::collections::HashMap<String, i64>,
+    /// (until, signature), in insertion order, for expiry.
+    order: std::collections::VecDeque<(i64, String)>,
+    cap: usize,
+}
+
+impl ReplayCache {
+    pub fn new(cap: usize) -> Self {
+        Self {
+            inner: std::sync::Mutex::new(ReplayInner {
+                cap,
+                ..ReplayInner::default()
+            }),
+        }
+    }
+
+    /// Records `signature` as used at `now`; `Err(Seen)` when it was used within the window.
+    pub fn first_use(&self, signature: &str, now: i64) -> Result<(), Replay> {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let ReplayInner { seen, order, cap } = &mut *inner;
+        // Forget what has expired (in insertion order; a re-inserted signature keeps its
+        // latest time in `seen`).
+        while order.front().is_some_and(|(until, _)| *until < now) {
+            if let Some((_, sig)) = order.pop_front()
+                && seen.get(&sig).is_some_and(|u| *u < now)
+            {
+                seen.remove(&sig);
+            }
+        }
+        if seen.get(signature).is_some_and(|until| *until >= now) {
+            return Err(Replay::Seen);
+        }
+        if seen.len() >= *cap {
+            return Err(Replay::Full);
+        }
+        // Valid from now − window to now + window: remember it that long after now.
+        let until = now + 2 * MAX_SKEW_SECS;
+        seen.insert(signature.to_string(), until);
+        order.push_back((until, signature.to_string()));
+        Ok(())
+    }
+
+    pub fn len(&self) -> usize {
+        self.inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .seen
+            .len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Limits that keep slow or idle clients from starving the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerLimits {
+    /// A request's head must arrive within this time after the server starts waiting for it
+    /// (hyper's header read timeout; it also ends a keep-alive connection that sends nothing).
+    pub header_read_timeout: Duration,
+    /// A request body must arrive within this time (408 otherwise).
+    pub body_read_timeout: Duration,
+    /// A connection on which no byte moves for this long is closed.
+    pub idle_timeout: Duration,
+    /// Connections served at once; beyond them a client gets 503 and the connection is closed.
+    pub max_connections: usize,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 512,
+        }
+    }
+}
+
+/// Serves [`router`] on `listener` until `shutdown` resolves, with the default
+/// [`ServerLimits`].
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: Arc<AppState>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    info!(addr = ?listener.local_addr().ok(), "listening");
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    serve_with(listener, state, ServerLimits::default(), shutdown).await
+}
+
+/// The answer given, without reading anything, to a connection beyond the cap.
+const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\ncontent-length: 23\r\nretry-after: 1\r\nconnection: close\r\n\r\nserver busy, try again\n";
+
+/// Serves [`router`] on `listener` with `limits` until `shutdown` resolves; then lets the
+/// connections in flight finish (at most 10 seconds).
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+    limits: ServerLimits,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tokio::io::AsyncWriteExt;
+    info!(addr = ?listener.local_addr().ok(), ?limits, "listening");
+    let app = router(state);
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of descriptors, usually: wait a little rather than spin.
+                    warn!(error = %e, "cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            tokio::spawn(async move {
+                let mut stream = stream;
+                let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(BUSY)).await;
+                let _ = stream.shutdown().await;
+            });
+            continue;
+        };
+        let activity = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let started = tokio::time::Instant::now();
+        let io = TokioIo::new(ActivityIo {
+            inner: stream,
+            activity: activity.clone(),
+            started,
+        });
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let conn = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_read_timeout)
+            .serve_connection(io, service);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            let _permit = permit;
+            let idle = limits.idle_timeout;
+            let watchdog = async {
+                loop {
+                    tokio::time::sleep(idle / 4).await;
+                    let last =
+                        Duration::from_millis(activity.load(std::sync::atomic::Ordering::Relaxed));
+                    if started.elapsed().saturating_sub(last) >= idle {
+                        return;
+                    }
+                }
+            };
+            tokio::select! {
+                _ = conn => {}
+                _ = watchdog => {}
+            }
+        });
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await;
+    Ok(())
+}
+
+/// A socket that remembers when a byte last moved (milliseconds since `started`).
+struct ActivityIo {
+    inner: tokio::net::TcpStream,
+    activity: Arc<std::sync::atomic::AtomicU64>,
+    started: tokio::time::Instant,
+}
+
+impl ActivityIo {
+    fn touch(&self) {
+        let ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.activity
+            .store(ms, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl tokio::io::AsyncRead for ActivityIo {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let r = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
+        if matches!(r, std::task::Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            self.touch();
+        }
+        r
+    }
+}
+
+impl tokio::io::AsyncWrite for ActivityIo {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        data: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let r = std::pin::Pin::new(&mut self.inner).poll_write(cx, data);
+        if matches!(r, std::task::Poll::Ready(Ok(n)) if n > 0) {
+            self.touch();
+        }
+        r
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
 }
