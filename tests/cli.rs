@@ -269,3 +269,82 @@ fn a_bad_config_is_listed_key_by_key() {
         "{out}"
     );
 }
+
+/// The example config with `templates:` pointing at `dir` (absolute), written to `into`.
+fn config_with_templates(into: &std::path::Path, dir: &std::path::Path) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(root().join("config/forewarn.yaml")).expect("config");
+    let path = into.join("forewarn.yaml");
+    std::fs::write(&path, format!("{text}\ntemplates: {}\n", dir.display())).expect("write");
+    path
+}
+
+#[test]
+fn a_templates_directory_that_does_not_exist_is_an_error_for_check_and_run() {
+    let dir = tempfile::tempdir().expect("dir");
+    let cfg = config_with_templates(dir.path(), &dir.path().join("nope"));
+    let cfg = cfg.to_string_lossy().to_string();
+    let check = forewarn(&["check", "--snapshot", "examples/cluster", "--config", &cfg]);
+    assert_eq!(check.status.code(), Some(2), "{}", stdout(&check));
+    let err = String::from_utf8_lossy(&check.stderr);
+    assert!(
+        err.contains("templates") && err.contains("nope") && err.contains("is not a directory"),
+        "{err}"
+    );
+    let state = dir.path().join("ledger.json");
+    let run = Command::new(env!("CARGO_BIN_EXE_forewarn"))
+        .args([
+            "run",
+            "--once",
+            "--snapshot",
+            "examples/cluster",
+            "--now",
+            NOW,
+            "--config",
+            &cfg,
+        ])
+        .arg("--state")
+        .arg(&state)
+        .current_dir(root())
+        .env_remove("SLACK_BOT_TOKEN")
+        .env_remove("SLACK_BOT_TOKEN_FILE")
+        .output()
+        .expect("run");
+    assert_eq!(
+        run.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(!state.exists(), "nothing recorded");
+}
+
+#[test]
+fn an_unknown_template_file_is_a_warning_listing_the_known_names() {
+    let dir = tempfile::tempdir().expect("dir");
+    let templates = dir.path().join("templates");
+    std::fs::create_dir_all(&templates).expect("mkdir");
+    std::fs::write(
+        templates.join("announc.hbs"),
+        "{{!-- section: header --}}\nx\n",
+    )
+    .expect("write");
+    std::fs::write(templates.join("notes.md"), "not a template").expect("write");
+    let cfg = config_with_templates(dir.path(), &templates);
+    let cfg = cfg.to_string_lossy().to_string();
+    let o = forewarn(&[
+        "check",
+        "--snapshot",
+        "examples/cluster",
+        "--now",
+        NOW,
+        "--config",
+        &cfg,
+    ]);
+    let out = stdout(&o);
+    assert!(
+        out.contains("unknown template file 'announc.hbs'")
+            && out.contains("announce.hbs, why-policy.hbs"),
+        "{out}"
+    );
+    assert!(!out.contains("notes.md"), "{out}");
+}

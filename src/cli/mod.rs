@@ -675,6 +675,15 @@ pub fn check(config: &Config, clusters: &[Inventory], now: DateTime<FixedOffset>
             problems.push(Problem::warning(format!("exception {}", v.id), "", message));
         }
     }
+    if let Some(dir) = &config.templates {
+        for (name, message) in crate::render::unknown_template_files(dir) {
+            problems.push(Problem::warning(
+                format!("templates {}", dir.join(name).display()),
+                "",
+                message,
+            ));
+        }
+    }
     match Renderer::for_config(config) {
         Err(e) => problems.push(Problem::error("templates", "", e.to_string())),
         Ok(renderer) => {
@@ -706,6 +715,12 @@ pub fn check(config: &Config, clusters: &[Inventory], now: DateTime<FixedOffset>
 fn cmd_run(args: RunArgs) -> anyhow::Result<u8> {
     let config = Config::load(&args.source.config)?;
     let renderer = Renderer::for_config(&config)?;
+    if let Some(dir) = &config.templates {
+        for (_, message) in crate::render::unknown_template_files(dir) {
+            tracing::warn!(templates = %dir.display(), "{message}");
+            eprintln!("warning: {}: {message}", dir.display());
+        }
+    }
     let now = match &args.now {
         Some(_) => Some(parse_now(args.now.as_deref(), &config)?),
         None => None,

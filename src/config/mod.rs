@@ -244,6 +244,13 @@ pub enum ConfigError {
     },
     #[error("config {path}: {message}")]
     Parse { path: PathBuf, message: String },
+    /// `templates:` names a directory that does not exist (or is not a directory).
+    #[error("config {path}: templates: {dir} is not a directory ({message})")]
+    Templates {
+        path: PathBuf,
+        dir: PathBuf,
+        message: String,
+    },
     #[error("config {path} has {} problem(s):\n{}", problems.len(), problems.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
     Invalid {
         path: PathBuf,
@@ -259,16 +266,34 @@ impl Config {
             source,
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
-        Self::parse(&text, &path.display().to_string(), base).map_err(|e| match e {
-            ParseFailure::Syntax(message) => ConfigError::Parse {
-                path: path.to_path_buf(),
-                message,
-            },
-            ParseFailure::Invalid(problems) => ConfigError::Invalid {
-                path: path.to_path_buf(),
-                problems,
-            },
-        })
+        let config =
+            Self::parse(&text, &path.display().to_string(), base).map_err(|e| match e {
+                ParseFailure::Syntax(message) => ConfigError::Parse {
+                    path: path.to_path_buf(),
+                    message,
+                },
+                ParseFailure::Invalid(problems) => ConfigError::Invalid {
+                    path: path.to_path_buf(),
+                    problems,
+                },
+            })?;
+        // A templates directory that is not there would silently fall back to the built-in
+        // templates: an error, not a guess.
+        if let Some(dir) = &config.templates {
+            let message = match std::fs::metadata(dir) {
+                Ok(m) if m.is_dir() => None,
+                Ok(_) => Some("a file".to_string()),
+                Err(e) => Some(e.to_string()),
+            };
+            if let Some(message) = message {
+                return Err(ConfigError::Templates {
+                    path: path.to_path_buf(),
+                    dir: dir.clone(),
+                    message,
+                });
+            }
+        }
+        Ok(config)
     }
 
     /// Parses config text; relative paths in it are resolved against `base`.

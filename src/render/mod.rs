@@ -232,6 +232,29 @@ fn split_sections(text: &str) -> BTreeMap<String, String> {
     out
 }
 
+/// `.hbs` files in a templates directory that no template kind reads (a misspelt
+/// `announc.hbs`), each with a message listing the names forewarn knows.
+pub fn unknown_template_files(dir: &Path) -> Vec<(String, String)> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let known: Vec<String> = KINDS.iter().map(|k| format!("{}.hbs", k.name)).collect();
+    let mut out: Vec<(String, String)> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|name| name.ends_with(".hbs") && !known.contains(name))
+        .map(|name| {
+            let message = format!(
+                "unknown template file '{name}': it is not used; forewarn reads {}",
+                known.join(", ")
+            );
+            (name, message)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
 impl Renderer {
     /// The templates shipped inside the binary.
     pub fn builtin() -> Result<Self, RenderError> {
