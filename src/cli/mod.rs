@@ -847,6 +847,7 @@ async fn run_with_ledger<L: crate::deliver::ledger::Ledger>(
 fn slack_settings(config: &Config) -> crate::deliver::slack::SlackSettings {
     crate::deliver::slack::SlackSettings {
         request_timeout: Some(config.delivery.request_timeout),
+        backoff_base: config.delivery.retry_backoff,
         ..crate::deliver::slack::SlackSettings::from_env()
     }
 }

@@ -53,6 +53,7 @@ struct RawDelivery {
     tick_deadline: Option<String>,
     lock_wait: Option<String>,
     channel_pace: Option<String>,
+    retry_backoff: Option<String>,
 }
 
 /// Time limits of delivery (`delivery:` in the config).
@@ -69,6 +70,9 @@ pub struct DeliverySettings {
     /// The least time between two messages to one channel (`delivery.channel-pace`, default
     /// 1s: Slack's guidance).
     pub channel_pace: std::time::Duration,
+    /// The first wait before retrying a Slack request that can safely be repeated; each further
+    /// retry waits twice as long (`delivery.retry-backoff`, default 1s).
+    pub retry_backoff: std::time::Duration,
 }
 
 impl Default for DeliverySettings {
@@ -78,6 +82,7 @@ impl Default for DeliverySettings {
             tick_deadline: std::time::Duration::from_secs(60),
             lock_wait: std::time::Duration::from_secs(30),
             channel_pace: std::time::Duration::from_secs(1),
+            retry_backoff: std::time::Duration::from_secs(1),
         }
     }
 }
@@ -414,6 +419,11 @@ impl Config {
                 "delivery.channel-pace",
                 &raw.delivery.channel_pace,
                 &mut delivery.channel_pace,
+            ),
+            (
+                "delivery.retry-backoff",
+                &raw.delivery.retry_backoff,
+                &mut delivery.retry_backoff,
             ),
         ] {
             if let Some(text) = text {
