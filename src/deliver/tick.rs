@@ -472,7 +472,14 @@ async fn reconcile<D: Deliver, L: Ledger>(
             .channel
             .clone()
             .unwrap_or_else(|| entry.destination.clone());
-        match deliver.find_sent(&entry.id, &channel, entry.at).await {
+        // An attempt time ahead of the clock (a ledger written with `--now` in the future)
+        // bounds nothing: search the whole (paged) history instead.
+        let since = if entry.at > Utc::now() {
+            DateTime::<Utc>::UNIX_EPOCH.fixed_offset()
+        } else {
+            entry.at
+        };
+        match deliver.find_sent(&entry.id, &channel, since).await {
             Ok(Some(found)) => {
                 info!(notice = %entry.id, "pending notice found in Slack; marking it sent");
                 ledger
@@ -528,6 +535,9 @@ pub async fn run_loop<S: InventorySource, D: Deliver, L: Ledger>(
 ) -> Result<(), TickError> {
     let (config, ledger, stop) = (tick.config, tick.ledger, tick.stop);
     tokio::pin!(shutdown);
+    // Between ticks another writer (an operator's `run --once`) may use the ledger: it is
+    // taken again at the start of each tick.
+    ledger.lock().await.release();
     // Where each policy audited at the previous tick (kept in memory: after a restart, only
     // flips on their enforcement date are noticed until the next tick).
     let modes = Mutex::new(None);

@@ -15,8 +15,9 @@
 //!
 //! Every write replaces the whole file: a temporary file unique to this process and write
 //! (`.NAME.PID.RANDOM.tmp`), fsync, rename, fsync of the directory. A crash leaves the old or
-//! the new file, never half of one; a failed write removes its temporary file. The file I/O runs
-//! on Tokio's blocking pool, never on a runtime worker.
+//! the new file, never half of one; a failed write removes its temporary file, and one left by a
+//! killed writer is removed by the next process that takes the lock. The file I/O runs on
+//! Tokio's blocking pool, never on a runtime worker.
 
 use super::{Change, Document, Entry, Ledger, LedgerError, Reported};
 use chrono::{DateTime, FixedOffset};
@@ -198,7 +199,32 @@ fn acquire(path: &Path, wait: Duration) -> Result<File, LedgerError> {
     let _ = file.set_len(0);
     let _ = file.write_all(me.as_bytes());
     let _ = file.flush();
+    remove_stale_temporaries(path);
     Ok(file)
+}
+
+/// Removes temporary files a killed writer left behind: under the lock nobody else writes, so
+/// every `.NAME.*.tmp` beside the ledger is stale.
+fn remove_stale_temporaries(path: &Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else {
+        return;
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let prefix = format!(".{name}.");
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.filter_map(|e| e.ok()) {
+        let file = e.file_name().to_string_lossy().to_string();
+        if file.starts_with(&prefix) && file.ends_with(".tmp") {
+            tracing::info!(file = %file, "removing a temporary ledger file left by an interrupted write");
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
 }
 
 fn holder(lock_path: &Path) -> String {
@@ -348,6 +374,19 @@ mod tests {
             .filter(|n| n.ends_with(".tmp"))
             .collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
+    #[test]
+    fn temporary_files_left_by_a_killed_writer_are_removed_under_the_lock() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("ledger.json");
+        let stale = dir.path().join(".ledger.json.12345.00000000deadbeef.tmp");
+        std::fs::write(&stale, "half").expect("write");
+        let other = dir.path().join(".other.json.1.2.tmp");
+        std::fs::write(&other, "not ours").expect("write");
+        let _l = FileLedger::open(&path).expect("open");
+        assert!(!stale.exists());
+        assert!(other.exists());
     }
 
     #[test]
