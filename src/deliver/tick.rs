@@ -370,8 +370,8 @@ impl<'a, S: InventorySource, D: Deliver, L: Ledger> Tick<'a, S, D, L> {
     }
 
     /// Tells the platform channel, in one message, about every failure (notice, reason) not
-    /// reported before; remembers them in the ledger once the message is posted. Returns how
-    /// many were reported.
+    /// reported before; remembers them in the ledger once the message is posted (or may have
+    /// been: a report is never sent twice). Returns how many were reported.
     async fn report(
         &self,
         failures: &[Failure],
@@ -406,8 +406,16 @@ impl<'a, S: InventorySource, D: Deliver, L: Ledger> Tick<'a, S, D, L> {
         };
         message.channel = Destination::Channel(self.config.platform.channel.clone());
         let id = format!("failure/{}", now.to_rfc3339());
-        match self.deliver.send(&id, &message).await {
-            Ok(_) => {
+        let result = self.deliver.send(&id, &message).await;
+        if let Err(e) = &result
+            && e.may_have_posted()
+        {
+            // Most likely it arrived: remembered as reported, so the platform channel never
+            // gets the same report twice (the run's exit code and log still list them).
+            warn!(error = %e, "the failure report may not have arrived; not sending it again");
+        }
+        match result {
+            Ok(_) | Err(DeliveryError::Unknown { .. }) => {
                 let at = Utc::now().fixed_offset();
                 let items = new
                     .iter()
