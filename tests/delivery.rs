@@ -12,6 +12,7 @@ use forewarn::inventory::snapshot::SnapshotSource;
 use forewarn::render::Renderer;
 use serde_json::{Value, json};
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::Mutex;
@@ -76,8 +77,8 @@ async fn run_tick(server: &MockServer, state: &Path, now: &str) -> TickOutcome {
     let config = example_config();
     let renderer = Renderer::for_config(&config).expect("templates");
     let source = SnapshotSource::new(root().join("examples/cluster"));
-    let ledger = Mutex::new(FileLedger::open(state).expect("ledger"));
-    let (slack, stop) = (slack(server), AtomicBool::new(false));
+    let ledger = Arc::new(Mutex::new(FileLedger::open(state).expect("ledger")));
+    let (slack, stop) = (Arc::new(slack(server)), Arc::new(AtomicBool::new(false)));
     Tick {
         source: &source,
         config: &config,
@@ -444,9 +445,9 @@ async fn shutdown_stops_between_messages_and_loses_nothing() {
     let config = example_config();
     let renderer = Renderer::for_config(&config).expect("templates");
     let source = SnapshotSource::new(root().join("examples/cluster"));
-    let ledger = Mutex::new(FileLedger::open(&state).expect("ledger"));
-    let stop = AtomicBool::new(false);
-    let slack = slack(&server);
+    let ledger = Arc::new(Mutex::new(FileLedger::open(&state).expect("ledger")));
+    let stop = Arc::new(AtomicBool::new(false));
+    let slack = Arc::new(slack(&server));
     // SIGTERM arrives half a second into the tick: each channel's first message is in flight or
     // done; nothing after it is started.
     let signal = async {
@@ -503,9 +504,11 @@ apiVersion: wgpolicyk8s.io/v1alpha2\nkind: PolicyReport\nmetadata: {{name: a, na
     config.digest_schedule = cron::Schedule::from_str("0 0 9 1 1 * 2099").expect("cron");
     let renderer = Renderer::for_config(&config).expect("templates");
     let source = SnapshotSource::new(dir.path());
-    let ledger = Mutex::new(FileLedger::open(&dir.path().join("ledger.json")).expect("ledger"));
-    let stop = AtomicBool::new(false);
-    let slack = slack(&server);
+    let ledger = Arc::new(Mutex::new(
+        FileLedger::open(&dir.path().join("ledger.json")).expect("ledger"),
+    ));
+    let stop = Arc::new(AtomicBool::new(false));
+    let slack = Arc::new(slack(&server));
     let (leader_tx, leader_rx) = tokio::sync::watch::channel(false);
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let shutdown = async move {
@@ -577,9 +580,11 @@ apiVersion: wgpolicyk8s.io/v1alpha2\nkind: PolicyReport\nmetadata: {{name: a, na
     config.digest_schedule = cron::Schedule::from_str("0 0 9 1 1 * 2099").expect("cron");
     let renderer = Renderer::for_config(&config).expect("templates");
     let source = SnapshotSource::new(dir.path());
-    let ledger = Mutex::new(FileLedger::open(&dir.path().join("ledger.json")).expect("ledger"));
-    let stop = AtomicBool::new(false);
-    let slack = slack(&server);
+    let ledger = Arc::new(Mutex::new(
+        FileLedger::open(&dir.path().join("ledger.json")).expect("ledger"),
+    ));
+    let stop = Arc::new(AtomicBool::new(false));
+    let slack = Arc::new(slack(&server));
     let modes = Mutex::new(None);
     let tick = Tick {
         source: &source,
@@ -648,8 +653,8 @@ async fn render_failures_are_reported_once_and_the_rest_goes_out() {
     let renderer = Renderer::for_config(&config).expect("templates compile");
     let source = SnapshotSource::new(root().join("examples/cluster"));
     let state = dir.path().join("ledger.json");
-    let ledger = Mutex::new(FileLedger::open(&state).expect("ledger"));
-    let (slack, stop) = (slack(&server), AtomicBool::new(false));
+    let ledger = Arc::new(Mutex::new(FileLedger::open(&state).expect("ledger")));
+    let (slack, stop) = (Arc::new(slack(&server)), Arc::new(AtomicBool::new(false)));
     let tick = Tick {
         source: &source,
         config: &config,

@@ -810,7 +810,7 @@ fn cmd_run(args: RunArgs) -> anyhow::Result<u8> {
     })
 }
 
-async fn run_with_ledger<L: crate::deliver::ledger::Ledger>(
+async fn run_with_ledger<L: crate::deliver::ledger::Ledger + 'static>(
     args: &RunArgs,
     config: &Config,
     renderer: &Renderer,
@@ -821,6 +821,7 @@ async fn run_with_ledger<L: crate::deliver::ledger::Ledger>(
 ) -> anyhow::Result<u8> {
     use crate::deliver::console::Console;
     use crate::deliver::slack::{Slack, SlackToken};
+    let ledger = Arc::new(ledger);
     let run = Run {
         args,
         config,
@@ -832,13 +833,13 @@ async fn run_with_ledger<L: crate::deliver::ledger::Ledger>(
     match SlackToken::from_env()? {
         Some(token) => {
             let slack = Arc::new(Slack::new(token, slack_settings(config))?);
-            run.with(&*slack, now, Some(slack.clone())).await
+            run.with(&slack, now, Some(slack.clone())).await
         }
         None => {
             tracing::warn!(
                 "SLACK_BOT_TOKEN is not set: dry run, printing messages and recording nothing"
             );
-            run.with(&Console::stdout(), now, None).await
+            run.with(&Arc::new(Console::stdout()), now, None).await
         }
     }
 }
@@ -858,19 +859,19 @@ struct Run<'a, L> {
     config: &'a Config,
     renderer: &'a Renderer,
     source: &'a crate::inventory::source::Sources,
-    ledger: &'a tokio::sync::Mutex<L>,
+    ledger: &'a Arc<tokio::sync::Mutex<L>>,
     leader: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
-impl<L: crate::deliver::ledger::Ledger> Run<'_, L> {
+impl<L: crate::deliver::ledger::Ledger + 'static> Run<'_, L> {
     async fn with<D: crate::deliver::Deliver>(
         &self,
-        deliver: &D,
+        deliver: &Arc<D>,
         now: Option<DateTime<FixedOffset>>,
         slack: Option<Arc<crate::deliver::slack::Slack>>,
     ) -> anyhow::Result<u8> {
         use std::sync::atomic::AtomicBool;
-        let stop = AtomicBool::new(false);
+        let stop = Arc::new(AtomicBool::new(false));
         let metrics = crate::deliver::metrics::DeliveryMetrics::default();
         let config = self.config;
         let tick = crate::deliver::tick::Tick {

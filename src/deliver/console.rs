@@ -31,7 +31,7 @@ impl<W: Write> Console<W> {
     }
 }
 
-impl<W: Write> Deliver for Console<W> {
+impl<W: Write + Send + 'static> Deliver for Console<W> {
     async fn send(&self, notice_id: &str, message: &Message) -> Result<Delivered, DeliveryError> {
         let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
         let _ = writeln!(

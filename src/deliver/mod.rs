@@ -88,8 +88,8 @@ pub fn deadline() -> Option<tokio::time::Instant> {
     DEADLINE.try_with(|d| *d).ok()
 }
 
-/// A place messages can be sent to.
-pub trait Deliver {
+/// A place messages can be sent to. Shared by the scheduler's per-channel tasks.
+pub trait Deliver: Send + Sync + 'static {
     /// Sends `message` (tagged with `notice_id` so it can be recognised later) to
     /// `message.channel`: a channel name or ID, or `email:a@x,b@y` for direct messages.
     /// Called once per notice by the scheduler, after the ledger recorded it as pending.
@@ -97,7 +97,7 @@ pub trait Deliver {
         &self,
         notice_id: &str,
         message: &Message,
-    ) -> impl Future<Output = Result<Delivered, DeliveryError>>;
+    ) -> impl Future<Output = Result<Delivered, DeliveryError>> + Send;
 
     /// Looks for a message tagged with `notice_id` in the history of `channel` (as recorded in
     /// the ledger) posted since `since` (the attempt; a few minutes of clock skew are allowed).
@@ -109,7 +109,7 @@ pub trait Deliver {
         notice_id: &str,
         channel: &str,
         since: chrono::DateTime<chrono::FixedOffset>,
-    ) -> impl Future<Output = Result<Option<Delivered>, DeliveryError>>;
+    ) -> impl Future<Output = Result<Option<Delivered>, DeliveryError>> + Send;
 
     /// Whether sends are recorded in the ledger (false for dry runs).
     fn records(&self) -> bool {

@@ -11,7 +11,7 @@
 //!   in the channel's history since its attempt, marked `sent` when found, and only when it is
 //!   proven absent is it cleared and sent again; when history cannot be read (no scope,
 //!   channel not resolvable) it stays pending and the platform channel is told once;
-//! - delivers every channel concurrently (one future per channel), keeping to
+//! - delivers every channel concurrently (one task per channel), keeping to
 //!   `delivery.channel-pace` (one message per second by default) within a channel;
 //! - ends by its deadline (`delivery.tick-deadline`): every Slack request and wait is bounded
 //!   by it, and what is left stays for the next tick;
@@ -28,6 +28,7 @@ use crate::plan::{Notice, Plan, plan};
 use crate::render::{Message, Renderer};
 use chrono::{DateTime, FixedOffset, Utc};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::Mutex;
 use tracing::{Instrument, error, info, info_span, warn};
@@ -65,6 +66,9 @@ pub enum TickError {
     Source(#[from] crate::inventory::snapshot::SnapshotError),
     #[error(transparent)]
     Ledger(#[from] LedgerError),
+    /// A channel's delivery task panicked or was cancelled.
+    #[error("delivery task failed: {0}")]
+    Task(String),
 }
 
 /// The notices to send at `now`: for each policy and audience, only the latest milestone whose
@@ -106,15 +110,16 @@ struct Failure {
     detail: String,
 }
 
-/// Everything a tick works with.
+/// Everything a tick works with. The edge, the ledger and the stop flag are shared (`Arc`)
+/// with the tick's per-channel tasks.
 pub struct Tick<'a, S, D, L> {
     pub source: &'a S,
     pub config: &'a Config,
     pub renderer: &'a Renderer,
-    pub deliver: &'a D,
-    pub ledger: &'a Mutex<L>,
+    pub deliver: &'a Arc<D>,
+    pub ledger: &'a Arc<Mutex<L>>,
     /// Set to stop between messages (shutdown, lost leadership).
-    pub stop: &'a AtomicBool,
+    pub stop: &'a Arc<AtomicBool>,
     /// Where the outcome is counted for `/metrics`, if anywhere.
     pub metrics: Option<&'a DeliveryMetrics>,
 }
@@ -127,7 +132,7 @@ impl<S, D, L> Clone for Tick<'_, S, D, L> {
 
 impl<S, D, L> Copy for Tick<'_, S, D, L> {}
 
-impl<'a, S: InventorySource, D: Deliver, L: Ledger> Tick<'a, S, D, L> {
+impl<'a, S: InventorySource, D: Deliver, L: Ledger + 'static> Tick<'a, S, D, L> {
     /// One scheduler step at `now`.
     pub async fn run(&self, now: DateTime<FixedOffset>) -> Result<TickOutcome, TickError> {
         self.run_with(now, None).await
@@ -164,7 +169,7 @@ impl<'a, S: InventorySource, D: Deliver, L: Ledger> Tick<'a, S, D, L> {
         let mut failures: Vec<Failure> = Vec::new();
         let mut unresolved: Vec<(String, String)> = Vec::new();
         if deliver.records() {
-            let r = reconcile(deliver, ledger, deadline).await?;
+            let r = reconcile(&**deliver, &**ledger, deadline).await?;
             outcome.reconciled = r.resolved;
             unresolved = r.unresolved;
             failures.extend(r.unconfirmed);
@@ -219,15 +224,25 @@ impl<'a, S: InventorySource, D: Deliver, L: Ledger> Tick<'a, S, D, L> {
                 }
             }
         }
-        let abort = AtomicBool::new(false);
-        let results = futures::future::join_all(
-            by_channel
-                .into_values()
-                .map(|queue| self.send_queue(queue, deadline, &abort)),
-        )
-        .await;
-        for r in results {
-            let r = r?;
+        // One task per channel: a slow channel (or a slow ledger write for it) holds up no other.
+        let queue_ctx = QueueCtx {
+            deliver: self.deliver.clone(),
+            ledger: self.ledger.clone(),
+            stop: self.stop.clone(),
+            abort: Arc::new(AtomicBool::new(false)),
+            pace: config.delivery.channel_pace,
+            deadline,
+        };
+        let mut tasks = tokio::task::JoinSet::new();
+        for queue in by_channel.into_values() {
+            let ctx = queue_ctx.clone();
+            tasks.spawn(
+                with_deadline(deadline, send_queue(ctx, queue))
+                    .instrument(tracing::Span::current()),
+            );
+        }
+        while let Some(joined) = tasks.join_next().await {
+            let r = joined.map_err(|e| TickError::Task(e.to_string()))??;
             outcome.sent.extend(r.outcome.sent);
             outcome.failed.extend(r.outcome.failed);
             outcome.pending.extend(r.outcome.pending);
@@ -237,6 +252,11 @@ impl<'a, S: InventorySource, D: Deliver, L: Ledger> Tick<'a, S, D, L> {
             }
         }
         outcome.pending.extend(unresolved);
+        // Tasks finish in any order: report in a stable one.
+        outcome.sent.sort();
+        outcome.failed.sort();
+        outcome.pending.sort();
+        failures.sort_by(|a, b| (&a.id, &a.reason).cmp(&(&b.id, &b.reason)));
         if deliver.records() {
             outcome.reported = self.report(&failures, now).await?;
         }
@@ -248,125 +268,6 @@ impl<'a, S: InventorySource, D: Deliver, L: Ledger> Tick<'a, S, D, L> {
             "tick done"
         );
         Ok(outcome)
-    }
-
-    /// Sends one channel's messages in order, one per `delivery.channel-pace`.
-    async fn send_queue(
-        &self,
-        queue: Vec<(Notice, Message)>,
-        deadline: tokio::time::Instant,
-        abort: &AtomicBool,
-    ) -> Result<QueueOutcome, LedgerError> {
-        let (deliver, ledger) = (self.deliver, self.ledger);
-        let mut out = QueueOutcome::default();
-        let mut queue = queue.into_iter().enumerate().peekable();
-        while let Some((i, (notice, message))) = queue.next() {
-            if i > 0 && deliver.records() {
-                tokio::time::sleep(self.config.delivery.channel_pace).await;
-            }
-            if self.stop.load(Ordering::SeqCst) {
-                out.outcome.stopped = Some("shutdown".into());
-                break;
-            }
-            if abort.load(Ordering::SeqCst) {
-                out.outcome.stopped = Some("token rejected".into());
-                break;
-            }
-            if tokio::time::Instant::now() >= deadline {
-                warn!(channel = %message.channel, "tick deadline reached; the rest waits for the next tick");
-                out.outcome.pending.push((
-                    notice.id.to_string(),
-                    "not sent: tick deadline reached".into(),
-                ));
-                out.outcome.pending.extend(queue.map(|(_, (n, _))| {
-                    (n.id.to_string(), "not sent: tick deadline reached".into())
-                }));
-                break;
-            }
-            let pending = Entry {
-                id: notice.id.to_string(),
-                state: State::Pending,
-                destination: notice.destination.to_string(),
-                channel: None,
-                ts: None,
-                error: None,
-                // The attempt, by the wall clock Slack's history uses.
-                at: Utc::now().fixed_offset(),
-                enforce_at: notice.keep_until,
-            };
-            if deliver.records() {
-                ledger.lock().await.put(pending.clone()).await?;
-            }
-            let span = info_span!("notice", id = %notice.id, destination = %notice.destination);
-            let result = deliver.send(&pending.id, &message).instrument(span).await;
-            match result {
-                Ok(d) => {
-                    if deliver.records() {
-                        ledger
-                            .lock()
-                            .await
-                            .put(Entry {
-                                state: State::Sent,
-                                channel: Some(d.channel),
-                                ts: Some(d.ts),
-                                at: Utc::now().fixed_offset(),
-                                ..pending
-                            })
-                            .await?;
-                    }
-                    out.outcome.sent.push(notice.id.to_string());
-                }
-                Err(e @ DeliveryError::Auth { .. }) => {
-                    error!(notice = %notice.id, error = %e, "Slack rejected the token; stopping this tick");
-                    // Nothing was posted: forget the pending entry so the notice goes out once
-                    // the token is fixed.
-                    ledger.lock().await.remove(&pending.id).await?;
-                    abort.store(true, Ordering::SeqCst);
-                    out.outcome
-                        .pending
-                        .push((pending.id, format!("not sent: {}", e.cause())));
-                    out.outcome.stopped = Some(e.to_string());
-                    break;
-                }
-                Err(e @ DeliveryError::Unknown { .. }) => {
-                    // Slack may or may not have posted it: stays pending, reconciled with the
-                    // channel's history at the next tick before anything is sent again.
-                    warn!(notice = %notice.id, error = %e, "delivery outcome unknown; left pending");
-                    out.outcome.pending.push((pending.id, e.to_string()));
-                }
-                Err(e @ DeliveryError::Unavailable { .. }) => {
-                    // Definitely not posted: due again at the next tick.
-                    warn!(notice = %notice.id, error = %e, "not delivered; tried again at the next tick");
-                    if deliver.records() {
-                        ledger.lock().await.remove(&pending.id).await?;
-                    }
-                    out.outcome
-                        .pending
-                        .push((pending.id, format!("not sent: {e}")));
-                }
-                Err(e @ DeliveryError::Rejected { .. }) => {
-                    warn!(notice = %notice.id, error = %e, "Slack refused the notice; recorded as failed");
-                    if deliver.records() {
-                        ledger
-                            .lock()
-                            .await
-                            .put(Entry {
-                                state: State::Failed,
-                                error: Some(e.cause()),
-                                ..pending
-                            })
-                            .await?;
-                    }
-                    out.failures.push(Failure {
-                        id: notice.id.to_string(),
-                        reason: e.cause(),
-                        detail: format!("Slack answered {} for {}", e.cause(), notice.destination),
-                    });
-                    out.outcome.failed.push((notice.id.to_string(), e.cause()));
-                }
-            }
-        }
-        Ok(out)
     }
 
     /// Tells the platform channel, in one message, about every failure (notice, reason) not
@@ -434,6 +335,150 @@ impl<'a, S: InventorySource, D: Deliver, L: Ledger> Tick<'a, S, D, L> {
             }
         }
     }
+}
+
+/// What one channel's task works with.
+struct QueueCtx<D, L> {
+    deliver: Arc<D>,
+    ledger: Arc<Mutex<L>>,
+    stop: Arc<AtomicBool>,
+    /// Set by the first task that meets a token error: the others stop too.
+    abort: Arc<AtomicBool>,
+    pace: std::time::Duration,
+    deadline: tokio::time::Instant,
+}
+
+impl<D, L> Clone for QueueCtx<D, L> {
+    fn clone(&self) -> Self {
+        Self {
+            deliver: self.deliver.clone(),
+            ledger: self.ledger.clone(),
+            stop: self.stop.clone(),
+            abort: self.abort.clone(),
+            pace: self.pace,
+            deadline: self.deadline,
+        }
+    }
+}
+
+/// Sends one channel's messages in order, one per `delivery.channel-pace`.
+async fn send_queue<D: Deliver, L: Ledger>(
+    ctx: QueueCtx<D, L>,
+    queue: Vec<(Notice, Message)>,
+) -> Result<QueueOutcome, LedgerError> {
+    let (deliver, ledger, abort, deadline) =
+        (&*ctx.deliver, &*ctx.ledger, &*ctx.abort, ctx.deadline);
+    let mut out = QueueOutcome::default();
+    let mut queue = queue.into_iter().enumerate().peekable();
+    while let Some((i, (notice, message))) = queue.next() {
+        if i > 0 && deliver.records() {
+            tokio::time::sleep(ctx.pace).await;
+        }
+        if ctx.stop.load(Ordering::SeqCst) {
+            out.outcome.stopped = Some("shutdown".into());
+            break;
+        }
+        if abort.load(Ordering::SeqCst) {
+            out.outcome.stopped = Some("token rejected".into());
+            break;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            warn!(channel = %message.channel, "tick deadline reached; the rest waits for the next tick");
+            out.outcome.pending.push((
+                notice.id.to_string(),
+                "not sent: tick deadline reached".into(),
+            ));
+            out.outcome.pending.extend(
+                queue.map(|(_, (n, _))| {
+                    (n.id.to_string(), "not sent: tick deadline reached".into())
+                }),
+            );
+            break;
+        }
+        let pending = Entry {
+            id: notice.id.to_string(),
+            state: State::Pending,
+            destination: notice.destination.to_string(),
+            channel: None,
+            ts: None,
+            error: None,
+            // The attempt, by the wall clock Slack's history uses.
+            at: Utc::now().fixed_offset(),
+            enforce_at: notice.keep_until,
+        };
+        if deliver.records() {
+            ledger.lock().await.put(pending.clone()).await?;
+        }
+        let span = info_span!("notice", id = %notice.id, destination = %notice.destination);
+        let result = deliver.send(&pending.id, &message).instrument(span).await;
+        match result {
+            Ok(d) => {
+                if deliver.records() {
+                    ledger
+                        .lock()
+                        .await
+                        .put(Entry {
+                            state: State::Sent,
+                            channel: Some(d.channel),
+                            ts: Some(d.ts),
+                            at: Utc::now().fixed_offset(),
+                            ..pending
+                        })
+                        .await?;
+                }
+                out.outcome.sent.push(notice.id.to_string());
+            }
+            Err(e @ DeliveryError::Auth { .. }) => {
+                error!(notice = %notice.id, error = %e, "Slack rejected the token; stopping this tick");
+                // Nothing was posted: forget the pending entry so the notice goes out once
+                // the token is fixed.
+                ledger.lock().await.remove(&pending.id).await?;
+                abort.store(true, Ordering::SeqCst);
+                out.outcome
+                    .pending
+                    .push((pending.id, format!("not sent: {}", e.cause())));
+                out.outcome.stopped = Some(e.to_string());
+                break;
+            }
+            Err(e @ DeliveryError::Unknown { .. }) => {
+                // Slack may or may not have posted it: stays pending, reconciled with the
+                // channel's history at the next tick before anything is sent again.
+                warn!(notice = %notice.id, error = %e, "delivery outcome unknown; left pending");
+                out.outcome.pending.push((pending.id, e.to_string()));
+            }
+            Err(e @ DeliveryError::Unavailable { .. }) => {
+                // Definitely not posted: due again at the next tick.
+                warn!(notice = %notice.id, error = %e, "not delivered; tried again at the next tick");
+                if deliver.records() {
+                    ledger.lock().await.remove(&pending.id).await?;
+                }
+                out.outcome
+                    .pending
+                    .push((pending.id, format!("not sent: {e}")));
+            }
+            Err(e @ DeliveryError::Rejected { .. }) => {
+                warn!(notice = %notice.id, error = %e, "Slack refused the notice; recorded as failed");
+                if deliver.records() {
+                    ledger
+                        .lock()
+                        .await
+                        .put(Entry {
+                            state: State::Failed,
+                            error: Some(e.cause()),
+                            ..pending
+                        })
+                        .await?;
+                }
+                out.failures.push(Failure {
+                    id: notice.id.to_string(),
+                    reason: e.cause(),
+                    detail: format!("Slack answered {} for {}", e.cause(), notice.destination),
+                });
+                out.outcome.failed.push((notice.id.to_string(), e.cause()));
+            }
+        }
+    }
+    Ok(out)
 }
 
 #[derive(Debug, Default)]
@@ -536,7 +581,7 @@ async fn reconcile<D: Deliver, L: Ledger>(
 /// mid-tick, delivery stops before the next message — before another replica can take over.
 /// A ledger that cannot be written skips the tick (nothing is sent without a `pending` record)
 /// and is tried again at the next one.
-pub async fn run_loop<S: InventorySource, D: Deliver, L: Ledger>(
+pub async fn run_loop<S: InventorySource, D: Deliver, L: Ledger + 'static>(
     tick: Tick<'_, S, D, L>,
     leader: Option<tokio::sync::watch::Receiver<bool>>,
     shutdown: impl std::future::Future<Output = ()>,
