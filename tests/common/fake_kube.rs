@@ -2,6 +2,9 @@
 //! discovery documents, lists carrying a `resourceVersion` (items without apiVersion/kind, as
 //! the real API sends them), newline-delimited watch event streams, 404 with a `Status` for
 //! groups that are not served, 403 for forbidden resources, and `410 Gone` for expired watches.
+//! ConfigMaps (for the ConfigMap ledger) can be read, created and replaced: create refused with
+//! 409 AlreadyExists, replace only with the current `metadata.resourceVersion` (else 409
+//! Conflict), a `resourceVersion` that grows on every write.
 #![allow(dead_code)]
 
 use axum::Router;
@@ -30,6 +33,10 @@ struct Resource {
 struct FakeState {
     resources: Vec<Resource>,
     rv: u64,
+    /// (namespace, name) → ConfigMap.
+    configmaps: BTreeMap<(String, String), Value>,
+    /// Writes refused with 409, for tests to see that conflicts happened.
+    conflicts: u64,
 }
 
 /// The fake API server; dropping it stops nothing, the runtime does.
@@ -269,6 +276,9 @@ fn resource_list(st: &FakeState, group: &str, version: &str) -> Option<Value> {
 
 async fn handle(State(state): State<Arc<Mutex<FakeState>>>, req: Request) -> Response {
     let path = req.uri().path().to_string();
+    if path.contains("/configmaps") {
+        return configmaps(state, req).await;
+    }
     let query: BTreeMap<String, String> = req
         .uri()
         .query()
@@ -333,6 +343,77 @@ async fn handle(State(state): State<Arc<Mutex<FakeState>>>, req: Request) -> Res
             "NotFound",
             "the server could not find the requested resource",
         ),
+    }
+}
+
+/// GET, POST (create) and PUT (replace) of `/api/v1/namespaces/NS/configmaps[/NAME]`.
+async fn configmaps(state: Arc<Mutex<FakeState>>, req: Request) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let body = axum::body::to_bytes(req.into_body(), 4 << 20)
+        .await
+        .unwrap_or_default();
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
+    let not_found = || status_response(404, "NotFound", "configmaps not found");
+    match (method.as_str(), parts.as_slice()) {
+        ("GET", ["api", "v1", "namespaces", ns, "configmaps", name]) => {
+            match st.configmaps.get(&(ns.to_string(), name.to_string())) {
+                Some(cm) => axum::Json(cm.clone()).into_response(),
+                None => not_found(),
+            }
+        }
+        ("POST", ["api", "v1", "namespaces", ns, "configmaps"]) => {
+            let mut cm: Value = serde_json::from_slice(&body).unwrap_or_default();
+            let name = cm["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            let key = (ns.to_string(), name);
+            if st.configmaps.contains_key(&key) {
+                st.conflicts += 1;
+                return status_response(409, "AlreadyExists", "configmaps already exists");
+            }
+            st.rv += 1;
+            cm["metadata"]["resourceVersion"] = json!(st.rv.to_string());
+            st.configmaps.insert(key, cm.clone());
+            (StatusCode::CREATED, axum::Json(cm)).into_response()
+        }
+        ("PUT", ["api", "v1", "namespaces", ns, "configmaps", name]) => {
+            let mut cm: Value = serde_json::from_slice(&body).unwrap_or_default();
+            let key = (ns.to_string(), name.to_string());
+            let Some(current) = st.configmaps.get(&key) else {
+                return not_found();
+            };
+            if cm["metadata"]["resourceVersion"] != current["metadata"]["resourceVersion"] {
+                st.conflicts += 1;
+                return status_response(
+                    409,
+                    "Conflict",
+                    "Operation cannot be fulfilled on configmaps: the object has been modified; please apply your changes to the latest version and try again",
+                );
+            }
+            st.rv += 1;
+            cm["metadata"]["resourceVersion"] = json!(st.rv.to_string());
+            st.configmaps.insert(key, cm.clone());
+            axum::Json(cm).into_response()
+        }
+        _ => not_found(),
+    }
+}
+
+impl FakeKube {
+    /// A ConfigMap as stored, if any.
+    pub fn configmap(&self, namespace: &str, name: &str) -> Option<Value> {
+        self.lock()
+            .configmaps
+            .get(&(namespace.to_string(), name.to_string()))
+            .cloned()
+    }
+
+    /// How many writes were refused with 409 so far.
+    pub fn conflicts(&self) -> u64 {
+        self.lock().conflicts
     }
 }
 
