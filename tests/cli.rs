@@ -348,3 +348,33 @@ fn an_unknown_template_file_is_a_warning_listing_the_known_names() {
     );
     assert!(!out.contains("notes.md"), "{out}");
 }
+
+#[test]
+fn delivery_limits_are_durations_and_a_bad_one_is_named() {
+    use forewarn::config::parse_duration;
+    use std::time::Duration;
+    assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+    assert_eq!(parse_duration("10s"), Some(Duration::from_secs(10)));
+    assert_eq!(parse_duration("1.5s"), Some(Duration::from_millis(1500)));
+    assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
+    for bad in ["", "10", "soon", "0s", "-1s", "5h"] {
+        assert_eq!(parse_duration(bad), None, "{bad}");
+    }
+    let dir = tempfile::tempdir().expect("dir");
+    let text = std::fs::read_to_string(root().join("config/forewarn.yaml")).expect("config");
+    let cfg = dir.path().join("forewarn.yaml");
+    std::fs::write(
+        &cfg,
+        format!("{text}\ndelivery:\n  request-timeout: soon\n  tick-deadline: 30s\n"),
+    )
+    .expect("write");
+    let cfg = cfg.to_string_lossy().to_string();
+    let o = forewarn(&["check", "--snapshot", "examples/cluster", "--config", &cfg]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains("delivery.request-timeout")
+            && stdout(&o).contains("'soon' is not a duration"),
+        "{}",
+        stdout(&o)
+    );
+}
