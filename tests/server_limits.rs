@@ -16,6 +16,9 @@ use tokio::net::TcpStream;
 
 const SECRET: &str = "test-signing-secret";
 
+/// A body must arrive within this time in these tests.
+const BODY_TIMEOUT: Duration = Duration::from_millis(300);
+
 async fn start(limits: ServerLimits) -> (u16, tokio::sync::oneshot::Sender<()>) {
     let config = example_config();
     let renderer = Renderer::for_config(&config).expect("templates");
@@ -24,7 +27,7 @@ async fn start(limits: ServerLimits) -> (u16, tokio::sync::oneshot::Sender<()>) 
         Arc::new(renderer),
         Some(SigningSecret::new(SECRET)),
     );
-    state.body_read_timeout = limits.body_read_timeout;
+    state.body_read_timeout = BODY_TIMEOUT;
     let state = Arc::new(state);
     state.set_inventory(vec![example_inventory()]);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -41,7 +44,6 @@ async fn start(limits: ServerLimits) -> (u16, tokio::sync::oneshot::Sender<()>) 
 fn short() -> ServerLimits {
     ServerLimits {
         header_read_timeout: Duration::from_millis(300),
-        body_read_timeout: Duration::from_millis(300),
         idle_timeout: Duration::from_millis(600),
         max_connections: 64,
     }
@@ -132,7 +134,6 @@ async fn connections_beyond_the_cap_get_503_and_legitimate_ones_still_work() {
         header_read_timeout: Duration::from_secs(5),
         idle_timeout: Duration::from_secs(5),
         max_connections: 4,
-        ..short()
     })
     .await;
     // Four slow clients hold every slot.

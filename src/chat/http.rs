@@ -134,7 +134,7 @@ pub struct AppState {
     /// Looks up a caller's email (Slack `users.info`) when the channel names no team.
     pub directory: Option<Arc<crate::deliver::slack::Slack>>,
     pub metrics: Metrics,
-    /// How long a request body may take to arrive (default [`ServerLimits`]'s).
+    /// How long a request body may take to arrive (default [`DEFAULT_BODY_READ_TIMEOUT`]).
     pub body_read_timeout: Duration,
     /// Signatures already accepted within the signature window.
     pub replays: ReplayCache,
@@ -156,7 +156,7 @@ impl AppState {
             responder: None,
             directory: None,
             metrics: Metrics::default(),
-            body_read_timeout: ServerLimits::default().body_read_timeout,
+            body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
             replays: ReplayCache::new(REPLAY_CACHE_SIZE),
             inventory_tx: watch::channel(None).0,
         }
@@ -591,14 +591,16 @@ impl ReplayCache {
     }
 }
 
-/// Limits that keep slow or idle clients from starving the server.
+/// How long a request body may take to arrive by default (then 408).
+pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Limits that keep slow or idle clients from starving the server (with
+/// [`AppState::body_read_timeout`], which the handler applies).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ServerLimits {
     /// A request's head must arrive within this time after the server starts waiting for it
     /// (hyper's header read timeout; it also ends a keep-alive connection that sends nothing).
     pub header_read_timeout: Duration,
-    /// A request body must arrive within this time (408 otherwise).
-    pub body_read_timeout: Duration,
     /// A connection on which no byte moves for this long is closed.
     pub idle_timeout: Duration,
     /// Connections served at once; beyond them a client gets 503 and the connection is closed.
@@ -609,7 +611,6 @@ impl Default for ServerLimits {
     fn default() -> Self {
         Self {
             header_read_timeout: Duration::from_secs(10),
-            body_read_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             max_connections: 512,
         }
