@@ -532,7 +532,7 @@ impl Slack {
                     if wait > MAX_RETRY_AFTER || past_deadline(wait) {
                         return Err(DeliveryError::Unavailable {
                             detail: format!(
-                                "{method}: rate limited for {}s, past this tick's deadline",
+                                "{method}: rate limited for {}s, longer than this tick can wait",
                                 wait.as_secs()
                             ),
                         });
@@ -570,7 +570,6 @@ impl Slack {
         }
     }
 
-    /// The Slack user id for `email`, from the cache or `users.lookupByEmail`.
     /// The email of a Slack user (`users.info`, which needs `users:read.email`), cached; used to
     /// find which team a `/policy` caller belongs to.
     pub async fn user_email(&self, user_id: &str) -> Result<Option<String>, DeliveryError> {
@@ -597,6 +596,7 @@ impl Slack {
         Ok(email)
     }
 
+    /// The Slack user id for `email`, from the cache or `users.lookupByEmail`.
     async fn user_id(&self, email: &str) -> Result<String, DeliveryError> {
         let key = email.to_lowercase();
         let cached = {
