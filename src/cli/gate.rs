@@ -1,0 +1,111 @@
+//! `forewarn gate`: whether named policies can be flipped to Enforce without blocking anyone by
+//! surprise — for a CI step before the flip is merged.
+//!
+//! Reads only; exit 0 when every policy is ready, 1 otherwise.
+
+use super::{EXIT_OK, EXIT_PROBLEMS, SourceArgs, load, parse_now};
+use anyhow::bail;
+use clap::Args;
+use std::fmt::Write as _;
+
+#[derive(Debug, Args)]
+pub struct GateArgs {
+    /// Policies to check (as reports name them: `name`, or `namespace/name`).
+    #[arg(required = true, value_name = "POLICY")]
+    pub policies: Vec<String>,
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// The time to check at (as for `plan`): decides which exceptions have expired.
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<String>,
+}
+
+pub(super) fn cmd_gate(args: GateArgs) -> anyhow::Result<u8> {
+    let (config, clusters) = load(&args.source)?;
+    let now = parse_now(args.now.as_deref(), &config)?;
+    // Every cluster that has the named policy is checked: a rollout is per cluster.
+    let mut checks = Vec::new();
+    for name in &args.policies {
+        let found: Vec<_> = clusters
+            .iter()
+            .filter_map(|inv| inv.policy(name).map(|p| (inv, p)))
+            .collect();
+        if found.is_empty() {
+            let shared: Vec<&str> = clusters
+                .iter()
+                .flat_map(|inv| inv.policies_named(name))
+                .map(|p| p.label.as_str())
+                .collect();
+            if !shared.is_empty() {
+                bail!(
+                    "'{name}' names several policies: {} (name one with its kind)",
+                    shared.join(", ")
+                );
+            }
+            let close = crate::chat::answer::suggestions(
+                name,
+                clusters
+                    .iter()
+                    .flat_map(|inv| inv.policies.iter().map(|p| p.label.as_str())),
+            );
+            if close.is_empty() {
+                bail!("no policy named '{name}'");
+            }
+            bail!(
+                "no policy named '{name}' (did you mean {}?)",
+                close.join(", ")
+            );
+        }
+        checks.extend(found);
+    }
+    let mut all_ready = true;
+    let mut out = String::new();
+    for (inv, p) in checks {
+        let r = crate::plan::readiness::readiness(p, inv, &config, now);
+        all_ready &= r.is_ready();
+        let _ = writeln!(
+            out,
+            "{}{} ({}){}: {}",
+            p.label,
+            if clusters.len() > 1 {
+                format!(" in cluster {}", inv.cluster)
+            } else {
+                String::new()
+            },
+            p.title(),
+            r.enforce_on
+                .as_deref()
+                .map(|d| format!(", enforced from {d}"))
+                .unwrap_or_default(),
+            if r.is_ready() {
+                "READY".to_string()
+            } else {
+                format!(
+                    "NOT READY — {} failing resource(s) would be blocked",
+                    r.uncovered()
+                )
+            }
+        );
+        if !r.namespaces.is_empty() {
+            let _ = writeln!(
+                out,
+                "  {:<24} {:<16} {:>9} {:>8}  BLOCKED (SAMPLE)",
+                "NAMESPACE", "OWNER", "UNCOVERED", "COVERED"
+            );
+            for n in &r.namespaces {
+                let _ = writeln!(
+                    out,
+                    "  {:<24} {:<16} {:>9} {:>8}  {}",
+                    n.namespace,
+                    n.audience,
+                    n.uncovered,
+                    n.covered,
+                    n.sample.join(", ")
+                );
+            }
+        }
+        out.push('\n');
+    }
+    print!("{out}");
+    Ok(if all_ready { EXIT_OK } else { EXIT_PROBLEMS })
+}

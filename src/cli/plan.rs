@@ -1,0 +1,165 @@
+//! `forewarn plan`: the calendar of notices — who hears what, and when — as a table or JSON.
+//!
+//! Prints only; never sends or records anything.
+
+use super::{SourceArgs, all_problems, exit_for, load, parse_now};
+use crate::config::Config;
+use crate::model::problem::Problem;
+use crate::plan::{Plan, plan};
+use clap::{Args, ValueEnum};
+use std::fmt::Write as _;
+use std::io::Write as _;
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// The time to plan from: RFC 3339 or YYYY-MM-DD (midnight in the config's time zone).
+    /// Defaults to the current time.
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<String>,
+    #[arg(long, value_enum, default_value_t = PlanOutput::Table)]
+    pub output: PlanOutput,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PlanOutput {
+    Table,
+    Json,
+}
+
+pub(super) fn cmd_plan(args: PlanArgs) -> anyhow::Result<u8> {
+    let (config, clusters) = load(&args.source)?;
+    let now = parse_now(args.now.as_deref(), &config)?;
+    let mut planned = plan(&clusters, &config, now);
+    let problems = all_problems(&clusters, &planned);
+    match args.output {
+        PlanOutput::Json => {
+            planned.notices.retain(|n| n.send_at >= now);
+            planned.problems = problems.clone();
+            // Streamed: a large cluster's plan is not built as one string first.
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            serde_json::to_writer_pretty(&mut out, &planned)?;
+            writeln!(out)?;
+            out.flush()?;
+        }
+        PlanOutput::Table => print!("{}", plan_table(&planned, &config, &problems)),
+    }
+    Ok(exit_for(&problems))
+}
+
+/// The human view of a plan.
+pub fn plan_table(planned: &Plan, config: &Config, problems: &[Problem]) -> String {
+    let tz = config.time_zone;
+    let n_clusters = planned
+        .unowned
+        .iter()
+        .map(|u| &u.cluster)
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Notices planned from {} ({tz}):\n",
+        planned.now.with_timezone(&tz).format("%a %-d %b %Y %H:%M")
+    );
+    let rows: Vec<[String; 7]> = planned
+        .upcoming()
+        .map(|n| {
+            [
+                n.send_at
+                    .with_timezone(&tz)
+                    .format("%a %Y-%m-%d %H:%M")
+                    .to_string(),
+                n.kind.as_str().to_string(),
+                n.milestone.clone(),
+                match (&n.cluster, n.policy.is_empty()) {
+                    (_, true) => "-".to_string(),
+                    (Some(c), false) => format!("{c}: {}", n.policy),
+                    (None, false) => n.policy.clone(),
+                },
+                n.audience.clone(),
+                n.destination.to_string(),
+                n.namespaces
+                    .iter()
+                    .map(|ns| format!("{} ({})", ns.name, ns.failing))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ]
+        })
+        .collect();
+    let head = [
+        "SEND AT",
+        "KIND",
+        "WHEN",
+        "POLICY / EXCEPTION",
+        "AUDIENCE",
+        "DESTINATION",
+        "NAMESPACES (FAILING)",
+    ];
+    let mut widths = head.map(str::len);
+    for r in &rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |cells: &[String]| {
+        let mut s = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                s.push_str(c);
+            } else {
+                let _ = write!(s, "{c:<w$}  ", w = widths[i]);
+            }
+        }
+        s.trim_end().to_string()
+    };
+    let _ = writeln!(out, "{}", line(&head.map(str::to_string)));
+    for r in &rows {
+        let _ = writeln!(out, "{}", line(r));
+    }
+    if rows.is_empty() {
+        let _ = writeln!(out, "(no notices ahead)");
+    }
+    let policies: std::collections::BTreeSet<_> = planned
+        .upcoming()
+        .filter(|n| n.kind == crate::plan::NoticeKind::Announce)
+        .filter_map(|n| Some((&n.cluster, &n.policy, n.enforce_on?.display())))
+        .collect();
+    if !policies.is_empty() {
+        let _ = writeln!(out, "\nEnforcement dates:");
+        for (c, p, d) in policies {
+            match c {
+                Some(c) => {
+                    let _ = writeln!(out, "  {c}: {p}: {d}");
+                }
+                None => {
+                    let _ = writeln!(out, "  {p}: {d}");
+                }
+            }
+        }
+    }
+    if !planned.unowned.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nUnowned namespaces (their notices go to {}): {}",
+            config.platform.channel,
+            planned
+                .unowned
+                .iter()
+                .map(|u| match &n_clusters {
+                    1 => u.name.clone(),
+                    _ => format!("{}/{}", u.cluster, u.name),
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    if !problems.is_empty() {
+        let _ = writeln!(out, "\nProblems:");
+        for p in problems {
+            let _ = writeln!(out, "  {p}");
+        }
+    }
+    out
+}
