@@ -491,11 +491,21 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
 /// reload later keeps the previous inventory.
 pub async fn keep_loaded(
     state: Arc<AppState>,
-    source: impl crate::inventory::snapshot::InventorySource,
+    source: impl crate::inventory::snapshot::InventorySource + Clone + Send + 'static,
     every: Duration,
 ) {
     loop {
-        let wait = match source.load() {
+        // Parsing a snapshot is CPU work: off the runtime's workers.
+        let loading = source.clone();
+        let loaded = match tokio::task::spawn_blocking(move || loading.load()).await {
+            Ok(r) => r,
+            Err(e) => {
+                warn!(error = %e, "the inventory load task failed");
+                tokio::time::sleep(every).await;
+                continue;
+            }
+        };
+        let wait = match loaded {
             Ok(inv) => {
                 let policies: usize = inv.iter().map(|i| i.policies.len()).sum();
                 info!(source = %source.describe(), clusters = inv.len(), policies, "inventory loaded");

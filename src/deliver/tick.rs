@@ -132,7 +132,12 @@ impl<S, D, L> Clone for Tick<'_, S, D, L> {
 
 impl<S, D, L> Copy for Tick<'_, S, D, L> {}
 
-impl<'a, S: InventorySource, D: Deliver, L: Ledger + 'static> Tick<'a, S, D, L> {
+impl<'a, S, D, L> Tick<'a, S, D, L>
+where
+    S: InventorySource + Clone + Send + 'static,
+    D: Deliver,
+    L: Ledger + 'static,
+{
     /// One scheduler step at `now`.
     pub async fn run(&self, now: DateTime<FixedOffset>) -> Result<TickOutcome, TickError> {
         self.run_with(now, None).await
@@ -175,11 +180,20 @@ impl<'a, S: InventorySource, D: Deliver, L: Ledger + 'static> Tick<'a, S, D, L> 
             failures.extend(r.unconfirmed);
             ledger.lock().await.prune(now).await?;
         }
-        let inventory = self.source.load()?;
+        // Reading the clusters and planning are CPU work: off the runtime's workers.
+        let (inventory, mut planned) = {
+            let (source, config) = (self.source.clone(), config.clone());
+            tokio::task::spawn_blocking(move || {
+                let inventory = source.load()?;
+                let planned = plan(&inventory, &config, now);
+                Ok::<_, crate::inventory::snapshot::SnapshotError>((inventory, planned))
+            })
+            .await
+            .map_err(|e| TickError::Task(e.to_string()))??
+        };
         for p in inventory.iter().flat_map(|inv| &inv.problems) {
             warn!(problem = %p, "inventory");
         }
-        let mut planned = plan(&inventory, config, now);
         if let Some(m) = modes {
             let before = m
                 .lock()
@@ -581,7 +595,11 @@ async fn reconcile<D: Deliver, L: Ledger>(
 /// mid-tick, delivery stops before the next message — before another replica can take over.
 /// A ledger that cannot be written skips the tick (nothing is sent without a `pending` record)
 /// and is tried again at the next one.
-pub async fn run_loop<S: InventorySource, D: Deliver, L: Ledger + 'static>(
+pub async fn run_loop<
+    S: InventorySource + Clone + Send + 'static,
+    D: Deliver,
+    L: Ledger + 'static,
+>(
     tick: Tick<'_, S, D, L>,
     leader: Option<tokio::sync::watch::Receiver<bool>>,
     shutdown: impl std::future::Future<Output = ()>,
