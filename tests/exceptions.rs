@@ -338,7 +338,7 @@ fn unreadable_dates_are_problems() {
     needs_fixtures!();
     let text = exception_yaml(
         r#"forewarn.dev/owner: a, forewarn.dev/reason: b, forewarn.dev/review-by: "next spring""#,
-        "cleanup.kyverno.io/ttl: 1d",
+        "cleanup.kyverno.io/ttl: 10ay",
         TIDY_SPEC,
     );
     let inv = inventory(&[("policy.yaml", POLICY), ("x.yaml", &text)]);

@@ -87,25 +87,41 @@ pub struct PolicyDocs {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModeOverride {
     pub action: Mode,
-    /// Namespace names, `*` and `?` wildcards allowed. `None` when the field is absent.
+    /// Namespace names, `*` and `?` wildcards allowed. `None` when the field is absent (Kyverno
+    /// tells an absent list from an empty one).
     pub namespaces: Option<Vec<String>>,
     pub namespace_selector: Option<LabelSelector>,
 }
 
 impl ModeOverride {
-    /// Kyverno's matching: with no namespace list, the selector alone decides (and an absent
-    /// selector matches nothing); with a list, a namespace must match a pattern and, when a
-    /// selector is given, the namespace's labels too.
+    /// Kyverno's matching (`matchOverride` in kyverno `pkg/engine/api/engineresponse.go`):
+    /// with neither a namespace list nor a selector the override applies in every namespace;
+    /// with only a selector, the namespace's labels decide; with a list (even an empty one), a
+    /// namespace must match a pattern and, when a selector is given, the labels too.
     pub fn matches(&self, namespace: &str, labels: &Labels) -> bool {
-        let selector_ok = |required: bool| match &self.namespace_selector {
-            Some(sel) => sel.matches(labels),
-            None => !required,
-        };
-        match &self.namespaces {
-            None => selector_ok(true),
-            Some(list) => list.iter().any(|p| wildcard_match(p, namespace)) && selector_ok(false),
+        match (&self.namespaces, &self.namespace_selector) {
+            (None, None) => true,
+            (None, Some(sel)) => sel.matches(labels),
+            (Some(list), sel) => {
+                list.iter().any(|p| wildcard_match(p, namespace))
+                    && sel.as_ref().is_none_or(|s| s.matches(labels))
+            }
         }
     }
+}
+
+/// The name Kyverno gives a rule it generates for pod controllers: `prefix-name`, cut to 63
+/// bytes (`getAutogenRuleName` in kyverno `pkg/autogen/v1/rule.go`).
+pub fn autogen_rule_name(prefix: &str, name: &str) -> String {
+    let mut full = format!("{prefix}-{name}");
+    if full.len() > 63 {
+        let mut cut = 63;
+        while !full.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        full.truncate(cut);
+    }
+    full
 }
 
 fn first_override(overrides: &[ModeOverride], namespace: &str, labels: &Labels) -> Option<Mode> {
@@ -113,6 +129,22 @@ fn first_override(overrides: &[ModeOverride], namespace: &str, labels: &Labels) 
         .iter()
         .find(|o| o.matches(namespace, labels))
         .map(|o| o.action)
+}
+
+/// The rule a report result names: the rule itself, or the rule Kyverno generated from it for
+/// pod controllers (`autogen-<rule>` for Deployments and the like, `autogen-cronjob-<rule>` for
+/// CronJobs), which keeps its rule's `failureAction` and `failureActionOverrides`
+/// (kyverno `pkg/autogen/v1/rule.go`).
+fn find_rule<'a>(rules: &'a [Rule], name: &str) -> Option<&'a Rule> {
+    rules.iter().find(|r| r.name == name).or_else(|| {
+        if !name.starts_with("autogen-") {
+            return None;
+        }
+        rules.iter().find(|r| {
+            autogen_rule_name("autogen", &r.name) == name
+                || autogen_rule_name("autogen-cronjob", &r.name) == name
+        })
+    })
 }
 
 /// A rule of a Kyverno policy, as far as its mode is concerned.
@@ -172,7 +204,7 @@ impl Policy {
                         .or(r.failure_action)
                         .unwrap_or_else(spec_mode)
                 };
-                match rule.and_then(|name| rules.iter().find(|r| r.name == name)) {
+                match rule.and_then(|name| find_rule(rules, name)) {
                     Some(r) => rule_mode(r),
                     // No rule named: the policy audits there if any validate rule does.
                     None => {

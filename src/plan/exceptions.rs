@@ -29,11 +29,13 @@ pub const TTL_LABEL: &str = "cleanup.kyverno.io/ttl";
 // ---------------------------------------------------------------------------------------------
 
 /// When an object carrying `cleanup.kyverno.io/ttl: <value>` is deleted, read the way Kyverno's
-/// TTL controller reads it: a Go duration (`time.ParseDuration`) counted from the creation
-/// time; else an absolute time in the layout `2006-01-02T150405Z` (UTC); else a date
-/// `2006-01-02` (midnight UTC). `1d` is not a Go duration and matches no layout.
+/// TTL controller reads it (`parseDeletionTime` in kyverno `pkg/controllers/ttl/utils.go`; the
+/// admission check `ValidateTtlLabel` in `pkg/validation/resource/validate.go` accepts the same):
+/// a duration as kube-openapi's `strfmt.ParseDuration` reads it ([`strfmt_duration_nanos`]:
+/// `2h30m`, `30d`, `2w`, `1day`, `10 days`) counted from the creation time; else an absolute
+/// time in the layout `2006-01-02T150405Z` (UTC); else a date `2006-01-02` (midnight UTC).
 pub fn parse_ttl(value: &str, created: Option<DateTime<Utc>>) -> Result<DateTime<Utc>, String> {
-    if let Some(nanos) = go_duration_nanos(value) {
+    if let Some(nanos) = strfmt_duration_nanos(value) {
         let created = created.ok_or_else(|| {
             format!(
                 "TTL '{value}' is a duration, but the object has no creation time to count it from"
@@ -50,9 +52,75 @@ pub fn parse_ttl(value: &str, created: Option<DateTime<Utc>>) -> Result<DateTime
         return Ok(d.and_time(NaiveTime::MIN).and_utc());
     }
     Err(format!(
-        "TTL '{value}' is neither a duration (such as 90m or 2h30m; units ns, us, ms, s, m, h) \
-         nor a time in the form 2006-01-02T150405Z or 2006-01-02"
+        "TTL '{value}' is neither a duration (such as 90m, 2h30m, 30d or 2w) nor a time in the \
+         form 2006-01-02T150405Z or 2006-01-02"
     ))
+}
+
+/// kube-openapi's `strfmt.ParseDuration` (`pkg/validation/strfmt/duration.go`), into
+/// nanoseconds: Go's `time.ParseDuration` first; else every `<digits><spaces?><letters>` run
+/// found anywhere in the text is added up, its unit (lower-cased) being `ns`/`nano…`,
+/// `us`/`µs`/`micro…`, `ms`/`milli…`, `s`/`sec…`, `m`/`min…`, `h`/`hr`/`hour…`, `d`/`day…` or
+/// `w`/`wk`/`week…`; runs with another unit add nothing, and the text is a duration when at least
+/// one run had a known unit. A number too large for an int64 makes it no duration; sums wrap
+/// around as Go's do.
+pub fn strfmt_duration_nanos(text: &str) -> Option<i64> {
+    if let Some(n) = go_duration_nanos(text) {
+        return Some(n);
+    }
+    const UNITS: [(&[&str], i64); 8] = [
+        (&["ns", "nano"], 1),
+        (&["us", "\u{b5}s", "micro"], 1_000),
+        (&["ms", "milli"], 1_000_000),
+        (&["s", "sec"], 1_000_000_000),
+        (&["m", "min"], 60_000_000_000),
+        (&["h", "hr", "hour"], 3_600_000_000_000),
+        (&["d", "day"], 86_400_000_000_000),
+        (&["w", "wk", "week"], 604_800_000_000_000),
+    ];
+    let chars: Vec<char> = text.chars().collect();
+    let mut total: i64 = 0;
+    let mut known = false;
+    let mut i = 0;
+    while i < chars.len() {
+        if !chars[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < chars.len() && chars[i].is_ascii_digit() {
+            i += 1;
+        }
+        let digits: String = chars[start..i].iter().collect();
+        let mut j = i;
+        while j < chars.len() && matches!(chars[j], ' ' | '\t' | '\n' | '\r' | '\u{c}') {
+            j += 1;
+        }
+        let letters_start = j;
+        while j < chars.len() && (chars[j].is_ascii_alphabetic() || chars[j] == '\u{b5}') {
+            j += 1;
+        }
+        if j == letters_start {
+            // No unit after these digits: no match starts here.
+            continue;
+        }
+        let factor: i64 = digits.parse().ok()?;
+        let unit: String = chars[letters_start..j]
+            .iter()
+            .collect::<String>()
+            .to_lowercase();
+        for (variants, multiplier) in UNITS {
+            let last = variants.len() - 1;
+            for (k, variant) in variants.iter().enumerate() {
+                if (k == last && unit.starts_with(variant)) || unit == *variant {
+                    known = true;
+                    total = total.wrapping_add(factor.wrapping_mul(multiplier));
+                }
+            }
+        }
+        i = j;
+    }
+    known.then_some(total)
 }
 
 /// Nanoseconds per Go duration unit.
@@ -537,10 +605,54 @@ mod tests {
             parse_ttl("2023-07-19", created),
             Ok(utc("2023-07-19T00:00:00Z"))
         );
-        for bad in ["invalid-value", "10ay", "1d"] {
+        for bad in ["invalid-value", "10ay", "2023-07-19T12:00:00Z"] {
             let err = parse_ttl(bad, created).unwrap_err();
             assert!(err.contains(bad), "{err}");
         }
+    }
+
+    /// kube-openapi `pkg/validation/strfmt/duration.go` (and its `duration_test.go` cases).
+    #[test]
+    fn strfmt_durations_as_kube_openapi_reads_them() {
+        const H: i64 = 3_600_000_000_000;
+        let ok = [
+            ("2h30m", 2 * H + H / 2),
+            ("30d", 30 * 24 * H),
+            ("1d", 24 * H),
+            ("2w", 14 * 24 * H),
+            ("1day", 24 * H),
+            ("10days", 240 * H),
+            ("10 days", 240 * H),
+            ("1week", 7 * 24 * H),
+            ("1wk", 7 * 24 * H),
+            ("3 hours", 3 * H),
+            ("1H", H),
+            ("5 minutes", 5 * 60_000_000_000),
+            ("1d 2h", 26 * H),
+            ("in 1d", 24 * H),
+            ("1.5d", 5 * 24 * H),
+            ("1d 10ay", 24 * H),
+            ("7 secs", 7_000_000_000),
+            ("2 millis", 2_000_000),
+            ("3 nanos", 3),
+        ];
+        for (text, nanos) in ok {
+            assert_eq!(strfmt_duration_nanos(text), Some(nanos), "{text}");
+        }
+        for bad in [
+            "",
+            "d",
+            "10ay",
+            "2023-07-19",
+            "2023-07-19T120000Z",
+            "invalid-value",
+            "99999999999999999999d",
+        ] {
+            assert_eq!(strfmt_duration_nanos(bad), None, "{bad}");
+        }
+        let created = Some(utc("2026-01-01T00:00:00Z"));
+        assert_eq!(parse_ttl("30d", created), Ok(utc("2026-01-31T00:00:00Z")));
+        assert_eq!(parse_ttl("2w", created), Ok(utc("2026-01-15T00:00:00Z")));
     }
 
     #[test]
@@ -677,7 +789,7 @@ mod tests {
         let mut x = exception();
         x.namespace = None;
         x.expires_at = Some("tomorrow".into());
-        x.labels.insert(TTL_LABEL.into(), "1d".into());
+        x.labels.insert(TTL_LABEL.into(), "10ay".into());
         x.annotations
             .insert("forewarn.dev/review-by".into(), "soon".into());
         let (v, problems) = view(&x, &ExceptionKeys::defaults("forewarn.dev/"), Tz::UTC);

@@ -1,0 +1,302 @@
+//! Kyverno's own semantics, checked against its Go code (named per test), on objects modelled
+//! on the real ones in ../shared/fixtures: `plan`, `gate`, `check`, `render` and `/policy`
+//! must agree on each case.
+
+mod common;
+
+use common::{at, config_from, fixture, inventory_from, root};
+use forewarn::inventory::{Labels, Mode};
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Output};
+
+const NOW: &str = "2026-12-01T08:00:00+01:00";
+
+const CONFIG: &str = r##"
+time-zone: Europe/Berlin
+schedule: "0 0 9 * * Mon-Fri"
+platform: {channel: "#platform"}
+teams:
+  shop: {name: Shop, channel: "#shop"}
+"##;
+
+/// A snapshot directory holding `files`, plus the test config.
+fn snapshot(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(dir.path().join("snap")).expect("mkdir");
+    for (name, text) in files {
+        std::fs::write(dir.path().join("snap").join(name), text).expect("write");
+    }
+    std::fs::write(dir.path().join("forewarn.yaml"), CONFIG).expect("write config");
+    dir
+}
+
+fn forewarn(dir: &Path, args: &[&str]) -> Output {
+    let snap = dir.join("snap");
+    let cfg = dir.join("forewarn.yaml");
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend([
+        "--snapshot",
+        snap.to_str().expect("utf8"),
+        "--config",
+        cfg.to_str().expect("utf8"),
+        "--now",
+        NOW,
+    ]);
+    Command::new(env!("CARGO_BIN_EXE_forewarn"))
+        .args(&all)
+        .current_dir(root())
+        .env_remove("FOREWARN_LOG")
+        .output()
+        .expect("run forewarn")
+}
+
+fn out(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn plan_json(dir: &Path) -> Value {
+    let o = forewarn(dir, &["plan", "--output", "json"]);
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", out(&o)))
+}
+
+fn announce_ids(plan: &Value) -> Vec<String> {
+    plan["notices"]
+        .as_array()
+        .expect("notices")
+        .iter()
+        .filter(|n| n["kind"] == "announce")
+        .map(|n| n["id"].as_str().expect("id").to_string())
+        .collect()
+}
+
+const SHOP_NS: &str = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n  labels: {team: shop}\n  annotations: {forewarn.dev/owner: shop}\n";
+
+fn report(ns: &str, kind: &str, name: &str, policy: &str, rule: &str, result: &str) -> String {
+    format!(
+        "apiVersion: wgpolicyk8s.io/v1alpha2\nkind: PolicyReport\nmetadata:\n  name: r-{name}-{rule}\n  namespace: {ns}\nscope: {{apiVersion: apps/v1, kind: {kind}, name: {name}, namespace: {ns}}}\nresults:\n- {{policy: {policy}, rule: {rule}, result: {result}, message: m, source: kyverno, scored: true}}\n"
+    )
+}
+
+// --- 2. autogen rules ---------------------------------------------------------------------------
+
+/// The library's disallow-selinux (Audit) with its first rule set to Enforce at rule level.
+fn selinux_with_enforced_rule() -> String {
+    let text = std::fs::read_to_string(fixture(
+        "kyverno-policies/pod-security/baseline/disallow-selinux/disallow-selinux.yaml",
+    ))
+    .expect("fixture");
+    let text = text.replace(
+        "      validate:\n        message: >-\n          Setting the SELinux type",
+        "      validate:\n        failureAction: Enforce\n        message: >-\n          Setting the SELinux type",
+    );
+    assert!(text.contains("failureAction: Enforce"));
+    text.replace(
+        "    policies.kyverno.io/title",
+        "    forewarn.dev/enforce-on: \"2026-12-14\"\n    policies.kyverno.io/title",
+    )
+}
+
+/// kyverno `pkg/autogen/v1/rule.go`: `autogen-<rule>` and `autogen-cronjob-<rule>` (cut to 63
+/// characters) keep their rule's failureAction and failureActionOverrides.
+#[test]
+fn autogen_rules_inherit_their_rules_mode() {
+    let policy = selinux_with_enforced_rule();
+    let inv = inventory_from(&[("p.yaml", &policy)]);
+    let p = inv.policy("disallow-selinux").expect("policy");
+    let none = Labels::new();
+    for rule in [
+        "selinux-type",
+        "autogen-selinux-type",
+        "autogen-cronjob-selinux-type",
+    ] {
+        assert_eq!(
+            p.mode_for(Some(rule), "shop", &none),
+            Mode::Enforce,
+            "{rule}"
+        );
+    }
+    assert_eq!(
+        p.mode_for(Some("autogen-cronjob-selinux-user-role"), "shop", &none),
+        Mode::Audit
+    );
+
+    // A rule name long enough to be cut: 63 bytes, as Kyverno cuts it.
+    let long = "r".repeat(60);
+    let cut = format!("autogen-cronjob-{long}")[..63].to_string();
+    let text = format!(
+        "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata: {{name: long}}\nspec:\n  rules:\n  - name: {long}\n    match: {{any: [{{resources: {{kinds: [Pod]}}}}]}}\n    validate: {{failureAction: Enforce, pattern: {{}}}}\n"
+    );
+    let inv = inventory_from(&[("p.yaml", &text)]);
+    let p = inv.policy("long").expect("policy");
+    assert_eq!(p.mode_for(Some(&cut), "shop", &none), Mode::Enforce);
+
+    // The plan announces only the Audit rule's failures; the Deployment and CronJob failing the
+    // Enforce rule's autogen rules are already blocked, not news.
+    let dir = snapshot(&[
+        ("policy.yaml", &policy),
+        ("ns.yaml", SHOP_NS),
+        (
+            "reports.yaml",
+            &[
+                report(
+                    "shop",
+                    "Deployment",
+                    "web",
+                    "disallow-selinux",
+                    "autogen-selinux-type",
+                    "fail",
+                ),
+                report(
+                    "shop",
+                    "CronJob",
+                    "nightly",
+                    "disallow-selinux",
+                    "autogen-cronjob-selinux-type",
+                    "fail",
+                ),
+                report(
+                    "shop",
+                    "Deployment",
+                    "api",
+                    "disallow-selinux",
+                    "autogen-selinux-user-role",
+                    "fail",
+                ),
+            ]
+            .join("---\n"),
+        ),
+    ]);
+    let plan = plan_json(dir.path());
+    let ids = announce_ids(&plan);
+    assert!(
+        ids.contains(&"announce/disallow-selinux/shop/T-7".to_string()),
+        "{ids:?}"
+    );
+    let n = plan["notices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["kind"] == "announce")
+        .unwrap();
+    assert_eq!(n["namespaces"][0]["failing"], 1, "{n}");
+    let names: Vec<&str> = n["namespaces"][0]["sample"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["api"]);
+    // gate counts the same single resource.
+    let o = forewarn(dir.path(), &["gate", "disallow-selinux"]);
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    assert!(
+        out(&o).contains("1 failing resource(s) would be blocked"),
+        "{}",
+        out(&o)
+    );
+}
+
+// --- 3. an override with no namespaces and no selector ----------------------------------------
+
+/// kyverno `pkg/engine/api/engineresponse.go` (`matchOverride`): an override with neither
+/// `namespaces` nor `namespaceSelector` applies in every namespace; an empty list in none.
+#[test]
+fn an_override_without_namespaces_or_selector_matches_everywhere() {
+    let policy = selinux_with_enforced_rule().replace(
+        "        failureAction: Enforce\n",
+        "        failureAction: Enforce\n        failureActionOverrides:\n        - action: Audit\n",
+    );
+    let inv = inventory_from(&[("p.yaml", &policy)]);
+    let p = inv.policy("disallow-selinux").expect("policy");
+    let none = Labels::new();
+    assert_eq!(p.mode_for(Some("selinux-type"), "shop", &none), Mode::Audit);
+    assert_eq!(
+        p.mode_for(Some("autogen-selinux-type"), "any", &none),
+        Mode::Audit
+    );
+
+    let empty_list = policy.replace(
+        "        - action: Audit\n",
+        "        - action: Audit\n          namespaces: []\n",
+    );
+    let inv = inventory_from(&[("p.yaml", &empty_list)]);
+    let p = inv.policy("disallow-selinux").expect("policy");
+    assert_eq!(
+        p.mode_for(Some("selinux-type"), "shop", &none),
+        Mode::Enforce
+    );
+
+    let dir = snapshot(&[
+        ("policy.yaml", &policy),
+        ("ns.yaml", SHOP_NS),
+        (
+            "reports.yaml",
+            &report(
+                "shop",
+                "Pod",
+                "web",
+                "disallow-selinux",
+                "selinux-type",
+                "fail",
+            ),
+        ),
+    ]);
+    let plan = plan_json(dir.path());
+    assert!(
+        announce_ids(&plan).contains(&"announce/disallow-selinux/shop/T-7".to_string()),
+        "{plan}"
+    );
+    let o = forewarn(dir.path(), &["gate", "disallow-selinux"]);
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    assert!(out(&o).contains("Pod/web"), "{}", out(&o));
+}
+
+// --- 7. cleanup.kyverno.io/ttl -----------------------------------------------------------------
+
+/// kyverno `pkg/controllers/ttl/utils.go` reads the label with kube-openapi's
+/// `strfmt.ParseDuration` (`pkg/validation/strfmt/duration.go`): days and weeks are durations.
+#[test]
+fn ttl_in_days_and_weeks_is_an_expiry() {
+    let exception = |ttl: &str| {
+        format!(
+            "apiVersion: kyverno.io/v2\nkind: PolicyException\nmetadata:\n  name: x\n  namespace: shop\n  creationTimestamp: \"2026-11-20T00:00:00Z\"\n  labels: {{cleanup.kyverno.io/ttl: \"{ttl}\"}}\n  annotations: {{forewarn.dev/owner: shop, forewarn.dev/reason: r}}\nspec:\n  exceptions: [{{policyName: disallow-selinux, ruleNames: [selinux-type]}}]\n  match: {{any: [{{resources: {{kinds: [Pod], namespaces: [shop]}}}}]}}\n"
+        )
+    };
+    let config = config_from(CONFIG);
+    for (ttl, expires) in [
+        ("30d", "2026-12-20T00:00:00Z"),
+        ("2w", "2026-12-04T00:00:00Z"),
+        ("1day", "2026-11-21T00:00:00Z"),
+        ("10days", "2026-11-30T00:00:00Z"),
+        ("1week", "2026-11-27T00:00:00Z"),
+    ] {
+        let inv = inventory_from(&[("x.yaml", &exception(ttl))]);
+        let (v, problems) = forewarn::plan::exceptions::view(
+            &inv.exceptions[0],
+            &config.exceptions.keys,
+            config.time_zone,
+        );
+        assert!(problems.is_empty(), "{ttl}: {problems:?}");
+        assert_eq!(
+            v.expires.map(|t| t.to_rfc3339()),
+            Some(at(expires).to_utc().to_rfc3339()),
+            "{ttl}"
+        );
+    }
+    // check: no problem for 30d, one for a value Kyverno rejects too.
+    let dir = snapshot(&[("x.yaml", &exception("30d"))]);
+    let o = forewarn(dir.path(), &["check"]);
+    assert!(!out(&o).contains("cleanup.kyverno.io/ttl"), "{}", out(&o));
+    let dir = snapshot(&[("x.yaml", &exception("10ay"))]);
+    let o = forewarn(dir.path(), &["check"]);
+    assert!(
+        out(&o).contains("metadata.labels.cleanup.kyverno.io/ttl"),
+        "{}",
+        out(&o)
+    );
+}
