@@ -64,6 +64,18 @@ fn plan_json(dir: &Path) -> Value {
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", out(&o)))
 }
 
+/// `/policy <text>` answered and rendered as the slash command does, as plain text.
+fn slash(dir: &Path, text: &str) -> String {
+    let config = forewarn::config::Config::load(&dir.join("forewarn.yaml")).expect("config");
+    let inv = forewarn::inventory::snapshot::load_dir(&dir.join("snap")).expect("snapshot");
+    let q = forewarn::chat::request::parse_question(text).expect("question");
+    let caller = forewarn::chat::answer::Caller { team: None };
+    let a = forewarn::chat::answer::answer(&inv, &config, &q, &caller, "/policy", at(NOW));
+    let renderer = forewarn::render::Renderer::for_config(&config).expect("templates");
+    let m = renderer.render_answer(a.kind, &a.data).expect("render");
+    forewarn::render::to_text(&m)
+}
+
 fn announce_ids(plan: &Value) -> Vec<String> {
     plan["notices"]
         .as_array()
@@ -299,4 +311,79 @@ fn ttl_in_days_and_weeks_is_an_expiry() {
         "{}",
         out(&o)
     );
+}
+
+// --- 8. the guidance link ---------------------------------------------------------------------
+
+/// A guidance annotation that is not a plain http(s) URL would break the Slack link
+/// `<url|text>` (a `|` rewrites its text, a space ends it): it is an error and left out.
+#[test]
+fn a_guidance_that_is_not_a_url_is_an_error_and_no_link() {
+    for bad in [
+        "https://wiki.example.com/selinux|click here",
+        "https://wiki.example.com/se linux",
+        "wiki.example.com/selinux",
+        "ftp://wiki.example.com/selinux",
+        "https://",
+    ] {
+        let policy = selinux_with_enforced_rule().replace(
+            "    policies.kyverno.io/title",
+            &format!("    forewarn.dev/guidance: \"{bad}\"\n    policies.kyverno.io/title"),
+        );
+        let dir = snapshot(&[
+            ("policy.yaml", &policy),
+            ("ns.yaml", SHOP_NS),
+            (
+                "reports.yaml",
+                &report(
+                    "shop",
+                    "Pod",
+                    "web",
+                    "disallow-selinux",
+                    "selinux-user-role",
+                    "fail",
+                ),
+            ),
+        ]);
+        let o = forewarn(dir.path(), &["check"]);
+        assert_eq!(o.status.code(), Some(1), "{bad}: {}", out(&o));
+        assert!(
+            out(&o).contains("metadata.annotations.forewarn.dev/guidance"),
+            "{bad}: {}",
+            out(&o)
+        );
+        // The notice is still planned and rendered, without a guide link.
+        let plan = plan_json(dir.path());
+        assert!(!announce_ids(&plan).is_empty(), "{plan}");
+        let o = forewarn(dir.path(), &["render"]);
+        let text = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert!(text.contains("Disallow SELinux"), "{text}");
+        assert!(!text.contains("wiki.example.com"), "{bad}: {text}");
+        let answer = slash(dir.path(), "why disallow-selinux");
+        assert!(!answer.contains("wiki.example.com"), "{bad}: {answer}");
+    }
+    // A good one is a link everywhere.
+    let good = "https://wiki.example.com/selinux?team=a&b=c";
+    let policy = selinux_with_enforced_rule().replace(
+        "    policies.kyverno.io/title",
+        &format!("    forewarn.dev/guidance: \"{good}\"\n    policies.kyverno.io/title"),
+    );
+    let dir = snapshot(&[
+        ("policy.yaml", &policy),
+        ("ns.yaml", SHOP_NS),
+        (
+            "reports.yaml",
+            &report(
+                "shop",
+                "Pod",
+                "web",
+                "disallow-selinux",
+                "selinux-user-role",
+                "fail",
+            ),
+        ),
+    ]);
+    let o = forewarn(dir.path(), &["check"]);
+    assert!(out(&o).contains("0 error(s), 0 warning(s)"), "{}", out(&o));
+    assert!(slash(dir.path(), "why disallow-selinux").contains("https://wiki.example.com/selinux"));
 }

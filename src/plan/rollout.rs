@@ -109,18 +109,46 @@ pub fn rollout_for(policy: &Policy, config: &Config) -> (Rollout, Vec<Problem>) 
             }
         }
         if key == "guidance"
-            && !(sourced.value.starts_with("https://") || sourced.value.starts_with("http://"))
+            && let Err(why) = check_guidance(&sourced.value)
         {
-            problems.push(Problem::warning(
+            // Shown as a Slack link `<url|text>`: anything else would break the message.
+            problems.push(Problem::error(
                 &object,
                 &field,
-                format!(
-                    "'{}' is not an http(s) URL; it is shown as text",
-                    sourced.value
-                ),
+                format!("'{}' {why}; it is left out of messages", sourced.value),
             ));
+            continue;
         }
         rollout.fields.push((key, sourced));
     }
     (rollout, problems)
+}
+
+/// Whether `text` can be a guide link: an absolute `http`/`https` URL with a host, and none of
+/// the characters that would end or split a Slack link (`<url|text>`): whitespace, `|`, `<`, `>`.
+pub fn check_guidance(text: &str) -> Result<(), String> {
+    if let Some(c) = text
+        .chars()
+        .find(|c| c.is_whitespace() || matches!(c, '|' | '<' | '>'))
+    {
+        let shown = if c.is_whitespace() {
+            "a space".to_string()
+        } else {
+            format!("'{c}'")
+        };
+        return Err(format!("is not a URL: it contains {shown}"));
+    }
+    match url::Url::parse(text) {
+        Ok(u)
+            if matches!(u.scheme(), "http" | "https")
+                && u.host_str().is_some_and(|h| !h.is_empty()) =>
+        {
+            Ok(())
+        }
+        Ok(u) if !matches!(u.scheme(), "http" | "https") => {
+            Err(format!("is not an http(s) URL (scheme '{}')", u.scheme()))
+        }
+        Ok(_) => Err("is not an http(s) URL: it has no host".to_string()),
+        Err(e) => Err(format!("is not an http(s) URL ({e})")),
+    }
 }
