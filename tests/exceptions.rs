@@ -449,22 +449,66 @@ fn example_exception_covers_web_legacy_only() {
     let policy = inv.policy("require-run-as-nonroot").expect("policy");
     let rule = Some("run-as-non-root");
 
-    assert!(covers(x, policy, rule, "storefront-web", "web-legacy"));
-    assert!(!covers(x, policy, rule, "storefront-web", "web"));
-    assert!(!covers(x, policy, rule, "payments", "web-legacy"));
+    let labels = Some(inv.namespace_labels("storefront-web"));
+    assert!(covers(
+        x,
+        policy,
+        rule,
+        "Pod",
+        "storefront-web",
+        "web-legacy",
+        labels
+    ));
+    assert!(!covers(
+        x,
+        policy,
+        rule,
+        "Pod",
+        "storefront-web",
+        "web",
+        labels
+    ));
+    assert!(!covers(
+        x,
+        policy,
+        rule,
+        "Pod",
+        "payments",
+        "web-legacy",
+        labels
+    ));
+    assert!(!covers(
+        x,
+        policy,
+        rule,
+        "Service",
+        "storefront-web",
+        "web-legacy",
+        labels
+    ));
     assert!(!covers(
         x,
         policy,
         Some("other-rule"),
+        "Pod",
         "storefront-web",
-        "web-legacy"
+        "web-legacy",
+        labels
     ));
     let other = inv
         .policies
         .iter()
         .find(|p| p.label != "require-run-as-nonroot")
         .expect("another policy");
-    assert!(!covers(x, other, rule, "storefront-web", "web-legacy"));
+    assert!(!covers(
+        x,
+        other,
+        rule,
+        "Pod",
+        "storefront-web",
+        "web-legacy",
+        labels
+    ));
 
     let (v, problems) = view(x, &ExceptionKeys::defaults("forewarn.dev/"), Tz::UTC);
     assert!(problems.is_empty(), "{problems:?}");

@@ -387,3 +387,269 @@ fn a_guidance_that_is_not_a_url_is_an_error_and_no_link() {
     assert!(out(&o).contains("0 error(s), 0 warning(s)"), "{}", out(&o));
     assert!(slash(dir.path(), "why disallow-selinux").contains("https://wiki.example.com/selinux"));
 }
+
+// --- 1. exception coverage --------------------------------------------------------------------
+
+const VPOL_DIR: &str =
+    "kyverno/test/conformance/chainsaw/validating-policies/report/with-exception-skip-result";
+
+fn read(rel: &str) -> String {
+    std::fs::read_to_string(fixture(rel)).expect("fixture")
+}
+
+/// Kyverno's ValidatingPolicy test, with an enforcement date, failing in `checkout`.
+fn vpol_cluster(exception: &str) -> tempfile::TempDir {
+    let policy = read(&format!("{VPOL_DIR}/policy.yaml")).replace(
+        "  name: with-exception-skip-result\n",
+        "  name: with-exception-skip-result\n  annotations:\n    forewarn.dev/enforce-on: \"2026-12-14\"\n",
+    );
+    // The fail report as Kyverno writes it, placed in a namespace.
+    let report = read(&format!("{VPOL_DIR}/fail-report-assert.yaml")).replace(
+        "metadata:\n",
+        "metadata:\n  name: r1\n  namespace: checkout\n",
+    );
+    let ns = SHOP_NS.replace("name: shop", "name: checkout");
+    snapshot(&[
+        ("policy.yaml", &policy),
+        ("ns.yaml", &ns),
+        ("report.yaml", &report),
+        ("exception.yaml", exception),
+    ])
+}
+
+/// kyverno `pkg/cel/engine/exception.go` (`ListExceptions`: name and kind, not expired) and
+/// `pkg/cel/policies/vpol/compiler/policy.go` (CEL matchConditions decide): forewarn cannot
+/// evaluate CEL, so a failure named by such an exception is only possibly covered — never ready.
+#[test]
+fn a_cel_exception_is_only_possibly_covering() {
+    let exception = read(&format!("{VPOL_DIR}/exception.yaml"));
+    let dir = vpol_cluster(&exception);
+
+    let o = forewarn(dir.path(), &["gate", "with-exception-skip-result"]);
+    let text = out(&o);
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    assert!(text.contains("NOT READY"), "{text}");
+    assert!(text.contains("1 possibly covered"), "{text}");
+    assert!(text.contains("Deployment/bad-deployment-1"), "{text}");
+    assert!(
+        text.contains("exception exclude-skipped-deployment"),
+        "{text}"
+    );
+    assert!(text.contains("matchConditions"), "{text}");
+    assert!(
+        text.contains("object.metadata.name == 'skipped-deployment'"),
+        "{text}"
+    );
+
+    // plan: a readiness notice to the platform, rendered with the reason.
+    let plan = plan_json(dir.path());
+    let ids: Vec<&str> = plan["notices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        ids.contains(&"readiness/with-exception-skip-result/T-3"),
+        "{ids:?}"
+    );
+    let o = forewarn(
+        dir.path(),
+        &["render", "--id", "readiness/with-exception-skip-result/T-3"],
+    );
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(text.contains("possibly covered"), "{text}");
+    assert!(text.contains("exclude-skipped-deployment"), "{text}");
+
+    // /policy why says the same.
+    let answer = slash(dir.path(), "why with-exception-skip-result");
+    assert!(answer.contains("only possibly covered"), "{answer}");
+    assert!(answer.contains("exclude-skipped-deployment"), "{answer}");
+
+    // check: the exception's real scope, not "every namespace".
+    let o = forewarn(dir.path(), &["check"]);
+    let text = out(&o);
+    assert!(text.contains("exclude-skipped-deployment"), "{text}");
+    assert!(!text.contains("applies in every namespace"), "{text}");
+    let answer = slash(dir.path(), "exceptions");
+    assert!(
+        answer.contains(
+            "applies to resources where check-name: `object.metadata.name == 'skipped-deployment'`"
+        ),
+        "{answer}"
+    );
+}
+
+#[test]
+fn a_cel_exception_for_another_kind_or_expired_covers_nothing() {
+    let exception = read(&format!("{VPOL_DIR}/exception.yaml"));
+    let other_kind = exception.replace("kind: ValidatingPolicy", "kind: ImageValidatingPolicy");
+    let expired = exception.replace("spec:\n", "spec:\n  expiresAt: \"2026-11-01T00:00:00Z\"\n");
+    for x in [other_kind, expired] {
+        let dir = vpol_cluster(&x);
+        let o = forewarn(dir.path(), &["gate", "with-exception-skip-result"]);
+        let text = out(&o);
+        assert_eq!(o.status.code(), Some(1), "{text}");
+        assert!(
+            text.contains("NOT READY — 1 failing resource(s) would be blocked\n"),
+            "{text}"
+        );
+    }
+    // Without matchConditions it exempts every resource of the policy: covered, ready, and
+    // hygiene calls it what it is.
+    let everything: String = exception
+        .lines()
+        .filter(|l| {
+            !l.contains("matchConditions") && !l.contains("check-name") && !l.contains("expression")
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let dir = vpol_cluster(&everything);
+    let o = forewarn(dir.path(), &["gate", "with-exception-skip-result"]);
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    assert!(out(&o).contains("READY"));
+    let o = forewarn(dir.path(), &["check"]);
+    assert!(out(&o).contains("every namespace"), "{}", out(&o));
+}
+
+/// kyverno `pkg/engine/utils/exceptions.go` (`checkMatchesResources`, `checkResourceDescription`)
+/// and `api/kyverno/v2` (`Exception.Contains`: policy name and a matching rule name).
+#[test]
+fn a_kyverno_exception_covers_what_its_match_says() {
+    // Modelled on Kyverno's exceptions/allows-rejects-creation test.
+    let base =
+        read("kyverno/test/conformance/chainsaw/exceptions/allows-rejects-creation/exception.yaml")
+            .replace("policyName: require-labels", "policyName: disallow-selinux")
+            .replace("- require-team", "- selinux-type")
+            .replace("- ConfigMap", "- Pod")
+            .replace(
+                "metadata:\n  name: mynewpolex",
+                "metadata:\n  name: mynewpolex\n  namespace: shop",
+            );
+    let policy =
+        selinux_with_enforced_rule().replace("failureAction: Enforce", "failureAction: Audit");
+    let reports = [
+        report(
+            "shop",
+            "Pod",
+            "emergency",
+            "disallow-selinux",
+            "selinux-type",
+            "fail",
+        ),
+        report(
+            "shop",
+            "Deployment",
+            "emergency",
+            "disallow-selinux",
+            "selinux-type",
+            "fail",
+        ),
+        report(
+            "shop",
+            "Pod",
+            "web",
+            "disallow-selinux",
+            "selinux-type",
+            "fail",
+        ),
+        report(
+            "shop",
+            "Pod",
+            "emergency",
+            "disallow-selinux",
+            "selinux-user-role",
+            "fail",
+        ),
+    ]
+    .join("---\n");
+    let gate = |exception: &str| {
+        let dir = snapshot(&[
+            ("policy.yaml", &policy),
+            ("ns.yaml", SHOP_NS),
+            ("reports.yaml", &reports),
+            ("exception.yaml", exception),
+        ]);
+        let o = forewarn(dir.path(), &["gate", "disallow-selinux"]);
+        (o.status.code(), out(&o))
+    };
+    // Only the Pod called emergency, for the listed rule, is covered.
+    let (code, text) = gate(&base);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("3 failing resource(s) would be blocked\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("        3        0        1  Deployment/emergency, Pod/emergency, Pod/web"),
+        "{text}"
+    );
+
+    // A label selector on the resource: reports do not carry labels — possibly covered.
+    let with_selector = base.replace(
+        "          names:\n",
+        "          selector: {matchLabels: {break-glass: \"true\"}}\n          names:\n",
+    );
+    let (code, text) = gate(&with_selector);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("1 possibly covered"), "{text}");
+    assert!(
+        text.contains("exception shop/mynewpolex: it matches on the resource's labels"),
+        "{text}"
+    );
+
+    // A namespace selector is decided on the namespace's labels.
+    let ns_selector = |team: &str| {
+        base.replace(
+            "          names:\n",
+            &format!(
+                "          namespaceSelector: {{matchLabels: {{team: {team}}}}}\n          names:\n"
+            ),
+        )
+    };
+    let (_, text) = gate(&ns_selector("shop"));
+    assert!(
+        text.contains("3 failing resource(s) would be blocked\n"),
+        "{text}"
+    );
+    let (_, text) = gate(&ns_selector("other"));
+    assert!(
+        text.contains("4 failing resource(s) would be blocked\n"),
+        "{text}"
+    );
+
+    // match.all: every entry must hold.
+    let all = base.replace("    any:\n", "    all:\n");
+    let (_, text) = gate(&all);
+    assert!(
+        text.contains("3 failing resource(s) would be blocked\n"),
+        "{text}"
+    );
+
+    // conditions are evaluated on the request: possibly covered.
+    let conditions = format!(
+        "{base}  conditions:\n    any:\n    - key: \"{{{{ request.object.metadata.labels.app || '' }}}}\"\n      operator: Equals\n      value: busybox\n"
+    );
+    let (_, text) = gate(&conditions);
+    assert!(text.contains("1 possibly covered"), "{text}");
+    assert!(text.contains("spec.conditions"), "{text}");
+
+    // An empty ruleNames list names no rule (Exception.Contains).
+    let no_rules = base.replace(
+        "      ruleNames:\n        - selinux-type\n",
+        "      ruleNames: []\n",
+    );
+    let (_, text) = gate(&no_rules);
+    assert!(
+        text.contains("4 failing resource(s) would be blocked\n"),
+        "{text}"
+    );
+
+    // A group/version in kinds: reports give no group here, so only possibly.
+    let gvk = base.replace("- Pod", "- v1/Pod");
+    let (_, text) = gate(&gvk);
+    assert!(
+        text.contains("3 failing resource(s) would be blocked, 1 possibly covered"),
+        "{text}"
+    );
+}

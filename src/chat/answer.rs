@@ -382,8 +382,36 @@ impl Ctx<'_> {
                     "failing": all.iter().map(|(_, n)| n).sum::<u64>(),
                     "namespaces": all.len(),
                 },
+                "readiness": self.readiness_json(p),
             }),
         }
+    }
+
+    /// Whether the policy could be flipped now, as `forewarn gate` says it (for policies still
+    /// in Audit somewhere with failures).
+    fn readiness_json(&self, p: &Policy) -> Value {
+        if !p.is_validating() {
+            return Value::Null;
+        }
+        let r = crate::plan::readiness::readiness(p, self.inv, self.config, self.now);
+        if r.namespaces.is_empty() {
+            return Value::Null;
+        }
+        let why: Vec<&String> = r
+            .namespaces
+            .iter()
+            .flat_map(|n| &n.possibly_why)
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .take(5)
+            .collect();
+        json!({
+            "ready": r.is_ready(),
+            "uncovered": r.uncovered(),
+            "possibly": r.possibly(),
+            "covered": r.covered(),
+            "possibly_why": why,
+        })
     }
 
     fn why_resource(&self, namespace: &str, kind: &str, name: &str) -> Answer {
@@ -532,6 +560,7 @@ impl Ctx<'_> {
             "name": x.name,
             "namespace": x.namespace.clone().unwrap_or_default(),
             "policies": x.policies.iter().map(|p| format!("`{}`", p.policy)).collect::<Vec<_>>().join(", "),
+            "applies_to": crate::plan::exceptions::scope_words(x).unwrap_or_else(|| "every namespace".to_string()),
             "owner": v.owner,
             "reason": v.reason,
             "expires": until,

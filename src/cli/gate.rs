@@ -79,29 +79,46 @@ pub(super) fn cmd_gate(args: GateArgs) -> anyhow::Result<u8> {
                 .unwrap_or_default(),
             if r.is_ready() {
                 "READY".to_string()
-            } else {
+            } else if r.possibly() == 0 {
                 format!(
                     "NOT READY — {} failing resource(s) would be blocked",
                     r.uncovered()
+                )
+            } else {
+                format!(
+                    "NOT READY — {} failing resource(s) would be blocked, {} possibly covered by an exception forewarn cannot fully evaluate",
+                    r.uncovered(),
+                    r.possibly()
                 )
             }
         );
         if !r.namespaces.is_empty() {
             let _ = writeln!(
                 out,
-                "  {:<24} {:<16} {:>9} {:>8}  BLOCKED (SAMPLE)",
-                "NAMESPACE", "OWNER", "UNCOVERED", "COVERED"
+                "  {:<24} {:<16} {:>9} {:>8} {:>8}  BLOCKED (SAMPLE)",
+                "NAMESPACE", "OWNER", "UNCOVERED", "POSSIBLY", "COVERED"
             );
             for n in &r.namespaces {
                 let _ = writeln!(
                     out,
-                    "  {:<24} {:<16} {:>9} {:>8}  {}",
+                    "  {:<24} {:<16} {:>9} {:>8} {:>8}  {}",
                     n.namespace,
                     n.audience,
                     n.uncovered,
+                    n.possibly,
                     n.covered,
                     n.sample.join(", ")
                 );
+                if n.possibly > 0 {
+                    let _ = writeln!(
+                        out,
+                        "    possibly covered: {}",
+                        n.possibly_sample.join(", ")
+                    );
+                    for why in &n.possibly_why {
+                        let _ = writeln!(out, "      {why}");
+                    }
+                }
             }
         }
         out.push('\n');

@@ -6,8 +6,8 @@
 
 use super::fields::{FieldError, FieldResult, Node};
 use super::model::{
-    ExceptedPolicy, Exception, Mode, ModeOverride, ModeSpec, Namespace, Policy, PolicyDocs,
-    PolicyKind, PolicyRef, PolicySeverity, Rule,
+    ExceptedPolicy, Exception, MatchResources, Mode, ModeOverride, ModeSpec, Namespace, Policy,
+    PolicyDocs, PolicyKind, PolicyRef, PolicySeverity, ResourceFilter, Rule,
 };
 use super::selector::{Expression, LabelSelector};
 
@@ -284,31 +284,96 @@ pub fn read_exception(obj: Node<'_>, api_version: &str) -> FieldResult<Exception
         .get("spec")
         .ok_or_else(|| FieldError::new("spec", "missing"))?;
     let spec = spec_child.node();
+    let cel = api_version.starts_with("policies.kyverno.io/");
     let mut policies = Vec::new();
+    let mut undecidable = Vec::new();
     // kyverno.io: spec.exceptions[].policyName (+ ruleNames)
     for item in spec.list("exceptions")? {
         let e = item.node();
         policies.push(ExceptedPolicy {
             policy: e.req_str("policyName")?.to_string(),
             rules: e.str_list("ruleNames")?.unwrap_or_default(),
+            kind: None,
         });
     }
-    // policies.kyverno.io: spec.policyRefs[].name
+    // policies.kyverno.io: spec.policyRefs[] (name and kind)
     for item in spec.list("policyRefs")? {
+        let r = item.node();
         policies.push(ExceptedPolicy {
-            policy: item.node().req_str("name")?.to_string(),
+            policy: r.req_str("name")?.to_string(),
             rules: Vec::new(),
+            kind: r.str("kind")?.map(str::to_string),
         });
+    }
+    let mut match_conditions = Vec::new();
+    for item in spec.list("matchConditions")? {
+        let c = item.node();
+        match_conditions.push((
+            c.str("name")?.unwrap_or("").to_string(),
+            c.str("expression")?.unwrap_or("").to_string(),
+        ));
+    }
+    let mut matching = MatchResources::default();
+    if let Some(m) = spec.get("match") {
+        let m = m.node();
+        matching.any = read_filters(m, "any")?;
+        matching.all = read_filters(m, "all")?;
+        if let Some(obj) = m.value().as_object() {
+            for key in obj.keys().filter(|k| !matches!(k.as_str(), "any" | "all")) {
+                undecidable.push(format!("spec.match.{key} is not a field forewarn knows"));
+            }
+        }
     }
     let mut match_namespaces = Vec::new();
     let mut match_names = Vec::new();
-    if let Some(m) = spec.get("match") {
-        for block in ["any", "all"] {
-            for item in m.node().list(block)? {
-                if let Some(res) = item.node().get("resources") {
-                    match_namespaces.extend(res.node().str_list("namespaces")?.unwrap_or_default());
-                    match_names.extend(res.node().str_list("names")?.unwrap_or_default());
+    for f in matching.any.iter().chain(&matching.all) {
+        match_namespaces.extend(f.namespaces.iter().cloned());
+        match_names.extend(f.names.iter().cloned());
+        match_names.extend(f.name.iter().cloned());
+    }
+    // What cannot be decided from reports, whatever the resource.
+    let known: &[&str] = if cel {
+        &[
+            "policyRefs",
+            "matchConditions",
+            "expiresAt",
+            "reportResult",
+            "evaluationMode",
+            "images",
+            "allowedValues",
+            "properties",
+        ]
+    } else {
+        &[
+            "exceptions",
+            "match",
+            "conditions",
+            "podSecurity",
+            "background",
+        ]
+    };
+    if let Some(obj) = spec.value().as_object() {
+        for (key, value) in obj {
+            if value.is_null() {
+                continue;
+            }
+            let empty = value.as_array().is_some_and(Vec::is_empty)
+                || value.as_object().is_some_and(|o| o.is_empty());
+            match key.as_str() {
+                k if !known.contains(&k) => {
+                    undecidable.push(format!("spec.{k} is not a field forewarn knows"));
                 }
+                "conditions" if !empty => undecidable.push(
+                    "spec.conditions are evaluated on the admission request, which reports do not show"
+                        .to_string(),
+                ),
+                "podSecurity" if !empty => undecidable.push(
+                    "spec.podSecurity exempts only some Pod Security controls".to_string(),
+                ),
+                "images" | "allowedValues" if !empty => undecidable.push(format!(
+                    "spec.{key} exempts only some values, not the whole resource"
+                )),
+                _ => {}
             }
         }
     }
@@ -319,11 +384,71 @@ pub fn read_exception(obj: Node<'_>, api_version: &str) -> FieldResult<Exception
         policies,
         match_namespaces,
         match_names,
+        matching,
+        match_conditions,
+        undecidable,
         annotations: meta.annotations,
         labels: meta.labels,
         created: meta.created,
         expires_at: spec.str("expiresAt")?.map(str::to_string),
     })
+}
+
+/// `match.any` or `match.all` of a kyverno.io exception.
+fn read_filters(node: Node<'_>, key: &str) -> FieldResult<Vec<ResourceFilter>> {
+    let mut out = Vec::new();
+    for item in node.list(key)? {
+        let f = item.node();
+        let mut filter = ResourceFilter::default();
+        if let Some(obj) = f.value().as_object() {
+            for (k, v) in obj {
+                match k.as_str() {
+                    "resources" => {}
+                    "subjects" | "roles" | "clusterRoles" => {
+                        if !v.is_null() && !v.as_array().is_some_and(Vec::is_empty) {
+                            filter.user_info.push(k.clone());
+                        }
+                    }
+                    _ => filter.unknown.push(format!("{}.{k}", f.path())),
+                }
+            }
+        }
+        if let Some(res) = f.get("resources") {
+            let r = res.node();
+            filter.kinds = r.str_list("kinds")?.unwrap_or_default();
+            filter.name = r.str("name")?.filter(|s| !s.is_empty()).map(str::to_string);
+            filter.names = r.str_list("names")?.unwrap_or_default();
+            filter.namespaces = r.str_list("namespaces")?.unwrap_or_default();
+            filter.annotations = r.string_map("annotations")?;
+            filter.selector = match r.get("selector") {
+                Some(c) => Some(read_selector(c.node())?),
+                None => None,
+            };
+            filter.namespace_selector = match r.get("namespaceSelector") {
+                Some(c) => Some(read_selector(c.node())?),
+                None => None,
+            };
+            if let Some(obj) = r.value().as_object() {
+                for k in obj.keys() {
+                    if !matches!(
+                        k.as_str(),
+                        "kinds"
+                            | "name"
+                            | "names"
+                            | "namespaces"
+                            | "annotations"
+                            | "selector"
+                            | "namespaceSelector"
+                            | "operations"
+                    ) {
+                        filter.unknown.push(format!("{}.{k}", r.path()));
+                    }
+                }
+            }
+        }
+        out.push(filter);
+    }
+    Ok(out)
 }
 
 /// A core/v1 Namespace.

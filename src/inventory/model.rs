@@ -361,18 +361,26 @@ pub struct Finding {
     pub message: Option<String>,
 }
 
-/// A PolicyException, kept for exception hygiene and reminders.
+/// A PolicyException, kept for exception hygiene, reminders and coverage.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Exception {
     pub name: String,
     pub namespace: Option<String>,
     pub api_version: String,
-    /// Policies (and their rules; empty = all rules) the exception exempts resources from.
+    /// Policies (and their rules) the exception exempts resources from.
     pub policies: Vec<ExceptedPolicy>,
     /// Namespaces named in `spec.match` (wildcards as written); empty when not restricted.
     pub match_namespaces: Vec<String>,
     /// Resource names named in `spec.match` (wildcards as written); empty when not restricted.
     pub match_names: Vec<String>,
+    /// `spec.match` of a kyverno.io exception, as written.
+    pub matching: MatchResources,
+    /// `spec.matchConditions` of a policies.kyverno.io exception: (name, CEL expression).
+    pub match_conditions: Vec<(String, String)>,
+    /// What in the exception forewarn cannot evaluate, whatever the resource: `spec.conditions`,
+    /// `spec.podSecurity`, `spec.images`, unknown fields. Each makes a matching result only
+    /// *possibly* covered.
+    pub undecidable: Vec<String>,
     pub annotations: Labels,
     pub labels: Labels,
     pub created: Option<String>,
@@ -385,12 +393,62 @@ impl Exception {
     pub fn names_match(&self, name: &str) -> bool {
         self.match_names.is_empty() || self.match_names.iter().any(|p| wildcard_match(p, name))
     }
+
+    /// Whether this is a `policies.kyverno.io` (CEL) exception.
+    pub fn is_cel(&self) -> bool {
+        self.api_version.starts_with("policies.kyverno.io/")
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ExceptedPolicy {
     pub policy: String,
+    /// `ruleNames` (kyverno.io; wildcards allowed; an empty list names no rule).
     pub rules: Vec<String>,
+    /// `policyRefs[].kind` (policies.kyverno.io).
+    pub kind: Option<String>,
+}
+
+/// `spec.match` of a kyverno.io exception: `any` (one filter must match) or, when `any` is
+/// empty, `all` (every filter must match); with neither it matches nothing.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct MatchResources {
+    pub any: Vec<ResourceFilter>,
+    pub all: Vec<ResourceFilter>,
+}
+
+/// One `match.any[]` / `match.all[]` entry: its `resources` block and who makes the request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ResourceFilter {
+    /// `Kind`, `version/Kind`, `group/version/Kind`, `Kind/subresource`; wildcards allowed.
+    pub kinds: Vec<String>,
+    pub name: Option<String>,
+    pub names: Vec<String>,
+    pub namespaces: Vec<String>,
+    pub annotations: Labels,
+    #[serde(skip)]
+    pub selector: Option<LabelSelector>,
+    #[serde(skip)]
+    pub namespace_selector: Option<LabelSelector>,
+    /// `subjects`, `roles`, `clusterRoles` when set: they depend on who makes the request.
+    pub user_info: Vec<String>,
+    /// Fields forewarn does not know, by path.
+    pub unknown: Vec<String>,
+}
+
+impl ResourceFilter {
+    /// Kyverno's `ResourceFilter.IsEmpty`: nothing at all to match on.
+    pub fn is_empty(&self) -> bool {
+        self.kinds.is_empty()
+            && self.name.is_none()
+            && self.names.is_empty()
+            && self.namespaces.is_empty()
+            && self.annotations.is_empty()
+            && self.selector.is_none()
+            && self.namespace_selector.is_none()
+            && self.user_info.is_empty()
+            && self.unknown.is_empty()
+    }
 }
 
 /// A namespace with the metadata used to find its owner and to match selectors.

@@ -155,6 +155,7 @@ pub fn plan_digests(
                 enforce_on: show_day(e.instant.with_timezone(&tz)),
                 ready: r.is_ready(),
                 uncovered: r.uncovered(),
+                possibly: r.possibly(),
                 blockers,
             })
         })

@@ -12,8 +12,11 @@
 //! review date makes an exception overdue, not inactive.
 
 use crate::config::ExceptionKeys;
+use crate::inventory::selector::SelectorExt;
 use crate::inventory::selector::wildcard_match;
-use crate::inventory::{Exception, Inventory, Policy};
+use crate::inventory::{
+    ExceptedPolicy, Exception, Inventory, Labels, Policy, PolicyKind, ResourceFilter, ResourceRef,
+};
 use crate::model::problem::Problem;
 use crate::model::time::parse_enforce_on;
 
@@ -460,11 +463,13 @@ pub fn findings(
             "neither a review date nor an expiry: it stays forever".to_string(),
         ));
     }
-    if x.match_namespaces.is_empty() {
-        out.push((
-            Hygiene::ClusterWide,
-            "spec.match names no namespaces, so it applies in all of them".to_string(),
-        ));
+    if scope_words(x).is_none() {
+        let detail = if x.is_cel() {
+            "no spec.matchConditions: it exempts every resource of its policies, in every namespace"
+        } else {
+            "spec.match names no namespaces, so it applies in all of them"
+        };
+        out.push((Hygiene::ClusterWide, detail.to_string()));
     }
     let wild_ns: Vec<&str> = x
         .match_namespaces
@@ -540,48 +545,340 @@ pub fn findings(
 // Coverage
 // ---------------------------------------------------------------------------------------------
 
-/// Whether an exception's policy entry `listed` names `policy`. Reports (and Kyverno) name a
-/// namespaced Policy `namespace/name`; a policies.kyverno.io exception may also name a
-/// namespaced policy of its own namespace by its bare name.
-fn names_policy(x: &Exception, listed: &str, policy: &Policy) -> bool {
-    if listed == policy.reference.report_name() {
-        return true;
+/// Whether a kyverno.io exception entry `listed` names `policy`: exactly as reports (and
+/// Kyverno's exception index, `Exception.Contains` in kyverno `api/kyverno/v2`) name it —
+/// `name` for a ClusterPolicy, `namespace/name` for a namespaced Policy. No wildcards.
+fn names_kyverno_policy(listed: &str, policy: &Policy) -> bool {
+    listed == policy.reference.report_name()
+}
+
+/// Whether a policies.kyverno.io `policyRefs` entry names `policy`: name **and** kind must
+/// match (`ListExceptions` in kyverno `pkg/cel/engine/exception.go`). A namespaced policy is
+/// matched by an exception of its own namespace.
+fn names_cel_policy(x: &Exception, listed: &ExceptedPolicy, policy: &Policy) -> bool {
+    let kind = match policy.kind() {
+        PolicyKind::ValidatingPolicy => "ValidatingPolicy",
+        PolicyKind::NamespacedValidatingPolicy => "NamespacedValidatingPolicy",
+        // Kyverno's ClusterPolicy engine reads only kyverno.io exceptions.
+        PolicyKind::ClusterPolicy | PolicyKind::Policy => return false,
+    };
+    listed.kind.as_deref() == Some(kind)
+        && listed.policy == policy.name()
+        && policy
+            .namespace()
+            .is_none_or(|ns| x.namespace.as_deref() == Some(ns))
+}
+
+/// Whether exception `x` lists `policy` and, for kyverno.io exceptions, `rule` among its
+/// `ruleNames` (wildcards allowed; an empty list names no rule, as in Kyverno's
+/// `Exception.Contains`). A result naming no rule is matched as the rule `""`.
+pub fn lists_policy(x: &Exception, policy: &Policy, rule: Option<&str>) -> bool {
+    if x.is_cel() {
+        return x.policies.iter().any(|p| names_cel_policy(x, p, policy));
     }
-    match (listed.split_once('/'), policy.namespace()) {
-        (Some((ns, name)), Some(pns)) => ns == pns && name == policy.name(),
-        (Some(_), None) => false,
-        (None, None) => listed == policy.name(),
-        (None, Some(pns)) => {
-            x.api_version.starts_with("policies.kyverno.io/")
-                && x.namespace.as_deref() == Some(pns)
-                && listed == policy.name()
+    if !matches!(
+        policy.kind(),
+        PolicyKind::ClusterPolicy | PolicyKind::Policy
+    ) {
+        return false;
+    }
+    let rule = rule.unwrap_or("");
+    x.policies.iter().any(|p| {
+        names_kyverno_policy(&p.policy, policy)
+            && p.rules.iter().any(|pat| wildcard_match(pat, rule))
+    })
+}
+
+/// Whether an exception covers one failing result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Coverage {
+    /// The exception provably applies: Kyverno will admit the resource.
+    Covered,
+    /// It provably does not apply.
+    NotCovered,
+    /// It might: forewarn cannot evaluate something it depends on (the reason).
+    Possibly(String),
+}
+
+/// Three-valued matching: yes, no, or cannot tell (why).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Tri {
+    Yes,
+    No,
+    Unknown(String),
+}
+
+impl Tri {
+    fn from(b: bool) -> Tri {
+        if b { Tri::Yes } else { Tri::No }
+    }
+
+    /// Every part must match: one `No` decides, else the first `Unknown`.
+    fn all(parts: impl IntoIterator<Item = Tri>) -> Tri {
+        let mut unknown = None;
+        for p in parts {
+            match p {
+                Tri::No => return Tri::No,
+                Tri::Unknown(why) => {
+                    unknown.get_or_insert(why);
+                }
+                Tri::Yes => {}
+            }
         }
+        unknown.map_or(Tri::Yes, Tri::Unknown)
+    }
+
+    /// One part must match: one `Yes` decides, else the first `Unknown`.
+    fn any(parts: impl IntoIterator<Item = Tri>) -> Tri {
+        let mut unknown = None;
+        for p in parts {
+            match p {
+                Tri::Yes => return Tri::Yes,
+                Tri::Unknown(why) => {
+                    unknown.get_or_insert(why);
+                }
+                Tri::No => {}
+            }
+        }
+        unknown.map_or(Tri::No, Tri::Unknown)
     }
 }
 
-/// Whether exception `x` exempts resource `name` in `namespace` (empty for cluster-scoped
-/// resources) from `rule` of `policy`: it lists the policy and the rule (an empty rule list
-/// means every rule; rule names may use wildcards, as in Kyverno; a result that names no rule is
-/// covered only by an exception for every rule), its `match` namespaces allow the namespace
-/// (none listed = any) and its `match` names allow the name.
+/// A `kinds` entry against a resource known only by kind (reports give no API group here):
+/// Kyverno's `ParseKindSelector` (kyverno `pkg/utils/kube/kind.go`) and `CheckKind`
+/// (`pkg/utils/match/kind.go`); a reported resource is never a subresource.
+fn kind_matches(selector: &str, kind: &str) -> Tri {
+    let mut parts: Vec<&str> = selector.split('/').collect();
+    let last = parts.pop().unwrap_or("");
+    parts.extend(last.split('.'));
+    let is_version = |s: &str| {
+        s == "*"
+            || (s.starts_with('v')
+                && s[1..].starts_with(|c: char| c.is_ascii_digit())
+                && s.chars().all(|c| c.is_ascii_alphanumeric()))
+    };
+    let (group, version, k, sub) = match parts.as_slice() {
+        [k] => ("*", "*", *k, ""),
+        ["*", "*"] => ("*", "*", "*", "*"),
+        ["*", s] if s.to_lowercase() == *s => ("*", "*", "*", *s),
+        [v, k] if is_version(v) => ("*", *v, *k, ""),
+        [k, s] => ("*", "*", *k, *s),
+        [v, k, s] if is_version(v) => ("*", *v, *k, *s),
+        [g, v, k] => (*g, *v, *k, ""),
+        [g, v, k, s] => (*g, *v, *k, *s),
+        _ => return Tri::No,
+    };
+    if !wildcard_match(k, kind) || !wildcard_match(sub, "") {
+        return Tri::No;
+    }
+    if group != "*" || version != "*" {
+        return Tri::Unknown(format!(
+            "kinds entry '{selector}' names an API group or version, which reports do not give"
+        ));
+    }
+    Tri::Yes
+}
+
+/// One `match.any[]`/`match.all[]` entry against a resource (`checkResourceFilter` and
+/// `checkResourceDescription` in kyverno `pkg/engine/utils/exceptions.go`). `ns_labels` are
+/// the labels of the resource's namespace, `None` when the Namespace object was not read.
+fn filter_matches(f: &ResourceFilter, r: &ResourceRef, ns_labels: Option<&Labels>) -> Tri {
+    if f.is_empty() {
+        return Tri::No;
+    }
+    let mut parts = Vec::new();
+    if !f.kinds.is_empty() {
+        parts.push(Tri::any(f.kinds.iter().map(|k| kind_matches(k, &r.kind))));
+    }
+    if let Some(n) = &f.name {
+        parts.push(Tri::from(wildcard_match(n, &r.name)));
+    }
+    if !f.names.is_empty() {
+        parts.push(Tri::from(
+            f.names.iter().any(|n| wildcard_match(n, &r.name)),
+        ));
+    }
+    if !f.namespaces.is_empty() {
+        // A Namespace object is matched by its own name (`CheckNameSpace`, pkg/utils/match).
+        let ns = if r.kind == "Namespace" {
+            &r.name
+        } else {
+            &r.namespace
+        };
+        parts.push(Tri::from(
+            f.namespaces.iter().any(|p| wildcard_match(p, ns)),
+        ));
+    }
+    if !f.annotations.is_empty() {
+        parts.push(Tri::Unknown(
+            "it matches on the resource's annotations, which reports do not show".to_string(),
+        ));
+    }
+    if let Some(sel) = &f.selector
+        && !sel.selects_all()
+    {
+        parts.push(Tri::Unknown(
+            "it matches on the resource's labels, which reports do not show".to_string(),
+        ));
+    }
+    if let Some(sel) = &f.namespace_selector
+        && r.kind != "Namespace"
+        && !r.kind.is_empty()
+    {
+        parts.push(match ns_labels {
+            Some(labels) => Tri::from(sel.matches(labels)),
+            None => Tri::Unknown(format!(
+                "it selects namespaces by label, and namespace '{}' was not read",
+                r.namespace
+            )),
+        });
+    }
+    if !f.user_info.is_empty() {
+        parts.push(Tri::Unknown(format!(
+            "it depends on who makes the request ({})",
+            f.user_info.join(", ")
+        )));
+    }
+    if let Some(u) = f.unknown.first() {
+        parts.push(Tri::Unknown(format!("{u} is not a field forewarn knows")));
+    }
+    Tri::all(parts)
+}
+
+/// Whether active exception `x` exempts resource `r` from `rule` of `policy`, as Kyverno
+/// decides it: the exception must list the policy (kyverno.io: `policyName` and a matching
+/// `ruleNames` entry; policies.kyverno.io: a `policyRefs` entry with the policy's name and
+/// kind), and its scope must match the resource — kyverno.io `match.any` (one entry) or
+/// `match.all` (every entry) on kinds, names, namespaces and namespace labels
+/// (kyverno `pkg/engine/utils/exceptions.go`); policies.kyverno.io `matchConditions`, which are
+/// CEL (kyverno `pkg/cel/policies/vpol/compiler/policy.go`). What forewarn cannot evaluate —
+/// CEL, `conditions`, resource labels or annotations, who makes the request, partial
+/// exemptions, unknown fields — makes the result [`Coverage::Possibly`] covered, with the
+/// reason. Expiry is the caller's business ([`is_active`]).
+pub fn coverage(
+    x: &Exception,
+    policy: &Policy,
+    rule: Option<&str>,
+    r: &ResourceRef,
+    ns_labels: Option<&Labels>,
+) -> Coverage {
+    if !lists_policy(x, policy, rule) {
+        return Coverage::NotCovered;
+    }
+    let scope = if x.is_cel() {
+        match x.match_conditions.first() {
+            None => Tri::Yes,
+            Some((name, expr)) => Tri::Unknown(format!(
+                "its CEL matchConditions ({}) are evaluated on the object, which forewarn cannot do",
+                if name.is_empty() {
+                    format!("`{expr}`")
+                } else {
+                    format!("{name}: `{expr}`")
+                }
+            )),
+        }
+    } else if !x.matching.any.is_empty() {
+        Tri::any(
+            x.matching
+                .any
+                .iter()
+                .map(|f| filter_matches(f, r, ns_labels)),
+        )
+    } else if !x.matching.all.is_empty() {
+        Tri::all(
+            x.matching
+                .all
+                .iter()
+                .map(|f| filter_matches(f, r, ns_labels)),
+        )
+    } else {
+        // `checkMatchesResources`: a match with neither any nor all matches nothing.
+        Tri::No
+    };
+    let scope = match (scope, x.undecidable.first()) {
+        (Tri::No, _) => Tri::No,
+        (Tri::Yes, Some(why)) => Tri::Unknown(why.clone()),
+        (other, _) => other,
+    };
+    match scope {
+        Tri::Yes => Coverage::Covered,
+        Tri::No => Coverage::NotCovered,
+        Tri::Unknown(why) => Coverage::Possibly(why),
+    }
+}
+
+/// Whether exception `x` provably exempts resource `name` (of `kind`) in `namespace` from
+/// `rule` of `policy` (see [`coverage`]).
 pub fn covers(
     x: &Exception,
     policy: &Policy,
     rule: Option<&str>,
+    kind: &str,
     namespace: &str,
     name: &str,
+    ns_labels: Option<&Labels>,
 ) -> bool {
-    let rule_listed = x.policies.iter().any(|p| {
-        names_policy(x, &p.policy, policy)
-            && (p.rules.is_empty()
-                || rule.is_some_and(|r| p.rules.iter().any(|pat| wildcard_match(pat, r))))
-    });
-    rule_listed
-        && (x.match_namespaces.is_empty()
-            || x.match_namespaces
-                .iter()
-                .any(|p| wildcard_match(p, namespace)))
-        && x.names_match(name)
+    let r = ResourceRef {
+        namespace: namespace.to_string(),
+        kind: kind.to_string(),
+        name: name.to_string(),
+    };
+    coverage(x, policy, rule, &r, ns_labels) == Coverage::Covered
+}
+
+/// Where an exception applies, in words, for hygiene and answers: the namespaces its `match`
+/// names, or what decides instead (namespace labels, CEL conditions), or `None` when it
+/// applies in every namespace.
+pub fn scope_words(x: &Exception) -> Option<String> {
+    if x.is_cel() {
+        if x.match_conditions.is_empty() {
+            return None;
+        }
+        let conds: Vec<String> = x
+            .match_conditions
+            .iter()
+            .map(|(n, e)| {
+                if n.is_empty() {
+                    format!("`{e}`")
+                } else {
+                    format!("{n}: `{e}`")
+                }
+            })
+            .collect();
+        return Some(format!("resources where {}", conds.join(" and ")));
+    }
+    let filters: Vec<&ResourceFilter> = if x.matching.any.is_empty() {
+        x.matching.all.iter().collect()
+    } else {
+        x.matching.any.iter().collect()
+    };
+    if filters.is_empty() {
+        return Some("nothing (spec.match has neither any nor all)".to_string());
+    }
+    let mut parts = Vec::new();
+    for f in &filters {
+        let mut p = Vec::new();
+        if !f.namespaces.is_empty() {
+            p.push(format!("namespaces {}", f.namespaces.join(", ")));
+        }
+        if let Some(sel) = &f.namespace_selector
+            && !sel.selects_all()
+        {
+            p.push("namespaces selected by label".to_string());
+        }
+        if p.is_empty() {
+            // This entry alone reaches every namespace.
+            if x.matching.any.is_empty() {
+                continue;
+            }
+            return None;
+        }
+        parts.push(p.join(" with "));
+    }
+    if parts.is_empty() {
+        return None;
+    }
+    Some(parts.join("; "))
 }
 
 #[cfg(test)]
@@ -756,10 +1053,14 @@ mod tests {
             api_version: "kyverno.io/v2".into(),
             policies: vec![ExceptedPolicy {
                 policy: "p".into(),
-                rules: vec![],
+                rules: vec!["*".into()],
+                kind: None,
             }],
             match_namespaces: vec!["team".into()],
             match_names: vec![],
+            matching: Default::default(),
+            match_conditions: vec![],
+            undecidable: vec![],
             annotations: Default::default(),
             labels: Default::default(),
             created: Some("2026-01-01T00:00:00Z".into()),

@@ -10,7 +10,7 @@ use crate::config::Config;
 use crate::inventory::{Inventory, Mode, Policy, push_sample};
 use crate::model::ids::{ClusterName, Destination, Engine, NoticeId};
 use crate::model::time::{EnforceOn, start_of_day};
-use crate::plan::exceptions::{covers, is_active};
+use crate::plan::exceptions::{Coverage, coverage, exception_id, is_active};
 use crate::plan::resolve::Resolved;
 use crate::plan::schedule::send_time;
 use crate::plan::views::{
@@ -32,8 +32,15 @@ pub struct NamespaceReadiness {
     pub uncovered: u64,
     /// Failing resources an active exception covers.
     pub covered: u64,
+    /// Failing resources an active exception may cover, when forewarn cannot evaluate all of
+    /// it (CEL, resource labels, …): not ready, since they may be blocked.
+    pub possibly: u64,
     /// Up to five uncovered resources, `Kind/name`.
     pub sample: Vec<String>,
+    /// Up to five possibly covered resources, `Kind/name`.
+    pub possibly_sample: Vec<String>,
+    /// Why they are only possibly covered: `exception <id>: <reason>`, each once (at most five).
+    pub possibly_why: Vec<String>,
 }
 
 /// Whether a policy can be flipped to Enforce without blocking anyone by surprise.
@@ -53,15 +60,20 @@ impl Readiness {
         self.namespaces.iter().map(|n| n.covered).sum()
     }
 
-    pub fn is_ready(&self) -> bool {
-        self.uncovered() == 0
+    pub fn possibly(&self) -> u64 {
+        self.namespaces.iter().map(|n| n.possibly).sum()
     }
 
-    /// Uncovered failing resources per audience.
+    /// Ready only when every failure is provably covered: a possibly covered one may be blocked.
+    pub fn is_ready(&self) -> bool {
+        self.uncovered() == 0 && self.possibly() == 0
+    }
+
+    /// Failing resources not provably covered (uncovered or possibly covered), per audience.
     pub fn by_audience(&self) -> BTreeMap<&str, u64> {
         let mut out = BTreeMap::new();
         for n in &self.namespaces {
-            *out.entry(n.audience.as_str()).or_default() += n.uncovered;
+            *out.entry(n.audience.as_str()).or_default() += n.uncovered + n.possibly;
         }
         out
     }
@@ -108,19 +120,38 @@ pub fn readiness_all(res: &Resolved) -> BTreeMap<String, Readiness> {
                     audience: res.owner(shown).0.audience.key(),
                     uncovered: 0,
                     covered: 0,
+                    possibly: 0,
                     sample: Vec::new(),
+                    possibly_sample: Vec::new(),
+                    possibly_why: Vec::new(),
                 });
-            if active
-                .iter()
-                .any(|x| covers(x, policy, f.rule.as_deref(), ns, &resource.name))
-            {
-                entry.covered += 1;
-            } else {
-                entry.uncovered += 1;
-                push_sample(
-                    &mut entry.sample,
-                    format!("{}/{}", resource.kind, resource.name),
-                );
+            let ns_labels = inv.namespaces.get(ns).map(|n| &n.labels);
+            let mut verdict = Coverage::NotCovered;
+            for x in &active {
+                match coverage(x, policy, f.rule.as_deref(), resource, ns_labels) {
+                    Coverage::Covered => {
+                        verdict = Coverage::Covered;
+                        break;
+                    }
+                    Coverage::Possibly(why) if verdict == Coverage::NotCovered => {
+                        verdict =
+                            Coverage::Possibly(format!("exception {}: {why}", exception_id(x)));
+                    }
+                    _ => {}
+                }
+            }
+            let label = format!("{}/{}", resource.kind, resource.name);
+            match verdict {
+                Coverage::Covered => entry.covered += 1,
+                Coverage::Possibly(why) => {
+                    entry.possibly += 1;
+                    push_sample(&mut entry.possibly_sample, label);
+                    push_sample(&mut entry.possibly_why, why);
+                }
+                Coverage::NotCovered => {
+                    entry.uncovered += 1;
+                    push_sample(&mut entry.sample, label);
+                }
             }
         }
     }
@@ -179,16 +210,20 @@ fn readiness_view(
         ready: r.is_ready(),
         uncovered: r.uncovered(),
         covered: r.covered(),
+        possibly: r.possibly(),
         items: r
             .namespaces
             .iter()
-            .filter(|n| n.uncovered > 0)
+            .filter(|n| n.uncovered > 0 || n.possibly > 0)
             .map(|n| ReadinessItem {
                 name: n.namespace.clone(),
                 audience: n.audience.clone(),
                 uncovered: n.uncovered,
                 covered: n.covered,
                 sample: n.sample.clone(),
+                possibly: n.possibly,
+                possibly_sample: n.possibly_sample.clone(),
+                possibly_why: n.possibly_why.clone(),
             })
             .collect(),
         platform: PlatformView::of(config),

@@ -88,6 +88,11 @@ pub struct ReadinessItem {
     pub uncovered: u64,
     pub covered: u64,
     pub sample: Vec<String>,
+    /// Failures an exception may cover (forewarn cannot evaluate all of it), a sample of
+    /// them, and why: `exception <id>: <reason>`.
+    pub possibly: u64,
+    pub possibly_sample: Vec<String>,
+    pub possibly_why: Vec<String>,
 }
 
 /// Readiness (before the date) and overdue (after it, still in Audit), to the platform.
@@ -103,6 +108,7 @@ pub struct ReadinessView {
     pub ready: bool,
     pub uncovered: u64,
     pub covered: u64,
+    pub possibly: u64,
     pub items: Vec<ReadinessItem>,
     pub platform: PlatformView,
 }
@@ -209,6 +215,8 @@ pub struct FlipView {
     pub enforce_on: String,
     pub ready: bool,
     pub uncovered: u64,
+    /// Failures an exception may cover, which forewarn cannot evaluate: not ready either.
+    pub possibly: u64,
     pub blockers: String,
 }
 
