@@ -653,3 +653,84 @@ fn a_kyverno_exception_covers_what_its_match_says() {
         "{text}"
     );
 }
+
+// --- 5. policies.kyverno.io/scored: "false" ----------------------------------------------------
+
+/// kyverno `pkg/utils/report/results.go`: a failure of a policy annotated
+/// `policies.kyverno.io/scored: "false"` is reported as `warn`; it is blocked all the same once
+/// the policy enforces, so forewarn counts it as failing, and says why.
+#[test]
+fn warnings_of_an_unscored_policy_are_failures() {
+    let policy = selinux_with_enforced_rule()
+        .replace("failureAction: Enforce", "failureAction: Audit")
+        .replace(
+            "    policies.kyverno.io/title",
+            "    policies.kyverno.io/scored: \"false\"\n    policies.kyverno.io/title",
+        );
+    let reports = [
+        report(
+            "shop",
+            "Pod",
+            "web",
+            "disallow-selinux",
+            "selinux-type",
+            "warn",
+        ),
+        report(
+            "shop",
+            "Pod",
+            "api",
+            "disallow-selinux",
+            "selinux-user-role",
+            "warn",
+        ),
+    ]
+    .join("---\n");
+    let dir = snapshot(&[
+        ("policy.yaml", &policy),
+        ("ns.yaml", SHOP_NS),
+        ("reports.yaml", &reports),
+    ]);
+    let plan = plan_json(dir.path());
+    let n = plan["notices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["id"] == "announce/disallow-selinux/shop/T-7")
+        .unwrap_or_else(|| panic!("{plan}"));
+    assert_eq!(n["namespaces"][0]["failing"], 2, "{n}");
+    let o = forewarn(
+        dir.path(),
+        &["render", "--id", "announce/disallow-selinux/shop/T-7"],
+    );
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(text.contains("2 resources"), "{text}");
+    assert!(text.contains("as *warnings*"), "{text}");
+    assert!(text.contains("Pod/web"), "{text}");
+    let o = forewarn(dir.path(), &["gate", "disallow-selinux"]);
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    assert!(
+        out(&o).contains("2 failing resource(s) would be blocked"),
+        "{}",
+        out(&o)
+    );
+    let answer = slash(dir.path(), "why disallow-selinux");
+    assert!(
+        answer.contains("as *warnings*") || answer.contains("as warnings"),
+        "{answer}"
+    );
+    assert!(answer.contains("2 failing resources"), "{answer}");
+    let answer = slash(dir.path(), "why shop/Pod/web");
+    assert!(answer.contains("fail"), "{answer}");
+
+    // The same warnings of a scored policy stay warnings: nothing to announce.
+    let scored = policy.replace("policies.kyverno.io/scored: \"false\"\n    ", "");
+    let dir = snapshot(&[
+        ("policy.yaml", &scored),
+        ("ns.yaml", SHOP_NS),
+        ("reports.yaml", &reports),
+    ]);
+    assert!(announce_ids(&plan_json(dir.path())).is_empty());
+    let o = forewarn(dir.path(), &["gate", "disallow-selinux"]);
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+}

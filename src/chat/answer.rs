@@ -367,6 +367,7 @@ impl Ctx<'_> {
                     "id": p.label, "title": p.title(), "description": p.docs.description,
                     "category": p.docs.category, "severity": p.docs.severity.map(|s| s.as_str()),
                     "subject": p.docs.subject,
+                    "unscored": p.is_unscored(),
                 },
                 "mode": self.mode_summary(p),
                 "enforce_on": enforce_on,

@@ -64,6 +64,10 @@ struct ReportFragment {
 struct FailDetail {
     fail_by_rule: Box<[(Box<str>, u64)]>,
     sample: Box<[FailingResource]>,
+    /// Warnings, kept until the folded inventory decides whether they are failures (see
+    /// `ResultSummary::warn_by_rule`).
+    warn_by_rule: Box<[(Box<str>, u64)]>,
+    warn_sample: Box<[FailingResource]>,
 }
 
 /// Policy × namespace pairs seen, each named once.
@@ -116,7 +120,11 @@ impl Fragment {
                 saturate(c.skip),
                 saturate(s.skipped_by_exception),
             ]);
-            if !s.fail_by_rule.is_empty() || !s.sample.is_empty() {
+            if !s.fail_by_rule.is_empty()
+                || !s.sample.is_empty()
+                || !s.warn_by_rule.is_empty()
+                || !s.warn_sample.is_empty()
+            {
                 failing.push((
                     counts.len() as u32 - 1,
                     FailDetail {
@@ -126,6 +134,12 @@ impl Fragment {
                             .map(|(r, n)| (r.into_boxed_str(), n))
                             .collect(),
                         sample: s.sample.into_boxed_slice(),
+                        warn_by_rule: s
+                            .warn_by_rule
+                            .into_iter()
+                            .map(|(r, n)| (r.into_boxed_str(), n))
+                            .collect(),
+                        warn_sample: s.warn_sample.into_boxed_slice(),
                     },
                 ));
             }
@@ -315,6 +329,15 @@ impl LiveInventory {
                                 .unwrap_or_default(),
                             skipped_by_exception: c[6].into(),
                             sample: detail.map(|d| d.sample.to_vec()).unwrap_or_default(),
+                            warn_by_rule: detail
+                                .map(|d| {
+                                    d.warn_by_rule
+                                        .iter()
+                                        .map(|(r, n)| (r.to_string(), *n))
+                                        .collect()
+                                })
+                                .unwrap_or_default(),
+                            warn_sample: detail.map(|d| d.warn_sample.to_vec()).unwrap_or_default(),
                         };
                         s.absorb(&one);
                     }

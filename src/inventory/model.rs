@@ -12,6 +12,9 @@ use crate::model::problem::Problem;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
+/// The annotation with which a policy asks Kyverno to report its failures as warnings.
+pub const SCORED: &str = "policies.kyverno.io/scored";
+
 /// Labels or annotations of an object.
 pub type Labels = BTreeMap<String, String>;
 
@@ -223,6 +226,14 @@ impl Policy {
         }
     }
 
+    /// Whether the policy sets `policies.kyverno.io/scored: "false"`: Kyverno then reports its
+    /// failures as warnings (kyverno `pkg/utils/report/results.go`).
+    pub fn is_unscored(&self) -> bool {
+        self.annotations
+            .get(SCORED)
+            .is_some_and(|v| v.trim() == "false")
+    }
+
     /// Whether the policy has anything that can block admission.
     pub fn is_validating(&self) -> bool {
         match &self.modes {
@@ -310,6 +321,13 @@ pub struct ResultSummary {
     pub skipped_by_exception: u64,
     /// A bounded sample of failing resources, first seen first.
     pub sample: Vec<FailingResource>,
+    /// Warning results per rule, and a bounded sample of them, until [`Inventory::finish`]
+    /// decides what they are: failures of a policy that sets `policies.kyverno.io/scored:
+    /// "false"`, dropped otherwise.
+    #[serde(skip)]
+    pub warn_by_rule: BTreeMap<String, u64>,
+    #[serde(skip)]
+    pub warn_sample: Vec<FailingResource>,
 }
 
 impl ResultSummary {
@@ -327,6 +345,42 @@ impl ResultSummary {
         self.skipped_by_exception += other.skipped_by_exception;
         for r in &other.sample {
             push_sample(&mut self.sample, r.clone());
+        }
+        for (rule, n) in &other.warn_by_rule {
+            *self.warn_by_rule.entry(rule.clone()).or_default() += n;
+        }
+        for r in &other.warn_sample {
+            if self.warn_sample.len() < SAMPLE_LIMIT && !self.warn_sample.contains(r) {
+                self.warn_sample.push(r.clone());
+            }
+        }
+    }
+
+    /// Counts a `warn` result (see [`ResultSummary::warn_by_rule`]).
+    pub fn add_warning(&mut self, rule: Option<&str>, resource: FailingResource) {
+        self.counts.warn += 1;
+        *self
+            .warn_by_rule
+            .entry(rule.unwrap_or("").to_string())
+            .or_default() += 1;
+        if self.warn_sample.len() < SAMPLE_LIMIT && !self.warn_sample.contains(&resource) {
+            self.warn_sample.push(resource);
+        }
+    }
+
+    /// Counts the warnings as failures: Kyverno reports a failure of an unscored policy as
+    /// `warn` (kyverno `pkg/utils/report/results.go`), and blocks it all the same once the
+    /// policy enforces.
+    fn warnings_are_failures(&mut self) {
+        self.counts.fail += self.counts.warn;
+        self.counts.warn = 0;
+        for (rule, n) in std::mem::take(&mut self.warn_by_rule) {
+            *self.fail_by_rule.entry(rule).or_default() += n;
+        }
+        for r in std::mem::take(&mut self.warn_sample) {
+            if self.sample.len() < SAMPLE_LIMIT && !self.sample.contains(&r) {
+                self.sample.push(r);
+            }
         }
     }
 
@@ -577,5 +631,37 @@ impl Inventory {
         }
         self.exceptions
             .sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+        self.unscored_warnings_fail();
+    }
+
+    /// Failures of policies annotated `policies.kyverno.io/scored: "false"` are reported as
+    /// `warn` (kyverno `pkg/utils/report/results.go`); such a resource is still blocked once the
+    /// policy enforces, so forewarn counts those warnings as failures (summaries and
+    /// per-resource findings). Other warnings keep only their count.
+    fn unscored_warnings_fail(&mut self) {
+        let unscored: std::collections::BTreeSet<(Engine, String)> = self
+            .policies
+            .iter()
+            .filter(|p| p.is_unscored())
+            .map(|p| (p.engine(), p.reference.report_name()))
+            .collect();
+        for ((engine, name, _), s) in self.results.iter_mut() {
+            if unscored.contains(&(*engine, name.clone())) {
+                s.warnings_are_failures();
+            } else if !s.warn_by_rule.is_empty() || !s.warn_sample.is_empty() {
+                s.warn_by_rule = BTreeMap::new();
+                s.warn_sample = Vec::new();
+            }
+        }
+        if unscored.is_empty() {
+            return;
+        }
+        for findings in self.findings.values_mut() {
+            for f in findings.iter_mut() {
+                if f.result == "warn" && unscored.contains(&(f.engine, f.policy.clone())) {
+                    f.result = "fail".to_string();
+                }
+            }
+        }
     }
 }

@@ -152,7 +152,15 @@ fn read_result(
     let key = (engine, policy.to_string(), namespace);
     match outcome {
         "pass" => summaries.entry(key).or_default().counts.pass += 1,
-        "warn" => summaries.entry(key).or_default().counts.warn += 1,
+        "warn" => {
+            let warning = FailingResource {
+                kind: resource.map(|s| s.kind.clone()).unwrap_or_default(),
+                name: resource.map(|s| s.name.clone()).unwrap_or_default(),
+                rule: rule.map(str::to_string),
+                message,
+            };
+            summaries.entry(key).or_default().add_warning(rule, warning);
+        }
         "error" => summaries.entry(key).or_default().counts.error += 1,
         "skip" => {
             let s = summaries.entry(key).or_default();

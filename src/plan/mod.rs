@@ -57,6 +57,9 @@ pub struct PolicyBrief {
     pub contact: Option<String>,
     pub guidance: Option<String>,
     pub what_to_do: Option<String>,
+    /// The policy sets `policies.kyverno.io/scored: "false"`: its failures are reported as
+    /// warnings, and counted here as failing.
+    pub unscored: bool,
 }
 
 /// One message to one audience.
@@ -145,6 +148,7 @@ pub fn brief(policy: &Policy, rollout: &Rollout) -> PolicyBrief {
         contact: rollout.contact().map(str::to_string),
         guidance: rollout.guidance().map(str::to_string),
         what_to_do: rollout.what_to_do().map(str::to_string),
+        unscored: policy.is_unscored(),
     }
 }
 

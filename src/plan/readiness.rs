@@ -211,6 +211,7 @@ fn readiness_view(
         uncovered: r.uncovered(),
         covered: r.covered(),
         possibly: r.possibly(),
+        unscored: policy.is_unscored(),
         items: r
             .namespaces
             .iter()

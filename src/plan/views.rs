@@ -109,6 +109,9 @@ pub struct ReadinessView {
     pub uncovered: u64,
     pub covered: u64,
     pub possibly: u64,
+    /// The policy sets `policies.kyverno.io/scored: "false"`: its failures are reported as
+    /// warnings, and counted here as failing.
+    pub unscored: bool,
     pub items: Vec<ReadinessItem>,
     pub platform: PlatformView,
 }

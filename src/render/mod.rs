@@ -508,6 +508,8 @@ struct PolicyWords<'a> {
     category: Option<&'a str>,
     severity: Option<&'a str>,
     subject: Option<&'a str>,
+    /// The policy sets `policies.kyverno.io/scored: "false"` (its failures are warnings).
+    unscored: bool,
 }
 
 /// A failing resource in a heads-up.
@@ -565,6 +567,7 @@ pub fn context<'a>(notice: &'a Notice, config: &Config) -> AnnounceView<'a> {
             category: b.category.as_deref(),
             severity: b.severity.as_deref(),
             subject: b.subject.as_deref(),
+            unscored: b.unscored,
         },
         audience: &notice.audience,
         cluster_name: notice.cluster.as_ref(),
@@ -702,6 +705,7 @@ pub fn sample_notices(config: &Config) -> Vec<Notice> {
         contact: Some("#platform".into()),
         guidance: Some("https://example.com/guide?a=1&b=2".into()),
         what_to_do: Some("Set the field.".into()),
+        unscored: true,
     });
     vec![bare, full]
 }

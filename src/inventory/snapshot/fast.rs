@@ -60,6 +60,22 @@ struct Compact {
     /// Rule id → failing results.
     fail_by_rule: Vec<(u32, u64)>,
     sample: Vec<FailingResource>,
+    /// Rule id → warning results, and a sample (see `ResultSummary::warn_by_rule`).
+    warn_by_rule: Vec<(u32, u64)>,
+    warn_sample: Vec<FailingResource>,
+}
+
+fn add_by_rule(by_rule: &mut Vec<(u32, u64)>, r: u32, n: u64) {
+    match by_rule.iter_mut().find(|(x, _)| *x == r) {
+        Some((_, m)) => *m += n,
+        None => by_rule.push((r, n)),
+    }
+}
+
+fn add_sample(sample: &mut Vec<FailingResource>, r: FailingResource) {
+    if sample.len() < SAMPLE_LIMIT && !sample.contains(&r) {
+        sample.push(r);
+    }
 }
 
 /// Report results folded per policy × namespace, in first-seen order.
@@ -116,7 +132,18 @@ impl Summaries {
             .iter()
             .map(|(r, n)| (self.names.id(r), *n))
             .collect();
+        let warn_rules: Vec<(u32, u64)> = s
+            .warn_by_rule
+            .iter()
+            .map(|(r, n)| (self.names.id(r), *n))
+            .collect();
         let c = self.pair(engine, policy, namespace);
+        for (r, n) in warn_rules {
+            add_by_rule(&mut c.warn_by_rule, r, n);
+        }
+        for r in &s.warn_sample {
+            add_sample(&mut c.warn_sample, r.clone());
+        }
         let b = &s.counts;
         for (i, n) in [b.pass, b.fail, b.warn, b.error, b.skip]
             .into_iter()
@@ -157,6 +184,12 @@ impl Summaries {
             for s in c.sample {
                 push_sample(&mut mine.sample, s);
             }
+            for (r, k) in c.warn_by_rule {
+                add_by_rule(&mut mine.warn_by_rule, map[r as usize], k);
+            }
+            for s in c.warn_sample {
+                add_sample(&mut mine.warn_sample, s);
+            }
         }
     }
 
@@ -194,6 +227,12 @@ impl Summaries {
                         .collect(),
                     skipped_by_exception: c.skipped_by_exception,
                     sample,
+                    warn_by_rule: c
+                        .warn_by_rule
+                        .into_iter()
+                        .map(|(r, k)| (names[r as usize].to_string(), k))
+                        .collect(),
+                    warn_sample: c.warn_sample,
                 };
                 (key, summary)
             })
@@ -690,6 +729,21 @@ fn fold_report(item: &FastItem<'_>, part: &mut Partial) -> bool {
                 c.counts[SKIP] += 1;
                 if excepted {
                     c.skipped_by_exception += 1;
+                }
+            }
+            WARN => {
+                let c_rule = sums.names.id(rule.unwrap_or(""));
+                let c = sums.pair(engine, policy, ns);
+                c.counts[WARN] += 1;
+                add_by_rule(&mut c.warn_by_rule, c_rule, 1);
+                if c.warn_sample.len() < SAMPLE_LIMIT {
+                    let warning = FailingResource {
+                        kind: res_kind.to_string(),
+                        name: res_name.to_string(),
+                        rule: rule.map(str::to_string),
+                        message: message(),
+                    };
+                    add_sample(&mut c.warn_sample, warning);
                 }
             }
             other => sums.pair(engine, policy, ns).counts[other] += 1,
