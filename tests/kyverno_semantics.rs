@@ -734,3 +734,70 @@ fn warnings_of_an_unscored_policy_are_failures() {
     let o = forewarn(dir.path(), &["gate", "disallow-selinux"]);
     assert_eq!(o.status.code(), Some(0), "{}", out(&o));
 }
+
+// --- 4. overrides and Namespace objects -------------------------------------------------------
+
+/// kyverno `pkg/webhooks/resource/handlers.go`: for a Namespace object the namespace labels are
+/// not looked up, and `matchOverride` (`pkg/engine/api/engineresponse.go`) compares the
+/// override's namespaces with the object's own (empty) namespace. So an override naming the
+/// namespace, or selecting it by label, does not apply to the Namespace object itself.
+#[test]
+fn overrides_do_not_apply_to_namespace_objects_by_their_own_name() {
+    let policy = |overrides: &str| {
+        format!(
+            "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: require-ns-owner\n  annotations: {{forewarn.dev/enforce-on: \"2026-12-14\"}}\nspec:\n  validationFailureAction: Enforce\n  validationFailureActionOverrides:\n{overrides}  rules:\n  - name: check-owner\n    match: {{any: [{{resources: {{kinds: [Namespace, ConfigMap]}}}}]}}\n    validate: {{message: owner label required, pattern: {{metadata: {{labels: {{owner: \"?*\"}}}}}}}}\n"
+        )
+    };
+    let ns_report = "apiVersion: wgpolicyk8s.io/v1alpha2\nkind: ClusterPolicyReport\nmetadata: {name: ns-shop}\nscope: {apiVersion: v1, kind: Namespace, name: shop}\nresults:\n- {policy: require-ns-owner, rule: check-owner, result: fail, message: owner label required, source: kyverno}\n";
+    let cm_report = report(
+        "shop",
+        "ConfigMap",
+        "settings",
+        "require-ns-owner",
+        "check-owner",
+        "fail",
+    );
+    let run = |overrides: &str| {
+        let dir = snapshot(&[
+            ("policy.yaml", &policy(overrides)),
+            ("ns.yaml", SHOP_NS),
+            ("reports.yaml", &format!("{ns_report}---\n{cm_report}")),
+        ]);
+        let plan = plan_json(dir.path());
+        let failing = plan["notices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["id"] == "announce/require-ns-owner/shop/T-7")
+            .map(|n| n["namespaces"][0]["failing"].as_u64().unwrap());
+        let gate = forewarn(dir.path(), &["gate", "require-ns-owner"]);
+        let why = slash(dir.path(), "why shop/Namespace/shop");
+        (failing, out(&gate), why)
+    };
+    // By name: the ConfigMap in shop audits; the Namespace object shop is enforced already.
+    for overrides in [
+        "  - {action: Audit, namespaces: [shop]}\n",
+        "  - {action: Audit, namespaceSelector: {matchLabels: {team: shop}}}\n",
+    ] {
+        let (failing, gate, why) = run(overrides);
+        assert_eq!(failing, Some(1), "{overrides}");
+        assert!(
+            gate.contains("1 failing resource(s) would be blocked"),
+            "{gate}"
+        );
+        assert!(gate.contains("ConfigMap/settings"), "{gate}");
+        assert!(!gate.contains("Namespace/shop"), "{gate}");
+        assert!(why.contains("Enforce"), "{why}");
+    }
+    // A wildcard matches the empty namespace too, and an override with neither field matches
+    // everything: both the ConfigMap and the Namespace object audit.
+    for overrides in [
+        "  - {action: Audit, namespaces: [\"*\"]}\n",
+        "  - {action: Audit}\n",
+    ] {
+        let (failing, gate, why) = run(overrides);
+        assert_eq!(failing, Some(2), "{overrides}");
+        assert!(gate.contains("Namespace/shop"), "{gate}");
+        assert!(why.contains("Audit"), "{why}");
+    }
+}

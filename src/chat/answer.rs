@@ -432,6 +432,13 @@ impl Ctx<'_> {
                 .map(|(_, v)| v)
         });
         let labels = self.inv.namespace_labels(namespace);
+        // A Namespace object's mode is decided without a namespace (see plan::mode_context).
+        let found_kind = if kind.eq_ignore_ascii_case("Namespace") {
+            "Namespace"
+        } else {
+            ""
+        };
+        let no_labels = crate::inventory::Labels::new();
         let items: Vec<Value> = found
             .into_iter()
             .flatten()
@@ -439,7 +446,12 @@ impl Ctx<'_> {
                 let policy = self.inv.policy_of_result(f.engine, &f.policy);
                 let rollout = policy.map(|p| self.rollout(p)).unwrap_or_default();
                 let (enforce_on, when) = self.dates(&rollout);
-                let mode = policy.map(|p| p.mode_for(f.rule.as_deref(), namespace, labels));
+                let (mode_ns, mode_labels) = if found_kind == "Namespace" {
+                    ("", &no_labels)
+                } else {
+                    (namespace, labels)
+                };
+                let mode = policy.map(|p| p.mode_for(f.rule.as_deref(), mode_ns, mode_labels));
                 json!({
                     "policy": policy.map_or(f.policy.as_str(), |p| p.label.as_str()),
                     "title": policy.map_or(f.policy.as_str(), |p| p.title()),

@@ -17,7 +17,7 @@ pub mod schedule;
 pub mod views;
 
 use crate::config::Config;
-use crate::inventory::{FailingResource, Inventory, Mode, Policy};
+use crate::inventory::{FailingResource, Inventory, Labels, Mode, Policy};
 pub use crate::model::ids::NoticeKind;
 use crate::model::ids::{ClusterName, NoticeId};
 use crate::model::problem::Problem;
@@ -165,15 +165,32 @@ pub fn audit_failures(policy: &Policy, inv: &Inventory) -> Vec<NamespaceFailures
             let rule = (!rule.is_empty()).then_some(rule);
             policy.mode_for(rule, name, labels) == Mode::Audit
         };
-        let failing: u64 = summary
+        let empty = Labels::new();
+        let audits_object = |rule: &str| {
+            let rule = (!rule.is_empty()).then_some(rule);
+            policy.mode_for(rule, "", &empty) == Mode::Audit
+        };
+        let mut failing: u64 = summary
             .fail_by_rule
             .iter()
             .filter(|(rule, _)| audits(rule))
             .map(|(_, n)| n)
             .sum();
+        // Failures of the Namespace object itself take the mode Kyverno gives them.
+        let object_rules = ns.map(|ns| namespace_object_failures(inv, policy, ns));
+        for rule in object_rules.iter().flatten() {
+            let rule = rule.unwrap_or("");
+            if audits(rule) {
+                failing = failing.saturating_sub(1);
+            }
+            if audits_object(rule) {
+                failing += 1;
+            }
+        }
         if failing == 0 {
             continue;
         }
+        let is_object = |r: &FailingResource| r.kind == "Namespace" && Some(r.name.as_str()) == ns;
         out.push(NamespaceFailures {
             cluster: inv.cluster.clone(),
             name: ns.unwrap_or(CLUSTER_SCOPED).to_string(),
@@ -183,12 +200,59 @@ pub fn audit_failures(policy: &Policy, inv: &Inventory) -> Vec<NamespaceFailures
             sample: summary
                 .sample
                 .iter()
-                .filter(|r| audits(r.rule.as_deref().unwrap_or("")))
+                .filter(|r| {
+                    let rule = r.rule.as_deref().unwrap_or("");
+                    if is_object(r) {
+                        audits_object(rule)
+                    } else {
+                        audits(rule)
+                    }
+                })
                 .cloned()
                 .collect(),
         });
     }
     out
+}
+
+/// The rules of the failing results of `policy` about the Namespace object `namespace` itself
+/// (cluster reports put them in that namespace, for its owner). Kyverno decides their mode with
+/// an empty namespace and no namespace labels — a Namespace is cluster-scoped, and its own
+/// labels are not looked up (kyverno `pkg/webhooks/resource/handlers.go`) — so an override
+/// by namespace name or selector meant for the namespace does not apply to it.
+pub fn namespace_object_failures<'a>(
+    inv: &'a Inventory,
+    policy: &Policy,
+    namespace: &str,
+) -> Vec<Option<&'a str>> {
+    let at = crate::inventory::ResourceRef {
+        namespace: namespace.to_string(),
+        kind: "Namespace".to_string(),
+        name: namespace.to_string(),
+    };
+    let name = policy.reference.report_name();
+    inv.findings
+        .get(&at)
+        .into_iter()
+        .flatten()
+        .filter(|f| f.result == "fail" && f.engine == policy.engine() && f.policy == name)
+        .map(|f| f.rule.as_deref())
+        .collect()
+}
+
+/// The namespace and labels Kyverno matches failure-action overrides against for `resource`
+/// in `namespace`: none for a Namespace object (see [`namespace_object_failures`]).
+pub fn mode_context<'a>(
+    inv: &'a Inventory,
+    kind: &str,
+    namespace: &'a str,
+) -> (&'a str, &'a Labels) {
+    static EMPTY: Labels = Labels::new();
+    if kind == "Namespace" {
+        ("", &EMPTY)
+    } else {
+        (namespace, inv.namespace_labels(namespace))
+    }
 }
 
 /// Whether `policy` is in Audit anywhere forewarn can see (any known namespace, or a namespace

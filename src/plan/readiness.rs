@@ -107,7 +107,8 @@ pub fn readiness_all(res: &Resolved) -> BTreeMap<String, Readiness> {
             if !ns.is_empty() && !policy.applies_in(ns) {
                 continue;
             }
-            if policy.mode_for(f.rule.as_deref(), ns, inv.namespace_labels(ns)) != Mode::Audit {
+            let (mode_ns, mode_labels) = crate::plan::mode_context(inv, &resource.kind, ns);
+            if policy.mode_for(f.rule.as_deref(), mode_ns, mode_labels) != Mode::Audit {
                 continue;
             }
             let shown = if ns.is_empty() { CLUSTER_SCOPED } else { ns };
