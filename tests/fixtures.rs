@@ -70,7 +70,13 @@ fn every_fixture_loads_or_gets_the_documented_error() {
             Some((file, _)) => expected.retain(|f| f != file),
             None => {
                 // Reports of other producers with an older schema: named precisely.
-                let other = (p.object.contains("kube-bench-adapter") && p.field == "apiVersion")
+                // The fixtures gather examples from many clusters, so some objects share a
+                // name: each is read once, the later copies named in a warning.
+                let copy = !p.is_error()
+                    && p.message
+                        .contains("with different content; the copy read first is used");
+                let other = copy
+                    || (p.object.contains("kube-bench-adapter") && p.field == "apiVersion")
                     || (p.object.contains("trivy-adapter") && p.field == "results[0].result");
                 assert!(other, "unexpected problem: {p}");
             }

@@ -90,7 +90,7 @@ const SHOP_NS: &str = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\
 
 fn report(ns: &str, kind: &str, name: &str, policy: &str, rule: &str, result: &str) -> String {
     format!(
-        "apiVersion: wgpolicyk8s.io/v1alpha2\nkind: PolicyReport\nmetadata:\n  name: r-{name}-{rule}\n  namespace: {ns}\nscope: {{apiVersion: apps/v1, kind: {kind}, name: {name}, namespace: {ns}}}\nresults:\n- {{policy: {policy}, rule: {rule}, result: {result}, message: m, source: kyverno, scored: true}}\n"
+        "apiVersion: wgpolicyk8s.io/v1alpha2\nkind: PolicyReport\nmetadata:\n  name: r-{kind}-{name}-{rule}\n  namespace: {ns}\nscope: {{apiVersion: apps/v1, kind: {kind}, name: {name}, namespace: {ns}}}\nresults:\n- {{policy: {policy}, rule: {rule}, result: {result}, message: m, source: kyverno, scored: true}}\n"
     )
 }
 

@@ -251,7 +251,7 @@ fn policy(name: &str, enforce_on: &str) -> String {
 
 fn failing(policy: &str, ns: &str) -> String {
     format!(
-        "apiVersion: wgpolicyk8s.io/v1alpha2\nkind: PolicyReport\nmetadata: {{name: x, namespace: {ns}}}\nscope: {{kind: Pod, name: p, namespace: {ns}}}\nresults:\n- {{policy: {policy}, rule: r, result: fail}}\n"
+        "apiVersion: wgpolicyk8s.io/v1alpha2\nkind: PolicyReport\nmetadata: {{name: r-{policy}, namespace: {ns}}}\nscope: {{kind: Pod, name: p, namespace: {ns}}}\nresults:\n- {{policy: {policy}, rule: r, result: fail}}\n"
     )
 }
 

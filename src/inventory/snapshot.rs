@@ -4,15 +4,18 @@
 //! `.yaml`, `.yml` and `.json` file under the directory, recursively, in name order; several
 //! documents per file; `kind: List`. A file or document that cannot be read is one problem
 //! naming the file and document; it never stops the other files from loading. Only an
-//! unreadable directory is an error.
+//! unreadable top directory is an error; an unreadable subdirectory is a problem naming it.
+//! The same object found twice (group, kind, namespace, name) is read once.
 
+mod dedupe;
 mod fast;
 
-use super::ingest::ingest;
 use super::model::Inventory;
 use crate::model::ids::ClusterName;
 use crate::model::problem::Problem;
+use dedupe::{Dedupe, ObjectKey, Seen};
 use serde_json::Value;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 /// Something that can produce the inventories of one or more clusters, one per cluster, each
@@ -95,30 +98,61 @@ pub fn load_dir(dir: &Path) -> Result<Inventory, SnapshotError> {
 /// `threads`: files are folded in name order whatever order they finish in.
 pub fn load_dir_with(dir: &Path, threads: usize) -> Result<Inventory, SnapshotError> {
     let mut files = Vec::new();
-    collect_files(dir, &mut files).map_err(|source| SnapshotError::Dir {
+    let mut walk_problems = Vec::new();
+    // Only the top directory being unreadable stops the load.
+    std::fs::read_dir(dir).map_err(|source| SnapshotError::Dir {
         path: dir.to_path_buf(),
         source,
     })?;
+    let mut visited = std::collections::HashSet::new();
+    collect_files(dir, &mut files, &mut walk_problems, &mut visited);
     let mut inv = Inventory::default();
+    inv.problems.extend(walk_problems);
     let mut summaries = fast::Summaries::default();
-    let mut add = |part: fast::Partial| {
+    // The first copy of each object, in name order (see `dedupe`).
+    let mut registry: HashMap<ObjectKey, (u64, String)> = HashMap::new();
+    let no_exclusions = HashSet::new();
+    let mut add = |i: usize, mut part: fast::Partial| {
+        let copies: Vec<&Seen> = part
+            .seen
+            .iter()
+            .filter(|s| registry.contains_key(&s.key))
+            .collect();
+        if !copies.is_empty() {
+            // Objects already read from an earlier file: read this one again without them.
+            let mut problems = Vec::new();
+            for c in &copies {
+                let (hash, first) = &registry[&c.key];
+                if *hash != c.hash {
+                    problems.push(dedupe::differing_copy(&c.key, &c.origin, first));
+                }
+            }
+            let exclude: HashSet<ObjectKey> = copies.iter().map(|c| c.key.clone()).collect();
+            part = read_file(&files[i], &exclude);
+            part.inv.problems.extend(problems);
+        }
+        for s in std::mem::take(&mut part.seen) {
+            registry.entry(s.key).or_insert((s.hash, s.origin));
+        }
         fast::absorb_owned(&mut inv, part.inv);
         summaries.merge(part.summaries);
     };
     let threads = threads.clamp(1, files.len().max(1));
     if threads == 1 {
-        files.iter().for_each(|f| add(read_file(f)));
+        for (i, f) in files.iter().enumerate() {
+            add(i, read_file(f, &no_exclusions));
+        }
     } else {
         let next = std::sync::atomic::AtomicUsize::new(0);
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::scope(|scope| {
             for _ in 0..threads {
-                let (tx, next, files) = (tx.clone(), &next, &files);
+                let (tx, next, files, none) = (tx.clone(), &next, &files, &no_exclusions);
                 scope.spawn(move || {
                     loop {
                         let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         let Some(file) = files.get(i) else { break };
-                        if tx.send((i, read_file(file))).is_err() {
+                        if tx.send((i, read_file(file, none))).is_err() {
                             break;
                         }
                     }
@@ -131,7 +165,7 @@ pub fn load_dir_with(dir: &Path, threads: usize) -> Result<Inventory, SnapshotEr
             for (i, part) in rx {
                 waiting.insert(i, part);
                 while let Some(part) = waiting.remove(&due) {
-                    add(part);
+                    add(due, part);
                     due += 1;
                 }
             }
@@ -144,11 +178,11 @@ pub fn load_dir_with(dir: &Path, threads: usize) -> Result<Inventory, SnapshotEr
     Ok(inv)
 }
 
-/// Reads one file into what it contributes.
-fn read_file(file: &Path) -> fast::Partial {
+/// Reads one file into what it contributes, leaving out the objects in `exclude`.
+fn read_file(file: &Path, exclude: &HashSet<ObjectKey>) -> fast::Partial {
     let name = file.display().to_string();
     match std::fs::read_to_string(file) {
-        Ok(text) => read_text(&name, &text),
+        Ok(text) => read_text(&name, &text, exclude),
         Err(e) => {
             let mut part = fast::Partial::default();
             part.inv
@@ -159,28 +193,91 @@ fn read_file(file: &Path) -> fast::Partial {
     }
 }
 
-/// One file's text: JSON through the fast path when it can, everything else precisely.
-fn read_text(name: &str, text: &str) -> fast::Partial {
+/// One file's text: JSON through the fast path when it can, everything else precisely. A
+/// UTF-8 byte-order mark at the start is not part of the text.
+fn read_text(name: &str, text: &str, exclude: &HashSet<ObjectKey>) -> fast::Partial {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     if name.ends_with(".json")
-        && let Some(part) = fast::read_json(name, text)
+        && let Some(part) = fast::read_json(name, text, exclude)
     {
         return part;
     }
     let mut fragment = Inventory::default();
-    load_text_precise(&mut fragment, name, text);
+    let mut dedupe = Dedupe::new(exclude);
+    load_text_precise(&mut fragment, name, text, &mut dedupe);
     let mut part = fast::Partial::default();
     part.add_fragment(fragment);
+    part.seen = dedupe.seen;
     part
 }
 
-fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+/// Every object file under `dir`, in name order. Symbolic links are followed (a directory
+/// already visited, through a link loop or twice, is read once); names starting with `..` are
+/// skipped — a ConfigMap volume keeps its files in `..<timestamp>/` behind a `..data` link,
+/// with a link per file at the top. A subdirectory or entry that cannot be read is a problem
+/// naming it; the rest is still read.
+fn collect_files(
+    dir: &Path,
+    out: &mut Vec<PathBuf>,
+    problems: &mut Vec<Problem>,
+    visited: &mut HashSet<PathBuf>,
+) {
+    let shown = dir.display().to_string();
+    match std::fs::canonicalize(dir) {
+        Ok(real) => {
+            if !visited.insert(real.clone()) {
+                problems.push(Problem::warning(
+                    shown,
+                    "",
+                    format!(
+                        "directory {} is already read (a symbolic link to it, or a link loop); skipped",
+                        real.display()
+                    ),
+                ));
+                return;
+            }
+        }
+        Err(e) => {
+            problems.push(Problem::error(
+                shown,
+                "",
+                format!("cannot read directory: {e}"),
+            ));
+            return;
+        }
+    }
+    let entries = match std::fs::read_dir(dir).and_then(|d| d.collect::<Result<Vec<_>, _>>()) {
+        Ok(entries) => entries,
+        Err(e) => {
+            problems.push(Problem::error(
+                shown,
+                "",
+                format!("cannot read directory: {e}"),
+            ));
+            return;
+        }
+    };
+    let mut entries = entries;
     entries.sort_by_key(|e| e.file_name());
     for entry in entries {
+        if entry.file_name().to_string_lossy().starts_with("..") {
+            continue;
+        }
         let path = entry.path();
-        let file_type = entry.file_type()?;
-        if file_type.is_dir() {
-            collect_files(&path, out)?;
+        // Follows symbolic links.
+        let meta = match std::fs::metadata(&path) {
+            Ok(m) => m,
+            Err(e) => {
+                problems.push(Problem::error(
+                    path.display().to_string(),
+                    "",
+                    format!("cannot read: {e}"),
+                ));
+                continue;
+            }
+        };
+        if meta.is_dir() {
+            collect_files(&path, out, problems, visited);
         } else if matches!(
             path.extension().and_then(|e| e.to_str()),
             Some("yaml" | "yml" | "json")
@@ -188,12 +285,11 @@ fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
             out.push(path);
         }
     }
-    Ok(())
 }
 
 /// Reads the objects of one file's text into `inv`; `name` is used in problems.
 pub fn load_text(inv: &mut Inventory, name: &str, text: &str) {
-    let part = read_text(name, text);
+    let part = read_text(name, text, &HashSet::new());
     fast::absorb_owned(inv, part.inv);
     for (key, s) in part.summaries.into_results() {
         inv.results.entry(key).or_default().absorb(&s);
@@ -202,10 +298,10 @@ pub fn load_text(inv: &mut Inventory, name: &str, text: &str) {
 
 /// The precise reader: every document through `serde_json::Value` and [`ingest`], so each
 /// problem names its file, document or item, and field.
-fn load_text_precise(inv: &mut Inventory, name: &str, text: &str) {
+fn load_text_precise(inv: &mut Inventory, name: &str, text: &str, dedupe: &mut Dedupe<'_>) {
     if name.ends_with(".json") {
         match serde_json::from_str::<Value>(text) {
-            Ok(v) => ingest(inv, &v, name),
+            Ok(v) => dedupe.ingest(inv, &v, name),
             Err(e) => inv
                 .problems
                 .push(Problem::error(name, "", format!("invalid JSON: {e}"))),
@@ -216,7 +312,7 @@ fn load_text_precise(inv: &mut Inventory, name: &str, text: &str) {
         let origin = format!("{name} doc {}", doc.index);
         match serde_saphyr::from_str::<Value>(doc.text) {
             Ok(Value::Null) => {}
-            Ok(v) => ingest(inv, &v, &origin),
+            Ok(v) => dedupe.ingest(inv, &v, &origin),
             Err(e) => inv.problems.push(Problem::error(
                 format!("{origin} (from line {})", doc.first_line),
                 "",
@@ -302,7 +398,7 @@ mod tests {
                 .map(|j| {
                     serde_json::json!({
                         "apiVersion": "wgpolicyk8s.io/v1alpha2", "kind": "PolicyReport",
-                        "metadata": {"name": format!("r{j}"), "namespace": format!("ns-{}", j % 3)},
+                        "metadata": {"name": format!("r{i}-{j}"), "namespace": format!("ns-{}", j % 3)},
                         "scope": {"kind": "Pod", "name": format!("pod-{i}-{j}")},
                         "results": [
                             {"policy": "p", "rule": "r", "result": if (i + j) % 4 == 0 { "fail" } else { "pass" },

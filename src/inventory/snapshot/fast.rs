@@ -16,12 +16,13 @@ use super::super::model::{
     SAMPLE_LIMIT, push_sample,
 };
 use super::super::report::is_cluster_report;
+use super::dedupe::{Dedupe, ObjectKey, Seen, content_hash, object_key};
 use crate::model::ids::Engine;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::Value;
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 
 /// Deeper nesting than this is left to the precise path (serde_json's own limit is 128).
@@ -249,6 +250,8 @@ impl Summaries {
 pub(super) struct Partial {
     pub inv: Inventory,
     pub summaries: Summaries,
+    /// Every object read, for leaving out copies read from other files.
+    pub seen: Vec<Seen>,
 }
 
 impl Partial {
@@ -281,22 +284,51 @@ pub(super) fn absorb_owned(inv: &mut Inventory, other: Inventory) {
 
 /// Reads one JSON file; `None` when it must take the precise path as a whole (not a `List`
 /// object, or not valid JSON).
-pub(super) fn read_json(name: &str, text: &str) -> Option<Partial> {
+pub(super) fn read_json(name: &str, text: &str, exclude: &HashSet<ObjectKey>) -> Option<Partial> {
     let items = list_items(text)?;
     let mut part = Partial::default();
+    let mut dedupe = Dedupe::new(exclude);
     for (i, span) in items.into_iter().enumerate() {
         let item = &text[span.0..span.1];
-        if let Ok(fast) = serde_json::from_str::<FastItem>(item)
-            && fold_report(&fast, &mut part)
-        {
-            continue;
+        let origin = format!("{name} items[{i}]");
+        let mut admitted = false;
+        if let Ok(fast) = serde_json::from_str::<FastItem>(item) {
+            let meta = fast.metadata.as_ref();
+            let kind = s(&fast.kind).unwrap_or("");
+            let (ns, obj_name) = (
+                meta.and_then(|m| s(&m.namespace)),
+                meta.and_then(|m| s(&m.name)),
+            );
+            let key = object_key(s(&fast.api_version).unwrap_or(""), kind, ns, obj_name);
+            let place = match (ns, obj_name) {
+                (Some(ns), Some(n)) => format!("{origin} ({kind} {ns}/{n})"),
+                (None, Some(n)) => format!("{origin} ({kind} {n})"),
+                _ => format!("{origin} ({kind})"),
+            };
+            if !dedupe.admit(
+                key,
+                || content_hash(item.as_bytes()),
+                &place,
+                &mut part.inv.problems,
+            ) {
+                continue;
+            }
+            admitted = true;
+            if fold_report(&fast, &mut part) {
+                continue;
+            }
         }
         // The precise path for this item; a syntax error sends the whole file there.
         let value: Value = serde_json::from_str(item).ok()?;
         let mut fragment = Inventory::default();
-        ingest(&mut fragment, &value, &format!("{name} items[{i}]"));
+        if admitted {
+            ingest(&mut fragment, &value, &origin);
+        } else {
+            dedupe.ingest(&mut fragment, &value, &origin);
+        }
         part.add_fragment(fragment);
     }
+    part.seen = dedupe.seen;
     Some(part)
 }
 
@@ -780,7 +812,13 @@ mod tests {
         let mut fast = Inventory::default();
         load_text(&mut fast, "x.json", text);
         let mut precise = Inventory::default();
-        load_text_precise(&mut precise, "x.json", text);
+        let none = HashSet::new();
+        load_text_precise(
+            &mut precise,
+            "x.json",
+            text,
+            &mut super::super::dedupe::Dedupe::new(&none),
+        );
         assert_eq!(fast.results, precise.results);
         assert_eq!(fast.findings, precise.findings);
         assert_eq!(fast.problems, precise.problems);
