@@ -295,3 +295,170 @@ fn a_byte_order_mark_is_not_part_of_the_text() {
     assert_eq!(notices, expected());
     assert!(problems.is_empty(), "{problems:?}");
 }
+
+// --- 14. duplicate keys -------------------------------------------------------------------------
+
+/// One rule for JSON and YAML: the last value wins, and the key is named in a warning.
+#[test]
+fn a_duplicate_key_is_last_wins_in_json_and_yaml_with_a_warning() {
+    let yaml = policy().replacen(
+        "  annotations:\n",
+        "  annotations:\n    forewarn.dev/enforce-on: \"2026-12-01\"\n",
+        1,
+    );
+    // The earlier, passed date comes first; the later one wins.
+    assert_eq!(yaml.matches("forewarn.dev/enforce-on").count(), 2);
+    let policy_value: Value = {
+        let single = policy();
+        serde_saphyr::from_str(&single).expect("yaml")
+    };
+    let text = policy_value.to_string();
+    let json = text.replacen(
+        "\"annotations\":{",
+        "\"annotations\":{\"forewarn.dev/enforce-on\":\"2026-12-01\",",
+        1,
+    );
+    assert_ne!(json, text);
+    for (file, body) in [
+        ("policy.yaml", yaml.as_str()),
+        ("policy.json", json.as_str()),
+    ] {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let snap = tmp.path().join("snap");
+        write(&snap, file, body);
+        write(&snap, "namespaces.yaml", NS);
+        write(&snap, "reports.yaml", &report());
+        let inv = load_dir(&snap).expect("load");
+        assert_eq!(inv.policies.len(), 1, "{file}: {:?}", inv.problems);
+        assert_eq!(inv.problems.len(), 1, "{file}: {:?}", inv.problems);
+        let p = &inv.problems[0];
+        assert!(!p.is_error(), "{p}");
+        assert_eq!(
+            p.field, "metadata.annotations.forewarn.dev/enforce-on",
+            "{p}"
+        );
+        assert!(p.object.contains(file), "{p}");
+        assert!(p.message.contains("the last value is used"), "{p}");
+        let (notices, _) = announces(&snap);
+        assert_eq!(notices, expected(), "{file}");
+        let o = forewarn(&snap, &["check"]);
+        assert!(
+            out(&o).contains("enforce-on: key given more than once"),
+            "{}",
+            out(&o)
+        );
+    }
+}
+
+// --- 9. a large YAML List -----------------------------------------------------------------------
+
+/// What `kubectl get policyreports -A -o yaml` writes: one List, `reports` items of `results`
+/// results each, one in twenty failing.
+fn report_list(reports: usize, results: usize) -> String {
+    let mut out = String::from("apiVersion: v1\nitems:\n");
+    for r in 0..reports {
+        out.push_str(&format!(
+            "- apiVersion: wgpolicyk8s.io/v1alpha2\n  kind: PolicyReport\n  metadata:\n    name: {r:08x}-1c2f-4d3a-9e8b-5f6a7b8c9d0e\n    namespace: default\n    labels: {{app.kubernetes.io/managed-by: kyverno}}\n  scope:\n    apiVersion: v1\n    kind: Pod\n    name: pod-{r}\n    namespace: default\n  results:\n"
+        ));
+        for i in 0..results {
+            let outcome = if (r * results + i).is_multiple_of(20) {
+                "fail"
+            } else {
+                "pass"
+            };
+            out.push_str(&format!(
+                "  - category: Pod Security\n    message: validation rule 'restricted' {outcome}ed for check {i}\n    policy: podsecurity-subrule-restricted\n    result: {outcome}\n    rule: restricted\n    scored: true\n    severity: medium\n    source: kyverno\n    timestamp: {{nanos: 0, seconds: 1733040000}}\n"
+            ));
+        }
+        out.push_str(&format!(
+            "  summary: {{error: 0, fail: 0, pass: {results}, skip: 0, warn: 0}}\n"
+        ));
+    }
+    out.push_str("kind: List\nmetadata:\n  resourceVersion: \"\"\n");
+    out
+}
+
+/// Peak resident memory (MiB) of a child run of forewarn, and its exit code and output.
+// `wait4` reaps the child (it also gives its resource usage, which `wait` does not).
+#[allow(clippy::zombie_processes)]
+fn peak_rss_mib(args: &[&str], stdout: &Path) -> (i32, u64) {
+    let child = Command::new(env!("CARGO_BIN_EXE_forewarn"))
+        .args(args)
+        .current_dir(root())
+        .env_remove("FOREWARN_LOG")
+        .stdout(std::fs::File::create(stdout).expect("stdout file"))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut status = 0;
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = child.id() as libc::pid_t;
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(r, pid);
+    (libc::WEXITSTATUS(status), usage.ru_maxrss as u64 / 1024)
+}
+
+#[test]
+fn a_large_yaml_list_loads_whole() {
+    // 15,000 results: beyond serde-saphyr's default node budget, which rejected the whole file.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let snap = tmp.path().join("snap");
+    write(&snap, "policy.yaml", &policy());
+    write(&snap, "namespaces.yaml", NS);
+    write(&snap, "policyreports.yaml", &report_list(500, 30));
+    let inv = load_dir(&snap).expect("load");
+    assert!(inv.problems.is_empty(), "{:?}", inv.problems);
+    let (_, s) = inv.results.iter().next().expect("results");
+    assert_eq!(s.counts.pass + s.counts.fail, 15_000);
+    assert_eq!(s.counts.fail, 750);
+}
+
+/// A List larger than a whole-text read should hold is parsed as it is read from disk, one item
+/// at a time: peak memory stays far below the size of the file's parsed tree.
+#[test]
+fn a_very_large_yaml_list_is_streamed_with_bounded_memory() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let snap = tmp.path().join("snap");
+    write(&snap, "policy.yaml", &policy());
+    write(&snap, "namespaces.yaml", NS);
+    let list = report_list(2_500, 60);
+    let size = list.len() as u64;
+    assert!(size > 32 * 1024 * 1024, "{size}");
+    write(&snap, "policyreports.yaml", &list);
+    drop(list);
+    let cfg = tmp.path().join("forewarn.yaml");
+    std::fs::write(&cfg, CONFIG).expect("config");
+    let json = tmp.path().join("plan.json");
+    let (code, rss) = peak_rss_mib(
+        &[
+            "plan",
+            "--output",
+            "json",
+            "--snapshot",
+            snap.to_str().unwrap(),
+            "--config",
+            cfg.to_str().unwrap(),
+            "--now",
+            NOW,
+        ],
+        &json,
+    );
+    eprintln!("peak RSS {rss} MiB for a {} MiB file", size >> 20);
+    assert_eq!(code, 0);
+    // The file alone is over 32 MiB; its parsed tree would be ten times that.
+    assert!(
+        rss < 100,
+        "peak RSS {rss} MiB for a {} MiB file",
+        size >> 20
+    );
+    let v: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).expect("plan json");
+    assert_eq!(v["problems"], Value::Array(vec![]));
+    let announce: Vec<&Value> = v["notices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["kind"] == "announce")
+        .collect();
+    assert_eq!(announce.len(), 3);
+    assert_eq!(announce[0]["namespaces"][0]["failing"], 7_500);
+}

@@ -7,14 +7,15 @@
 //! unreadable top directory is an error; an unreadable subdirectory is a problem naming it.
 //! The same object found twice (group, kind, namespace, name) is read once.
 
+mod checked;
 mod dedupe;
 mod fast;
+mod yaml;
 
 use super::model::Inventory;
 use crate::model::ids::ClusterName;
 use crate::model::problem::Problem;
 use dedupe::{Dedupe, ObjectKey, Seen};
-use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
@@ -181,6 +182,31 @@ pub fn load_dir_with(dir: &Path, threads: usize) -> Result<Inventory, SnapshotEr
 /// Reads one file into what it contributes, leaving out the objects in `exclude`.
 fn read_file(file: &Path, exclude: &HashSet<ObjectKey>) -> fast::Partial {
     let name = file.display().to_string();
+    if !name.ends_with(".json")
+        && let Ok(f) = std::fs::File::open(file)
+        && f.metadata().is_ok_and(|m| m.len() > yaml::LARGE_FILE)
+    {
+        // Parsed as it is read: never the whole text in memory.
+        let mut fragment = Inventory::default();
+        let mut dedupe = Dedupe::new(exclude);
+        let origin = format!("{name} doc 1");
+        match yaml::read_large_file(&mut fragment, &mut dedupe, &origin, f) {
+            yaml::Large::SeveralDocuments => {}
+            outcome => {
+                if let yaml::Large::Failed(e) = outcome {
+                    fragment.problems.push(Problem::error(
+                        origin,
+                        "",
+                        format!("invalid YAML: {}", first_line(&e.to_string())),
+                    ));
+                }
+                let mut part = fast::Partial::default();
+                part.add_fragment(fragment);
+                part.seen = dedupe.seen;
+                return part;
+            }
+        }
+    }
     match std::fs::read_to_string(file) {
         Ok(text) => read_text(&name, &text, exclude),
         Err(e) => {
@@ -300,8 +326,13 @@ pub fn load_text(inv: &mut Inventory, name: &str, text: &str) {
 /// problem names its file, document or item, and field.
 fn load_text_precise(inv: &mut Inventory, name: &str, text: &str, dedupe: &mut Dedupe<'_>) {
     if name.ends_with(".json") {
-        match serde_json::from_str::<Value>(text) {
-            Ok(v) => dedupe.ingest(inv, &v, name),
+        match serde_json::from_str::<checked::Checked>(text) {
+            Ok(c) => {
+                for path in &c.duplicates {
+                    inv.problems.push(checked::duplicate_problem(name, path));
+                }
+                dedupe.ingest(inv, &c.value, name);
+            }
             Err(e) => inv
                 .problems
                 .push(Problem::error(name, "", format!("invalid JSON: {e}"))),
@@ -310,14 +341,12 @@ fn load_text_precise(inv: &mut Inventory, name: &str, text: &str, dedupe: &mut D
     }
     for doc in split_documents(text) {
         let origin = format!("{name} doc {}", doc.index);
-        match serde_saphyr::from_str::<Value>(doc.text) {
-            Ok(Value::Null) => {}
-            Ok(v) => dedupe.ingest(inv, &v, &origin),
-            Err(e) => inv.problems.push(Problem::error(
+        if let Err(e) = yaml::read_document(inv, dedupe, &origin, doc.text) {
+            inv.problems.push(Problem::error(
                 format!("{origin} (from line {})", doc.first_line),
                 "",
                 format!("invalid YAML: {}", first_line(&e.to_string())),
-            )),
+            ));
         }
     }
 }

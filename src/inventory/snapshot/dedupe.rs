@@ -147,6 +147,18 @@ impl<'a> Dedupe<'a> {
         true
     }
 
+    /// A point to go back to with [`Dedupe::rollback`].
+    pub fn mark(&self) -> usize {
+        self.seen.len()
+    }
+
+    /// Forgets the objects admitted since `mark` (their document could not be read).
+    pub fn rollback(&mut self, mark: usize) {
+        for s in self.seen.drain(mark..) {
+            self.local.remove(&s.key);
+        }
+    }
+
     /// Reads a parsed document: each object (each item of a `List`, as [`ingest`] expands it)
     /// unless it is a copy.
     pub fn ingest(&mut self, inv: &mut Inventory, obj: &Value, origin: &str) {

@@ -20,7 +20,6 @@ use super::dedupe::{Dedupe, ObjectKey, Seen, content_hash, object_key};
 use crate::model::ids::Engine;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
-use serde_json::Value;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
@@ -319,8 +318,17 @@ pub(super) fn read_json(name: &str, text: &str, exclude: &HashSet<ObjectKey>) ->
             }
         }
         // The precise path for this item; a syntax error sends the whole file there.
-        let value: Value = serde_json::from_str(item).ok()?;
+        let checked: super::checked::Checked = serde_json::from_str(item).ok()?;
+        let value = checked.value;
         let mut fragment = Inventory::default();
+        if !checked.duplicates.is_empty() {
+            let place = super::super::ingest::describe(&origin, &value);
+            for path in &checked.duplicates {
+                fragment
+                    .problems
+                    .push(super::checked::duplicate_problem(&place, path));
+            }
+        }
         if admitted {
             ingest(&mut fragment, &value, &origin);
         } else {
@@ -583,7 +591,14 @@ impl<'de> Deserialize<'de> for CheckedMap {
                 f.write_str("a mapping")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<CheckedMap, A::Error> {
-                while map.next_entry::<IgnoredAny, Scalar>()?.is_some() {}
+                // A key given twice is the precise path's to report.
+                let mut keys: Vec<String> = Vec::new();
+                while let Some((k, _)) = map.next_entry::<String, Scalar>()? {
+                    if keys.contains(&k) {
+                        return Err(de::Error::custom("duplicate key"));
+                    }
+                    keys.push(k);
+                }
                 Ok(CheckedMap)
             }
         }
@@ -792,6 +807,7 @@ fn fold_report(item: &FastItem<'_>, part: &mut Partial) -> bool {
 mod tests {
     use super::super::{load_text, load_text_precise};
     use super::*;
+    use serde_json::Value;
     use serde_json::json;
 
     fn result(policy: &str, rule: &str, outcome: &str) -> Value {
