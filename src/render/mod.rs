@@ -142,38 +142,149 @@ pub fn escape_mrkdwn(s: &str) -> String {
     out
 }
 
-/// Cuts `text` to `limit` characters at a line boundary, ending with "…and N more" (lines).
+/// The shortest a cut line is made when a section is too long: enough to say what it is.
+const MIN_LINE: usize = 60;
+
+/// Fits a section's `text` into `limit` characters while keeping every heading, the start of
+/// every paragraph and every link: lists (runs of `•` lines) lose their last entries first,
+/// each shortened run ending with "…and N more"; then the longest lines are cut, at a word
+/// boundary with "…" ([`cut_chars`]), to the same length; only when even that cannot fit are
+/// the middle lines dropped, keeping the first and the last.
 pub fn fit_lines(text: &str, limit: usize) -> String {
     if text.chars().count() <= limit {
         return text.to_string();
     }
-    let lines: Vec<&str> = text.lines().collect();
-    let mut kept = String::new();
-    for (i, line) in lines.iter().enumerate() {
-        let rest = lines.len() - i;
-        let marker = format!("\n…and {rest} more");
-        if kept.chars().count() + 1 + line.chars().count() + marker.chars().count() > limit {
-            if kept.is_empty() {
-                // A single line longer than the limit: cut inside it.
-                return cut_chars(line, limit);
-            }
-            kept.push_str(&marker);
-            return kept;
-        }
-        if !kept.is_empty() {
-            kept.push('\n');
-        }
-        kept.push_str(line);
+    enum Seg<'a> {
+        Line(&'a str),
+        Run(Vec<&'a str>, usize),
     }
-    kept
+    let mut segs: Vec<Seg<'_>> = Vec::new();
+    for line in text.lines() {
+        let bullet = line.trim_start().starts_with('•');
+        match segs.last_mut() {
+            Some(Seg::Run(items, _)) if bullet => items.push(line),
+            _ if bullet => segs.push(Seg::Run(vec![line], 0)),
+            _ => segs.push(Seg::Line(line)),
+        }
+    }
+    let lines_of = |segs: &[Seg<'_>]| -> Vec<String> {
+        let mut out = Vec::new();
+        for seg in segs {
+            match seg {
+                Seg::Line(l) => out.push(l.to_string()),
+                Seg::Run(items, dropped) => {
+                    out.extend(items.iter().map(|l| l.to_string()));
+                    if *dropped > 0 {
+                        out.push(format!("…and {dropped} more"));
+                    }
+                }
+            }
+        }
+        out
+    };
+    // Whether the lines fit once every line is cut to at most `cap` characters.
+    let total = |lines: &[String], cap: usize| -> usize {
+        lines
+            .iter()
+            .map(|l| l.chars().count().min(cap))
+            .sum::<usize>()
+            + lines.len()
+            - 1
+    };
+    loop {
+        let lines = lines_of(&segs);
+        if total(&lines, MIN_LINE) <= limit {
+            // The largest common cap that fits.
+            let longest = lines.iter().map(|l| l.chars().count()).max().unwrap_or(0);
+            let (mut lo, mut hi) = (MIN_LINE, longest.max(MIN_LINE));
+            while lo < hi {
+                let mid = (lo + hi).div_ceil(2);
+                if total(&lines, mid) <= limit {
+                    lo = mid;
+                } else {
+                    hi = mid - 1;
+                }
+            }
+            return lines
+                .iter()
+                .map(|l| cut_chars(l, lo))
+                .collect::<Vec<_>>()
+                .join("\n");
+        }
+        // Shorten the longest list by one entry.
+        let longest = segs
+            .iter_mut()
+            .filter_map(|s| match s {
+                Seg::Run(items, dropped) if items.len() > 1 => Some((items, dropped)),
+                _ => None,
+            })
+            .max_by_key(|(items, _)| items.len());
+        match longest {
+            Some((items, dropped)) => {
+                items.pop();
+                *dropped += 1;
+            }
+            None => break,
+        }
+    }
+    // Too many lines even so: the first, as many as fit, and the last.
+    let lines = lines_of(&segs);
+    let n = lines.len();
+    let first = cut_chars(&lines[0], limit / 3);
+    let last = cut_chars(&lines[n - 1], limit / 3);
+    let mut kept = vec![first];
+    let mut used = kept[0].chars().count() + 1 + last.chars().count();
+    for (i, line) in lines[1..n - 1].iter().enumerate() {
+        let line = cut_chars(line, MIN_LINE * 2);
+        let marker = format!("…and {} more", n - 2 - i);
+        if used + 1 + line.chars().count() + 1 + marker.chars().count() > limit {
+            kept.push(marker);
+            break;
+        }
+        used += 1 + line.chars().count();
+        kept.push(line);
+    }
+    kept.push(last);
+    kept.join("\n")
 }
 
-/// Cuts `text` to at most `limit` characters, ending with "…" when cut.
+/// Cuts `text` to at most `limit` characters, ending with "…" when cut: at a word boundary
+/// when there is one in the second half, and never inside an mrkdwn escape (`&amp;`), a
+/// Slack link or mention (`<…>`) or `code`.
 pub fn cut_chars(text: &str, limit: usize) -> String {
     if text.chars().count() <= limit {
         return text.to_string();
     }
-    let mut s: String = text.chars().take(limit.saturating_sub(1)).collect();
+    if limit == 0 {
+        return String::new();
+    }
+    let mut end = text
+        .char_indices()
+        .nth(limit - 1)
+        .map_or(text.len(), |(i, _)| i);
+    let head = &text[..end];
+    if let Some(amp) = head.rfind('&')
+        && !head[amp..].contains(';')
+        && head.len() - amp < 8
+    {
+        end = amp;
+    }
+    if let Some(lt) = text[..end].rfind('<')
+        && !text[lt..end].contains('>')
+    {
+        end = lt;
+    }
+    if text[..end].matches('`').count() % 2 == 1
+        && let Some(tick) = text[..end].rfind('`')
+    {
+        end = tick;
+    }
+    if let Some(ws) = text[..end].rfind(char::is_whitespace)
+        && ws >= end / 2
+    {
+        end = ws;
+    }
+    let mut s = text[..end].trim_end().to_string();
     s.push('…');
     s
 }
