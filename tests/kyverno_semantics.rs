@@ -465,6 +465,12 @@ fn a_cel_exception_is_only_possibly_covering() {
     let answer = slash(dir.path(), "why with-exception-skip-result");
     assert!(answer.contains("only possibly covered"), "{answer}");
     assert!(answer.contains("exclude-skipped-deployment"), "{answer}");
+    let answer = slash(dir.path(), "why checkout/Deployment/bad-deployment-1");
+    assert!(
+        answer.contains("exclude-skipped-deployment` for"),
+        "{answer}"
+    );
+    assert!(answer.contains("_may_ cover it"), "{answer}");
 
     // check: the exception's real scope, not "every namespace".
     let o = forewarn(dir.path(), &["check"]);
@@ -574,6 +580,19 @@ fn a_kyverno_exception_covers_what_its_match_says() {
         (o.status.code(), out(&o))
     };
     // Only the Pod called emergency, for the listed rule, is covered.
+    {
+        let dir = snapshot(&[
+            ("policy.yaml", &policy),
+            ("ns.yaml", SHOP_NS),
+            ("reports.yaml", &reports),
+            ("exception.yaml", &base),
+        ]);
+        let answer = slash(dir.path(), "why shop/Pod/emergency");
+        assert!(answer.contains("`shop/mynewpolex` for"), "{answer}");
+        assert!(!answer.contains("_may_"), "{answer}");
+        let answer = slash(dir.path(), "why shop/Deployment/emergency");
+        assert!(!answer.contains("mynewpolex"), "{answer}");
+    }
     let (code, text) = gate(&base);
     assert_eq!(code, Some(1), "{text}");
     assert!(

@@ -467,18 +467,56 @@ impl Ctx<'_> {
                 })
             })
             .collect();
+        // Exceptions whose scope names this resource (they may have made results skip), and
+        // the active ones that cover — or may cover — its failing results, decided as
+        // `forewarn gate` decides them.
+        let now = self.now.with_timezone(&chrono::Utc);
+        let at = ResourceRef {
+            namespace: namespace.to_string(),
+            kind: findings_kind(self.inv, namespace, kind, name),
+            name: name.to_string(),
+        };
+        let ns_labels = self.inv.namespaces.get(namespace).map(|n| &n.labels);
         let exceptions: Vec<Value> = self
             .inv
             .exceptions
             .iter()
-            .filter(|x| {
-                let ns_ok = x.namespace.as_deref() == Some(namespace)
-                    || x.match_namespaces
-                        .iter()
-                        .any(|p| crate::inventory::selector::wildcard_match(p, namespace));
-                ns_ok && x.names_match(name)
+            .filter_map(|x| {
+                use crate::plan::exceptions::{Coverage, coverage, is_active, view};
+                let named = if x.is_cel() {
+                    x.namespace.as_deref() == Some(namespace)
+                } else {
+                    crate::plan::exceptions::scope_coverage(x, &at, ns_labels)
+                        != Coverage::NotCovered
+                };
+                let (v, _) = view(x, &self.config.exceptions.keys, self.config.time_zone);
+                let mut verdict = Coverage::NotCovered;
+                if is_active(&v, now) {
+                    for f in found.into_iter().flatten().filter(|f| f.result == "fail") {
+                        let Some(p) = self.inv.policy_of_result(f.engine, &f.policy) else {
+                            continue;
+                        };
+                        match coverage(x, p, f.rule.as_deref(), &at, ns_labels) {
+                            Coverage::Covered => {
+                                verdict = Coverage::Covered;
+                                break;
+                            }
+                            Coverage::Possibly(why) if verdict == Coverage::NotCovered => {
+                                verdict = Coverage::Possibly(why);
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                if !named && verdict == Coverage::NotCovered {
+                    return None;
+                }
+                let mut j = self.exception_json(x);
+                if let Coverage::Possibly(why) = verdict {
+                    j["possibly_why"] = json!(why);
+                }
+                Some(j)
             })
-            .map(|x| self.exception_json(x))
             .collect();
         let similar: Vec<String> = if items.is_empty() {
             suggestions(
@@ -604,4 +642,12 @@ impl Ctx<'_> {
             data: json!({ "scope": scope.label, "count": items.len(), "items": items }),
         }
     }
+}
+
+/// The kind of the resource as reports spell it (users may type it in another case).
+fn findings_kind(inv: &Inventory, namespace: &str, kind: &str, name: &str) -> String {
+    inv.findings
+        .keys()
+        .find(|k| k.namespace == namespace && k.name == name && k.kind.eq_ignore_ascii_case(kind))
+        .map_or_else(|| kind.to_string(), |k| k.kind.clone())
 }

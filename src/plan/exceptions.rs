@@ -765,6 +765,12 @@ pub fn coverage(
     if !lists_policy(x, policy, rule) {
         return Coverage::NotCovered;
     }
+    scope_coverage(x, r, ns_labels)
+}
+
+/// Whether the scope of exception `x` — whatever policies it lists — takes in resource `r`
+/// (see [`coverage`]).
+pub fn scope_coverage(x: &Exception, r: &ResourceRef, ns_labels: Option<&Labels>) -> Coverage {
     let scope = if x.is_cel() {
         match x.match_conditions.first() {
             None => Tri::Yes,
