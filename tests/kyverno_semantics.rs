@@ -477,6 +477,10 @@ fn a_cel_exception_is_only_possibly_covering() {
     let text = out(&o);
     assert!(text.contains("exclude-skipped-deployment"), "{text}");
     assert!(!text.contains("applies in every namespace"), "{text}");
+    assert!(
+        text.contains("spec.matchConditions: applies to resources where check-name: `object.metadata.name == 'skipped-deployment'`: CEL forewarn cannot evaluate"),
+        "{text}"
+    );
     let answer = slash(dir.path(), "exceptions");
     assert!(
         answer.contains(

@@ -171,6 +171,23 @@ pub fn check(config: &Config, clusters: &[Inventory], now: DateTime<FixedOffset>
             };
             problems.push(Problem::warning(format!("exception {}", v.id), "", message));
         }
+        // What `gate` cannot decide about it: the failures it names are only possibly covered.
+        if let Some(scope) = crate::plan::exceptions::scope_words(x)
+            && x.is_cel()
+        {
+            problems.push(Problem::warning(
+                format!("exception {}", v.id),
+                "spec.matchConditions",
+                format!("applies to {scope}: CEL forewarn cannot evaluate, so the failures it names count as possibly covered, not ready"),
+            ));
+        }
+        for why in &x.undecidable {
+            problems.push(Problem::warning(
+                format!("exception {}", v.id),
+                "",
+                format!("{why}: the failures it names count as possibly covered, not ready"),
+            ));
+        }
     }
     if let Some(dir) = &config.templates {
         for (name, message) in crate::render::unknown_template_files(dir) {
