@@ -236,10 +236,30 @@ fn an_override_without_namespaces_or_selector_matches_everywhere() {
         "        - action: Audit\n",
         "        - action: Audit\n          namespaces: []\n",
     );
+    // An explicitly empty list: the engine's matchOverride matches nothing, but the policy
+    // cache (`pkg/policycache/cache.go`) takes it as every namespace and keeps the rule off
+    // the blocking path — so it does not block anywhere.
     let inv = inventory_from(&[("p.yaml", &empty_list)]);
     let p = inv.policy("disallow-selinux").expect("policy");
+    assert_eq!(p.mode_for(Some("selinux-type"), "shop", &none), Mode::Audit);
+
+    // Namespaces and a selector: the engine needs both, the cache either; an Audit override
+    // that either one matches keeps the rule from blocking there.
+    let both = policy.replace(
+        "        - action: Audit\n",
+        "        - action: Audit\n          namespaces: [shop]\n          namespaceSelector: {matchLabels: {tier: legacy}}\n",
+    );
+    let inv = inventory_from(&[("p.yaml", &both)]);
+    let p = inv.policy("disallow-selinux").expect("policy");
+    let shop: Labels = [("team".to_string(), "shop".to_string())].into();
+    let legacy: Labels = [("tier".to_string(), "legacy".to_string())].into();
+    assert_eq!(p.mode_for(Some("selinux-type"), "shop", &shop), Mode::Audit);
     assert_eq!(
-        p.mode_for(Some("selinux-type"), "shop", &none),
+        p.mode_for(Some("selinux-type"), "other", &legacy),
+        Mode::Audit
+    );
+    assert_eq!(
+        p.mode_for(Some("selinux-type"), "other", &shop),
         Mode::Enforce
     );
 

@@ -202,10 +202,51 @@ impl Policy {
             } => {
                 let spec_mode =
                     || first_override(spec_overrides, namespace, labels).unwrap_or(*spec_action);
-                let rule_mode = |r: &Rule| {
+                // The engine's action for a failure of the rule (kyverno
+                // `pkg/engine/api/engineresponse.go`, `failureActionForRule`).
+                let engine_mode = |r: &Rule| {
                     first_override(&r.overrides, namespace, labels)
                         .or(r.failure_action)
                         .unwrap_or_else(spec_mode)
+                };
+                // Whether the policy cache puts the rule among those evaluated to block
+                // (kyverno `pkg/policycache/cache.go`, `checkValidationFailureActionOverrides`):
+                // the rule's overrides, or the spec's when it has none, the first that matches
+                // — with no namespaces and no selector it matches everywhere; otherwise by
+                // namespace pattern or by selector — else the rule's action, else the spec's.
+                let cache_mode = |r: &Rule| {
+                    let overrides = if r.overrides.is_empty() {
+                        spec_overrides
+                    } else {
+                        &r.overrides
+                    };
+                    overrides
+                        .iter()
+                        .find(|o| {
+                            let no_namespaces = o.namespaces.as_ref().is_none_or(Vec::is_empty);
+                            (no_namespaces && o.namespace_selector.is_none())
+                                || (!namespace.is_empty()
+                                    && (o
+                                        .namespaces
+                                        .iter()
+                                        .flatten()
+                                        .any(|p| wildcard_match(p, namespace))
+                                        || o.namespace_selector
+                                            .as_ref()
+                                            .is_some_and(|s| s.matches(labels))))
+                        })
+                        .map(|o| o.action)
+                        .or(r.failure_action)
+                        .unwrap_or(*spec_action)
+                };
+                // A failure blocks only when both say Enforce: the cache decides which rules
+                // run on the blocking path, the engine whether their failure blocks.
+                let rule_mode = |r: &Rule| {
+                    if engine_mode(r) == Mode::Enforce && cache_mode(r) == Mode::Enforce {
+                        Mode::Enforce
+                    } else {
+                        Mode::Audit
+                    }
                 };
                 match rule.and_then(|name| find_rule(rules, name)) {
                     Some(r) => rule_mode(r),
