@@ -180,6 +180,8 @@ fn copies_count_once_and_differing_copies_are_named() {
     assert!(warning.contains("reports/a.yaml"), "{warning}");
     assert!(warning.contains("different content"), "{warning}");
     assert!(!text.contains("b-copy.yaml"), "{text}");
+    // The same report in a kubectl JSON List is the same object: no warning either.
+    assert!(!text.contains("c.json"), "{text}");
 
     // Copies inside one file are caught as well.
     let tmp2 = tempfile::tempdir().expect("tempdir");

@@ -111,7 +111,7 @@ pub fn load_dir_with(dir: &Path, threads: usize) -> Result<Inventory, SnapshotEr
     inv.problems.extend(walk_problems);
     let mut summaries = fast::Summaries::default();
     // The first copy of each object, in name order (see `dedupe`).
-    let mut registry: HashMap<ObjectKey, (u64, String)> = HashMap::new();
+    let mut registry: HashMap<ObjectKey, Seen> = HashMap::new();
     let no_exclusions = HashSet::new();
     let mut add = |i: usize, mut part: fast::Partial| {
         let copies: Vec<&Seen> = part
@@ -123,9 +123,9 @@ pub fn load_dir_with(dir: &Path, threads: usize) -> Result<Inventory, SnapshotEr
             // Objects already read from an earlier file: read this one again without them.
             let mut problems = Vec::new();
             for c in &copies {
-                let (hash, first) = &registry[&c.key];
-                if *hash != c.hash {
-                    problems.push(dedupe::differing_copy(&c.key, &c.origin, first));
+                let first = &registry[&c.key];
+                if !dedupe::same_content(first, c) {
+                    problems.push(dedupe::differing_copy(&c.key, &c.origin, &first.origin));
                 }
             }
             let exclude: HashSet<ObjectKey> = copies.iter().map(|c| c.key.clone()).collect();
@@ -133,7 +133,7 @@ pub fn load_dir_with(dir: &Path, threads: usize) -> Result<Inventory, SnapshotEr
             part.inv.problems.extend(problems);
         }
         for s in std::mem::take(&mut part.seen) {
-            registry.entry(s.key).or_insert((s.hash, s.origin));
+            registry.entry(s.key.clone()).or_insert(s);
         }
         fast::absorb_owned(&mut inv, part.inv);
         summaries.merge(part.summaries);

@@ -21,6 +21,43 @@ pub struct Seen {
     pub key: ObjectKey,
     pub hash: u64,
     pub origin: String,
+    /// For an item of a JSON `List` read by the fast path, `hash` is of its raw bytes: the file
+    /// and byte range, to compare it by value with a copy written differently (YAML, another
+    /// layout) when that is needed.
+    pub raw: Option<(String, usize, usize)>,
+}
+
+impl Seen {
+    /// A hash of the object's value (its compact JSON form), whatever its format on disk.
+    fn value_hash(&self) -> Option<u64> {
+        match &self.raw {
+            None => Some(self.hash),
+            Some((file, from, to)) => {
+                let bytes = std::fs::read(file).ok()?;
+                // Ranges are of the text after a byte-order mark.
+                let base = if bytes.starts_with(b"\xef\xbb\xbf") {
+                    3
+                } else {
+                    0
+                };
+                let item = bytes.get(base + *from..base + *to)?;
+                let value: Value = serde_json::from_slice(item).ok()?;
+                Some(value_hash(&value))
+            }
+        }
+    }
+}
+
+/// Whether two copies of an object have the same content: the same hash of the same form, or
+/// else the same value.
+pub fn same_content(a: &Seen, b: &Seen) -> bool {
+    if a.hash == b.hash && a.raw.is_some() == b.raw.is_some() {
+        return true;
+    }
+    match (a.value_hash(), b.value_hash()) {
+        (Some(x), Some(y)) => x == y,
+        _ => false,
+    }
 }
 
 /// The identity of an object with `apiVersion`, `kind` and `metadata.name`.
@@ -123,6 +160,7 @@ impl<'a> Dedupe<'a> {
         &mut self,
         key: Option<ObjectKey>,
         hash: impl FnOnce() -> u64,
+        raw: Option<(String, usize, usize)>,
         origin: &str,
         problems: &mut Vec<Problem>,
     ) -> bool {
@@ -130,20 +168,21 @@ impl<'a> Dedupe<'a> {
         if self.exclude.contains(&key) {
             return false;
         }
-        let hash = hash();
-        if let Some(&i) = self.local.get(&key) {
+        let seen = Seen {
+            key,
+            hash: hash(),
+            origin: origin.to_string(),
+            raw,
+        };
+        if let Some(&i) = self.local.get(&seen.key) {
             let first = &self.seen[i];
-            if first.hash != hash {
-                problems.push(differing_copy(&key, origin, &first.origin));
+            if !same_content(first, &seen) {
+                problems.push(differing_copy(&seen.key, origin, &first.origin));
             }
             return false;
         }
-        self.local.insert(key.clone(), self.seen.len());
-        self.seen.push(Seen {
-            key,
-            hash,
-            origin: origin.to_string(),
-        });
+        self.local.insert(seen.key.clone(), self.seen.len());
+        self.seen.push(seen);
         true
     }
 
@@ -174,6 +213,7 @@ impl<'a> Dedupe<'a> {
         if self.admit(
             value_key(obj),
             || value_hash(obj),
+            None,
             &place,
             &mut inv.problems,
         ) {

@@ -307,6 +307,7 @@ pub(super) fn read_json(name: &str, text: &str, exclude: &HashSet<ObjectKey>) ->
             if !dedupe.admit(
                 key,
                 || content_hash(item.as_bytes()),
+                Some((name.to_string(), span.0, span.1)),
                 &place,
                 &mut part.inv.problems,
             ) {
