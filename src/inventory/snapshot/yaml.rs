@@ -297,3 +297,44 @@ impl<'de> Visitor<'de> for Items<'_, '_> {
         Ok(None)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    fn large(text: &str) -> (Large, Inventory) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.yaml");
+        std::fs::write(&path, text).unwrap();
+        let none = HashSet::new();
+        let mut dedupe = Dedupe::new(&none);
+        let mut inv = Inventory::default();
+        let outcome = read_large_file(
+            &mut inv,
+            &mut dedupe,
+            "big.yaml doc 1",
+            std::fs::File::open(&path).unwrap(),
+        );
+        (outcome, inv)
+    }
+
+    #[test]
+    fn a_large_file_with_several_documents_is_left_to_the_text_reader() {
+        let ns = "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n";
+        let (outcome, inv) = large(&format!("{ns}---\n{}", ns.replace("name: a", "name: b")));
+        assert!(matches!(outcome, Large::SeveralDocuments));
+        assert!(
+            inv.namespaces.is_empty(),
+            "nothing kept from a file read again"
+        );
+        let (outcome, inv) = large(&format!(
+            "apiVersion: v1\nitems:\n- {}\nkind: List\n",
+            ns.replace('\n', "\n  ").trim_end()
+        ));
+        assert!(matches!(outcome, Large::Read));
+        assert!(inv.namespaces.contains_key("a"));
+        let (outcome, _) = large("a: [\n");
+        assert!(matches!(outcome, Large::Failed(_)));
+    }
+}
