@@ -844,3 +844,33 @@ fn overrides_do_not_apply_to_namespace_objects_by_their_own_name() {
         assert!(why.contains("Audit"), "{why}");
     }
 }
+
+/// A label selector in an exception is decided for a Namespace object, whose labels forewarn
+/// reads (kyverno `pkg/engine/utils/exceptions.go`, `checkResourceDescription`: `selector` on
+/// the resource's own labels).
+#[test]
+fn an_exception_selecting_a_namespace_by_its_labels_is_decided() {
+    let policy = "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: require-ns-owner\n  annotations: {forewarn.dev/enforce-on: \"2026-12-14\"}\nspec:\n  validationFailureAction: Audit\n  rules:\n  - name: check-owner\n    match: {any: [{resources: {kinds: [Namespace]}}]}\n    validate: {message: owner label required, pattern: {metadata: {labels: {owner: \"?*\"}}}}\n";
+    let ns_report = "apiVersion: wgpolicyk8s.io/v1alpha2\nkind: ClusterPolicyReport\nmetadata: {name: ns-shop}\nscope: {apiVersion: v1, kind: Namespace, name: shop}\nresults:\n- {policy: require-ns-owner, rule: check-owner, result: fail, message: owner label required, source: kyverno}\n";
+    let exception = |team: &str| {
+        format!(
+            "apiVersion: kyverno.io/v2\nkind: PolicyException\nmetadata: {{name: ns-owner-later, namespace: kyverno}}\nspec:\n  exceptions: [{{policyName: require-ns-owner, ruleNames: [check-owner]}}]\n  match:\n    any:\n    - resources:\n        kinds: [Namespace]\n        selector: {{matchLabels: {{team: {team}}}}}\n"
+        )
+    };
+    for (team, ready) in [("shop", true), ("other", false)] {
+        let dir = snapshot(&[
+            ("policy.yaml", policy),
+            ("ns.yaml", SHOP_NS),
+            ("report.yaml", ns_report),
+            ("exception.yaml", &exception(team)),
+        ]);
+        let o = forewarn(dir.path(), &["gate", "require-ns-owner"]);
+        let text = out(&o);
+        assert_eq!(
+            o.status.code(),
+            Some(if ready { 0 } else { 1 }),
+            "{team}: {text}"
+        );
+        assert!(!text.contains("possibly"), "{text}");
+    }
+}

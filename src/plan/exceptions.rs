@@ -681,7 +681,8 @@ fn kind_matches(selector: &str, kind: &str) -> Tri {
 
 /// One `match.any[]`/`match.all[]` entry against a resource (`checkResourceFilter` and
 /// `checkResourceDescription` in kyverno `pkg/engine/utils/exceptions.go`). `ns_labels` are
-/// the labels of the resource's namespace, `None` when the Namespace object was not read.
+/// the labels of the resource's namespace (for a Namespace object, its own), `None` when the
+/// Namespace object was not read.
 fn filter_matches(f: &ResourceFilter, r: &ResourceRef, ns_labels: Option<&Labels>) -> Tri {
     if f.is_empty() {
         return Tri::No;
@@ -717,9 +718,16 @@ fn filter_matches(f: &ResourceFilter, r: &ResourceRef, ns_labels: Option<&Labels
     if let Some(sel) = &f.selector
         && !sel.selects_all()
     {
-        parts.push(Tri::Unknown(
-            "it matches on the resource's labels, which reports do not show".to_string(),
-        ));
+        // A Namespace's own labels are known (reports file it under itself); other
+        // resources' labels are not in reports.
+        parts.push(match ns_labels {
+            Some(labels) if r.kind == "Namespace" && r.name == r.namespace => {
+                Tri::from(sel.matches(labels))
+            }
+            _ => Tri::Unknown(
+                "it matches on the resource's labels, which reports do not show".to_string(),
+            ),
+        });
     }
     if let Some(sel) = &f.namespace_selector
         && r.kind != "Namespace"
