@@ -120,11 +120,8 @@ impl Fragment {
                 saturate(c.skip),
                 saturate(s.skipped_by_exception),
             ]);
-            if !s.fail_by_rule.is_empty()
-                || !s.sample.is_empty()
-                || !s.warn_by_rule.is_empty()
-                || !s.warn_sample.is_empty()
-            {
+            if !s.fail_by_rule.is_empty() || !s.sample.is_empty() || s.warnings.is_some() {
+                let warnings = s.warnings.unwrap_or_default();
                 failing.push((
                     counts.len() as u32 - 1,
                     FailDetail {
@@ -134,12 +131,12 @@ impl Fragment {
                             .map(|(r, n)| (r.into_boxed_str(), n))
                             .collect(),
                         sample: s.sample.into_boxed_slice(),
-                        warn_by_rule: s
-                            .warn_by_rule
+                        warn_by_rule: warnings
+                            .by_rule
                             .into_iter()
                             .map(|(r, n)| (r.into_boxed_str(), n))
                             .collect(),
-                        warn_sample: s.warn_sample.into_boxed_slice(),
+                        warn_sample: warnings.sample.into_boxed_slice(),
                     },
                 ));
             }
@@ -329,15 +326,16 @@ impl LiveInventory {
                                 .unwrap_or_default(),
                             skipped_by_exception: c[6].into(),
                             sample: detail.map(|d| d.sample.to_vec()).unwrap_or_default(),
-                            warn_by_rule: detail
-                                .map(|d| {
-                                    d.warn_by_rule
+                            warnings: detail.filter(|d| !d.warn_by_rule.is_empty()).map(|d| {
+                                Box::new(super::model::Warnings {
+                                    by_rule: d
+                                        .warn_by_rule
                                         .iter()
                                         .map(|(r, n)| (r.to_string(), *n))
-                                        .collect()
+                                        .collect(),
+                                    sample: d.warn_sample.to_vec(),
                                 })
-                                .unwrap_or_default(),
-                            warn_sample: detail.map(|d| d.warn_sample.to_vec()).unwrap_or_default(),
+                            }),
                         };
                         s.absorb(&one);
                     }

@@ -364,11 +364,16 @@ pub struct ResultSummary {
     pub sample: Vec<FailingResource>,
     /// Warning results per rule, and a bounded sample of them, until [`Inventory::finish`]
     /// decides what they are: failures of a policy that sets `policies.kyverno.io/scored:
-    /// "false"`, dropped otherwise.
+    /// "false"`, dropped otherwise. Boxed: most summaries have none.
     #[serde(skip)]
-    pub warn_by_rule: BTreeMap<String, u64>,
-    #[serde(skip)]
-    pub warn_sample: Vec<FailingResource>,
+    pub warnings: Option<Box<Warnings>>,
+}
+
+/// Warning results of one policy × namespace (see [`ResultSummary::warnings`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Warnings {
+    pub by_rule: BTreeMap<String, u64>,
+    pub sample: Vec<FailingResource>,
 }
 
 impl ResultSummary {
@@ -387,26 +392,23 @@ impl ResultSummary {
         for r in &other.sample {
             push_sample(&mut self.sample, r.clone());
         }
-        for (rule, n) in &other.warn_by_rule {
-            *self.warn_by_rule.entry(rule.clone()).or_default() += n;
-        }
-        for r in &other.warn_sample {
-            if self.warn_sample.len() < SAMPLE_LIMIT && !self.warn_sample.contains(r) {
-                self.warn_sample.push(r.clone());
+        if let Some(w) = &other.warnings {
+            let mine = self.warnings.get_or_insert_with(Default::default);
+            for (rule, n) in &w.by_rule {
+                *mine.by_rule.entry(rule.clone()).or_default() += n;
+            }
+            for r in &w.sample {
+                push_sample(&mut mine.sample, r.clone());
             }
         }
     }
 
-    /// Counts a `warn` result (see [`ResultSummary::warn_by_rule`]).
+    /// Counts a `warn` result (see [`ResultSummary::warnings`]).
     pub fn add_warning(&mut self, rule: Option<&str>, resource: FailingResource) {
         self.counts.warn += 1;
-        *self
-            .warn_by_rule
-            .entry(rule.unwrap_or("").to_string())
-            .or_default() += 1;
-        if self.warn_sample.len() < SAMPLE_LIMIT && !self.warn_sample.contains(&resource) {
-            self.warn_sample.push(resource);
-        }
+        let w = self.warnings.get_or_insert_with(Default::default);
+        *w.by_rule.entry(rule.unwrap_or("").to_string()).or_default() += 1;
+        push_sample(&mut w.sample, resource);
     }
 
     /// Counts the warnings as failures: Kyverno reports a failure of an unscored policy as
@@ -415,12 +417,12 @@ impl ResultSummary {
     fn warnings_are_failures(&mut self) {
         self.counts.fail += self.counts.warn;
         self.counts.warn = 0;
-        for (rule, n) in std::mem::take(&mut self.warn_by_rule) {
-            *self.fail_by_rule.entry(rule).or_default() += n;
-        }
-        for r in std::mem::take(&mut self.warn_sample) {
-            if self.sample.len() < SAMPLE_LIMIT && !self.sample.contains(&r) {
-                self.sample.push(r);
+        if let Some(w) = self.warnings.take() {
+            for (rule, n) in w.by_rule {
+                *self.fail_by_rule.entry(rule).or_default() += n;
+            }
+            for r in w.sample {
+                push_sample(&mut self.sample, r);
             }
         }
     }
@@ -680,18 +682,24 @@ impl Inventory {
     /// policy enforces, so forewarn counts those warnings as failures (summaries and
     /// per-resource findings). Other warnings keep only their count.
     fn unscored_warnings_fail(&mut self) {
-        let unscored: std::collections::BTreeSet<(Engine, String)> = self
-            .policies
-            .iter()
-            .filter(|p| p.is_unscored())
-            .map(|p| (p.engine(), p.reference.report_name()))
-            .collect();
+        // Report name → engines of the unscored policies so named.
+        let mut unscored: BTreeMap<String, Vec<Engine>> = BTreeMap::new();
+        for p in self.policies.iter().filter(|p| p.is_unscored()) {
+            unscored
+                .entry(p.reference.report_name())
+                .or_default()
+                .push(p.engine());
+        }
+        let is_unscored =
+            |engine: Engine, name: &str| unscored.get(name).is_some_and(|e| e.contains(&engine));
         for ((engine, name, _), s) in self.results.iter_mut() {
-            if unscored.contains(&(*engine, name.clone())) {
+            if s.warnings.is_none() {
+                continue;
+            }
+            if is_unscored(*engine, name) {
                 s.warnings_are_failures();
-            } else if !s.warn_by_rule.is_empty() || !s.warn_sample.is_empty() {
-                s.warn_by_rule = BTreeMap::new();
-                s.warn_sample = Vec::new();
+            } else {
+                s.warnings = None;
             }
         }
         if unscored.is_empty() {
@@ -699,7 +707,7 @@ impl Inventory {
         }
         for findings in self.findings.values_mut() {
             for f in findings.iter_mut() {
-                if f.result == "warn" && unscored.contains(&(f.engine, f.policy.clone())) {
+                if f.result == "warn" && is_unscored(f.engine, &f.policy) {
                     f.result = "fail".to_string();
                 }
             }

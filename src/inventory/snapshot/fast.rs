@@ -13,7 +13,7 @@ use super::super::ingest::ingest;
 use super::super::kyverno::valid_namespace_name;
 use super::super::model::{
     FailingResource, Finding, Inventory, ResourceRef, ResultCounts, ResultKey, ResultSummary,
-    SAMPLE_LIMIT, push_sample,
+    SAMPLE_LIMIT, Warnings, push_sample,
 };
 use super::super::report::is_cluster_report;
 use super::dedupe::{Dedupe, ObjectKey, Seen, content_hash, object_key};
@@ -60,9 +60,15 @@ struct Compact {
     /// Rule id → failing results.
     fail_by_rule: Vec<(u32, u64)>,
     sample: Vec<FailingResource>,
-    /// Rule id → warning results, and a sample (see `ResultSummary::warn_by_rule`).
-    warn_by_rule: Vec<(u32, u64)>,
-    warn_sample: Vec<FailingResource>,
+    /// Rule id → warning results, and a sample (see `ResultSummary::warnings`); boxed, as
+    /// most pairs have none.
+    warnings: Option<Box<CompactWarnings>>,
+}
+
+#[derive(Default)]
+struct CompactWarnings {
+    by_rule: Vec<(u32, u64)>,
+    sample: Vec<FailingResource>,
 }
 
 fn add_by_rule(by_rule: &mut Vec<(u32, u64)>, r: u32, n: u64) {
@@ -133,16 +139,20 @@ impl Summaries {
             .map(|(r, n)| (self.names.id(r), *n))
             .collect();
         let warn_rules: Vec<(u32, u64)> = s
-            .warn_by_rule
+            .warnings
             .iter()
+            .flat_map(|w| w.by_rule.iter())
             .map(|(r, n)| (self.names.id(r), *n))
             .collect();
         let c = self.pair(engine, policy, namespace);
-        for (r, n) in warn_rules {
-            add_by_rule(&mut c.warn_by_rule, r, n);
-        }
-        for r in &s.warn_sample {
-            add_sample(&mut c.warn_sample, r.clone());
+        if let Some(w) = &s.warnings {
+            let mine = c.warnings.get_or_insert_with(Default::default);
+            for (r, n) in warn_rules {
+                add_by_rule(&mut mine.by_rule, r, n);
+            }
+            for r in &w.sample {
+                add_sample(&mut mine.sample, r.clone());
+            }
         }
         let b = &s.counts;
         for (i, n) in [b.pass, b.fail, b.warn, b.error, b.skip]
@@ -184,11 +194,14 @@ impl Summaries {
             for s in c.sample {
                 push_sample(&mut mine.sample, s);
             }
-            for (r, k) in c.warn_by_rule {
-                add_by_rule(&mut mine.warn_by_rule, map[r as usize], k);
-            }
-            for s in c.warn_sample {
-                add_sample(&mut mine.warn_sample, s);
+            if let Some(w) = c.warnings {
+                let to = mine.warnings.get_or_insert_with(Default::default);
+                for (r, k) in w.by_rule {
+                    add_by_rule(&mut to.by_rule, map[r as usize], k);
+                }
+                for s in w.sample {
+                    add_sample(&mut to.sample, s);
+                }
             }
         }
     }
@@ -227,12 +240,16 @@ impl Summaries {
                         .collect(),
                     skipped_by_exception: c.skipped_by_exception,
                     sample,
-                    warn_by_rule: c
-                        .warn_by_rule
-                        .into_iter()
-                        .map(|(r, k)| (names[r as usize].to_string(), k))
-                        .collect(),
-                    warn_sample: c.warn_sample,
+                    warnings: c.warnings.map(|w| {
+                        Box::new(Warnings {
+                            by_rule: w
+                                .by_rule
+                                .into_iter()
+                                .map(|(r, k)| (names[r as usize].to_string(), k))
+                                .collect(),
+                            sample: w.sample,
+                        })
+                    }),
                 };
                 (key, summary)
             })
@@ -783,15 +800,16 @@ fn fold_report(item: &FastItem<'_>, part: &mut Partial) -> bool {
                 let c_rule = sums.names.id(rule.unwrap_or(""));
                 let c = sums.pair(engine, policy, ns);
                 c.counts[WARN] += 1;
-                add_by_rule(&mut c.warn_by_rule, c_rule, 1);
-                if c.warn_sample.len() < SAMPLE_LIMIT {
+                let w = c.warnings.get_or_insert_with(Default::default);
+                add_by_rule(&mut w.by_rule, c_rule, 1);
+                if w.sample.len() < SAMPLE_LIMIT {
                     let warning = FailingResource {
                         kind: res_kind.to_string(),
                         name: res_name.to_string(),
                         rule: rule.map(str::to_string),
                         message: message(),
                     };
-                    add_sample(&mut c.warn_sample, warning);
+                    add_sample(&mut w.sample, warning);
                 }
             }
             other => sums.pair(engine, policy, ns).counts[other] += 1,
