@@ -418,9 +418,10 @@ async fn pacing_is_per_channel_and_channels_do_not_wait_for_each_other() {
     run_tick(&server, &state, MONDAY).await;
     let elapsed = started.elapsed();
     // The longest queues (#storefront, #data-eng, #platform-policy) hold 5 messages: four
-    // one-second gaps. Nineteen messages sent one per second in a single queue would take 18.
+    // one-second gaps on the (paused, virtual) clock. Whether channels wait for each other is
+    // decided by the order below, not by a time bound: the fake Slack's real sockets can let
+    // the paused clock run ahead while a request is in flight.
     assert!(elapsed >= Duration::from_secs(4), "{elapsed:?}");
-    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
     // Every channel's first message goes out before #storefront's second one.
     let order = posts(&server).await;
     let second_storefront = order
