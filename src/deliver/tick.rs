@@ -24,6 +24,7 @@ use crate::deliver::metrics::DeliveryMetrics;
 use crate::deliver::{Deliver, DeliveryError, with_deadline};
 use crate::inventory::snapshot::InventorySource;
 use crate::model::ids::{ClusterName, Destination};
+use crate::plan::views::{FailureItem, FailureView};
 use crate::plan::{Notice, Plan, plan};
 use crate::render::{Message, Renderer};
 use chrono::{DateTime, FixedOffset, Utc};
@@ -305,14 +306,19 @@ where
             return Ok(0);
         }
         let reasons: BTreeSet<&str> = new.iter().map(|f| f.reason.as_str()).collect();
-        let data = serde_json::json!({
-            "cause": reasons.into_iter().collect::<Vec<_>>().join(", "),
-            "count": new.len(),
-            "items": new.iter().map(|f| serde_json::json!({
-                "id": f.id, "reason": f.reason, "detail": f.detail,
-            })).collect::<Vec<_>>(),
-        });
-        let mut message = match self.renderer.render_answer("failure", &data) {
+        let view = FailureView {
+            cause: reasons.into_iter().collect::<Vec<_>>().join(", "),
+            count: new.len(),
+            items: new
+                .iter()
+                .map(|f| FailureItem {
+                    id: f.id.clone(),
+                    reason: f.reason.clone(),
+                    detail: f.detail.clone(),
+                })
+                .collect(),
+        };
+        let mut message = match self.renderer.render_view("failure", &view) {
             Ok(m) => m,
             Err(e) => {
                 error!(error = %e, "cannot render the delivery-failure report");

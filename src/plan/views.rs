@@ -257,3 +257,20 @@ pub struct PlatformDigest {
     pub items: Vec<FlipView>,
     pub count: usize,
 }
+
+/// One notice the platform is told about in a failure report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FailureItem {
+    pub id: String,
+    pub reason: String,
+    pub detail: String,
+}
+
+/// What `failure.hbs` sees: the notices that could not be delivered or confirmed this tick.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FailureView {
+    /// The distinct reasons, comma-separated.
+    pub cause: String,
+    pub count: usize,
+    pub items: Vec<FailureItem>,
+}

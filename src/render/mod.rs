@@ -480,6 +480,11 @@ impl Renderer {
         })
     }
 
+    /// Renders a typed view with the answer layout of template `kind` (the failure report).
+    pub fn render_view(&self, kind: &str, view: &impl Serialize) -> Result<Message, RenderError> {
+        self.render_answer(kind, &template_data(kind, view)?)
+    }
+
     /// Renders one notice.
     pub fn render(&self, notice: &Notice, config: &Config) -> Result<Message, RenderError> {
         if !matches!(notice.payload, Payload::Announce) {

@@ -78,12 +78,6 @@ fn add_by_rule(by_rule: &mut Vec<(u32, u64)>, r: u32, n: u64) {
     }
 }
 
-fn add_sample(sample: &mut Vec<FailingResource>, r: FailingResource) {
-    if sample.len() < SAMPLE_LIMIT && !sample.contains(&r) {
-        sample.push(r);
-    }
-}
-
 /// Report results folded per policy × namespace, in first-seen order.
 #[derive(Default)]
 pub(super) struct Summaries {
@@ -151,7 +145,7 @@ impl Summaries {
                 add_by_rule(&mut mine.by_rule, r, n);
             }
             for r in &w.sample {
-                add_sample(&mut mine.sample, r.clone());
+                push_sample(&mut mine.sample, r.clone());
             }
         }
         let b = &s.counts;
@@ -200,7 +194,7 @@ impl Summaries {
                     add_by_rule(&mut to.by_rule, map[r as usize], k);
                 }
                 for s in w.sample {
-                    add_sample(&mut to.sample, s);
+                    push_sample(&mut to.sample, s);
                 }
             }
         }
@@ -809,7 +803,7 @@ fn fold_report(item: &FastItem<'_>, part: &mut Partial) -> bool {
                         rule: rule.map(str::to_string),
                         message: message(),
                     };
-                    add_sample(&mut w.sample, warning);
+                    push_sample(&mut w.sample, warning);
                 }
             }
             other => sums.pair(engine, policy, ns).counts[other] += 1,
