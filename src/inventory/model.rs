@@ -595,14 +595,7 @@ impl Inventory {
     pub fn policy_of_result(&self, engine: Engine, report_name: &str) -> Option<&Policy> {
         self.policies
             .iter()
-            .find(|p| p.engine() == engine && p.reference.report_name() == report_name)
-    }
-
-    /// How forewarn names the policy of a report result: its label when the policy is known,
-    /// else the name the report gives.
-    pub fn result_label(&self, engine: Engine, report_name: &str) -> String {
-        self.policy_of_result(engine, report_name)
-            .map_or_else(|| report_name.to_string(), |p| p.label.clone())
+            .find(|p| p.engine() == engine && p.reference.is_report_name(report_name))
     }
 
     /// The policies `text` names (several when a name is shared across kinds).

@@ -202,6 +202,18 @@ impl PolicyRef {
         }
     }
 
+    /// Whether reports name this policy `text` ([`PolicyRef::report_name`], without building it).
+    pub fn is_report_name(&self, text: &str) -> bool {
+        match &self.namespace {
+            Some(ns) => {
+                text.strip_prefix(ns.as_str())
+                    .and_then(|rest| rest.strip_prefix('/'))
+                    == Some(self.name.as_str())
+            }
+            None => text == self.name,
+        }
+    }
+
     /// The report name qualified by kind: `ValidatingPolicy:restrict-seccomp-strict`.
     pub fn qualified(&self) -> String {
         format!("{}:{}", self.kind, self.report_name())

@@ -55,7 +55,7 @@ pub fn plan_digests(
         if s.counts.fail == 0 {
             continue;
         }
-        let policy = &inv.result_label(*engine, policy);
+        let policy = &res.result_label(*engine, policy);
         let t = totals.entry(policy.clone()).or_default();
         t.0 += s.counts.fail;
         t.1 += 1;

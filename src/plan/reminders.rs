@@ -109,7 +109,7 @@ pub fn plan_reminders(res: &Resolved, notices: &mut Vec<Notice>, problems: &mut 
                     })
             })
             .map(|((e, p, ns), s)| AffectedView {
-                policy: inv.result_label(*e, p),
+                policy: res.result_label(*e, p),
                 name: ns.clone(),
                 skipped: s.skipped_by_exception,
             })

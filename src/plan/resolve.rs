@@ -10,10 +10,11 @@ use super::owners::{Ownership, owner_of};
 use super::rollout::{Rollout, rollout_for};
 use crate::config::Config;
 use crate::inventory::{Exception, Inventory, Policy};
+use crate::model::ids::Engine;
 use crate::model::problem::Problem;
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// A namespace's owner, and the problem met finding it (an unknown team).
 pub type Owner = (Ownership, Option<Problem>);
@@ -29,6 +30,8 @@ pub struct Resolved<'a> {
     owners: BTreeMap<String, Owner>,
     /// One per exception of the inventory, in the same order.
     exceptions: Vec<(ExceptionView, Vec<Problem>)>,
+    /// Policies by how report results name them: engine, then report name.
+    by_report_name: HashMap<Engine, HashMap<String, usize>>,
 }
 
 impl<'a> Resolved<'a> {
@@ -38,7 +41,8 @@ impl<'a> Resolved<'a> {
             .iter()
             .map(|p| rollout_for(p, config))
             .collect();
-        let mut names: Vec<&str> = vec!["", super::CLUSTER_SCOPED];
+        // Each name once: results and findings repeat namespaces many times over.
+        let mut names: BTreeSet<&str> = BTreeSet::from(["", super::CLUSTER_SCOPED]);
         names.extend(inv.namespaces.keys().map(String::as_str));
         names.extend(inv.results.keys().filter_map(|(_, _, ns)| ns.as_deref()));
         names.extend(inv.findings.keys().map(|r| r.namespace.as_str()));
@@ -52,6 +56,14 @@ impl<'a> Resolved<'a> {
             .iter()
             .map(|x| view(x, &config.exceptions.keys, config.time_zone))
             .collect();
+        let mut by_report_name: HashMap<Engine, HashMap<String, usize>> = HashMap::new();
+        for (i, p) in inv.policies.iter().enumerate() {
+            by_report_name
+                .entry(p.engine())
+                .or_default()
+                .entry(p.reference.report_name())
+                .or_insert(i);
+        }
         Resolved {
             inv,
             config,
@@ -59,6 +71,7 @@ impl<'a> Resolved<'a> {
             rollouts,
             owners,
             exceptions,
+            by_report_name,
         }
     }
 
@@ -94,6 +107,19 @@ impl<'a> Resolved<'a> {
             Some(i) => Cow::Borrowed(&self.rollouts[i].0),
             None => Cow::Owned(rollout_for(policy, self.config).0),
         }
+    }
+
+    /// The policy a report result names (by its engine and report name), in one lookup.
+    pub fn policy_of_result(&self, engine: Engine, report_name: &str) -> Option<&'a Policy> {
+        let i = *self.by_report_name.get(&engine)?.get(report_name)?;
+        Some(&self.inv.policies[i])
+    }
+
+    /// How forewarn names the policy of a report result: its label when the policy is known,
+    /// else the name the report gives.
+    pub fn result_label(&self, engine: Engine, report_name: &str) -> String {
+        self.policy_of_result(engine, report_name)
+            .map_or_else(|| report_name.to_string(), |p| p.label.clone())
     }
 
     /// Who owns `namespace` (resolved once; a name the inventory never mentioned is looked up
