@@ -332,7 +332,7 @@ fn gate_exit_codes() {
     let out = String::from_utf8_lossy(&o.stdout);
     assert_eq!(o.status.code(), Some(1), "{out}");
     assert!(
-        out.contains("NOT READY — 8 failing resource(s) would be blocked"),
+        out.contains("NOT READY — 8 failing resources would be blocked"),
         "{out}"
     );
     assert!(out.contains("payments-api"), "{out}");

@@ -154,3 +154,55 @@ fn a_bad_action_names_the_field() {
     assert_eq!(p.field, "spec.rules[0].validate.failureAction");
     assert!(p.message.contains("'Block'"));
 }
+
+/// After the flip the base action is Enforce and every override stays as written (kyverno
+/// `pkg/engine/api/engineresponse.go`, `ruleAction` / `failureActionForRule`: first match wins):
+/// `test` keeps its Audit override, everything else blocks.
+#[test]
+fn after_the_flip_overrides_still_win() {
+    needs_fixtures!();
+    let inv = load(&fixture(&format!(
+        "{CHAINSAW}/generate-validating-admission-policy/clusterpolicy/standard/skip-generate/cpol-multiple-validation-failure-action-overrides/policy.yaml"
+    )));
+    let p = inv.policy("check-label-app").expect("policy");
+    let none = Labels::new();
+    let rule = Some("check-label-app");
+    assert_eq!(p.mode_after_flip(rule, "default", &none), Mode::Enforce);
+    assert_eq!(p.mode_after_flip(rule, "test", &none), Mode::Audit);
+    assert_eq!(p.mode_after_flip(rule, "other", &none), Mode::Enforce);
+    assert!(p.flips_in(rule, "other", &none));
+    assert!(!p.flips_in(rule, "default", &none), "already Enforce");
+    assert!(p.stays_audit_in(rule, "test", &none));
+
+    // A selector override keeps labelled namespaces in Audit after a flip too.
+    let inv = load(&fixture(&format!(
+        "{CHAINSAW}/validate/clusterpolicy/standard/enforce/enforce-validate-labeled-action-override/policy.yaml"
+    )));
+    let p = inv
+        .policy("check-labels-audit-labeled-namespaces")
+        .expect("policy");
+    let audit = labels(&[("kyverno-audit", "true")]);
+    assert_eq!(p.mode_after_flip(None, "x", &audit), Mode::Audit);
+    assert_eq!(p.mode_after_flip(None, "x", &none), Mode::Enforce);
+}
+
+/// A rule without its own action falls back to the spec's overrides after the flip, and the
+/// spec's action is the base that flips. A ValidatingPolicy has no overrides: all Enforce.
+#[test]
+fn after_the_flip_spec_overrides_stay_and_validating_policies_enforce() {
+    let inv = inventory_from(&[(
+        "p.yaml",
+        "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata: {name: p}\nspec:\n  validationFailureAction: Audit\n  validationFailureActionOverrides:\n  - {action: Audit, namespaces: [legacy-*]}\n  rules:\n  - name: r\n    validate: {message: m}\n---\n\
+apiVersion: policies.kyverno.io/v1\nkind: ValidatingPolicy\nmetadata: {name: vp}\nspec:\n  validationActions: [Audit]\n  validations: [{expression: 'true'}]\n",
+    )]);
+    let none = Labels::new();
+    let p = inv.policy("p").expect("p");
+    assert_eq!(
+        p.mode_after_flip(Some("r"), "legacy-batch", &none),
+        Mode::Audit
+    );
+    assert_eq!(p.mode_after_flip(Some("r"), "shop", &none), Mode::Enforce);
+    let vp = inv.policy("vp").expect("vp");
+    assert_eq!(vp.mode_for(None, "shop", &none), Mode::Audit);
+    assert_eq!(vp.mode_after_flip(None, "shop", &none), Mode::Enforce);
+}

@@ -30,7 +30,10 @@ pub(super) fn cmd_check(args: CheckArgs) -> anyhow::Result<u8> {
             for p in &problems {
                 println!("{p}");
             }
-            println!("\n{} error(s) in the config", problems.len());
+            println!(
+                "\n{} in the config",
+                crate::model::words::plural(problems.len() as u64, "error")
+            );
             return Ok(EXIT_PROBLEMS);
         }
         Err(e) => return Err(e.into()),
@@ -222,6 +225,11 @@ pub fn check(config: &Config, clusters: &[Inventory], now: DateTime<FixedOffset>
             let _ = writeln!(text, "  {p}");
         }
     }
-    let _ = writeln!(text, "\n{errors} error(s), {warnings} warning(s).");
+    let _ = writeln!(
+        text,
+        "\n{}, {}.",
+        crate::model::words::plural(errors as u64, "error"),
+        crate::model::words::plural(warnings as u64, "warning")
+    );
     CheckReport { problems, text }
 }

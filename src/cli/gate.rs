@@ -81,13 +81,13 @@ pub(super) fn cmd_gate(args: GateArgs) -> anyhow::Result<u8> {
                 "READY".to_string()
             } else if r.possibly() == 0 {
                 format!(
-                    "NOT READY — {} failing resource(s) would be blocked",
-                    r.uncovered()
+                    "NOT READY — {} would be blocked",
+                    crate::render::plural(r.uncovered(), "failing resource")
                 )
             } else {
                 format!(
-                    "NOT READY — {} failing resource(s) would be blocked, {} possibly covered by an exception forewarn cannot fully evaluate",
-                    r.uncovered(),
+                    "NOT READY — {} would be blocked, {} possibly covered by an exception forewarn cannot fully evaluate",
+                    crate::render::plural(r.uncovered(), "failing resource"),
                     r.possibly()
                 )
             }
@@ -120,6 +120,13 @@ pub(super) fn cmd_gate(args: GateArgs) -> anyhow::Result<u8> {
                     }
                 }
             }
+        }
+        for k in &r.kept_in_audit {
+            let _ = writeln!(
+                out,
+                "  stays in Audit by override: {} ({}): {} failing, not blocked by the flip",
+                k.namespace, k.audience, k.failing
+            );
         }
         out.push('\n');
     }

@@ -256,7 +256,7 @@ pub enum ConfigError {
         dir: PathBuf,
         message: String,
     },
-    #[error("config {path} has {} problem(s):\n{}", problems.len(), problems.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
+    #[error("config {path} has {}:\n{}", crate::model::words::plural(problems.len() as u64, "problem"), problems.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
     Invalid {
         path: PathBuf,
         problems: Vec<Problem>,

@@ -193,20 +193,85 @@ impl Policy {
     /// `failureAction`, the spec's `validationFailureActionOverrides`, the spec's
     /// `validationFailureAction` (default Audit).
     pub fn mode_for(&self, rule: Option<&str>, namespace: &str, labels: &Labels) -> Mode {
+        self.mode_with_base(rule, namespace, labels, None)
+    }
+
+    /// The mode of `rule` (or the whole policy) in `namespace` once the policy is flipped:
+    /// the same precedence as [`Policy::mode_for`] with the base action — the rule's
+    /// `failureAction` when it has one, the spec's `validationFailureAction` otherwise — set to
+    /// Enforce, and every override left as written. First match wins, as in kyverno
+    /// `pkg/engine/api/engineresponse.go` (`ruleAction`: rule overrides, then the rule's
+    /// action; `failureActionForRule`: then the spec's overrides, then the spec's action) and
+    /// `pkg/policycache/cache.go` (`checkValidationFailureActionOverrides`). So a namespace that
+    /// an override keeps in Audit stays in Audit after the flip. A ValidatingPolicy has no
+    /// overrides: Enforce.
+    pub fn mode_after_flip(&self, rule: Option<&str>, namespace: &str, labels: &Labels) -> Mode {
+        self.mode_with_base(rule, namespace, labels, Some(Mode::Enforce))
+    }
+
+    /// Whether a failure of `rule` in `namespace` is blocked now because of the flip: Enforce
+    /// now, and Audit were the base action still Audit (an Enforce override that always
+    /// applied there is not a flip).
+    pub fn flipped_in(&self, rule: Option<&str>, namespace: &str, labels: &Labels) -> bool {
+        self.mode_for(rule, namespace, labels) == Mode::Enforce
+            && self.mode_with_base(rule, namespace, labels, Some(Mode::Audit)) == Mode::Audit
+    }
+
+    /// Whether a failure of `rule` in `namespace` is admitted today and would be rejected once
+    /// the policy is flipped: Audit now, Enforce after the flip.
+    pub fn flips_in(&self, rule: Option<&str>, namespace: &str, labels: &Labels) -> bool {
+        self.mode_for(rule, namespace, labels) == Mode::Audit
+            && self.mode_after_flip(rule, namespace, labels) == Mode::Enforce
+    }
+
+    /// Whether a failure of `rule` in `namespace` stays admitted after the flip because an
+    /// override keeps it in Audit.
+    pub fn stays_audit_in(&self, rule: Option<&str>, namespace: &str, labels: &Labels) -> bool {
+        self.mode_for(rule, namespace, labels) == Mode::Audit
+            && self.mode_after_flip(rule, namespace, labels) == Mode::Audit
+    }
+
+    /// Whether the flip has yet to happen in `namespace`: some validating rule (or the policy,
+    /// without rules) is in Audit there and would be Enforce after it.
+    pub fn flip_pending_in(&self, namespace: &str, labels: &Labels) -> bool {
         match &self.modes {
-            ModeSpec::Fixed(mode) => *mode,
+            ModeSpec::Fixed(mode) => *mode == Mode::Audit,
+            ModeSpec::Kyverno { rules, .. } => {
+                let mut validating = rules.iter().filter(|r| r.validate).peekable();
+                if validating.peek().is_none() {
+                    return self.flips_in(None, namespace, labels);
+                }
+                validating.any(|r| self.flips_in(Some(&r.name), namespace, labels))
+            }
+        }
+    }
+
+    /// [`Policy::mode_for`], with the base action (the rule's `failureAction` where it has one,
+    /// else the spec's `validationFailureAction`) replaced by `base` when given; overrides are
+    /// always as written.
+    fn mode_with_base(
+        &self,
+        rule: Option<&str>,
+        namespace: &str,
+        labels: &Labels,
+        base: Option<Mode>,
+    ) -> Mode {
+        match &self.modes {
+            ModeSpec::Fixed(mode) => base.unwrap_or(*mode),
             ModeSpec::Kyverno {
                 rules,
                 spec_action,
                 spec_overrides,
             } => {
+                let spec_action = &base.unwrap_or(*spec_action);
+                let rule_action = |r: &Rule| r.failure_action.map(|a| base.unwrap_or(a));
                 let spec_mode =
                     || first_override(spec_overrides, namespace, labels).unwrap_or(*spec_action);
                 // The engine's action for a failure of the rule (kyverno
                 // `pkg/engine/api/engineresponse.go`, `failureActionForRule`).
                 let engine_mode = |r: &Rule| {
                     first_override(&r.overrides, namespace, labels)
-                        .or(r.failure_action)
+                        .or(rule_action(r))
                         .unwrap_or_else(spec_mode)
                 };
                 // Whether the policy cache puts the rule among those evaluated to block
@@ -236,7 +301,7 @@ impl Policy {
                                             .is_some_and(|s| s.matches(labels))))
                         })
                         .map(|o| o.action)
-                        .or(r.failure_action)
+                        .or(rule_action(r))
                         .unwrap_or(*spec_action)
                 };
                 // A failure blocks only when both say Enforce: the cache decides which rules

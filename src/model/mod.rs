@@ -4,3 +4,4 @@
 pub mod ids;
 pub mod problem;
 pub mod time;
+pub mod words;

@@ -6,9 +6,12 @@
 use super::owners::{Audience, Destination};
 use super::resolve::Resolved;
 use super::schedule::send_time;
-use super::{NamespaceFailures, Notice, Payload, audit_failures, audits_somewhere, brief};
+use super::{
+    NamespaceFailures, Notice, Payload, audit_failures, brief, flip_pending, kept_in_audit,
+};
 use crate::model::ids::{NoticeId, NoticeKind};
 use crate::model::problem::Problem;
+use crate::model::words::plural;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -31,19 +34,39 @@ pub fn plan_announces(r: &Resolved, notices: &mut Vec<Notice>, problems: &mut Ve
             enforce.instant < now
         };
         if passed {
-            if audits_somewhere(policy, inv) {
+            if flip_pending(policy, inv) {
                 let failing: u64 = affected.iter().map(|n| n.failing).sum();
                 problems.push(Problem::warning(
                     format!("policy {}", policy.label),
-                    format!("metadata.annotations.{}", config.annotation("enforce-on")),
+                    enforce_field(rollout, config, &policy.label),
                     format!(
-                        "enforce-on {} has passed but the policy is still in Audit ({failing} failing result(s) in {} namespace(s))",
+                        "enforce-on {} has passed but the policy is still in Audit ({} in {})",
                         enforce.display(),
-                        affected.len()
+                        plural(failing, "failing result"),
+                        plural(affected.len() as u64, "namespace")
                     ),
                 ));
             }
             continue;
+        }
+        if !flip_pending(policy, inv) {
+            // Nothing left to flip: wherever it still audits, an override keeps it in Audit
+            // (and a flip leaves overrides as they are).
+            let kept = kept_in_audit(policy, inv);
+            if !kept.is_empty() {
+                problems.push(Problem::warning(
+                    format!("policy {}", policy.label),
+                    enforce_field(rollout, config, &policy.label),
+                    format!(
+                        "enforce-on {} is set, but the policy already enforces wherever no override keeps it in Audit: {} stay in Audit by override after a flip (remove the override to enforce there)",
+                        enforce.display(),
+                        kept.iter()
+                            .map(|n| n.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            }
         }
 
         // Group the affected namespaces by who hears about them.
@@ -113,4 +136,21 @@ pub fn plan_announces(r: &Resolved, notices: &mut Vec<Notice>, problems: &mut Ve
         }
     }
     problems.extend(owner_problems.into_values());
+}
+
+/// Where a policy's `enforce-on` was read: its annotation, or the config file's entry.
+fn enforce_field(
+    rollout: &super::rollout::Rollout,
+    config: &crate::config::Config,
+    label: &str,
+) -> String {
+    let from_config = rollout
+        .fields
+        .iter()
+        .any(|(k, s)| *k == "enforce-on" && s.source == super::rollout::Source::Config);
+    if from_config {
+        format!("{}: policies.{label}.enforce-on", config.source)
+    } else {
+        format!("metadata.annotations.{}", config.annotation("enforce-on"))
+    }
 }

@@ -157,6 +157,7 @@ pub fn plan_digests(
                 uncovered: r.uncovered(),
                 possibly: r.possibly(),
                 blockers,
+                kept_in_audit: kept_text(r),
             })
         })
         .collect();
@@ -237,4 +238,13 @@ pub fn plan_digests(
         let platform = Destination::Channel(config.platform.channel.clone());
         notices.push(mk("platform", &platform, None, view));
     }
+}
+
+/// The namespaces an override keeps in Audit after the flip, as a digest shows them.
+pub(crate) fn kept_text(r: &crate::plan::readiness::Readiness) -> String {
+    r.kept_in_audit
+        .iter()
+        .map(|k| format!("{} ({})", k.namespace, k.failing))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

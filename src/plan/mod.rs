@@ -17,7 +17,7 @@ pub mod schedule;
 pub mod views;
 
 use crate::config::Config;
-use crate::inventory::{FailingResource, Inventory, Labels, Mode, Policy};
+use crate::inventory::{FailingResource, Inventory, Labels, Policy};
 pub use crate::model::ids::NoticeKind;
 use crate::model::ids::{ClusterName, NoticeId};
 use crate::model::problem::Problem;
@@ -152,8 +152,24 @@ pub fn brief(policy: &Policy, rollout: &Rollout) -> PolicyBrief {
     }
 }
 
-/// Namespaces where `policy` is still in Audit and has failing results, with counts.
+/// Namespaces where `policy` is still in Audit, would be Enforce after the flip, and has
+/// failing results, with counts. Failures of rules an override keeps in Audit after the flip
+/// are left out (see [`kept_in_audit`]).
 pub fn audit_failures(policy: &Policy, inv: &Inventory) -> Vec<NamespaceFailures> {
+    failures_where(policy, inv, Policy::flips_in)
+}
+
+/// Namespaces where `policy` fails but an override keeps it in Audit after the flip: nobody
+/// there is blocked by the flip; the platform sees them as "stays in Audit by override".
+pub fn kept_in_audit(policy: &Policy, inv: &Inventory) -> Vec<NamespaceFailures> {
+    failures_where(policy, inv, Policy::stays_audit_in)
+}
+
+fn failures_where(
+    policy: &Policy,
+    inv: &Inventory,
+    keep: fn(&Policy, Option<&str>, &str, &crate::inventory::Labels) -> bool,
+) -> Vec<NamespaceFailures> {
     let mut out = Vec::new();
     for (ns, summary) in inv.results_for(&policy.reference) {
         let (name, labels) = match ns {
@@ -163,12 +179,12 @@ pub fn audit_failures(policy: &Policy, inv: &Inventory) -> Vec<NamespaceFailures
         };
         let audits = |rule: &str| {
             let rule = (!rule.is_empty()).then_some(rule);
-            policy.mode_for(rule, name, labels) == Mode::Audit
+            keep(policy, rule, name, labels)
         };
         let empty = Labels::new();
         let audits_object = |rule: &str| {
             let rule = (!rule.is_empty()).then_some(rule);
-            policy.mode_for(rule, "", &empty) == Mode::Audit
+            keep(policy, rule, "", &empty)
         };
         let mut failing: u64 = summary
             .fail_by_rule
@@ -255,15 +271,16 @@ pub fn mode_context<'a>(
     }
 }
 
-/// Whether `policy` is in Audit anywhere forewarn can see (any known namespace, or a namespace
-/// matched by no override).
-pub(crate) fn audits_somewhere(policy: &Policy, inv: &Inventory) -> bool {
+/// Whether `policy` has yet to be flipped anywhere forewarn can see (any known namespace, or
+/// a namespace matched by no override): Audit there now, Enforce after the flip. Namespaces an
+/// override keeps in Audit do not count — the flip leaves them in Audit.
+pub fn flip_pending(policy: &Policy, inv: &Inventory) -> bool {
     let empty = Default::default();
-    policy.mode_for(None, "", &empty) == Mode::Audit
-        || inv.namespaces.values().any(|ns| {
-            policy.applies_in(&ns.name)
-                && policy.mode_for(None, &ns.name, &ns.labels) == Mode::Audit
-        })
+    policy.flip_pending_in("", &empty)
+        || inv
+            .namespaces
+            .values()
+            .any(|ns| policy.applies_in(&ns.name) && policy.flip_pending_in(&ns.name, &ns.labels))
 }
 
 /// Namespaces nobody owns (their notices go to the platform channel): those with an object or

@@ -14,8 +14,8 @@ use crate::plan::exceptions::{Coverage, coverage, exception_id, is_active};
 use crate::plan::resolve::Resolved;
 use crate::plan::schedule::send_time;
 use crate::plan::views::{
-    EnforcedItem, EnforcedView, PlatformView, PolicyName, ReadinessItem, ReadinessView, SampleView,
-    TeamView,
+    EnforcedItem, EnforcedView, KeptView, PlatformView, PolicyName, ReadinessItem, ReadinessView,
+    SampleView, TeamView,
 };
 use crate::plan::{CLUSTER_SCOPED, NamespaceFailures, Notice, NoticeKind, Payload};
 use chrono::{DateTime, Duration, FixedOffset, Utc};
@@ -43,12 +43,24 @@ pub struct NamespaceReadiness {
     pub possibly_why: Vec<String>,
 }
 
+/// A namespace where the policy fails but an override keeps it in Audit after the flip.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeptInAudit {
+    pub namespace: String,
+    pub audience: String,
+    /// Failing resources there (admitted before and after the flip).
+    pub failing: u64,
+}
+
 /// Whether a policy can be flipped to Enforce without blocking anyone by surprise.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Readiness {
     pub policy: String,
     pub enforce_on: Option<String>,
+    /// Namespaces where the flip would start blocking failing resources.
     pub namespaces: Vec<NamespaceReadiness>,
+    /// Namespaces that stay in Audit by override after the flip, with failing resources.
+    pub kept_in_audit: Vec<KeptInAudit>,
 }
 
 impl Readiness {
@@ -98,6 +110,7 @@ pub fn readiness_all(res: &Resolved) -> BTreeMap<String, Readiness> {
         .map(|p| ((p.engine(), p.reference.report_name()), p))
         .collect();
     let mut per_policy: BTreeMap<&str, BTreeMap<String, NamespaceReadiness>> = BTreeMap::new();
+    let mut kept: BTreeMap<&str, BTreeMap<String, KeptInAudit>> = BTreeMap::new();
     for (resource, findings) in &inv.findings {
         for f in findings.iter().filter(|f| f.result == "fail") {
             let Some(policy) = policies.get(&(f.engine, f.policy.clone())) else {
@@ -108,10 +121,23 @@ pub fn readiness_all(res: &Resolved) -> BTreeMap<String, Readiness> {
                 continue;
             }
             let (mode_ns, mode_labels) = crate::plan::mode_context(inv, &resource.kind, ns);
-            if policy.mode_for(f.rule.as_deref(), mode_ns, mode_labels) != Mode::Audit {
+            let shown = if ns.is_empty() { CLUSTER_SCOPED } else { ns };
+            if policy.stays_audit_in(f.rule.as_deref(), mode_ns, mode_labels) {
+                // Not blocked by the flip: an override keeps this namespace in Audit.
+                kept.entry(policy.label.as_str())
+                    .or_default()
+                    .entry(shown.to_string())
+                    .or_insert_with(|| KeptInAudit {
+                        namespace: shown.to_string(),
+                        audience: res.owner(shown).0.audience.key(),
+                        failing: 0,
+                    })
+                    .failing += 1;
                 continue;
             }
-            let shown = if ns.is_empty() { CLUSTER_SCOPED } else { ns };
+            if !policy.flips_in(f.rule.as_deref(), mode_ns, mode_labels) {
+                continue;
+            }
             let entry = per_policy
                 .entry(policy.label.as_str())
                 .or_default()
@@ -161,10 +187,12 @@ pub fn readiness_all(res: &Resolved) -> BTreeMap<String, Readiness> {
         .map(|policy| {
             let rollout = res.rollout(policy);
             let namespaces = per_policy.remove(policy.label.as_str()).unwrap_or_default();
+            let kept_in_audit = kept.remove(policy.label.as_str()).unwrap_or_default();
             let r = Readiness {
                 policy: policy.label.clone(),
                 enforce_on: rollout.enforce_on.map(|e| e.display()),
                 namespaces: namespaces.into_values().collect(),
+                kept_in_audit: kept_in_audit.into_values().collect(),
             };
             (policy.label.clone(), r)
         })
@@ -184,6 +212,7 @@ pub fn readiness(
             policy: policy.label.clone(),
             enforce_on: None,
             namespaces: Vec::new(),
+            kept_in_audit: Vec::new(),
         })
 }
 
@@ -226,6 +255,15 @@ fn readiness_view(
                 possibly: n.possibly,
                 possibly_sample: n.possibly_sample.clone(),
                 possibly_why: n.possibly_why.clone(),
+            })
+            .collect(),
+        kept_in_audit: r
+            .kept_in_audit
+            .iter()
+            .map(|k| KeptView {
+                name: k.namespace.clone(),
+                audience: k.audience.clone(),
+                failing: k.failing,
             })
             .collect(),
         platform: PlatformView::of(config),
@@ -375,10 +413,23 @@ pub fn enforced_notices(
         BTreeMap::new();
     for (ns, s) in inv.results_for(&policy.reference) {
         let Some(ns) = ns else { continue };
-        if s.counts.fail == 0
-            || only.is_some_and(|o| !o.contains(ns))
-            || policy.mode_for(None, ns, inv.namespace_labels(ns)) != Mode::Enforce
-        {
+        if s.counts.fail == 0 || only.is_some_and(|o| !o.contains(ns)) {
+            continue;
+        }
+        // Only failures of rules that block there now: a rule an override keeps in Audit
+        // does not reject anything.
+        let labels = inv.namespace_labels(ns);
+        let blocks = |rule: &str| {
+            let rule = (!rule.is_empty()).then_some(rule);
+            policy.mode_for(rule, ns, labels) == Mode::Enforce
+        };
+        let failing: u64 = s
+            .fail_by_rule
+            .iter()
+            .filter(|(rule, _)| blocks(rule))
+            .map(|(_, n)| n)
+            .sum();
+        if failing == 0 {
             continue;
         }
         let found = res.owner(ns);
@@ -390,10 +441,15 @@ pub fn enforced_notices(
             .push(NamespaceFailures {
                 cluster: inv.cluster.clone(),
                 name: ns.to_string(),
-                failing: s.counts.fail,
+                failing,
                 excepted: s.skipped_by_exception,
                 unowned: owner.unowned,
-                sample: s.sample.clone(),
+                sample: s
+                    .sample
+                    .iter()
+                    .filter(|r| blocks(r.rule.as_deref().unwrap_or("")))
+                    .cloned()
+                    .collect(),
             });
     }
     by_team

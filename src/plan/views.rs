@@ -95,6 +95,14 @@ pub struct ReadinessItem {
     pub possibly_why: Vec<String>,
 }
 
+/// A namespace an override keeps in Audit after the flip (it fails, but is not blocked).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KeptView {
+    pub name: String,
+    pub audience: String,
+    pub failing: u64,
+}
+
 /// Readiness (before the date) and overdue (after it, still in Audit), to the platform.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ReadinessView {
@@ -113,6 +121,8 @@ pub struct ReadinessView {
     /// warnings, and counted here as failing.
     pub unscored: bool,
     pub items: Vec<ReadinessItem>,
+    /// Namespaces that stay in Audit by override after the flip.
+    pub kept_in_audit: Vec<KeptView>,
     pub platform: PlatformView,
 }
 
@@ -221,6 +231,8 @@ pub struct FlipView {
     /// Failures an exception may cover, which forewarn cannot evaluate: not ready either.
     pub possibly: u64,
     pub blockers: String,
+    /// Namespaces that stay in Audit by override after the flip (`name (count)`), if any.
+    pub kept_in_audit: String,
 }
 
 /// A team's digest, or the platform's.
