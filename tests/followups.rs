@@ -366,3 +366,80 @@ fn every_planned_notice_renders_even_for_owners_not_in_the_config() {
         }
     }
 }
+
+/// The ids of the notices a tick at `now` would send with an empty ledger.
+fn due_now(planned: &forewarn::plan::Plan) -> Vec<String> {
+    let dir = tempfile::tempdir().expect("dir");
+    let ledger =
+        forewarn::deliver::ledger::FileLedger::open(&dir.path().join("l.json")).expect("ledger");
+    forewarn::deliver::tick::due(planned, &ledger)
+        .iter()
+        .map(|n| n.id.to_string())
+        .collect()
+}
+
+#[test]
+fn on_the_date_still_in_audit_is_scheduled_not_enforced() {
+    let config = config_from(CONFIG);
+    // Mon 7 Dec, 09:00: the date has come, the policy is still in Audit.
+    let now = at("2026-12-07T09:00:00Z");
+    let inv = inventory_from(&[("c.yaml", &flipped("Audit"))]);
+    let planned = plan(std::slice::from_ref(&inv), &config, now);
+    let t0 = planned
+        .notices
+        .iter()
+        .find(|n| n.id == "announce/pinned-images/web/T-0")
+        .expect("T-0");
+    let words = text(t0);
+    assert!(
+        words.contains("Scheduled for today, not switched yet: pinned-images"),
+        "{words}"
+    );
+    assert!(
+        words.contains("You will hear when it is switched"),
+        "{words}"
+    );
+    assert!(!words.contains("Enforced today"), "{words}");
+    assert!(!words.contains("blocks new and updated"), "{words}");
+    assert!(due_now(&planned).contains(&"announce/pinned-images/web/T-0".to_string()));
+    assert!(of_kind(&planned.notices, NoticeKind::Enforced).is_empty());
+
+    // announce.on-the-day: false — nothing that day until the flip is seen.
+    let quiet = config_from(&format!("{CONFIG}announce: {{on-the-day: false}}\n"));
+    let planned = plan(std::slice::from_ref(&inv), &quiet, now);
+    assert!(planned.notices.iter().all(|n| n.milestone != "T-0"));
+    assert!(!due_now(&planned).contains(&"announce/pinned-images/web/T-0".to_string()));
+}
+
+#[test]
+fn a_flip_before_the_first_tick_is_followed_up_that_day() {
+    let config = config_from(CONFIG);
+    // Flipped at 08:30 on Mon 7 Dec; the 09:00 tick sees Enforce: no T-0 heads-up, and the
+    // team still failing hears "enforced now" at that tick, not the next day.
+    let inv = inventory_from(&[("c.yaml", &flipped("Enforce"))]);
+    let planned = plan(
+        std::slice::from_ref(&inv),
+        &config,
+        at("2026-12-07T09:00:00Z"),
+    );
+    assert!(of_kind(&planned.notices, NoticeKind::Announce).is_empty());
+    let due: Vec<String> = due_now(&planned)
+        .into_iter()
+        .filter(|id| !id.starts_with("digest/"))
+        .collect();
+    assert_eq!(due, ["enforced/pinned-images/web"], "{due:?}");
+
+    // Flipped after the 09:00 tick (which said "not switched yet"): the next tick, the day
+    // after, sends "enforced now" — and no overdue, since it was flipped.
+    let planned = plan(
+        std::slice::from_ref(&inv),
+        &config,
+        at("2026-12-08T09:00:00Z"),
+    );
+    let due: Vec<String> = due_now(&planned)
+        .into_iter()
+        .filter(|id| !id.starts_with("digest/"))
+        .collect();
+    assert_eq!(due, ["enforced/pinned-images/web"]);
+    assert!(of_kind(&planned.notices, NoticeKind::Overdue).is_empty());
+}

@@ -44,6 +44,8 @@ struct RawConfig {
     readiness: RawReadiness,
     #[serde(default)]
     delivery: RawDelivery,
+    #[serde(default)]
+    announce: RawAnnounce,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -100,6 +102,13 @@ pub fn parse_duration(text: &str) -> Option<std::time::Duration> {
         _ => return None,
     };
     (secs.is_finite() && secs > 0.0).then(|| std::time::Duration::from_secs_f64(secs))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct RawAnnounce {
+    on_the_day: Option<bool>,
+    all_clear: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -206,6 +215,13 @@ pub struct Config {
     /// Days before enforcement on which the platform hears whether a policy is ready.
     pub readiness_days: u32,
     pub delivery: DeliverySettings,
+    /// On the enforcement date, a policy still in Audit is announced as "scheduled for today,
+    /// not switched yet" (`announce.on-the-day`, default true); false sends nothing that day
+    /// until the flip is seen.
+    pub on_the_day: bool,
+    /// A team that was warned and fixed everything before the date hears "all clear" once
+    /// (`announce.all-clear`, default true).
+    pub all_clear: bool,
 }
 
 /// The digest's default schedule: Monday 09:00.
@@ -482,6 +498,8 @@ impl Config {
                 digest_schedule_text,
                 readiness_days: raw.readiness.days_before.unwrap_or(3),
                 delivery,
+                on_the_day: raw.announce.on_the_day.unwrap_or(true),
+                all_clear: raw.announce.all_clear.unwrap_or(true),
             }),
             _ => Err(ParseFailure::Invalid(problems)),
         }

@@ -284,6 +284,11 @@ pub enum NoticeKind {
     Overdue,
     /// To the teams still failing a policy that is now enforced.
     Enforced,
+    /// To the teams that were warned: the enforcement date moved.
+    Postponed,
+    /// To a team that was warned and has fixed everything before the date.
+    #[serde(rename = "all-clear")]
+    AllClear,
 }
 
 impl NoticeKind {
@@ -295,6 +300,8 @@ impl NoticeKind {
             NoticeKind::Readiness => "readiness",
             NoticeKind::Overdue => "overdue",
             NoticeKind::Enforced => "enforced",
+            NoticeKind::Postponed => "postponed",
+            NoticeKind::AllClear => "all-clear",
         }
     }
 }

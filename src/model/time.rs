@@ -37,6 +37,16 @@ impl EnforceOn {
         }
     }
 
+    /// Whether enforcement is due by `now`: a plain date from the day after it (the whole day
+    /// is "on the date"), a time of day from that moment.
+    pub fn passed_at<T: TimeZone>(&self, now: DateTime<T>, tz: Tz) -> bool {
+        if self.date_only {
+            self.date < now.with_timezone(&tz).date_naive()
+        } else {
+            self.instant < now.with_timezone(&tz)
+        }
+    }
+
     /// As written back to users: the date, or the full RFC 3339 time.
     pub fn display(&self) -> String {
         if self.date_only {

@@ -96,7 +96,14 @@ pub fn plan_announces(r: &Resolved, notices: &mut Vec<Notice>, problems: &mut Ve
             // One send time per milestone; milestones that fall on the same tick (a weekend
             // shift) keep only the one closest to enforcement.
             let mut by_time: BTreeMap<chrono::DateTime<chrono_tz::Tz>, u32> = BTreeMap::new();
-            for &days in &config.milestones {
+            // On the date itself the policy is still in Audit (or it would not be announced):
+            // the T-0 notice says so — "scheduled for today, not switched yet" — unless the
+            // config asks for silence until the flip is seen.
+            for &days in config
+                .milestones
+                .iter()
+                .filter(|&&d| d > 0 || config.on_the_day)
+            {
                 match send_time(&config.schedule, tz, &enforce, days) {
                     Some(t) => {
                         let slot = by_time.entry(t).or_insert(days);
@@ -124,6 +131,7 @@ pub fn plan_announces(r: &Resolved, notices: &mut Vec<Notice>, problems: &mut Ve
                     audience: audience.key(),
                     destination: destination.clone(),
                     send_at: send_at.fixed_offset(),
+                    told_at: send_at.fixed_offset(),
                     milestone: format!("T-{days}"),
                     enforce_on: Some(enforce),
                     namespaces: namespaces.clone(),

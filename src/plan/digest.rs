@@ -186,6 +186,7 @@ pub fn plan_digests(
             audience: audience.to_string(),
             destination: destination.clone(),
             send_at: tick,
+            told_at: tick,
             milestone: "digest".to_string(),
             enforce_on: None,
             namespaces: Default::default(),

@@ -76,6 +76,10 @@ pub struct Notice {
     pub audience: String,
     pub destination: Destination,
     pub send_at: DateTime<FixedOffset>,
+    /// The moment its words are written for: the send time, or the planning time for a notice
+    /// whose time has come (a catch-up speaks of "today" as the day it goes out).
+    #[serde(skip)]
+    pub told_at: DateTime<FixedOffset>,
     pub milestone: String,
     /// When the policy is enforced (for a reminder: when the exception is due); none for a
     /// digest. Shown as written: a date, or an RFC 3339 time.
@@ -97,11 +101,37 @@ pub struct Notice {
 }
 
 impl Notice {
-    /// Days from the send day to the enforcement (or due) day, in `tz`; 0 without a date.
+    /// Days from the day it is told (see `told_at`) to the enforcement (or due) day, in `tz`;
+    /// 0 without a date.
     pub fn days_left(&self, tz: chrono_tz::Tz) -> i64 {
         self.enforce_on.map_or(0, |e| {
-            (e.date - self.send_at.with_timezone(&tz).date_naive()).num_days()
+            (e.date - self.told_at.with_timezone(&tz).date_naive()).num_days()
         })
+    }
+
+    /// What a later notice of the same thread replaces when both are due and only one can be
+    /// sent: the rollout of one policy to one audience (heads-ups, "postponed", "all clear" and
+    /// "enforced now" tell one story), or for other kinds the kind itself, with the cluster.
+    /// Of two unsent notices of one thread, the later one supersedes the earlier.
+    pub fn thread(&self) -> (&'static str, Option<&ClusterName>, &str, &str) {
+        let family = match self.kind {
+            NoticeKind::Announce
+            | NoticeKind::Postponed
+            | NoticeKind::AllClear
+            | NoticeKind::Enforced => "rollout",
+            k => k.as_str(),
+        };
+        (
+            family,
+            self.cluster.as_ref(),
+            self.policy.as_str(),
+            self.audience.as_str(),
+        )
+    }
+
+    /// Whether this notice replaces `earlier` (same thread, later send time).
+    pub fn supersedes(&self, earlier: &Notice) -> bool {
+        self.thread() == earlier.thread() && self.send_at > earlier.send_at
     }
 }
 
@@ -157,6 +187,25 @@ pub fn brief(policy: &Policy, rollout: &Rollout) -> PolicyBrief {
 /// are left out (see [`kept_in_audit`]).
 pub fn audit_failures(policy: &Policy, inv: &Inventory) -> Vec<NamespaceFailures> {
     failures_where(policy, inv, Policy::flips_in)
+}
+
+/// Namespaces where `policy` blocks now because it was flipped (not because an Enforce override
+/// always applied there), with failing results: who hears "enforced now".
+pub fn flipped_failures(policy: &Policy, inv: &Inventory) -> Vec<NamespaceFailures> {
+    failures_where(policy, inv, Policy::flipped_in)
+}
+
+/// Namespaces where `policy` blocks failing results now (Enforce there), however it got so.
+pub fn blocking_failures(policy: &Policy, inv: &Inventory) -> Vec<NamespaceFailures> {
+    failures_where(policy, inv, |p, rule, ns, labels| {
+        p.mode_for(rule, ns, labels) == crate::inventory::Mode::Enforce
+    })
+}
+
+/// The moment a notice sent at `send_at` speaks for when planned at `now`: a notice whose time
+/// has come goes out now, so its words are about now.
+pub fn told(send_at: DateTime<FixedOffset>, now: DateTime<FixedOffset>) -> DateTime<FixedOffset> {
+    send_at.max(now)
 }
 
 /// Namespaces where `policy` fails but an override keeps it in Audit after the flip: nobody
@@ -339,6 +388,9 @@ pub fn plan(clusters: &[Inventory], config: &Config, now: DateTime<FixedOffset>)
                     name,
                 }),
         );
+    }
+    for n in &mut notices {
+        n.told_at = told(n.send_at, now);
     }
     notices.sort_by(|a, b| {
         (a.send_at, a.kind, &a.policy, &a.audience, &a.id).cmp(&(

@@ -61,6 +61,10 @@ pub struct Readiness {
     pub namespaces: Vec<NamespaceReadiness>,
     /// Namespaces that stay in Audit by override after the flip, with failing resources.
     pub kept_in_audit: Vec<KeptInAudit>,
+    /// Whether the flip has yet to happen (Audit somewhere it would be Enforce after it).
+    pub flip_pending: bool,
+    /// Days past the enforcement date while the flip has yet to happen: overdue.
+    pub days_late: Option<i64>,
 }
 
 impl Readiness {
@@ -188,7 +192,14 @@ pub fn readiness_all(res: &Resolved) -> BTreeMap<String, Readiness> {
             let rollout = res.rollout(policy);
             let namespaces = per_policy.remove(policy.label.as_str()).unwrap_or_default();
             let kept_in_audit = kept.remove(policy.label.as_str()).unwrap_or_default();
+            let flip_pending = crate::plan::flip_pending(policy, inv);
+            let days_late = rollout
+                .enforce_on
+                .filter(|e| flip_pending && e.passed_at(res.now, res.config.time_zone))
+                .map(|e| (res.today() - e.date).num_days());
             let r = Readiness {
+                flip_pending,
+                days_late,
                 policy: policy.label.clone(),
                 enforce_on: rollout.enforce_on.map(|e| e.display()),
                 namespaces: namespaces.into_values().collect(),
@@ -213,6 +224,8 @@ pub fn readiness(
             enforce_on: None,
             namespaces: Vec::new(),
             kept_in_audit: Vec::new(),
+            flip_pending: false,
+            days_late: None,
         })
 }
 
@@ -287,11 +300,7 @@ pub fn plan_followups(
         let Some(enforce) = rollout.enforce_on else {
             continue;
         };
-        let passed = if enforce.date_only {
-            enforce.date < today
-        } else {
-            enforce.instant < now
-        };
+        let passed = enforce.passed_at(now, tz);
         let policy_brief = std::sync::Arc::new(crate::plan::brief(policy, rollout));
         let Some(r) = ready.get(&policy.label) else {
             continue;
@@ -309,6 +318,7 @@ pub fn plan_followups(
             audience: audience.to_string(),
             destination: destination.clone(),
             send_at,
+            told_at: send_at,
             milestone: milestone.to_string(),
             enforce_on: Some(enforce),
             namespaces: Default::default(),
@@ -317,13 +327,39 @@ pub fn plan_followups(
             brief: policy_brief.clone(),
             payload,
         };
+        // On or after the date, flipped: the teams whose resources it now blocks hear it the
+        // first tick that sees the flip — on the date itself when it was flipped before that
+        // day's first tick, never a day late. (Seen as flipped by this plan means: at the time
+        // of sending.)
+        if !r.flip_pending {
+            if today >= enforce.date && (today - enforce.date).num_days() <= FOLLOW_UP_DAYS {
+                let Some(at) = start_of_day(enforce.date, tz)
+                    .and_then(|d| config.schedule.after(&(d - Duration::seconds(1))).next())
+                else {
+                    continue;
+                };
+                notices.extend(enforced_notices(
+                    policy,
+                    res,
+                    &shown_date(&enforce, config),
+                    at.fixed_offset(),
+                    Some(enforce),
+                    None,
+                ));
+            }
+            continue;
+        }
         if !passed {
             // Readiness at T-N, to the platform, only when something would be blocked.
             if !r.is_ready()
                 && let Some(at) = send_time(&config.schedule, tz, &enforce, config.readiness_days)
             {
                 let milestone = format!("T-{}", config.readiness_days);
-                let days_left = (enforce.date - at.date_naive()).num_days();
+                let days_left = (enforce.date
+                    - crate::plan::told(at.fixed_offset(), now)
+                        .with_timezone(&tz)
+                        .date_naive())
+                .num_days();
                 let view = readiness_view(
                     "readiness",
                     r,
@@ -343,56 +379,33 @@ pub fn plan_followups(
             }
             continue;
         }
-        // After the date: still in Audit where it fails → overdue, to the platform; enforced →
-        // the teams whose resources still fail hear that they will be blocked now.
+        // After the date and still to be flipped: overdue, to the platform, the first tick
+        // after the date (and in every platform digest until it is flipped or the date moves).
         let day_after = start_of_day(enforce.date + Duration::days(1), tz);
-        let still_auditing = !r.namespaces.is_empty();
-        if still_auditing {
-            let Some(at) =
-                day_after.and_then(|d| config.schedule.after(&(d - Duration::seconds(1))).next())
-            else {
-                continue;
-            };
-            let view = readiness_view(
-                "overdue",
-                r,
-                policy,
-                shown_date(&enforce, config),
-                None,
-                config,
-            );
-            notices.push(base(
-                NoticeId::new(
-                    NoticeKind::Overdue,
-                    &[&policy.label, &enforce.date.format("%Y-%m-%d").to_string()],
-                ),
-                "platform",
-                &platform,
-                at.fixed_offset(),
-                "overdue",
-                Payload::Overdue(Box::new(view)),
-            ));
-        } else if (today - enforce.date).num_days() <= FOLLOW_UP_DAYS {
-            // Enforced now: tell every team whose namespaces still hold failing resources.
-            let start = if enforce.date_only {
-                start_of_day(enforce.date, tz)
-            } else {
-                Some(enforce.instant)
-            };
-            let Some(at) =
-                start.and_then(|d| config.schedule.after(&(d - Duration::seconds(1))).next())
-            else {
-                continue;
-            };
-            notices.extend(enforced_notices(
-                policy,
-                res,
-                &shown_date(&enforce, config),
-                at.fixed_offset(),
-                Some(enforce),
-                None,
-            ));
-        }
+        let Some(at) =
+            day_after.and_then(|d| config.schedule.after(&(d - Duration::seconds(1))).next())
+        else {
+            continue;
+        };
+        let view = readiness_view(
+            "overdue",
+            r,
+            policy,
+            shown_date(&enforce, config),
+            None,
+            config,
+        );
+        notices.push(base(
+            NoticeId::new(
+                NoticeKind::Overdue,
+                &[&policy.label, &enforce.date.format("%Y-%m-%d").to_string()],
+            ),
+            "platform",
+            &platform,
+            at.fixed_offset(),
+            "overdue",
+            Payload::Overdue(Box::new(view)),
+        ));
     }
 }
 
@@ -411,45 +424,26 @@ pub fn enforced_notices(
     let brief = std::sync::Arc::new(crate::plan::brief(policy, &res.rollout(policy)));
     let mut by_team: BTreeMap<(String, Destination), (Option<String>, Vec<NamespaceFailures>)> =
         BTreeMap::new();
-    for (ns, s) in inv.results_for(&policy.reference) {
-        let Some(ns) = ns else { continue };
-        if s.counts.fail == 0 || only.is_some_and(|o| !o.contains(ns)) {
+    // Only the failures the flip now blocks: not those of rules an override keeps in Audit,
+    // nor those an Enforce override blocked before the flip (nothing changed for them). With
+    // `only` (namespaces seen leaving Audit between two ticks), whatever blocks there now.
+    let failures = match only {
+        Some(_) => crate::plan::blocking_failures(policy, inv),
+        None => crate::plan::flipped_failures(policy, inv),
+    };
+    for ns in failures {
+        if ns.name == crate::plan::CLUSTER_SCOPED || only.is_some_and(|o| !o.contains(&ns.name)) {
             continue;
         }
-        // Only failures of rules that block there now: a rule an override keeps in Audit
-        // does not reject anything.
-        let labels = inv.namespace_labels(ns);
-        let blocks = |rule: &str| {
-            let rule = (!rule.is_empty()).then_some(rule);
-            policy.mode_for(rule, ns, labels) == Mode::Enforce
-        };
-        let failing: u64 = s
-            .fail_by_rule
-            .iter()
-            .filter(|(rule, _)| blocks(rule))
-            .map(|(_, n)| n)
-            .sum();
-        if failing == 0 {
-            continue;
-        }
-        let found = res.owner(ns);
+        let found = res.owner(&ns.name);
         let owner = &found.0;
         by_team
             .entry((owner.audience.key(), owner.destination.clone()))
             .or_insert_with(|| (owner.team.clone(), Vec::new()))
             .1
             .push(NamespaceFailures {
-                cluster: inv.cluster.clone(),
-                name: ns.to_string(),
-                failing,
-                excepted: s.skipped_by_exception,
                 unowned: owner.unowned,
-                sample: s
-                    .sample
-                    .iter()
-                    .filter(|r| blocks(r.rule.as_deref().unwrap_or("")))
-                    .cloned()
-                    .collect(),
+                ..ns
             });
     }
     by_team
@@ -495,6 +489,7 @@ pub fn enforced_notices(
                 audience,
                 destination,
                 send_at,
+                told_at: send_at,
                 milestone: "enforced".to_string(),
                 enforce_on: enforce,
                 namespaces: std::sync::Arc::new(namespaces),

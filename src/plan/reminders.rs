@@ -127,6 +127,7 @@ pub fn plan_reminders(res: &Resolved, notices: &mut Vec<Notice>, problems: &mut 
                     audience: audience.key(),
                     destination: destination.clone(),
                     send_at,
+                    told_at: send_at,
                     milestone,
                     enforce_on: Some(as_milestone),
                     namespaces: Default::default(),

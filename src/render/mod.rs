@@ -759,6 +759,7 @@ pub fn sample_notices(config: &Config) -> Vec<Notice> {
         audience: "platform".into(),
         destination: Destination::Channel(config.platform.channel.clone()),
         send_at: at,
+        told_at: at,
         milestone: "T-0".into(),
         enforce_on: crate::model::time::parse_enforce_on("2026-01-05", chrono_tz::UTC).ok(),
         namespaces: std::sync::Arc::new(vec![NamespaceFailures {
