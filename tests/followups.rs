@@ -163,7 +163,7 @@ fn the_digest_per_team_and_for_the_platform() {
         words.contains("`kyverno/hotfix-latest-tag` — no owner"),
         "{words}"
     );
-    assert!(words.contains("*Require runAsNonRoot* (`require-run-as-nonroot`) — Mon 14 Dec 2026: *not ready*: 8 resources would be blocked"), "{words}");
+    assert!(words.contains("*Require runAsNonRoot* (`require-run-as-nonroot`) — Mon 14 Dec 2026 (in 7 days): *not ready*: 8 resources would be blocked"), "{words}");
     // Excepted failures are shown as covered: the data team's clickhouse is excepted.
     let data = digests
         .iter()
@@ -216,7 +216,9 @@ fn readiness_before_the_flip_and_overdue_after() {
         .expect("overdue");
     assert_eq!(o.send_at.to_rfc3339(), "2026-12-15T09:00:00+01:00");
     assert!(
-        text(o).contains("was due to be enforced on *Mon 14 Dec 2026* and is still in Audit"),
+        text(o).contains(
+            "was due to be enforced on *Mon 14 Dec 2026* (2 days ago) and is still in Audit"
+        ),
         "{}",
         text(o)
     );
@@ -442,4 +444,154 @@ fn a_flip_before_the_first_tick_is_followed_up_that_day() {
         .collect();
     assert_eq!(due, ["enforced/pinned-images/web"]);
     assert!(of_kind(&planned.notices, NoticeKind::Overdue).is_empty());
+}
+
+/// A small cluster: namespace `shop` of team web, `pinned-images` in `mode` with its date on
+/// `date`, and one result for Deployment/cart (`fail` or `pass`).
+fn shop(mode: &str, date: &str, result: &str) -> forewarn::inventory::Inventory {
+    let text = flipped(mode)
+        .replace("'2026-12-07'", &format!("'{date}'"))
+        .replace("result: fail", &format!("result: {result}"));
+    inventory_from(&[("c.yaml", &text)])
+}
+
+fn told(id: &str, enforce_at: &str) -> forewarn::plan::Told {
+    forewarn::plan::Told {
+        id: id.to_string(),
+        destination: "#web".parse().expect("destination"),
+        enforce_at: at(enforce_at),
+    }
+}
+
+#[test]
+fn overdue_stays_in_every_platform_digest_until_flipped() {
+    let config = config_from(CONFIG);
+    // Mon 14 Dec: a week past its date, still in Audit.
+    let inv = shop("Audit", "2026-12-07", "fail");
+    let planned = plan(
+        std::slice::from_ref(&inv),
+        &config,
+        at("2026-12-14T09:00:00Z"),
+    );
+    let platform = planned
+        .notices
+        .iter()
+        .find(|n| n.id == "digest/platform/2026-12-14")
+        .expect("platform digest");
+    let words = text(platform);
+    assert!(
+        words.contains("*Overdue — past their date and still in Audit:*"),
+        "{words}"
+    );
+    assert!(
+        words.contains("*pinned-images* (`pinned-images`) — due Mon 7 Dec 2026, 7 days late: 1 failing resource would be blocked (web (1))"),
+        "{words}"
+    );
+    let team = planned
+        .notices
+        .iter()
+        .find(|n| n.id == "digest/web/2026-12-14")
+        .expect("team digest");
+    let words = text(team);
+    assert!(
+        words.contains("overdue: due *Mon 7 Dec 2026* (7 days ago) and still in Audit"),
+        "{words}"
+    );
+    // The gate says so too.
+    let p = inv.policy("pinned-images").expect("policy");
+    let r = forewarn::plan::readiness::readiness(p, &inv, &config, at("2026-12-14T09:00:00Z"));
+    assert_eq!(r.days_late, Some(7));
+
+    // Flipped: no longer overdue anywhere.
+    let inv = shop("Enforce", "2026-12-07", "fail");
+    let planned = plan(
+        std::slice::from_ref(&inv),
+        &config,
+        at("2026-12-14T09:00:00Z"),
+    );
+    let platform = planned
+        .notices
+        .iter()
+        .find(|n| n.id == "digest/platform/2026-12-14")
+        .expect("platform digest");
+    assert!(!text(platform).contains("Overdue"), "{}", text(platform));
+}
+
+#[test]
+fn a_moved_date_reaches_the_teams_that_were_warned_once() {
+    let config = config_from(CONFIG);
+    // web was warned (T-14, T-7) about Mon 7 Dec; the date is now Mon 21 Dec.
+    let inv = shop("Audit", "2026-12-21", "fail");
+    let history = forewarn::plan::History {
+        told: vec![
+            told("announce/pinned-images/web/T-14", "2026-12-07T00:00:00Z"),
+            told("announce/pinned-images/web/T-7", "2026-12-07T00:00:00Z"),
+        ],
+    };
+    let now = at("2026-12-03T09:00:00Z");
+    let planned = forewarn::plan::plan_with(std::slice::from_ref(&inv), &config, now, &history);
+    let moved = of_kind(&planned.notices, NoticeKind::Postponed);
+    assert_eq!(moved.len(), 1);
+    assert_eq!(moved[0].id, "postponed/pinned-images/web/2026-12-21");
+    assert_eq!(moved[0].send_at, now);
+    let words = text(moved[0]);
+    assert!(
+        words.contains("Postponed: pinned-images — new date Mon 21 Dec 2026"),
+        "{words}"
+    );
+    assert!(
+        words.contains("will not move to Enforce on Mon 7 Dec 2026 as announced: the new date is *Mon 21 Dec 2026* (in 18 days). 1 resource of yours still fails it"),
+        "{words}"
+    );
+    // The new date's heads-ups carry it in their ids: the T-14 and T-7 sent about the old
+    // date do not stand for them.
+    let ids: Vec<String> = of_kind(&planned.notices, NoticeKind::Announce)
+        .iter()
+        .map(|n| n.id.to_string())
+        .collect();
+    assert!(
+        ids.contains(&"announce/pinned-images/web/2026-12-21/T-7".to_string()),
+        "{ids:?}"
+    );
+    assert!(!ids.contains(&"announce/pinned-images/web/T-7".to_string()));
+
+    // Without history (a preview), nothing is said about a move.
+    let planned = plan(std::slice::from_ref(&inv), &config, now);
+    assert!(of_kind(&planned.notices, NoticeKind::Postponed).is_empty());
+}
+
+#[test]
+fn a_team_that_fixed_everything_hears_all_clear_once() {
+    let config = config_from(CONFIG);
+    let inv = shop("Audit", "2026-12-07", "pass");
+    let history = forewarn::plan::History {
+        told: vec![told(
+            "announce/pinned-images/web/T-7",
+            "2026-12-07T00:00:00Z",
+        )],
+    };
+    let now = at("2026-12-03T09:00:00Z");
+    let planned = forewarn::plan::plan_with(std::slice::from_ref(&inv), &config, now, &history);
+    let clear = of_kind(&planned.notices, NoticeKind::AllClear);
+    assert_eq!(clear.len(), 1);
+    assert_eq!(clear[0].id, "all-clear/pinned-images/web/2026-12-07");
+    let words = text(clear[0]);
+    assert!(words.contains("All clear: pinned-images"), "{words}");
+    assert!(
+        words.contains("nothing of yours will be blocked when it is enforced on *Mon 7 Dec 2026* (in 4 days). Thanks!"),
+        "{words}"
+    );
+    // No more heads-ups for web, and its digest does not list the policy.
+    assert!(of_kind(&planned.notices, NoticeKind::Announce).is_empty());
+    assert!(
+        planned
+            .notices
+            .iter()
+            .all(|n| n.id != "digest/web/2026-12-07")
+    );
+
+    // announce.all-clear: false — nothing.
+    let quiet = config_from(&format!("{CONFIG}announce: {{all-clear: false}}\n"));
+    let planned = forewarn::plan::plan_with(std::slice::from_ref(&inv), &quiet, now, &history);
+    assert!(of_kind(&planned.notices, NoticeKind::AllClear).is_empty());
 }

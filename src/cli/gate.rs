@@ -73,10 +73,14 @@ pub(super) fn cmd_gate(args: GateArgs) -> anyhow::Result<u8> {
                 String::new()
             },
             p.title(),
-            r.enforce_on
-                .as_deref()
-                .map(|d| format!(", enforced from {d}"))
-                .unwrap_or_default(),
+            match (r.enforce_on.as_deref(), r.days_late) {
+                (Some(d), Some(late)) => format!(
+                    ", due {d} — overdue by {}, still in Audit",
+                    crate::model::words::plural(late as u64, "day")
+                ),
+                (Some(d), None) => format!(", enforced from {d}"),
+                _ => String::new(),
+            },
             if r.is_ready() {
                 "READY".to_string()
             } else if r.possibly() == 0 {

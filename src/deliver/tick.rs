@@ -25,7 +25,7 @@ use crate::deliver::{Deliver, DeliveryError, with_deadline};
 use crate::inventory::snapshot::InventorySource;
 use crate::model::ids::{ClusterName, Destination};
 use crate::plan::views::{FailureItem, FailureView};
-use crate::plan::{Notice, Plan, plan};
+use crate::plan::{History, Notice, Plan, Told, plan_with};
 use crate::render::{Message, Renderer};
 use chrono::{DateTime, FixedOffset, Utc};
 use std::collections::{BTreeMap, BTreeSet};
@@ -101,6 +101,23 @@ pub fn due<'a>(planned: &'a Plan, ledger: &impl Ledger) -> Vec<&'a Notice> {
         .collect();
     out.sort_by(|a, b| (a.send_at, &a.id).cmp(&(b.send_at, &b.id)));
     out
+}
+
+/// The heads-ups the ledger holds as sent (or possibly sent: pending), for the planner.
+pub fn history(ledger: &impl Ledger) -> History {
+    let prefix = format!("{}/", crate::plan::NoticeKind::Announce.as_str());
+    History {
+        told: ledger
+            .entries()
+            .into_iter()
+            .filter(|e| e.state != State::Failed && e.id.starts_with(&prefix))
+            .map(|e| Told {
+                destination: e.destination.parse().unwrap_or_else(|never| match never {}),
+                id: e.id,
+                enforce_at: e.enforce_at,
+            })
+            .collect(),
+    }
 }
 
 /// A failure worth telling the platform channel about: the notice, a stable reason, details.
@@ -181,12 +198,15 @@ where
             failures.extend(r.unconfirmed);
             ledger.lock().await.prune(now).await?;
         }
+        // Who was already warned about what: the planner tells a moved date and "all clear"
+        // to them (see plan::History).
+        let history = history(&*ledger.lock().await);
         // Reading the clusters and planning are CPU work: off the runtime's workers.
         let (inventory, mut planned) = {
             let (source, config) = (self.source.clone(), config.clone());
             tokio::task::spawn_blocking(move || {
                 let inventory = source.load()?;
-                let planned = plan(&inventory, &config, now);
+                let planned = plan_with(&inventory, &config, now, &history);
                 Ok::<_, crate::inventory::snapshot::SnapshotError>((inventory, planned))
             })
             .await

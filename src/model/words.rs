@@ -17,3 +17,31 @@ pub fn plural(n: u64, word: &str) -> String {
         format!("{n} {word}s")
     }
 }
+
+/// A day relative to the moment of sending, `days` after it: `today`, `tomorrow`,
+/// `yesterday`, `in 3 days`, `3 days ago`.
+pub fn relative_days(days: i64) -> String {
+    match days {
+        0 => "today".to_string(),
+        1 => "tomorrow".to_string(),
+        -1 => "yesterday".to_string(),
+        n if n > 1 => format!("in {}", plural(n as u64, "day")),
+        n => format!("{} ago", plural(n.unsigned_abs(), "day")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_agree_with_their_numbers() {
+        assert_eq!(plural(1, "resource"), "1 resource");
+        assert_eq!(plural(2, "policy"), "2 policies");
+        assert_eq!(relative_days(0), "today");
+        assert_eq!(relative_days(-1), "yesterday");
+        assert_eq!(relative_days(1), "tomorrow");
+        assert_eq!(relative_days(3), "in 3 days");
+        assert_eq!(relative_days(-2), "2 days ago");
+    }
+}

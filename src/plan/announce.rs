@@ -6,12 +6,16 @@
 use super::owners::{Audience, Destination};
 use super::resolve::Resolved;
 use super::schedule::send_time;
+use super::views::{AllClearView, MovedView, PlatformView, PolicyName, TeamView};
 use super::{
     NamespaceFailures, Notice, Payload, audit_failures, brief, flip_pending, kept_in_audit,
 };
 use crate::model::ids::{NoticeId, NoticeKind};
 use crate::model::problem::Problem;
+use crate::model::time::{EnforceOn, show_day};
 use crate::model::words::plural;
+use crate::model::words::relative_days;
+use chrono::{DateTime, FixedOffset};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -91,7 +95,35 @@ pub fn plan_announces(r: &Resolved, notices: &mut Vec<Notice>, problems: &mut Ve
         }
 
         let policy_brief = Arc::new(brief(policy, rollout));
+        let told = r.told_about(&policy.label);
+        let date_text = enforce.date.format("%Y-%m-%d").to_string();
+        let failing_audiences: Vec<String> = groups.keys().map(|(a, _)| a.key()).collect();
         for ((audience, destination), (team, namespaces)) in groups {
+            let key = audience.key();
+            let earlier = told.get(&key).map(Vec::as_slice).unwrap_or_default();
+            // Warned about another date: the date moved. The heads-ups for the new date then
+            // carry it in their ids (`…/<audience>/<date>/T-7`), so they are not taken for the
+            // ones already sent about the old date; so do they once any such id was sent.
+            let moved_from = earlier
+                .iter()
+                .filter(|t| t.enforce_at != enforce.instant.fixed_offset())
+                .map(|t| t.enforce_at)
+                .max();
+            let dated = moved_from.is_some()
+                || earlier
+                    .iter()
+                    .any(|t| t.id.contains(&format!("/{date_text}/")));
+            if let Some(previous) = moved_from {
+                notices.push(moved_notice(
+                    r,
+                    policy,
+                    &policy_brief,
+                    enforce,
+                    previous,
+                    (&key, &destination, team.as_deref()),
+                    namespaces.iter().map(|n| n.failing).sum(),
+                ));
+            }
             let namespaces = Arc::new(namespaces);
             // One send time per milestone; milestones that fall on the same tick (a weekend
             // shift) keep only the one closest to enforcement.
@@ -123,7 +155,12 @@ pub fn plan_announces(r: &Resolved, notices: &mut Vec<Notice>, problems: &mut Ve
                 notices.push(Notice {
                     id: NoticeId::new(
                         NoticeKind::Announce,
-                        &[&policy.label, &audience.key(), &format!("T-{days}")],
+                        &[
+                            &policy.label,
+                            &key,
+                            if dated { &date_text } else { "" },
+                            &format!("T-{days}"),
+                        ],
                     ),
                     kind: NoticeKind::Announce,
                     policy: policy.label.clone(),
@@ -142,8 +179,133 @@ pub fn plan_announces(r: &Resolved, notices: &mut Vec<Notice>, problems: &mut Ve
                 });
             }
         }
+        // Warned, and nothing of theirs fails it any more (or nothing the flip would block):
+        // one short "all clear" before the date.
+        if config.all_clear && flip_pending(policy, inv) {
+            for (key, earlier) in &told {
+                if failing_audiences.contains(key) {
+                    continue;
+                }
+                let Some(last) = earlier.iter().max_by_key(|t| t.enforce_at) else {
+                    continue;
+                };
+                notices.push(all_clear_notice(
+                    r,
+                    policy,
+                    &policy_brief,
+                    enforce,
+                    key,
+                    &last.destination,
+                ));
+            }
+        }
     }
     problems.extend(owner_problems.into_values());
+}
+
+/// The team key of an audience, when it is a configured team.
+fn team_of(config: &crate::config::Config, audience: &str) -> Option<String> {
+    config
+        .teams
+        .contains_key(audience)
+        .then(|| audience.to_string())
+}
+
+/// "The date moved": to an audience warned about `previous`, sent at the first plan that sees
+/// the new date (now), once per new date.
+fn moved_notice(
+    r: &Resolved,
+    policy: &crate::inventory::Policy,
+    brief: &Arc<super::PolicyBrief>,
+    enforce: EnforceOn,
+    previous: DateTime<FixedOffset>,
+    (audience, destination, team): (&str, &Destination, Option<&str>),
+    still_failing: u64,
+) -> Notice {
+    let config = r.config;
+    let tz = config.time_zone;
+    let date_text = enforce.date.format("%Y-%m-%d").to_string();
+    let view = MovedView {
+        policy: PolicyName {
+            id: policy.label.clone(),
+            title: policy.title().to_string(),
+        },
+        enforce_on: enforce.shown(tz),
+        when: relative_days((enforce.date - r.today()).num_days()),
+        previous: show_day(previous.with_timezone(&tz)),
+        later: enforce.instant.fixed_offset() > previous,
+        still_failing,
+        team: team.map(|k| TeamView::of(k, config, true)),
+        platform: PlatformView::of(config),
+    };
+    Notice {
+        id: NoticeId::new(
+            NoticeKind::Postponed,
+            &[&policy.label, audience, &date_text],
+        ),
+        kind: NoticeKind::Postponed,
+        policy: policy.label.clone(),
+        cluster: None,
+        audience: audience.to_string(),
+        destination: destination.clone(),
+        send_at: r.now,
+        told_at: r.now,
+        milestone: "postponed".to_string(),
+        enforce_on: Some(enforce),
+        namespaces: Default::default(),
+        keep_until: enforce.instant.fixed_offset(),
+        team: team.map(str::to_string),
+        brief: brief.clone(),
+        payload: Payload::Postponed(Box::new(view)),
+    }
+}
+
+/// "All clear — thanks": to an audience that was warned and has nothing left that the flip
+/// would block; once per enforcement date.
+fn all_clear_notice(
+    r: &Resolved,
+    policy: &crate::inventory::Policy,
+    brief: &Arc<super::PolicyBrief>,
+    enforce: EnforceOn,
+    audience: &str,
+    destination: &Destination,
+) -> Notice {
+    let config = r.config;
+    let tz = config.time_zone;
+    let team = team_of(config, audience);
+    let view = AllClearView {
+        policy: PolicyName {
+            id: policy.label.clone(),
+            title: policy.title().to_string(),
+        },
+        enforce_on: enforce.shown(tz),
+        when: relative_days((enforce.date - r.today()).num_days()),
+        team: team.as_deref().map(|k| TeamView::of(k, config, false)),
+    };
+    Notice {
+        id: NoticeId::new(
+            NoticeKind::AllClear,
+            &[
+                &policy.label,
+                audience,
+                &enforce.date.format("%Y-%m-%d").to_string(),
+            ],
+        ),
+        kind: NoticeKind::AllClear,
+        policy: policy.label.clone(),
+        cluster: None,
+        audience: audience.to_string(),
+        destination: destination.clone(),
+        send_at: r.now,
+        told_at: r.now,
+        milestone: "all-clear".to_string(),
+        enforce_on: Some(enforce),
+        namespaces: Default::default(),
+        keep_until: enforce.instant.fixed_offset(),
+        team,
+        brief: brief.clone(),
+        payload: Payload::AllClear(Box::new(view)),
+    }
 }
 
 /// Where a policy's `enforce-on` was read: its annotation, or the config file's entry.

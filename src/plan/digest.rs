@@ -10,10 +10,12 @@ use crate::inventory::Mode;
 use crate::inventory::SAMPLE_LIMIT;
 use crate::model::ids::{Destination, NoticeId};
 use crate::model::time::show_day;
+use crate::model::words::relative_days;
 use crate::plan::exceptions::findings;
 use crate::plan::resolve::Resolved;
 use crate::plan::views::{
-    DigestView, FlipView, InformalView, PlatformDigest, PolicyRow, TeamDigest, TeamView, Total,
+    DigestView, FlipView, InformalView, OverdueView, PlatformDigest, PolicyRow, TeamDigest,
+    TeamView, Total,
 };
 use crate::plan::{Notice, NoticeKind, Payload};
 use chrono::{DateTime, Duration, FixedOffset, Utc};
@@ -45,7 +47,6 @@ pub fn plan_digests(
 ) {
     let (inv, config, now) = (res.inv, res.config, res.now);
     let tz = config.time_zone;
-    let today = res.today();
     // Failing results per audience → policy → namespace.
     type PerPolicy = BTreeMap<String, Vec<(String, u64, u64, Vec<String>)>>;
     let mut per_audience: BTreeMap<(String, Destination), (Option<String>, PerPolicy)> =
@@ -82,6 +83,9 @@ pub fn plan_digests(
             let upcoming = p
                 .and_then(|p| res.rollout(p).enforce_on)
                 .filter(|e| e.date >= day);
+            let late = p
+                .and_then(|p| Some((res.rollout(p).enforce_on?, ready.get(&p.label)?)))
+                .filter(|(e, r)| r.flip_pending && e.date < day);
             let mode = p.map(|p| {
                 let audits = rows
                     .iter()
@@ -106,6 +110,9 @@ pub fn plan_digests(
                     .collect(),
                 enforce_on: upcoming.map(|e| show_day(e.instant.with_timezone(&tz))),
                 days_left: upcoming.map(|e| (e.date - day).num_days()),
+                when: upcoming.map(|e| relative_days((e.date - day).num_days())),
+                overdue_since: late.map(|(e, _)| show_day(e.instant.with_timezone(&tz))),
+                days_late: late.map(|(e, _)| (day - e.date).num_days()),
             }
         };
 
@@ -137,30 +144,6 @@ pub fn plan_digests(
             })
         })
         .collect();
-    let flips: Vec<FlipView> = res
-        .validating()
-        .filter_map(|(p, rollout)| {
-            let e = rollout.enforce_on.filter(|e| e.date >= today)?;
-            let r = ready.get(&p.label)?;
-            let blockers = r
-                .by_audience()
-                .into_iter()
-                .filter(|(_, n)| *n > 0)
-                .map(|(a, n)| format!("{a} ({n})"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            Some(FlipView {
-                policy: p.label.clone(),
-                title: p.title().to_string(),
-                enforce_on: show_day(e.instant.with_timezone(&tz)),
-                ready: r.is_ready(),
-                uncovered: r.uncovered(),
-                possibly: r.possibly(),
-                blockers,
-                kept_in_audit: kept_text(r),
-            })
-        })
-        .collect();
     let totals: Vec<Total> = totals
         .into_iter()
         .map(|(policy, (failing, namespaces))| Total {
@@ -174,7 +157,55 @@ pub fn plan_digests(
     for tick in ticks(config, now) {
         let date = tick.with_timezone(&tz).format("%Y-%m-%d").to_string();
         let shown = show_day(tick.with_timezone(&tz));
-        let day = tick.with_timezone(&tz).date_naive();
+        // Words about days are for the moment it goes out (a late digest says "yesterday").
+        let day = crate::plan::told(tick, now).with_timezone(&tz).date_naive();
+        // Upcoming flips (and today's, flipped or not) and overdue ones, as of the day the
+        // digest goes out.
+        let flips: Vec<FlipView> = res
+            .validating()
+            .filter_map(|(p, rollout)| {
+                let e = rollout.enforce_on.filter(|e| e.date >= day)?;
+                let r = ready.get(&p.label)?;
+                let enforced = !r.flip_pending && e.date == day;
+                Some(FlipView {
+                    policy: p.label.clone(),
+                    title: p.title().to_string(),
+                    enforce_on: show_day(e.instant.with_timezone(&tz)),
+                    ready: r.is_ready(),
+                    uncovered: r.uncovered(),
+                    possibly: r.possibly(),
+                    blockers: blockers(r),
+                    kept_in_audit: kept_text(r),
+                    when: relative_days((e.date - day).num_days()),
+                    enforced,
+                    still_failing: if enforced {
+                        crate::plan::flipped_failures(p, inv)
+                            .iter()
+                            .map(|n| n.failing)
+                            .sum()
+                    } else {
+                        0
+                    },
+                })
+            })
+            .collect();
+        let overdue: Vec<OverdueView> = res
+            .validating()
+            .filter_map(|(p, rollout)| {
+                let e = rollout.enforce_on.filter(|e| e.date < day)?;
+                let r = ready.get(&p.label).filter(|r| r.flip_pending)?;
+                Some(OverdueView {
+                    policy: p.label.clone(),
+                    title: p.title().to_string(),
+                    enforce_on: show_day(e.instant.with_timezone(&tz)),
+                    days_late: (day - e.date).num_days(),
+                    uncovered: r.uncovered(),
+                    blockers: blockers(r),
+                    kept_in_audit: kept_text(r),
+                })
+            })
+            .collect();
+
         let mk = |audience: &str,
                   destination: &Destination,
                   team: Option<String>,
@@ -232,6 +263,7 @@ pub fn plan_digests(
             unowned: unowned.clone(),
             unowned_failing: unowned_items,
             informal: informal.clone(),
+            overdue,
             flips: flips.clone(),
             items: flips.clone(),
             count: flips.len(),
@@ -246,6 +278,16 @@ pub(crate) fn kept_text(r: &crate::plan::readiness::Readiness) -> String {
     r.kept_in_audit
         .iter()
         .map(|k| format!("{} ({})", k.namespace, k.failing))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Who would be blocked, per audience: `data (3), storefront (1)`.
+fn blockers(r: &crate::plan::readiness::Readiness) -> String {
+    r.by_audience()
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(a, n)| format!("{a} ({n})"))
         .collect::<Vec<_>>()
         .join(", ")
 }

@@ -142,6 +142,31 @@ fn enforce_text<S: serde::Serializer>(e: &Option<EnforceOn>, s: S) -> Result<S::
     }
 }
 
+/// What was already told, as the ledger remembers it: the heads-ups (announce notices) sent,
+/// each with the enforcement moment it was about and where it went. The planner reads it to
+/// know who was warned, so that a moved date reaches them ("postponed to …") and a team that
+/// fixed everything hears "all clear". Built by the scheduler from its ledger; empty for a
+/// preview without one.
+///
+/// Why the ledger rather than the previous date's milestones: the inventory holds only the
+/// current `enforce-on`, so the old date — and whether its heads-ups really went out (an
+/// outage, a team added later) — is known only from what was sent. Each ledger entry keeps the
+/// enforcement moment it was about, so "warned about another date" is a plain comparison.
+#[derive(Debug, Clone, Default)]
+pub struct History {
+    pub told: Vec<Told>,
+}
+
+/// One heads-up that went out (or may have: a pending send counts).
+#[derive(Debug, Clone)]
+pub struct Told {
+    /// The notice id as the ledger keeps it (`announce/<policy>/<audience>/T-7`).
+    pub id: String,
+    pub destination: Destination,
+    /// The enforcement moment the heads-up was about.
+    pub enforce_at: DateTime<FixedOffset>,
+}
+
 /// The outcome of planning.
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
@@ -359,6 +384,16 @@ pub fn stamp_cluster(notices: &mut [Notice], inv: &Inventory, clusters: usize, c
 /// Plans every notice for `clusters` as of `now`. With several clusters every notice id names
 /// its cluster; messages name it too when several are planned or `cluster-name` is configured.
 pub fn plan(clusters: &[Inventory], config: &Config, now: DateTime<FixedOffset>) -> Plan {
+    plan_with(clusters, config, now, &History::default())
+}
+
+/// [`plan`], knowing what was already told (see [`History`]).
+pub fn plan_with(
+    clusters: &[Inventory],
+    config: &Config,
+    now: DateTime<FixedOffset>,
+    history: &History,
+) -> Plan {
     let several = clusters.len() > 1;
     let mut notices = Vec::new();
     let mut problems = Vec::new();
@@ -367,7 +402,25 @@ pub fn plan(clusters: &[Inventory], config: &Config, now: DateTime<FixedOffset>)
         let first = notices.len();
         let first_problem = problems.len();
         // Rollouts, owners and exception views are resolved once; every planner reads them.
-        let r = resolve::Resolved::new(inv, config, now);
+        // The heads-ups told about this cluster's policies, with the id's cluster segment
+        // (several clusters) taken off so they read like this cluster's own ids.
+        let prefix = if several {
+            format!("{}/{}/", NoticeKind::Announce.as_str(), inv.cluster)
+        } else {
+            format!("{}/", NoticeKind::Announce.as_str())
+        };
+        let told: Vec<Told> = history
+            .told
+            .iter()
+            .filter_map(|t| {
+                let rest = t.id.strip_prefix(&prefix)?;
+                Some(Told {
+                    id: format!("{}/{rest}", NoticeKind::Announce.as_str()),
+                    ..t.clone()
+                })
+            })
+            .collect();
+        let r = resolve::Resolved::new(inv, config, now).with_told(told);
         announce::plan_announces(&r, &mut notices, &mut problems);
         // Readiness is computed once, for the follow-ups and the digest.
         let ready = readiness::readiness_all(&r);

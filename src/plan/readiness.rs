@@ -250,6 +250,8 @@ fn readiness_view(
         },
         enforce_on: shown_on,
         days_left,
+        when: days_left.map(crate::model::words::relative_days),
+        days_late: r.days_late,
         ready: r.is_ready(),
         uncovered: r.uncovered(),
         covered: r.covered(),

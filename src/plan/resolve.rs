@@ -32,6 +32,8 @@ pub struct Resolved<'a> {
     exceptions: Vec<(ExceptionView, Vec<Problem>)>,
     /// Policies by how report results name them: engine, then report name.
     by_report_name: HashMap<Engine, HashMap<String, usize>>,
+    /// The heads-ups already told about this cluster's policies (ids without a cluster segment).
+    told: Vec<super::Told>,
 }
 
 impl<'a> Resolved<'a> {
@@ -72,7 +74,30 @@ impl<'a> Resolved<'a> {
             owners,
             exceptions,
             by_report_name,
+            told: Vec::new(),
         }
+    }
+
+    /// The same, knowing which heads-ups were already told.
+    pub fn with_told(mut self, told: Vec<super::Told>) -> Self {
+        self.told = told;
+        self
+    }
+
+    /// The heads-ups told about the policy labelled `label`, by audience key: the id reads
+    /// `announce/<label>/<audience>/…`. (The id is text the planner made itself; only its
+    /// prefix is compared.)
+    pub fn told_about(&self, label: &str) -> BTreeMap<String, Vec<&super::Told>> {
+        let prefix = format!("announce/{label}/");
+        let mut out: BTreeMap<String, Vec<&super::Told>> = BTreeMap::new();
+        for t in &self.told {
+            if let Some(rest) = t.id.strip_prefix(&prefix)
+                && let Some((audience, _)) = rest.split_once('/')
+            {
+                out.entry(audience.to_string()).or_default().push(t);
+            }
+        }
+        out
     }
 
     /// Today in the configured time zone.

@@ -20,6 +20,8 @@ pub enum Payload {
     Readiness(Box<ReadinessView>),
     Overdue(Box<ReadinessView>),
     Enforced(Box<EnforcedView>),
+    Postponed(Box<MovedView>),
+    AllClear(Box<AllClearView>),
 }
 
 impl Payload {
@@ -31,6 +33,8 @@ impl Payload {
             Payload::Readiness(_) => NoticeKind::Readiness,
             Payload::Overdue(_) => NoticeKind::Overdue,
             Payload::Enforced(_) => NoticeKind::Enforced,
+            Payload::Postponed(_) => NoticeKind::Postponed,
+            Payload::AllClear(_) => NoticeKind::AllClear,
         }
     }
 }
@@ -113,6 +117,12 @@ pub struct ReadinessView {
     /// Days from the send day to the enforcement day (readiness only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub days_left: Option<i64>,
+    /// The same as words (`today`, `tomorrow`, `in 3 days`); readiness only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
+    /// Days past the date while still in Audit (overdue only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub days_late: Option<i64>,
     pub ready: bool,
     pub uncovered: u64,
     pub covered: u64,
@@ -153,6 +163,33 @@ pub struct EnforcedView {
     pub team: Option<TeamView>,
     pub total_failing: u64,
     pub items: Vec<EnforcedItem>,
+}
+
+/// "The date moved", to a team that was warned about the previous one.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MovedView {
+    pub policy: PolicyName,
+    /// The new date, as messages show it.
+    pub enforce_on: String,
+    /// The new date relative to the moment of sending (`in 5 weeks` is not said: `in 35 days`).
+    pub when: String,
+    /// The date the team was warned about.
+    pub previous: String,
+    /// Whether the new date is later (postponed) rather than earlier.
+    pub later: bool,
+    /// Resources of this team the flip will block, as of now.
+    pub still_failing: u64,
+    pub team: Option<TeamView>,
+    pub platform: PlatformView,
+}
+
+/// "All clear — thanks", to a team that was warned and fixed everything before the date.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AllClearView {
+    pub policy: PolicyName,
+    pub enforce_on: String,
+    pub when: String,
+    pub team: Option<TeamView>,
 }
 
 /// The exception a reminder is about.
@@ -203,6 +240,11 @@ pub struct PolicyRow {
     pub top: Vec<String>,
     pub enforce_on: Option<String>,
     pub days_left: Option<i64>,
+    /// The enforcement date relative to the moment of sending (`today`, `in 3 days`).
+    pub when: Option<String>,
+    /// Past its date and still to be flipped: the date, and how many days late.
+    pub overdue_since: Option<String>,
+    pub days_late: Option<i64>,
 }
 
 /// A policy's failing total across the cluster, for the platform digest.
@@ -232,6 +274,24 @@ pub struct FlipView {
     pub possibly: u64,
     pub blockers: String,
     /// Namespaces that stay in Audit by override after the flip (`name (count)`), if any.
+    pub kept_in_audit: String,
+    /// The date relative to the moment of sending.
+    pub when: String,
+    /// Already flipped (on its date): the resources it now blocks are `still_failing`.
+    pub enforced: bool,
+    pub still_failing: u64,
+}
+
+/// A rollout past its date and still to be flipped, in every platform digest until it is
+/// flipped or its date moves.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OverdueView {
+    pub policy: String,
+    pub title: String,
+    pub enforce_on: String,
+    pub days_late: i64,
+    pub uncovered: u64,
+    pub blockers: String,
     pub kept_in_audit: String,
 }
 
@@ -265,6 +325,8 @@ pub struct PlatformDigest {
     pub unowned_failing: Vec<PolicyRow>,
     pub informal: Vec<InformalView>,
     pub flips: Vec<FlipView>,
+    /// Rollouts past their date and still in Audit.
+    pub overdue: Vec<OverdueView>,
     /// The flips again, as the generic item list.
     pub items: Vec<FlipView>,
     pub count: usize,

@@ -95,6 +95,16 @@ pub const KINDS: &[TemplateKind] = &[
         builtin: include_str!("../../templates/enforced.hbs"),
     },
     TemplateKind {
+        name: "postponed",
+        sections: ANSWER_SECTIONS,
+        builtin: include_str!("../../templates/postponed.hbs"),
+    },
+    TemplateKind {
+        name: "all-clear",
+        sections: ANSWER_SECTIONS,
+        builtin: include_str!("../../templates/all-clear.hbs"),
+    },
+    TemplateKind {
         name: "failure",
         sections: ANSWER_SECTIONS,
         builtin: include_str!("../../templates/failure.hbs"),
