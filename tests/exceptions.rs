@@ -556,3 +556,106 @@ exceptions:
         "{text}"
     );
 }
+
+/// Two exceptions in one namespace for one policy: the reminder of each counts only the
+/// resources that exception covers, and says where its date comes from and how to move it.
+#[test]
+fn reminders_count_only_what_the_exception_covers() {
+    let skip = |name: &str, exception: &str| {
+        format!(
+            "apiVersion: wgpolicyk8s.io/v1alpha2\nkind: PolicyReport\nmetadata: {{name: {name}, namespace: shop}}\nscope: {{kind: Deployment, name: {name}, namespace: shop}}\nresults:\n- {{policy: nonroot, rule: r, result: skip, source: kyverno, message: skipped, properties: {{exceptions: {exception}}}}}\n"
+        )
+    };
+    let exception = |name: &str, names: &str, meta: &str| {
+        format!(
+            "apiVersion: kyverno.io/v2\nkind: PolicyException\nmetadata:\n  name: {name}\n  namespace: shop\n  creationTimestamp: '2026-11-01T00:00:00Z'\n{meta}spec:\n  exceptions: [{{policyName: nonroot, ruleNames: [r]}}]\n  match:\n    any:\n    - resources: {{kinds: [Deployment], namespaces: [shop], names: [{names}]}}\n"
+        )
+    };
+    let inv = common::inventory_from(&[
+        (
+            "ns.yaml",
+            "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop, annotations: {forewarn.dev/owner: web}}\n",
+        ),
+        (
+            "p.yaml",
+            "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata: {name: nonroot}\nspec:\n  validationFailureAction: Audit\n  rules:\n  - name: r\n    validate: {message: m}\n",
+        ),
+        ("a.yaml", &skip("web", "web-now")),
+        ("b.yaml", &skip("web-legacy", "legacy")),
+        (
+            "x1.yaml",
+            &exception(
+                "web-now",
+                "web",
+                "  annotations: {forewarn.dev/owner: web, forewarn.dev/reason: r}\n  labels: {cleanup.kyverno.io/ttl: '2026-12-10'}\n",
+            ),
+        ),
+        (
+            "x2.yaml",
+            &exception(
+                "legacy",
+                "'web-legacy*'",
+                "  annotations: {forewarn.dev/owner: web, forewarn.dev/reason: r, forewarn.dev/review-by: '2026-12-10'}\n",
+            ),
+        ),
+    ]);
+    let config = common::config_from(
+        "time-zone: UTC\nplatform: {channel: \"#platform\"}\nteams:\n  web: {channel: \"#web\"}\n",
+    );
+    let planned = forewarn::plan::plan(
+        std::slice::from_ref(&inv),
+        &config,
+        common::at("2026-12-03T09:00:00Z"),
+    );
+    let renderer = forewarn::render::Renderer::builtin().expect("templates");
+    let words = |id: &str| {
+        let n = planned
+            .notices
+            .iter()
+            .find(|n| n.id == id)
+            .unwrap_or_else(|| panic!("{id}"));
+        let m = renderer.render(n, &config).expect("render");
+        serde_json::to_string(&m.blocks).expect("json")
+    };
+    let ttl = words("reminder/shop/web-now/web/T-7");
+    assert!(
+        ttl.contains("`nonroot` in *shop*: 1 result — `Deployment/web`"),
+        "{ttl}"
+    );
+    assert!(!ttl.contains("web-legacy"), "{ttl}");
+    assert!(
+        ttl.contains("Exception shop/web-now expires in 7 days"),
+        "{ttl}"
+    );
+    assert!(
+        ttl.contains("The date comes from the label `cleanup.kyverno.io/ttl`"),
+        "{ttl}"
+    );
+    assert!(
+        ttl.contains("change the label `cleanup.kyverno.io/ttl` to a later date"),
+        "{ttl}"
+    );
+    let review = words("reminder/shop/legacy/web/T-7");
+    assert!(
+        review.contains("`nonroot` in *shop*: 1 result — `Deployment/web-legacy`"),
+        "{review}"
+    );
+    assert!(
+        review.contains("set a later date in the annotation `forewarn.dev/review-by`"),
+        "{review}"
+    );
+    // One day before: "tomorrow", never "in 1 days".
+    let planned = forewarn::plan::plan(
+        std::slice::from_ref(&inv),
+        &config,
+        common::at("2026-12-09T09:00:00Z"),
+    );
+    let n = planned
+        .notices
+        .iter()
+        .find(|n| n.id == "reminder/shop/legacy/web/T-1")
+        .expect("T-1");
+    let m = renderer.render(n, &config).expect("render");
+    let text = serde_json::to_string(&m.blocks).expect("json");
+    assert!(text.contains("is due for review tomorrow"), "{text}");
+}

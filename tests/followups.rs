@@ -55,7 +55,16 @@ fn exception_reminders_at_each_milestone_then_weekly_while_overdue() {
     );
     assert!(words.contains("`require-requests-limits`"), "{words}");
     assert!(words.contains("in *data-warehouse*: 1 result"), "{words}");
-    assert!(words.contains("*To renew*"), "{words}");
+    assert!(
+        words.contains(
+            "*To extend it*, set a later date in the annotation `forewarn.dev/review-by`"
+        ),
+        "{words}"
+    );
+    assert!(
+        words.contains("The date comes from the annotation `forewarn.dev/review-by`"),
+        "{words}"
+    );
 
     // Overdue: every 7 days after the date, while the exception is still there.
     let planned = plan(

@@ -442,6 +442,7 @@ impl Ctx<'_> {
         let items: Vec<Value> = found
             .into_iter()
             .flatten()
+            .filter(|f| f.result != "skip")
             .map(|f| {
                 let policy = self.inv.policy_of_result(f.engine, &f.policy);
                 let rollout = policy.map(|p| self.rollout(p)).unwrap_or_default();

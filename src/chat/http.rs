@@ -460,7 +460,15 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         for (kind, n) in [
             ("policies", total(|i| i.policies.len())),
             ("result_summaries", total(|i| i.results.len())),
-            ("failing_resources", total(|i| i.findings.len())),
+            (
+                "failing_resources",
+                total(|i| {
+                    i.findings
+                        .values()
+                        .filter(|f| f.iter().any(|f| f.result != "skip"))
+                        .count()
+                }),
+            ),
             ("exceptions", total(|i| i.exceptions.len())),
             ("namespaces", total(|i| i.namespaces.len())),
         ] {

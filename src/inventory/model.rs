@@ -511,14 +511,15 @@ pub struct ResourceRef {
     pub name: String,
 }
 
-/// One failing or warning result about one resource (passes are only counted).
+/// One failing or warning result about one resource, or one an exception skipped (passes and
+/// other skips are only counted).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
     pub engine: Engine,
     /// The policy as the report names it.
     pub policy: String,
     pub rule: Option<String>,
-    /// `fail` or `warn`.
+    /// `fail`, `warn`, or `skip` (skipped by an exception).
     pub result: String,
     pub message: Option<String>,
 }
@@ -634,8 +635,9 @@ pub struct Inventory {
     pub policies: Vec<Policy>,
     /// Keyed by (engine from the result's `source`, policy as reports name it, namespace).
     pub results: BTreeMap<ResultKey, ResultSummary>,
-    /// Failing and warning results per resource, for `/policy why <resource>`. Grows with
-    /// failures, not with passing results.
+    /// Failing and warning results per resource, for `/policy why <resource>`, and results an
+    /// exception skipped (`skip`), for exception reminders. Grows with failures and excepted
+    /// resources, not with passing results.
     pub findings: BTreeMap<ResourceRef, Vec<Finding>>,
     pub exceptions: Vec<Exception>,
     pub namespaces: BTreeMap<String, Namespace>,

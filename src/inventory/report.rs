@@ -129,7 +129,9 @@ fn read_result(
         .get("properties")
         .map(|p| p.node().str("exceptions").ok().flatten().is_some())
         .unwrap_or(false);
-    if matches!(outcome, "fail" | "warn")
+    // Failing and warning results, and results an exception skipped (so a reminder can tell
+    // exactly which resources lose that exception).
+    if (matches!(outcome, "fail" | "warn") || (outcome == "skip" && excepted))
         && let Some(res) = resource.filter(|r| !r.name.is_empty())
     {
         let at = ResourceRef {

@@ -300,6 +300,8 @@ pub struct ExceptionView {
     pub reason: Option<String>,
     /// The review date from the annotations (Kyverno does not act on it).
     pub review_by: Option<DateTime<Utc>>,
+    /// The annotation the review date was read from.
+    pub review_key: Option<String>,
     /// When the exception stops applying: the earlier of `spec.expiresAt` and the TTL label.
     pub expires: Option<DateTime<Utc>>,
     /// `spec.expiresAt` or `label cleanup.kyverno.io/ttl`: which one set `expires`.
@@ -334,6 +336,7 @@ pub fn view(x: &Exception, keys: &ExceptionKeys, tz: Tz) -> (ExceptionView, Vec<
 
     let owner = first_annotation(x, &keys.owner).map(|(_, v)| v.to_string());
     let reason = first_annotation(x, &keys.reason).map(|(_, v)| v.to_string());
+    let review_key = first_annotation(x, &keys.review_by).map(|(key, _)| key.to_string());
     let review_by = first_annotation(x, &keys.review_by).and_then(|(key, text)| {
         match parse_enforce_on(text, tz) {
             Ok(on) => Some(on.instant.with_timezone(&Utc)),
@@ -385,6 +388,7 @@ pub fn view(x: &Exception, keys: &ExceptionKeys, tz: Tz) -> (ExceptionView, Vec<
         owner,
         reason,
         review_by,
+        review_key,
         expires,
         expiry_source: earliest.map(|(_, s)| s),
         due,

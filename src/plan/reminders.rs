@@ -6,17 +6,19 @@
 //! goes to the platform channel (and is a hygiene finding elsewhere). Never I/O.
 
 use crate::inventory::Exception;
+use crate::inventory::push_sample;
 use crate::model::ids::NoticeId;
 use crate::model::problem::Problem;
 use crate::model::time::EnforceOn;
 use crate::model::time::show_day;
-use crate::plan::exceptions::ExceptionView;
+use crate::plan::exceptions::{Coverage, ExceptionView, TTL_LABEL, coverage};
 use crate::plan::owners::{Audience, Destination, PLATFORM};
 use crate::plan::resolve::Resolved;
 use crate::plan::schedule::send_time;
 use crate::plan::views::{AffectedView, ExceptionInfo, PlatformView, ReminderView, TeamView};
 use crate::plan::{Notice, NoticeKind, Payload};
 use chrono::{DateTime, Duration, FixedOffset, Utc};
+use std::collections::BTreeMap;
 
 /// Where an exception's reminders go: its owner as a team key, an email, a channel, or the
 /// owner of the exception's namespace; else the platform.
@@ -92,33 +94,65 @@ pub fn plan_reminders(res: &Resolved, notices: &mut Vec<Notice>, problems: &mut 
         } else {
             x.match_namespaces.clone()
         };
-        // What loses the exception: results it skipped, per policy and namespace.
-        let affected: Vec<AffectedView> = inv
-            .results
-            .iter()
-            .filter(|((_, p, ns), s)| {
-                s.skipped_by_exception > 0
-                    && policies
-                        .iter()
-                        .any(|name| name == p || p.ends_with(&format!("/{name}")))
-                    && ns.as_deref().is_some_and(|ns| {
-                        scope.is_empty()
-                            || scope
-                                .iter()
-                                .any(|pat| crate::inventory::selector::wildcard_match(pat, ns))
-                    })
-            })
-            .map(|((e, p, ns), s)| AffectedView {
-                policy: res.result_label(*e, p),
-                name: ns.clone(),
-                skipped: s.skipped_by_exception,
+        // What loses the exception: the resources whose results it skipped — each skip
+        // result checked against this exception's own policies, rules, namespaces and names
+        // (exceptions::coverage, as covers decides), not every skip of its policies.
+        let mut covered: BTreeMap<(String, String), (u64, Vec<String>)> = BTreeMap::new();
+        for (resource, found) in &inv.findings {
+            for f in found.iter().filter(|f| f.result == "skip") {
+                let Some(policy) = inv.policy_of_result(f.engine, &f.policy) else {
+                    continue;
+                };
+                // Covered, or possibly (a part forewarn cannot evaluate): the report says an
+                // exception skipped it, and this one may be it.
+                let ns_labels = inv.namespaces.get(&resource.namespace).map(|n| &n.labels);
+                if coverage(x, policy, f.rule.as_deref(), resource, ns_labels)
+                    == Coverage::NotCovered
+                {
+                    continue;
+                }
+                let shown = if resource.namespace.is_empty() {
+                    crate::plan::CLUSTER_SCOPED.to_string()
+                } else {
+                    resource.namespace.clone()
+                };
+                let entry = covered.entry((policy.label.clone(), shown)).or_default();
+                entry.0 += 1;
+                push_sample(&mut entry.1, format!("{}/{}", resource.kind, resource.name));
+            }
+        }
+        let affected: Vec<AffectedView> = covered
+            .into_iter()
+            .map(|((policy, ns), (skipped, resources))| AffectedView {
+                policy,
+                name: Some(ns),
+                skipped,
+                resources,
             })
             .collect();
+        // Where the date comes from, and so how to move it.
+        let source = if expires {
+            match v.expiry_source {
+                Some("spec.expiresAt") => DueSource::ExpiresAt,
+                _ => DueSource::Ttl,
+            }
+        } else {
+            DueSource::Review(
+                v.review_key
+                    .clone()
+                    .or_else(|| config.exceptions.keys.review_by.first().cloned())
+                    .unwrap_or_default(),
+            )
+        };
         let shown_due = show_day(due_local);
         let mk =
             |id: NoticeId, milestone: String, send_at: DateTime<FixedOffset>, overdue: bool| {
-                let days_left =
-                    (due_local.date_naive() - send_at.with_timezone(&tz).date_naive()).num_days();
+                // Days as seen when it goes out (a catch-up is sent now, not on its day).
+                let days_left = (due_local.date_naive()
+                    - crate::plan::told(send_at, now)
+                        .with_timezone(&tz)
+                        .date_naive())
+                .num_days();
                 Notice {
                     id,
                     kind: NoticeKind::Reminder,
@@ -146,6 +180,7 @@ pub fn plan_reminders(res: &Resolved, notices: &mut Vec<Notice>, problems: &mut 
                         what,
                         due: shown_due.clone(),
                         days_left,
+                        when: crate::model::words::relative_days(days_left),
                         overdue,
                         policies: policies
                             .iter()
@@ -159,6 +194,8 @@ pub fn plan_reminders(res: &Resolved, notices: &mut Vec<Notice>, problems: &mut 
                         },
                         items: affected.clone(),
                         count: affected.len(),
+                        due_from: source.field(),
+                        extend: source.how_to_extend(),
                         team: team.as_deref().map(|k| TeamView::of(k, config, false)),
                         platform: PlatformView::of(config),
                     })),
@@ -214,6 +251,40 @@ pub fn plan_reminders(res: &Resolved, notices: &mut Vec<Notice>, problems: &mut 
                     true,
                 ));
             }
+        }
+    }
+}
+
+/// Where an exception's due date comes from.
+enum DueSource {
+    /// A review annotation (forewarn's or the configured one); Kyverno ignores it.
+    Review(String),
+    /// `spec.expiresAt` (policies.kyverno.io exceptions).
+    ExpiresAt,
+    /// The `cleanup.kyverno.io/ttl` label: Kyverno's cleanup controller deletes it.
+    Ttl,
+}
+
+impl DueSource {
+    fn field(&self) -> String {
+        match self {
+            DueSource::Review(key) => format!("the annotation `{key}`"),
+            DueSource::ExpiresAt => "`spec.expiresAt`".to_string(),
+            DueSource::Ttl => format!("the label `{TTL_LABEL}`"),
+        }
+    }
+
+    fn how_to_extend(&self) -> String {
+        match self {
+            DueSource::Review(key) => {
+                format!("set a later date in the annotation `{key}` (and update the reason)")
+            }
+            DueSource::ExpiresAt => {
+                "set a later `spec.expiresAt` on the exception (RFC 3339)".to_string()
+            }
+            DueSource::Ttl => format!(
+                "change the label `{TTL_LABEL}` to a later date (`2006-01-02`) or a longer duration — Kyverno deletes the exception when it runs out"
+            ),
         }
     }
 }

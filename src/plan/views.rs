@@ -209,6 +209,8 @@ pub struct AffectedView {
     /// The namespace.
     pub name: Option<String>,
     pub skipped: u64,
+    /// Up to five of the resources, `Kind/name`.
+    pub resources: Vec<String>,
 }
 
 /// A reminder to an exception's owner.
@@ -219,11 +221,17 @@ pub struct ReminderView {
     pub what: &'static str,
     pub due: String,
     pub days_left: i64,
+    /// The due day relative to the moment of sending (`tomorrow`, `in 7 days`).
+    pub when: String,
     pub overdue: bool,
     pub policies: String,
     pub scope: String,
     pub items: Vec<AffectedView>,
     pub count: usize,
+    /// Where the due date is read from: a review annotation, `spec.expiresAt` or the TTL label.
+    pub due_from: String,
+    /// How to move the date.
+    pub extend: String,
     pub team: Option<TeamView>,
     pub platform: PlatformView,
 }

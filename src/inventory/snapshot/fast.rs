@@ -741,7 +741,12 @@ fn fold_report(item: &FastItem<'_>, part: &mut Partial) -> bool {
         let message = || s(&r.message).map(|m| m.trim().to_string());
         let res_name = resource.and_then(|x| s(&x.name)).unwrap_or("");
         let res_kind = resource.and_then(|x| s(&x.kind)).unwrap_or("");
-        if matches!(outcome, FAIL | WARN) && !res_name.is_empty() {
+        let excepted = r
+            .properties
+            .as_ref()
+            .is_some_and(|p| p.exceptions.is_some());
+        if (matches!(outcome, FAIL | WARN) || (outcome == SKIP && excepted)) && !res_name.is_empty()
+        {
             let at = ResourceRef {
                 namespace: res_ns.or(ns).unwrap_or("").to_string(),
                 kind: res_kind.to_string(),
@@ -753,7 +758,12 @@ fn fold_report(item: &FastItem<'_>, part: &mut Partial) -> bool {
                     engine,
                     policy: policy.to_string(),
                     rule: rule.map(str::to_string),
-                    result: if outcome == FAIL { "fail" } else { "warn" }.to_string(),
+                    result: match outcome {
+                        FAIL => "fail",
+                        WARN => "warn",
+                        _ => "skip",
+                    }
+                    .to_string(),
                     message: message(),
                 },
             ));
@@ -780,10 +790,6 @@ fn fold_report(item: &FastItem<'_>, part: &mut Partial) -> bool {
                 }
             }
             SKIP => {
-                let excepted = r
-                    .properties
-                    .as_ref()
-                    .is_some_and(|p| p.exceptions.is_some());
                 let c = sums.pair(engine, policy, ns);
                 c.counts[SKIP] += 1;
                 if excepted {
