@@ -64,6 +64,22 @@ fn plan_json_has_the_agreed_shape() {
     assert_eq!(problems[0]["object"], "policy require-requests-limits");
     let notices = v["notices"].as_array().expect("notices");
     assert!(!notices.is_empty());
+    // What the next tick (09:00) sends that was due before 08:00: the catch-ups, one per
+    // policy and audience (T-14 of require-run-as-nonroot, last Monday's digests).
+    let catch_up: Vec<&str> = v["catch_up"]
+        .as_array()
+        .expect("catch_up")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        catch_up.contains(&"announce/require-run-as-nonroot/payments/T-14"),
+        "{catch_up:?}"
+    );
+    assert!(
+        catch_up.contains(&"digest/platform/2026-11-30"),
+        "{catch_up:?}"
+    );
     for n in notices {
         for key in [
             "id",

@@ -493,7 +493,7 @@ fn overdue_stays_in_every_platform_digest_until_flipped() {
         "{words}"
     );
     assert!(
-        words.contains("*pinned-images* (`pinned-images`) — due Mon 7 Dec 2026, 7 days late: 1 failing resource would be blocked (web (1))"),
+        words.contains("*pinned-images* (`pinned-images`) — due Mon 7 Dec 2026 (7 days ago), 7 days late: 1 failing resource would be blocked (web (1))"),
         "{words}"
     );
     let team = planned
@@ -603,4 +603,27 @@ fn a_team_that_fixed_everything_hears_all_clear_once() {
     let quiet = config_from(&format!("{CONFIG}announce: {{all-clear: false}}\n"));
     let planned = forewarn::plan::plan_with(std::slice::from_ref(&inv), &quiet, now, &history);
     assert!(of_kind(&planned.notices, NoticeKind::AllClear).is_empty());
+}
+
+#[test]
+fn a_digest_posted_a_day_late_speaks_of_yesterday() {
+    let config = config_from(CONFIG);
+    // Monday's digest goes out on Tuesday (Slack was down): the date was yesterday, not today.
+    let inv = shop("Audit", "2026-12-14", "fail");
+    let planned = plan(
+        std::slice::from_ref(&inv),
+        &config,
+        at("2026-12-15T09:00:00Z"),
+    );
+    let team = planned
+        .notices
+        .iter()
+        .find(|n| n.id == "digest/web/2026-12-14")
+        .expect("Monday's digest, caught up");
+    let words = text(team);
+    assert!(
+        words.contains("overdue: due *Mon 14 Dec 2026* (yesterday) and still in Audit"),
+        "{words}"
+    );
+    assert!(!words.contains("(today)"), "{words}");
 }

@@ -6,6 +6,7 @@ use super::{SourceArgs, all_problems, exit_for, load, parse_now};
 use crate::config::Config;
 use crate::model::problem::Problem;
 use crate::plan::{Plan, plan};
+use chrono::{DateTime, FixedOffset};
 use clap::{Args, ValueEnum};
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -35,17 +36,34 @@ pub(super) fn cmd_plan(args: PlanArgs) -> anyhow::Result<u8> {
     let problems = all_problems(&clusters, &planned);
     match args.output {
         PlanOutput::Json => {
+            // What the next tick sends that was due before `now` (catch-ups), by id.
+            let catch_up: Vec<String> = next_tick(&config, now)
+                .map(|t| planned.catch_ups(t))
+                .unwrap_or_default()
+                .iter()
+                .map(|n| n.id.to_string())
+                .collect();
             planned.notices.retain(|n| n.send_at >= now);
             planned.problems = problems.clone();
-            // Streamed: a large cluster's plan is not built as one string first.
+            let mut value = serde_json::to_value(&planned)?;
+            value["catch_up"] = serde_json::json!(catch_up);
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            serde_json::to_writer_pretty(&mut out, &planned)?;
+            serde_json::to_writer_pretty(&mut out, &value)?;
             writeln!(out)?;
             out.flush()?;
         }
         PlanOutput::Table => print!("{}", plan_table(&planned, &config, &problems)),
     }
     Ok(exit_for(&problems))
+}
+
+/// The first tick of the schedule at or after `now`.
+fn next_tick(config: &Config, now: DateTime<FixedOffset>) -> Option<DateTime<FixedOffset>> {
+    config
+        .schedule
+        .after(&(now.with_timezone(&config.time_zone) - chrono::Duration::seconds(1)))
+        .next()
+        .map(|t| t.fixed_offset())
 }
 
 /// The human view of a plan.
@@ -63,16 +81,30 @@ pub fn plan_table(planned: &Plan, config: &Config, problems: &[Problem]) -> Stri
         "Notices planned from {} ({tz}):\n",
         planned.now.with_timezone(&tz).format("%a %-d %b %Y %H:%M")
     );
-    let rows: Vec<[String; 7]> = planned
-        .upcoming()
-        .map(|n| {
-            [
+    // First what the next tick sends that was due earlier (catch-ups: a preview before the
+    // first tick, or after downtime, shows them), then the calendar ahead.
+    let next = next_tick(config, planned.now);
+    let catch_ups = next.map(|t| planned.catch_ups(t)).unwrap_or_default();
+    let rows: Vec<[String; 7]> = catch_ups
+        .iter()
+        .map(|n| (*n, true))
+        .chain(planned.upcoming().map(|n| (n, false)))
+        .map(|(n, late)| {
+            let at = if late {
+                next.unwrap_or(n.send_at)
+            } else {
                 n.send_at
-                    .with_timezone(&tz)
+            };
+            [
+                at.with_timezone(&tz)
                     .format("%a %Y-%m-%d %H:%M")
                     .to_string(),
                 n.kind.as_str().to_string(),
-                n.milestone.clone(),
+                if late {
+                    format!("{} (catch-up)", n.milestone)
+                } else {
+                    n.milestone.clone()
+                },
                 match (&n.cluster, n.policy.is_empty()) {
                     (_, true) => "-".to_string(),
                     (Some(c), false) => format!("{c}: {}", n.policy),
@@ -120,6 +152,13 @@ pub fn plan_table(planned: &Plan, config: &Config, problems: &[Problem]) -> Stri
     }
     if rows.is_empty() {
         let _ = writeln!(out, "(no notices ahead)");
+    }
+    if !catch_ups.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n(catch-up): due before {}; the next tick sends it unless its ledger already holds it (an earlier milestone of the same policy and audience is superseded by a later one).",
+            planned.now.with_timezone(&tz).format("%a %-d %b %Y %H:%M")
+        );
     }
     let policies: std::collections::BTreeSet<_> = planned
         .upcoming()

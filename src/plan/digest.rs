@@ -110,7 +110,9 @@ pub fn plan_digests(
                     .collect(),
                 enforce_on: upcoming.map(|e| show_day(e.instant.with_timezone(&tz))),
                 days_left: upcoming.map(|e| (e.date - day).num_days()),
-                when: upcoming.map(|e| relative_days((e.date - day).num_days())),
+                when: upcoming
+                    .or(late.map(|(e, _)| e))
+                    .map(|e| relative_days((e.date - day).num_days())),
                 overdue_since: late.map(|(e, _)| show_day(e.instant.with_timezone(&tz))),
                 days_late: late.map(|(e, _)| (day - e.date).num_days()),
             }
@@ -199,6 +201,7 @@ pub fn plan_digests(
                     title: p.title().to_string(),
                     enforce_on: show_day(e.instant.with_timezone(&tz)),
                     days_late: (day - e.date).num_days(),
+                    when: relative_days((e.date - day).num_days()),
                     uncovered: r.uncovered(),
                     blockers: blockers(r),
                     kept_in_audit: kept_text(r),

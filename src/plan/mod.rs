@@ -190,6 +190,39 @@ impl Plan {
     pub fn upcoming(&self) -> impl Iterator<Item = &Notice> {
         self.notices.iter().filter(move |n| n.send_at >= self.now)
     }
+
+    /// What a tick at `at` sends when nothing was sent yet: for each kind, policy (or
+    /// exception) and audience, only the latest notice whose time has come by `at` — the
+    /// earlier ones of the same key are superseded (after downtime, one catch-up, never a
+    /// burst). The scheduler subtracts what its ledger already holds.
+    pub fn due_at(&self, at: DateTime<FixedOffset>) -> Vec<&Notice> {
+        type Key<'a> = (NoticeKind, Option<&'a ClusterName>, &'a str, &'a str);
+        let mut latest: std::collections::BTreeMap<Key, &Notice> = Default::default();
+        for n in self.notices.iter().filter(|n| n.send_at <= at) {
+            let key = (
+                n.kind,
+                n.cluster.as_ref(),
+                n.policy.as_str(),
+                n.audience.as_str(),
+            );
+            let slot = latest.entry(key).or_insert(n);
+            if n.send_at > slot.send_at {
+                *slot = n;
+            }
+        }
+        let mut out: Vec<&Notice> = latest.into_values().collect();
+        out.sort_by(|a, b| (a.send_at, &a.id).cmp(&(b.send_at, &b.id)));
+        out
+    }
+
+    /// Notices whose time passed before `now` that a tick at `next_tick` would still send
+    /// (catch-ups), unless a ledger already holds them.
+    pub fn catch_ups(&self, next_tick: DateTime<FixedOffset>) -> Vec<&Notice> {
+        self.due_at(next_tick)
+            .into_iter()
+            .filter(|n| n.send_at < self.now)
+            .collect()
+    }
 }
 
 /// The words a notice needs about `policy`, from its docs and its rollout.

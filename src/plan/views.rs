@@ -248,7 +248,8 @@ pub struct PolicyRow {
     pub top: Vec<String>,
     pub enforce_on: Option<String>,
     pub days_left: Option<i64>,
-    /// The enforcement date relative to the moment of sending (`today`, `in 3 days`).
+    /// The enforcement (or overdue) date relative to the moment of sending (`today`,
+    /// `in 3 days`, `yesterday`).
     pub when: Option<String>,
     /// Past its date and still to be flipped: the date, and how many days late.
     pub overdue_since: Option<String>,
@@ -298,6 +299,8 @@ pub struct OverdueView {
     pub title: String,
     pub enforce_on: String,
     pub days_late: i64,
+    /// The date relative to the moment of sending (`yesterday`, `7 days ago`).
+    pub when: String,
     pub uncovered: u64,
     pub blockers: String,
     pub kept_in_audit: String,

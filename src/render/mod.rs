@@ -522,7 +522,10 @@ impl Renderer {
         if shown < namespaces.len() {
             push_section(
                 &mut blocks,
-                format!("…and {} more namespaces", namespaces.len() - shown),
+                match namespaces.len() - shown {
+                    1 => "…and 1 more namespace".to_string(),
+                    n => format!("…and {n} more namespaces"),
+                },
             );
         }
         for t in tail {
@@ -602,13 +605,9 @@ fn push_section(blocks: &mut Vec<SlackBlock>, text: String) {
     );
 }
 
-/// "today", "tomorrow", "in N days".
+/// "today", "tomorrow", "in N days" (and "yesterday", "N days ago" for a day that has passed).
 pub fn when(days_left: i64) -> String {
-    match days_left {
-        i64::MIN..=0 => "today".to_string(),
-        1 => "tomorrow".to_string(),
-        n => format!("in {n} days"),
-    }
+    crate::model::words::relative_days(days_left)
 }
 
 /// A policy as the heads-up describes it.
