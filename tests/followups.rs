@@ -583,7 +583,7 @@ fn a_team_that_fixed_everything_hears_all_clear_once() {
     let planned = forewarn::plan::plan_with(std::slice::from_ref(&inv), &config, now, &history);
     let clear = of_kind(&planned.notices, NoticeKind::AllClear);
     assert_eq!(clear.len(), 1);
-    assert_eq!(clear[0].id, "all-clear/pinned-images/web/2026-12-07");
+    assert_eq!(clear[0].id, "all-clear/pinned-images/web");
     let words = text(clear[0]);
     assert!(words.contains("All clear: pinned-images"), "{words}");
     assert!(

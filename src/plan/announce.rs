@@ -261,7 +261,7 @@ fn moved_notice(
 }
 
 /// "All clear — thanks": to an audience that was warned and has nothing left that the flip
-/// would block; once per enforcement date.
+/// would block; once per policy.
 fn all_clear_notice(
     r: &Resolved,
     policy: &crate::inventory::Policy,
@@ -283,14 +283,9 @@ fn all_clear_notice(
         team: team.as_deref().map(|k| TeamView::of(k, config, false)),
     };
     Notice {
-        id: NoticeId::new(
-            NoticeKind::AllClear,
-            &[
-                &policy.label,
-                audience,
-                &enforce.date.format("%Y-%m-%d").to_string(),
-            ],
-        ),
+        // Once per policy and audience, whatever the date: a moved date does not make a
+        // second "all clear" (nothing of theirs is affected by it).
+        id: NoticeId::new(NoticeKind::AllClear, &[&policy.label, audience]),
         kind: NoticeKind::AllClear,
         policy: policy.label.clone(),
         cluster: None,
