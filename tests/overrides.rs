@@ -55,3 +55,62 @@ fn the_sandbox_override_is_not_announced_and_not_blocked() {
         "{words}"
     );
 }
+
+/// The readiness notice lists the namespaces an override keeps in Audit, apart from those the
+/// flip would block.
+#[test]
+fn the_readiness_notice_names_what_stays_in_audit() {
+    let config = example_config();
+    let planned = plan(
+        std::slice::from_ref(&example_inventory()),
+        &config,
+        at("2026-11-20T08:00:00+01:00"),
+    );
+    let n = planned
+        .notices
+        .iter()
+        .find(|n| n.id == "readiness/disallow-latest-tag/T-3")
+        .expect("readiness");
+    let m = Renderer::builtin()
+        .expect("templates")
+        .render(n, &config)
+        .expect("render");
+    let words = serde_json::to_string(&m.blocks).expect("json");
+    assert!(
+        words.contains("Stays in Audit by override (not blocked by the flip): *data-sandbox* (data, 1 failing resource)"),
+        "{words}"
+    );
+    assert!(!words.contains("*data-sandbox* (data) —"), "{words}");
+}
+
+/// Of two notices of one policy and audience, the later supersedes the earlier; a heads-up and
+/// "enforced now" tell one story.
+#[test]
+fn a_later_notice_of_the_same_thread_supersedes_an_earlier_one() {
+    let planned = plan(
+        std::slice::from_ref(&example_inventory()),
+        &example_config(),
+        at("2026-11-20T08:00:00+01:00"),
+    );
+    let find = |id: &str| {
+        planned
+            .notices
+            .iter()
+            .find(|n| n.id == id)
+            .unwrap_or_else(|| panic!("{id}"))
+    };
+    let t7 = find("announce/require-run-as-nonroot/payments/T-7");
+    let t14 = find("announce/require-run-as-nonroot/payments/T-14");
+    assert!(t7.supersedes(t14));
+    assert!(!t14.supersedes(t7));
+    let other = find("announce/require-run-as-nonroot/data/T-14");
+    assert!(!t7.supersedes(other), "another audience");
+    // Before its time nothing is due; at T-7's tick, T-7 replaces the T-14 not yet sent.
+    let due: Vec<String> = planned
+        .due_at(at("2026-12-07T09:00:00+01:00"))
+        .iter()
+        .filter(|n| n.policy == "require-run-as-nonroot" && n.audience == "payments")
+        .map(|n| n.id.to_string())
+        .collect();
+    assert_eq!(due, ["announce/require-run-as-nonroot/payments/T-7"]);
+}

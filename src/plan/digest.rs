@@ -168,7 +168,8 @@ pub fn plan_digests(
             .filter_map(|(p, rollout)| {
                 let e = rollout.enforce_on.filter(|e| e.date >= day)?;
                 let r = ready.get(&p.label)?;
-                let enforced = !r.flip_pending && e.date == day;
+                // Flipped already (on its date, or early): never "ready", but "enforced".
+                let enforced = !r.flip_pending;
                 Some(FlipView {
                     policy: p.label.clone(),
                     title: p.title().to_string(),
