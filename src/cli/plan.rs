@@ -37,7 +37,7 @@ pub(super) fn cmd_plan(args: PlanArgs) -> anyhow::Result<u8> {
     match args.output {
         PlanOutput::Json => {
             // What the next tick sends that was due before `now` (catch-ups), by id.
-            let catch_up: Vec<String> = next_tick(&config, now)
+            planned.catch_up = next_tick(&config, now)
                 .map(|t| planned.catch_ups(t))
                 .unwrap_or_default()
                 .iter()
@@ -45,10 +45,9 @@ pub(super) fn cmd_plan(args: PlanArgs) -> anyhow::Result<u8> {
                 .collect();
             planned.notices.retain(|n| n.send_at >= now);
             planned.problems = problems.clone();
-            let mut value = serde_json::to_value(&planned)?;
-            value["catch_up"] = serde_json::json!(catch_up);
+            // Streamed: a large cluster's plan is not built as one string first.
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            serde_json::to_writer_pretty(&mut out, &value)?;
+            serde_json::to_writer_pretty(&mut out, &planned)?;
             writeln!(out)?;
             out.flush()?;
         }

@@ -176,6 +176,9 @@ pub struct Plan {
     pub problems: Vec<Problem>,
     /// Namespaces nobody owns; their notices go to the platform channel.
     pub unowned: Vec<UnownedNamespace>,
+    /// Ids of notices due before `now` that the next tick sends (see [`Plan::catch_ups`]);
+    /// filled in by `forewarn plan`, empty otherwise.
+    pub catch_up: Vec<String>,
 }
 
 /// A namespace nobody owns.
@@ -492,5 +495,6 @@ pub fn plan_with(
         notices,
         problems,
         unowned,
+        catch_up: Vec::new(),
     }
 }
