@@ -627,3 +627,32 @@ fn a_digest_posted_a_day_late_speaks_of_yesterday() {
     );
     assert!(!words.contains("(today)"), "{words}");
 }
+
+/// With several clusters, what was told is read per cluster: the ledger's ids name it.
+#[test]
+fn a_moved_date_is_told_per_cluster() {
+    let config = config_from(CONFIG);
+    let named = |name: &str| {
+        let mut inv = shop("Audit", "2026-12-21", "fail");
+        inv.cluster = forewarn::model::ids::ClusterName::parse(name).expect("name");
+        inv
+    };
+    let clusters = [named("prod"), named("staging")];
+    // Only prod's team was warned about Mon 7 Dec.
+    let history = forewarn::plan::History {
+        told: vec![told(
+            "announce/prod/pinned-images/web/T-7",
+            "2026-12-07T00:00:00Z",
+        )],
+    };
+    let planned =
+        forewarn::plan::plan_with(&clusters, &config, at("2026-12-03T09:00:00Z"), &history);
+    let moved: Vec<String> = of_kind(&planned.notices, NoticeKind::Postponed)
+        .iter()
+        .map(|n| n.id.to_string())
+        .collect();
+    assert_eq!(moved, ["postponed/prod/pinned-images/web/2026-12-21"]);
+    let ids: Vec<String> = planned.notices.iter().map(|n| n.id.to_string()).collect();
+    assert!(ids.contains(&"announce/prod/pinned-images/web/2026-12-21/T-7".to_string()));
+    assert!(ids.contains(&"announce/staging/pinned-images/web/T-7".to_string()));
+}
