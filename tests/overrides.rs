@@ -114,3 +114,40 @@ fn a_later_notice_of_the_same_thread_supersedes_an_earlier_one() {
         .collect();
     assert_eq!(due, ["announce/require-run-as-nonroot/payments/T-7"]);
 }
+
+/// A date on a policy that already enforces wherever no override keeps it in Audit: a flip
+/// would change nothing, so nobody is announced and the platform hears why.
+#[test]
+fn a_date_that_a_flip_cannot_honour_is_a_warning() {
+    let inv = common::inventory_from(&[(
+        "c.yaml",
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: data-lake, annotations: {forewarn.dev/owner: data}}\n---\n\
+apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: limits\n  annotations: {forewarn.dev/enforce-on: '2027-01-11'}\nspec:\n  validationFailureAction: Enforce\n  validationFailureActionOverrides:\n  - {action: Audit, namespaces: [data-*]}\n  rules:\n  - name: r\n    validate: {message: m}\n---\n\
+apiVersion: wgpolicyk8s.io/v1alpha2\nkind: PolicyReport\nmetadata: {name: a, namespace: data-lake}\nscope: {kind: Pod, name: etl, namespace: data-lake}\nresults:\n- {policy: limits, rule: r, result: fail}\n",
+    )]);
+    let config = common::config_from(
+        "time-zone: UTC\nplatform: {channel: \"#platform\"}\nteams:\n  data: {channel: \"#data\"}\n",
+    );
+    let planned = plan(
+        std::slice::from_ref(&inv),
+        &config,
+        at("2026-12-01T09:00:00Z"),
+    );
+    assert!(
+        planned
+            .notices
+            .iter()
+            .all(|n| n.kind != NoticeKind::Announce)
+    );
+    let p = planned
+        .problems
+        .iter()
+        .find(|p| p.object == "policy limits")
+        .expect("warning");
+    assert!(
+        p.message
+            .contains("data-lake stay in Audit by override after a flip"),
+        "{}",
+        p.message
+    );
+}

@@ -136,19 +136,16 @@ fn enforced_namespaces_and_exception_skips_are_not_failing() {
     assert_eq!(sf.namespaces[0].excepted, 1);
     assert_eq!(sf.namespaces[0].sample.len(), 1);
     assert_eq!(sf.namespaces[0].sample[0].name, "web");
-    // require-requests-limits is Enforce except data-*, which a spec override keeps in Audit:
-    // a flip leaves that override in place, so nobody is told and the platform hears why.
-    assert!(
-        planned
-            .notices
-            .iter()
-            .all(|n| n.policy != "require-requests-limits" || n.kind == NoticeKind::Digest)
-    );
-    assert!(planned.problems.iter().any(|p| {
-        p.object == "policy require-requests-limits"
-            && p.message
-                .contains("data-ingest, data-sandbox, data-warehouse stay in Audit by override")
-    }));
+    // require-requests-limits is Enforce in payments-*, storefront-* and legacy-* by a spec
+    // override, Audit elsewhere: only data is told, with the config's date.
+    let rl: Vec<&Notice> = planned
+        .notices
+        .iter()
+        .filter(|n| n.policy == "require-requests-limits" && n.kind == NoticeKind::Announce)
+        .collect();
+    assert!(!rl.is_empty());
+    assert!(rl.iter().all(|n| n.audience == "data"
+        && n.enforce_on.map(|e| e.display()).as_deref() == Some("2027-01-11")));
     // Enforced everywhere, no date: nothing.
     assert!(
         planned

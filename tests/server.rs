@@ -226,8 +226,10 @@ async fn status_and_exceptions_by_namespace_or_team() {
         "enforced in payments already: {all}"
     );
     let (_, all) = ask(&s, "status data-warehouse", "random").await;
-    // Its override keeps data-* in Audit after the flip: nothing upcoming there.
-    assert!(!all.contains("`require-requests-limits`)"), "{all}");
+    assert!(
+        all.contains("`require-requests-limits`) — enforced from *Mon 11 Jan 2027*"),
+        "{all}"
+    );
     let (_, all) = ask(&s, "status paymnts", "random").await;
     assert!(
         all.contains("There is no namespace or team named `paymnts`. Did you mean `payments`"),
