@@ -113,6 +113,19 @@ fn a_later_notice_of_the_same_thread_supersedes_an_earlier_one() {
         .map(|n| n.id.to_string())
         .collect();
     assert_eq!(due, ["announce/require-run-as-nonroot/payments/T-7"]);
+    let superseded: Vec<(String, String)> = planned
+        .superseded_at(at("2026-12-07T09:00:00+01:00"))
+        .iter()
+        .filter(|(n, _)| n.policy == "require-run-as-nonroot" && n.audience == "payments")
+        .map(|(n, by)| (n.id.to_string(), by.id.to_string()))
+        .collect();
+    assert_eq!(
+        superseded,
+        [(
+            "announce/require-run-as-nonroot/payments/T-14".to_string(),
+            "announce/require-run-as-nonroot/payments/T-7".to_string()
+        )]
+    );
 }
 
 /// A date on a policy that already enforces wherever no override keeps it in Audit: a flip

@@ -218,6 +218,24 @@ impl Plan {
         out
     }
 
+    /// The notices whose time has come by `at` that a later one of the same kind, policy (or
+    /// exception) and audience replaces, each with the notice that replaces it. The scheduler
+    /// can tell the platform which of them never went out (those its ledger does not hold):
+    /// superseded, not dropped silently.
+    pub fn superseded_at(&self, at: DateTime<FixedOffset>) -> Vec<(&Notice, &Notice)> {
+        let latest = self.due_at(at);
+        self.notices
+            .iter()
+            .filter(|n| n.send_at <= at)
+            .filter_map(|n| {
+                let by = latest
+                    .iter()
+                    .find(|l| l.supersedes(n) && l.kind == n.kind)?;
+                Some((n, *by))
+            })
+            .collect()
+    }
+
     /// Notices whose time passed before `now` that a tick at `next_tick` would still send
     /// (catch-ups), unless a ledger already holds them.
     pub fn catch_ups(&self, next_tick: DateTime<FixedOffset>) -> Vec<&Notice> {
