@@ -1,7 +1,10 @@
 //! Announcements: the dated heads-ups (T-14 … T-0) to the owners of every namespace where a
-//! policy with an enforcement date still audits and fails.
+//! policy with an enforcement date still audits, would block after the flip, and fails; and,
+//! from what was already told, "postponed" when the date moved and "all clear" when a warned
+//! team has nothing left to fix.
 //!
-//! Pure: reads one cluster's inventory, the config and `now`; pushes notices and problems.
+//! Pure: reads one cluster's inventory (with what was told), the config and `now`; pushes
+//! notices and problems.
 
 use super::owners::{Audience, Destination};
 use super::resolve::Resolved;
@@ -13,8 +16,7 @@ use super::{
 use crate::model::ids::{NoticeId, NoticeKind};
 use crate::model::problem::Problem;
 use crate::model::time::{EnforceOn, show_day};
-use crate::model::words::plural;
-use crate::model::words::relative_days;
+use crate::model::words::{plural, relative_days};
 use chrono::{DateTime, FixedOffset};
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -1,10 +1,12 @@
 //! Readiness before a flip, and what happens around the enforcement date: the T-3 readiness
 //! notice to the platform team, the overdue notice when the date passed but the policy is still
-//! in Audit, and the "now enforced" follow-up to the teams whose resources still fail it.
+//! in Audit, and the "now enforced" follow-up to the teams whose resources the flip now blocks —
+//! at the first tick that sees the flip, on the date itself when it came before that day's tick.
 //!
-//! Pure: decides from the inventory, the config and `now`; never I/O. A policy is *ready* when
-//! every failing result in the namespaces where it is still in Audit is covered by an active
-//! exception.
+//! Pure: decides from the inventory, the config and `now` (the state at the moment of sending);
+//! never I/O. A policy is *ready* when every failing result that the flip would block (Audit
+//! now, Enforce after it) is covered by an active exception; namespaces an override keeps in
+//! Audit after the flip are listed apart.
 
 use crate::config::Config;
 use crate::inventory::{Inventory, Mode, Policy, push_sample};

@@ -171,7 +171,7 @@ pub struct MovedView {
     pub policy: PolicyName,
     /// The new date, as messages show it.
     pub enforce_on: String,
-    /// The new date relative to the moment of sending (`in 5 weeks` is not said: `in 35 days`).
+    /// The new date relative to the moment of sending (`in 20 days`).
     pub when: String,
     /// The date the team was warned about.
     pub previous: String,
