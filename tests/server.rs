@@ -142,6 +142,12 @@ async fn why_from_elsewhere_gives_a_cluster_count_and_modes_per_namespace() {
         all.contains("Enforce in payments-api, payments-worker"),
         "{all}"
     );
+    assert!(
+        all.contains(
+            "*After the flip:* still Audit by override — `require-image-tag` in data-sandbox"
+        ),
+        "{all}"
+    );
     // A namespaced Policy by its report name.
     let (_, all) = ask(&s, "why storefront-web/require-app-label", "storefront").await;
     assert!(

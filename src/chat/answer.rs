@@ -327,6 +327,32 @@ impl Ctx<'_> {
         }
     }
 
+    /// Where the policy stays in Audit after the flip because an override keeps it there, per
+    /// rule: "`rule` in a, b; `other` in c"; empty when nowhere.
+    fn kept_in_audit(&self, p: &Policy) -> String {
+        let crate::inventory::ModeSpec::Kyverno { rules, .. } = &p.modes else {
+            return String::new();
+        };
+        rules
+            .iter()
+            .filter(|r| r.validate)
+            .filter_map(|r| {
+                let names: Vec<&str> = self
+                    .inv
+                    .namespaces
+                    .values()
+                    .filter(|ns| {
+                        p.applies_in(&ns.name)
+                            && p.mode_after_flip(Some(&r.name), &ns.name, &ns.labels) == Mode::Audit
+                    })
+                    .map(|ns| ns.name.as_str())
+                    .collect();
+                (!names.is_empty()).then(|| format!("`{}` in {}", r.name, names.join(", ")))
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
     fn why_policy(&self, p: &Policy) -> Answer {
         let rollout = self.rollout(p);
         let (enforce_on, when) = self.dates(&rollout);
@@ -370,6 +396,7 @@ impl Ctx<'_> {
                     "unscored": p.is_unscored(),
                 },
                 "mode": self.mode_summary(p),
+                "kept_in_audit": self.kept_in_audit(p),
                 "enforce_on": enforce_on,
                 "when": when,
                 "what_to_do": rollout.what_to_do(),
