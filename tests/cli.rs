@@ -394,3 +394,53 @@ fn delivery_limits_are_durations_and_a_bad_one_is_named() {
         stdout(&o)
     );
 }
+
+/// `plan --state` reads the ledger `run` keeps: a catch-up already sent is not listed again.
+#[tokio::test]
+async fn plan_with_a_ledger_leaves_out_what_was_sent() {
+    use forewarn::deliver::ledger::{Entry, FileLedger, Ledger, State};
+    let dir = tempfile::tempdir().expect("dir");
+    let state = dir.path().join("ledger.json");
+    {
+        let mut ledger = FileLedger::open(&state).expect("ledger");
+        let at = chrono::DateTime::parse_from_rfc3339("2026-11-30T09:00:00+01:00").expect("at");
+        ledger
+            .put(Entry {
+                id: "announce/require-run-as-nonroot/payments/T-14".into(),
+                state: State::Sent,
+                destination: "#payments-dev".into(),
+                channel: None,
+                ts: None,
+                error: None,
+                at,
+                enforce_at: chrono::DateTime::parse_from_rfc3339("2026-12-14T00:00:00+01:00")
+                    .expect("enforce"),
+            })
+            .await
+            .expect("put");
+    }
+    let catch_up = |o: &Output| -> Vec<String> {
+        let v: Value = serde_json::from_slice(&o.stdout).expect("json");
+        v["catch_up"]
+            .as_array()
+            .expect("catch_up")
+            .iter()
+            .filter_map(|s| s.as_str().map(str::to_string))
+            .collect()
+    };
+    let args = [
+        "plan",
+        "--snapshot",
+        "examples/cluster",
+        "--now",
+        NOW,
+        "--output",
+        "json",
+    ];
+    let without = catch_up(&forewarn(&args));
+    assert!(without.contains(&"announce/require-run-as-nonroot/payments/T-14".to_string()));
+    let state_arg = state.display().to_string();
+    let with = catch_up(&forewarn(&[&args[..], &["--state", &state_arg]].concat()));
+    assert!(!with.contains(&"announce/require-run-as-nonroot/payments/T-14".to_string()));
+    assert!(with.contains(&"announce/require-run-as-nonroot/data/T-14".to_string()));
+}

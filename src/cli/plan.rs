@@ -5,7 +5,7 @@
 use super::{SourceArgs, all_problems, exit_for, load, parse_now};
 use crate::config::Config;
 use crate::model::problem::Problem;
-use crate::plan::{Plan, plan};
+use crate::plan::{Plan, plan_with};
 use chrono::{DateTime, FixedOffset};
 use clap::{Args, ValueEnum};
 use std::fmt::Write as _;
@@ -21,6 +21,10 @@ pub struct PlanArgs {
     pub now: Option<String>,
     #[arg(long, value_enum, default_value_t = PlanOutput::Table)]
     pub output: PlanOutput,
+    /// The file ledger `run --state` keeps (read only, without its lock): catch-ups already
+    /// sent are left out, and moved dates and "all clear" are planned as `run` would.
+    #[arg(long, value_name = "PATH")]
+    pub state: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -32,17 +36,30 @@ pub enum PlanOutput {
 pub(super) fn cmd_plan(args: PlanArgs) -> anyhow::Result<u8> {
     let (config, clusters) = load(&args.source)?;
     let now = parse_now(args.now.as_deref(), &config)?;
-    let mut planned = plan(&clusters, &config, now);
+    let ledger = match &args.state {
+        Some(path) => Some(crate::deliver::ledger::FileLedger::read_only(path)?),
+        None => None,
+    };
+    let history = ledger
+        .as_ref()
+        .map(crate::deliver::tick::history)
+        .unwrap_or_default();
+    let mut planned = plan_with(&clusters, &config, now, &history);
+    // What the ledger holds went out already: not a catch-up any more.
+    let sent = |id: &str| {
+        use crate::deliver::ledger::Ledger as _;
+        ledger.as_ref().is_some_and(|l| l.get(id).is_some())
+    };
+    planned.catch_up = next_tick(&config, now)
+        .map(|t| planned.catch_ups(t))
+        .unwrap_or_default()
+        .iter()
+        .map(|n| n.id.to_string())
+        .filter(|id| !sent(id))
+        .collect();
     let problems = all_problems(&clusters, &planned);
     match args.output {
         PlanOutput::Json => {
-            // What the next tick sends that was due before `now` (catch-ups), by id.
-            planned.catch_up = next_tick(&config, now)
-                .map(|t| planned.catch_ups(t))
-                .unwrap_or_default()
-                .iter()
-                .map(|n| n.id.to_string())
-                .collect();
             planned.notices.retain(|n| n.send_at >= now);
             planned.problems = problems.clone();
             // Streamed: a large cluster's plan is not built as one string first.
@@ -83,7 +100,11 @@ pub fn plan_table(planned: &Plan, config: &Config, problems: &[Problem]) -> Stri
     // First what the next tick sends that was due earlier (catch-ups: a preview before the
     // first tick, or after downtime, shows them), then the calendar ahead.
     let next = next_tick(config, planned.now);
-    let catch_ups = next.map(|t| planned.catch_ups(t)).unwrap_or_default();
+    let catch_ups: Vec<&crate::plan::Notice> = planned
+        .notices
+        .iter()
+        .filter(|n| planned.catch_up.contains(&n.id.to_string()))
+        .collect();
     let rows: Vec<[String; 7]> = catch_ups
         .iter()
         .map(|n| (*n, true))

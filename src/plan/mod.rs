@@ -176,8 +176,8 @@ pub struct Plan {
     pub problems: Vec<Problem>,
     /// Namespaces nobody owns; their notices go to the platform channel.
     pub unowned: Vec<UnownedNamespace>,
-    /// Ids of notices due before `now` that the next tick sends (see [`Plan::catch_ups`]);
-    /// filled in by `forewarn plan`, empty otherwise.
+    /// Ids of notices due before `now` that the next tick sends (see [`Plan::catch_ups`]),
+    /// in send order; filled in by `forewarn plan`, empty otherwise.
     pub catch_up: Vec<String>,
 }
 
