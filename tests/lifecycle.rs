@@ -215,6 +215,70 @@ fn five_weeks_of_a_rollout_told_truthfully() {
         }
     }
 
+    // The whole transcript: who heard what, each day (Fri 11 Dec, Slack down, is missing; the
+    // notices due then are caught up, or superseded by the flip, on Mon 14 Dec).
+    let transcript: Vec<(String, String, String)> = world
+        .days
+        .iter()
+        .flat_map(|(d, said)| {
+            said.iter()
+                .map(move |s| (d.to_string(), s.to.clone(), s.id.clone()))
+        })
+        .collect();
+    let expected = [
+        ("2026-11-30", "#data", "announce/pinned-images/data/T-14"),
+        ("2026-11-30", "#web", "announce/pinned-images/web/T-14"),
+        ("2026-11-30", "#data", "digest/data/2026-11-30"),
+        ("2026-11-30", "#platform", "digest/platform/2026-11-30"),
+        ("2026-11-30", "#web", "digest/web/2026-11-30"),
+        ("2026-12-02", "#data", "announce/run-as-nonroot/data/T-14"),
+        ("2026-12-02", "#web", "announce/run-as-nonroot/web/T-14"),
+        ("2026-12-07", "#data", "announce/pinned-images/data/T-7"),
+        ("2026-12-07", "#web", "announce/pinned-images/web/T-7"),
+        ("2026-12-07", "#data", "digest/data/2026-12-07"),
+        ("2026-12-07", "#platform", "digest/platform/2026-12-07"),
+        ("2026-12-07", "#web", "digest/web/2026-12-07"),
+        ("2026-12-08", "#web", "all-clear/run-as-nonroot/web"),
+        ("2026-12-09", "#data", "announce/run-as-nonroot/data/T-7"),
+        ("2026-12-09", "#web", "all-clear/pinned-images/web"),
+        ("2026-12-14", "#data", "announce/run-as-nonroot/data/T-3"),
+        ("2026-12-14", "#platform", "readiness/run-as-nonroot/T-3"),
+        ("2026-12-14", "#data", "digest/data/2026-12-14"),
+        ("2026-12-14", "#platform", "digest/platform/2026-12-14"),
+        ("2026-12-14", "#data", "enforced/pinned-images/data"),
+        ("2026-12-15", "#data", "announce/run-as-nonroot/data/T-1"),
+        ("2026-12-16", "#data", "announce/run-as-nonroot/data/T-0"),
+        ("2026-12-17", "#web", "reminder/shop/api-root/web/T-14"),
+        (
+            "2026-12-17",
+            "#platform",
+            "overdue/run-as-nonroot/2026-12-16",
+        ),
+        ("2026-12-21", "#data", "digest/data/2026-12-21"),
+        ("2026-12-21", "#platform", "digest/platform/2026-12-21"),
+        (
+            "2026-12-22",
+            "#data",
+            "postponed/run-as-nonroot/data/2027-01-11",
+        ),
+        ("2026-12-24", "#web", "reminder/shop/api-root/web/T-7"),
+        (
+            "2026-12-28",
+            "#data",
+            "announce/run-as-nonroot/data/2027-01-11/T-14",
+        ),
+        ("2026-12-28", "#data", "digest/data/2026-12-28"),
+        ("2026-12-28", "#platform", "digest/platform/2026-12-28"),
+        ("2026-12-30", "#web", "reminder/shop/api-root/web/T-1"),
+    ];
+    assert_eq!(
+        transcript,
+        expected
+            .iter()
+            .map(|(d, to, id)| (d.to_string(), to.to_string(), id.to_string()))
+            .collect::<Vec<_>>()
+    );
+
     // Mon 30 Nov, T-14 of pinned-images: web for cart, data for etl — not for the sandbox
     // notebook, which its override keeps in Audit after the flip.
     assert_eq!(
