@@ -4,11 +4,11 @@
 
 mod common;
 
-use common::{at, config_from, fixture, inventory_from, root};
+use common::{at, config_from, fixture, inventory_from};
 use forewarn::inventory::{Labels, Mode};
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 const NOW: &str = "2026-12-01T08:00:00+01:00";
 
@@ -32,31 +32,11 @@ fn snapshot(files: &[(&str, &str)]) -> tempfile::TempDir {
 }
 
 fn forewarn(dir: &Path, args: &[&str]) -> Output {
-    let snap = dir.join("snap");
-    let cfg = dir.join("forewarn.yaml");
-    let mut all: Vec<&str> = args.to_vec();
-    all.extend([
-        "--snapshot",
-        snap.to_str().expect("utf8"),
-        "--config",
-        cfg.to_str().expect("utf8"),
-        "--now",
-        NOW,
-    ]);
-    Command::new(env!("CARGO_BIN_EXE_forewarn"))
-        .args(&all)
-        .current_dir(root())
-        .env_remove("FOREWARN_LOG")
-        .output()
-        .expect("run forewarn")
+    common::forewarn_on(&dir.join("snap"), &dir.join("forewarn.yaml"), NOW, args)
 }
 
 fn out(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+    common::printed(o)
 }
 
 fn plan_json(dir: &Path) -> Value {

@@ -61,29 +61,11 @@ fn write(dir: &Path, name: &str, text: &str) {
 fn forewarn(snap: &Path, args: &[&str]) -> Output {
     let cfg = snap.parent().expect("parent").join("forewarn.yaml");
     std::fs::write(&cfg, CONFIG).expect("config");
-    let mut all: Vec<&str> = args.to_vec();
-    all.extend([
-        "--snapshot",
-        snap.to_str().expect("utf8"),
-        "--config",
-        cfg.to_str().expect("utf8"),
-        "--now",
-        NOW,
-    ]);
-    Command::new(env!("CARGO_BIN_EXE_forewarn"))
-        .args(&all)
-        .current_dir(root())
-        .env_remove("FOREWARN_LOG")
-        .output()
-        .expect("run forewarn")
+    common::forewarn_on(snap, &cfg, NOW, args)
 }
 
 fn out(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+    common::printed(o)
 }
 
 /// The announce notices of `plan`: (id, failing count of the first namespace).

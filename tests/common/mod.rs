@@ -121,3 +121,28 @@ pub fn at(s: &str) -> chrono::DateTime<chrono::FixedOffset> {
 pub fn init_tls() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
+
+/// Runs the `forewarn` binary from the project root on snapshot `snap` with config `cfg` at
+/// `now`, after `args` (the command and its own flags).
+pub fn forewarn_on(snap: &Path, cfg: &Path, now: &str, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_forewarn"))
+        .args(args)
+        .arg("--snapshot")
+        .arg(snap)
+        .arg("--config")
+        .arg(cfg)
+        .args(["--now", now])
+        .current_dir(root())
+        .env_remove("FOREWARN_LOG")
+        .output()
+        .expect("run forewarn")
+}
+
+/// What a run printed, stdout then stderr.
+pub fn printed(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
