@@ -10,7 +10,8 @@ use std::fmt::Write as _;
 
 #[derive(Debug, Args)]
 pub struct GateArgs {
-    /// Policies to check (as reports name them: `name`, or `namespace/name`).
+    /// Policies to check (as reports name them: `name`, or `namespace/name`; `Kind:name` when
+    /// two policies share the name).
     #[arg(required = true, value_name = "POLICY")]
     pub policies: Vec<String>,
     #[command(flatten)]
