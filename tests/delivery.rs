@@ -64,21 +64,30 @@ async fn fake_slack(refuse: Option<(&'static str, &'static str)>) -> MockServer 
 }
 
 fn slack(server: &MockServer) -> Slack {
+    slack_at(&server.uri())
+}
+
+fn slack_at(uri: &str) -> Slack {
     let settings = SlackSettings {
         backoff_base: Duration::from_millis(1),
         request_timeout: None,
         ..SlackSettings::default()
     }
-    .with_api_url(format!("{}/api", server.uri()));
+    .with_api_url(format!("{uri}/api"));
     Slack::new(SlackToken::new("xoxb-test"), settings).expect("client")
 }
 
 async fn run_tick(server: &MockServer, state: &Path, now: &str) -> TickOutcome {
+    run_tick_on(&server.uri(), state, now).await
+}
+
+/// A tick against the Slack Web API at `uri` (which may be down).
+async fn run_tick_on(uri: &str, state: &Path, now: &str) -> TickOutcome {
     let config = example_config();
     let renderer = Renderer::for_config(&config).expect("templates");
     let source = SnapshotSource::new(root().join("examples/cluster"));
     let ledger = Arc::new(Mutex::new(FileLedger::open(state).expect("ledger")));
-    let (slack, stop) = (Arc::new(slack(server)), Arc::new(AtomicBool::new(false)));
+    let (slack, stop) = (Arc::new(slack_at(uri)), Arc::new(AtomicBool::new(false)));
     Tick {
         source: &source,
         config: &config,
@@ -320,11 +329,10 @@ async fn a_rejected_token_marks_nothing_sent() {
     assert!(outcome.sent.is_empty());
     let ledger = FileLedger::read_only(&state).expect("reopen");
     assert!(
-        ledger.entries().iter().all(|e| e.state != State::Sent),
-        "{:?}",
+        ledger.entries().iter().all(|e| e.state == State::Deferred),
+        "nothing sent, all deferred to when the token works: {:?}",
         ledger.entries()
     );
-    assert!(ledger.entries().is_empty());
     // Stopped at once: no retry storm (one post per channel at most).
     assert!(posts(&server).await.len() <= 5);
 }
@@ -743,4 +751,66 @@ async fn a_pending_notice_in_an_unresolvable_channel_stays_pending_and_is_report
     assert_eq!(report_texts(&server).await.len(), 1);
     let ledger = FileLedger::read_only(&state).expect("reopen");
     assert_eq!(ledger.get(id).map(|e| e.state), Some(State::Pending));
+}
+
+/// Slack is down for the whole Monday tick: every notice due is recorded as deferred. At the
+/// next tick (Wednesday) a deferred notice that is still the latest of its thread goes out
+/// late; one a later milestone replaced (T-3 → T-1 of require-app-label) is never sent; both
+/// are recorded and told to the platform channel once.
+#[tokio::test(start_paused = true)]
+async fn a_notice_missed_on_its_day_is_sent_late_or_superseded_and_the_platform_hears_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("ledger.json");
+    // Nothing listens: every request is refused, so nothing can have been posted.
+    let down = {
+        let free = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        format!("http://{}", free.local_addr().expect("address"))
+    };
+    let monday = run_tick_on(&down, &state, MONDAY).await;
+    assert!(monday.sent.is_empty(), "{monday:?}");
+    let t3 = "announce/storefront-web/require-app-label/storefront/T-3";
+    let t7 = "announce/require-run-as-nonroot/payments/T-7";
+    {
+        let l = FileLedger::read_only(&state).expect("ledger");
+        for id in [t3, t7] {
+            assert_eq!(l.get(id).map(|e| e.state), Some(State::Deferred), "{id}");
+        }
+    }
+
+    let server = fake_slack(None).await;
+    let wednesday = run_tick(&server, &state, "2026-12-09T09:00:00+01:00").await;
+    let sent: Vec<(String, String)> = posts(&server).await;
+    let ids: Vec<&str> = sent.iter().map(|(_, id)| id.as_str()).collect();
+    assert!(ids.contains(&t7), "still due, sent late: {ids:?}");
+    assert!(!ids.contains(&t3), "replaced by T-1, never sent: {ids:?}");
+    assert!(ids.contains(&"announce/storefront-web/require-app-label/storefront/T-1"));
+    assert!(wednesday.late.iter().any(|id| id == t7), "{wednesday:?}");
+    assert!(
+        wednesday.superseded.iter().any(|(id, why)| id == t3
+            && why == "superseded by announce/storefront-web/require-app-label/storefront/T-1"),
+        "{wednesday:?}"
+    );
+    let l = FileLedger::read_only(&state).expect("ledger");
+    assert_eq!(l.get(t3).map(|e| e.state), Some(State::Superseded));
+    assert_eq!(l.get(t7).map(|e| e.state), Some(State::Sent));
+
+    let reports = report_texts(&server).await;
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    let report = &reports[0];
+    assert!(report.contains("missed their day"), "{report}");
+    assert!(
+        report.contains(&format!("`{t7}` — late: due Mon 7 Dec 09:00")),
+        "{report}"
+    );
+    assert!(
+        report.contains(&format!(
+            "`{t3}` — superseded: not delivered on Mon 7 Dec 09:00; never sent: superseded by"
+        )),
+        "{report}"
+    );
+
+    // Told once: the next tick neither resends nor reports them again.
+    let again = run_tick(&server, &state, "2026-12-09T09:00:00+01:00").await;
+    assert!(again.sent.is_empty() && again.late.is_empty() && again.superseded.is_empty());
+    assert_eq!(report_texts(&server).await.len(), 1);
 }

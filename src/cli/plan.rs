@@ -48,7 +48,9 @@ pub(super) fn cmd_plan(args: PlanArgs) -> anyhow::Result<u8> {
     // What the ledger holds went out already: not a catch-up any more.
     let sent = |id: &str| {
         use crate::deliver::ledger::Ledger as _;
-        ledger.as_ref().is_some_and(|l| l.get(id).is_some())
+        ledger
+            .as_ref()
+            .is_some_and(|l| l.get(id).is_some_and(|e| e.state.settled()))
     };
     planned.catch_up = next_tick(&config, now)
         .map(|t| planned.catch_ups(t))

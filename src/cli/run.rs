@@ -285,11 +285,17 @@ pub fn once_summary(
     for (id, why) in &outcome.pending {
         let _ = writeln!(out, "  pending: {id}: {why}");
     }
+    for id in &outcome.late {
+        let _ = writeln!(out, "  late: {id}: due at an earlier tick, sent now");
+    }
+    for (id, why) in &outcome.superseded {
+        let _ = writeln!(out, "  superseded: {id}: {why}");
+    }
     if outcome.reported > 0 {
         let _ = writeln!(
             out,
-            "  {} failure(s) reported to the platform channel",
-            outcome.reported
+            "  {} reported to the platform channel (failures, late and superseded notices)",
+            crate::model::words::plural(outcome.reported as u64, "notice")
         );
     }
     out

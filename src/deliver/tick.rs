@@ -23,7 +23,7 @@ use crate::deliver::ledger::{Entry, Ledger, LedgerError, Reported, State};
 use crate::deliver::metrics::DeliveryMetrics;
 use crate::deliver::{Deliver, DeliveryError, with_deadline};
 use crate::inventory::snapshot::InventorySource;
-use crate::model::ids::{ClusterName, Destination};
+use crate::model::ids::Destination;
 use crate::plan::views::{FailureItem, FailureView};
 use crate::plan::{History, Notice, Plan, Told, plan_with};
 use crate::render::{Message, Renderer};
@@ -52,6 +52,10 @@ pub struct TickOutcome {
     pub reconciled: usize,
     /// Set when the tick stopped early: a token error, or shutdown.
     pub stopped: Option<String>,
+    /// Sent at this tick although due at an earlier one (deferred then).
+    pub late: Vec<String>,
+    /// Deferred at an earlier tick and now never to be sent, with why.
+    pub superseded: Vec<(String, String)>,
 }
 
 impl TickOutcome {
@@ -72,35 +76,48 @@ pub enum TickError {
     Task(String),
 }
 
-/// The notices to send at `now`: for each policy and audience, only the latest milestone whose
-/// send time has come (after downtime, one catch-up message, never a burst), and only when
-/// the ledger does not hold it yet.
+/// The notices to send at `now`: [`Plan::due_at`] (for each policy and audience only the
+/// latest milestone whose send time has come: after downtime one catch-up, never a burst)
+/// less what the ledger has settled. A deferred notice (due at an earlier tick that could not
+/// deliver it) is still to be sent.
 pub fn due<'a>(planned: &'a Plan, ledger: &impl Ledger) -> Vec<&'a Notice> {
-    type Key<'a> = (
-        crate::plan::NoticeKind,
-        Option<&'a ClusterName>,
-        &'a str,
-        &'a str,
-    );
-    let mut latest: BTreeMap<Key, &Notice> = BTreeMap::new();
-    for n in planned.notices.iter().filter(|n| n.send_at <= planned.now) {
-        let key = (
-            n.kind,
-            n.cluster.as_ref(),
-            n.policy.as_str(),
-            n.audience.as_str(),
-        );
-        let slot = latest.entry(key).or_insert(n);
-        if n.send_at > slot.send_at {
-            *slot = n;
-        }
-    }
-    let mut out: Vec<&Notice> = latest
-        .into_values()
-        .filter(|n| ledger.get(&n.id.to_string()).is_none())
+    planned
+        .due_at(planned.now)
+        .into_iter()
+        .filter(|n| {
+            ledger
+                .get(&n.id.to_string())
+                .is_none_or(|e| !e.state.settled())
+        })
+        .collect()
+}
+
+/// The deferred notices that will not be sent any more, each with why: a later notice of the
+/// same thread is due instead ([`Plan::superseded_at`]), or the plan no longer has it due at
+/// all (the date moved, the policy was flipped or removed, the team fixed everything).
+fn superseded(planned: &Plan, ledger: &impl Ledger) -> Vec<(Entry, String)> {
+    let due: BTreeSet<String> = planned
+        .due_at(planned.now)
+        .iter()
+        .map(|n| n.id.to_string())
         .collect();
-    out.sort_by(|a, b| (a.send_at, &a.id).cmp(&(b.send_at, &b.id)));
-    out
+    let by: BTreeMap<String, String> = planned
+        .superseded_at(planned.now)
+        .into_iter()
+        .map(|(n, by)| (n.id.to_string(), by.id.to_string()))
+        .collect();
+    ledger
+        .entries()
+        .into_iter()
+        .filter(|e| e.state == State::Deferred && !due.contains(&e.id))
+        .map(|e| {
+            let why = match by.get(&e.id) {
+                Some(later) => format!("superseded by {later}"),
+                None => "no longer due (its day has passed, or the rollout changed)".to_string(),
+            };
+            (e, why)
+        })
+        .collect()
 }
 
 /// The heads-ups the ledger holds as sent (or possibly sent: pending), for the planner.
@@ -110,7 +127,7 @@ pub fn history(ledger: &impl Ledger) -> History {
         told: ledger
             .entries()
             .into_iter()
-            .filter(|e| e.state != State::Failed && e.id.starts_with(&prefix))
+            .filter(|e| e.state.told() && e.id.starts_with(&prefix))
             .map(|e| Told {
                 destination: e.destination.parse().unwrap_or_else(|never| match never {}),
                 id: e.id,
@@ -239,6 +256,50 @@ where
             due(&planned, &*l).into_iter().cloned().collect()
         };
         outcome.due = due.len();
+        // Deferred at an earlier tick: sent now (late), or never (superseded), and either way
+        // recorded and told to the platform.
+        let (deferred, replaced): (BTreeSet<String>, Vec<(Entry, String)>) = {
+            let l = ledger.lock().await;
+            let deferred = l
+                .entries()
+                .into_iter()
+                .filter(|e| e.state == State::Deferred)
+                .map(|e| e.id)
+                .collect();
+            (deferred, superseded(&planned, &*l))
+        };
+        if deliver.records() {
+            for (entry, why) in replaced {
+                info!(notice = %entry.id, why = %why, "deferred notice will not be sent");
+                failures.push(Failure {
+                    id: entry.id.clone(),
+                    reason: "superseded".into(),
+                    detail: format!(
+                        "not delivered on {}; never sent: {why}",
+                        entry
+                            .at
+                            .with_timezone(&config.time_zone)
+                            .format("%a %-d %b %H:%M")
+                    ),
+                });
+                outcome.superseded.push((entry.id.clone(), why.clone()));
+                ledger
+                    .lock()
+                    .await
+                    .put(Entry {
+                        state: State::Superseded,
+                        error: Some(why),
+                        ..entry
+                    })
+                    .await?;
+            }
+        }
+        let planned_at: BTreeMap<String, DateTime<FixedOffset>> =
+            due.iter().map(|n| (n.id.to_string(), n.send_at)).collect();
+        let keep_until: BTreeMap<String, (String, DateTime<FixedOffset>)> = due
+            .iter()
+            .map(|n| (n.id.to_string(), (n.destination.to_string(), n.keep_until)))
+            .collect();
         let mut by_channel: BTreeMap<String, Vec<(Notice, Message)>> = BTreeMap::new();
         for n in due {
             match self.renderer.render(&n, config) {
@@ -286,6 +347,22 @@ where
                 outcome.stopped = r.outcome.stopped;
             }
         }
+        if deliver.records() {
+            self.defer(&outcome, &keep_until, now).await?;
+            for id in outcome.sent.iter().filter(|id| deferred.contains(*id)) {
+                let due_at = planned_at.get(id).map_or_else(String::new, |at| {
+                    at.with_timezone(&config.time_zone)
+                        .format("%a %-d %b %H:%M")
+                        .to_string()
+                });
+                failures.push(Failure {
+                    id: id.clone(),
+                    reason: "late".into(),
+                    detail: format!("due {due_at}, delivered at this tick"),
+                });
+                outcome.late.push(id.clone());
+            }
+        }
         outcome.pending.extend(unresolved);
         // Tasks finish in any order: report in a stable one.
         outcome.sent.sort();
@@ -303,6 +380,42 @@ where
             "tick done"
         );
         Ok(outcome)
+    }
+
+    /// Records as deferred every notice due at this tick that was definitely not posted (no
+    /// ledger entry left by the send: Slack unavailable, deadline, shutdown, token), so the next
+    /// tick knows it is late — or that a later notice supersedes it. A deferred notice keeps
+    /// the time of its first deferral.
+    async fn defer(
+        &self,
+        outcome: &TickOutcome,
+        due: &BTreeMap<String, (String, DateTime<FixedOffset>)>,
+        now: DateTime<FixedOffset>,
+    ) -> Result<(), LedgerError> {
+        let mut l = self.ledger.lock().await;
+        for (id, why) in &outcome.pending {
+            let Some((destination, keep_until)) = due.get(id) else {
+                continue;
+            };
+            let at = match l.get(id) {
+                None => now,
+                Some(e) if e.state == State::Deferred => e.at,
+                // Pending (outcome unknown) or settled: not ours to touch.
+                Some(_) => continue,
+            };
+            l.put(Entry {
+                id: id.clone(),
+                state: State::Deferred,
+                destination: destination.clone(),
+                channel: None,
+                ts: None,
+                error: Some(why.clone()),
+                at,
+                enforce_at: *keep_until,
+            })
+            .await?;
+        }
+        Ok(())
     }
 
     /// Tells the platform channel, in one message, about every failure (notice, reason) not
@@ -326,9 +439,14 @@ where
             return Ok(0);
         }
         let reasons: BTreeSet<&str> = new.iter().map(|f| f.reason.as_str()).collect();
+        let of = |reason: &str| new.iter().filter(|f| f.reason == reason).count();
+        let (late, superseded) = (of("late"), of("superseded"));
         let view = FailureView {
             cause: reasons.into_iter().collect::<Vec<_>>().join(", "),
             count: new.len(),
+            failed: new.len() - late - superseded,
+            late,
+            superseded,
             items: new
                 .iter()
                 .map(|f| FailureItem {
@@ -539,7 +657,8 @@ struct Reconciled {
 }
 
 /// Resolves `pending` entries left by a crash or an unanswered send: found in the channel's
-/// history since the attempt → `sent`; proven absent → cleared so the notice can be sent again;
+/// history since the attempt → `sent`; proven absent → deferred, so the notice is sent again
+/// (late) or recorded as superseded;
 /// unknown (no history scope, channel not resolvable, Slack down) → left pending, never resent
 /// blindly.
 async fn reconcile<D: Deliver, L: Ledger>(
@@ -589,7 +708,20 @@ async fn reconcile<D: Deliver, L: Ledger>(
             }
             Ok(None) => {
                 info!(notice = %entry.id, "pending notice proven absent from Slack; it will be sent again");
-                ledger.lock().await.remove(&entry.id).await?;
+                // Not posted on its attempt: deferred, so it goes out late (if still due) or
+                // is recorded as superseded — never dropped silently.
+                ledger
+                    .lock()
+                    .await
+                    .put(Entry {
+                        state: State::Deferred,
+                        error: Some(
+                            "its send was not answered and the channel's history proves it absent"
+                                .into(),
+                        ),
+                        ..entry
+                    })
+                    .await?;
                 out.resolved += 1;
             }
             Err(e @ (DeliveryError::Auth { .. } | DeliveryError::Rejected { .. })) => {

@@ -358,4 +358,10 @@ pub struct FailureView {
     pub cause: String,
     pub count: usize,
     pub items: Vec<FailureItem>,
+    /// Of `count`: not delivered or not confirmed (refused, unrenderable, unconfirmed).
+    pub failed: usize,
+    /// Of `count`: delivered at this tick although due at an earlier one.
+    pub late: usize,
+    /// Of `count`: due at an earlier tick, never delivered, and now replaced or dropped.
+    pub superseded: usize,
 }

@@ -40,6 +40,27 @@ pub enum State {
     Sent,
     /// Slack refused it (`channel_not_found`, …); not retried for this milestone.
     Failed,
+    /// Due at a tick that could not deliver it (Slack unavailable, the tick's deadline, a
+    /// shutdown, a rejected token); definitely not posted. The next tick sends it (late, and
+    /// the platform is told) while it is still due, or marks it `superseded`.
+    Deferred,
+    /// Never posted: a later notice of the same policy and audience went out instead, or the
+    /// plan no longer has it (the rollout changed). `error` says which.
+    Superseded,
+}
+
+impl State {
+    /// Whether a notice in this state must not be sent (again): it went out, may have, was
+    /// refused for good or was replaced. Only a deferred notice is still to be sent.
+    pub fn settled(self) -> bool {
+        self != State::Deferred
+    }
+
+    /// Whether the notice reached (or may have reached) its audience: what the planner counts
+    /// as "told".
+    pub fn told(self) -> bool {
+        matches!(self, State::Pending | State::Sent)
+    }
 }
 
 /// One notice's delivery record.
