@@ -415,6 +415,7 @@ async fn plan_with_a_ledger_leaves_out_what_was_sent() {
                 at,
                 enforce_at: chrono::DateTime::parse_from_rfc3339("2026-12-14T00:00:00+01:00")
                     .expect("enforce"),
+                due: None,
             })
             .await
             .expect("put");

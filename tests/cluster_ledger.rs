@@ -327,6 +327,7 @@ fn entry(id: &str, state: State, at: &str, enforce: &str) -> Entry {
         error: (state == State::Failed).then(|| "channel_not_found".into()),
         at: t(at),
         enforce_at: t(enforce),
+        due: None,
     }
 }
 

@@ -392,6 +392,7 @@ async fn pending_entries_are_reconciled_with_the_channel_history() {
                     error: None,
                     at: at(MONDAY),
                     enforce_at: at("2026-12-14T00:00:00+01:00"),
+                    due: None,
                 })
                 .await
                 .expect("put");
@@ -730,6 +731,7 @@ async fn a_pending_notice_in_an_unresolvable_channel_stays_pending_and_is_report
                 error: None,
                 at: at(MONDAY),
                 enforce_at: at("2026-12-14T00:00:00+01:00"),
+                due: None,
             })
             .await
             .expect("put");
@@ -804,7 +806,7 @@ async fn a_notice_missed_on_its_day_is_sent_late_or_superseded_and_the_platform_
     );
     assert!(
         report.contains(&format!(
-            "`{t3}` — superseded: not delivered on Mon 7 Dec 09:00; never sent: superseded by"
+            "`{t3}` — superseded: due Mon 7 Dec 09:00, not delivered then; never sent: superseded by"
         )),
         "{report}"
     );

@@ -294,6 +294,7 @@ async fn a_flipped_policy_tells_the_teams_once() {
             error: None,
             at: now,
             enforce_at: now,
+            due: None,
         })
         .await
         .expect("put");

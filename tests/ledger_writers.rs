@@ -25,6 +25,7 @@ fn entry(id: &str, destination: &str) -> Entry {
         error: None,
         at: t,
         enforce_at: DateTime::parse_from_rfc3339("2026-12-20T00:00:00Z").expect("time"),
+        due: None,
     }
 }
 

@@ -6,30 +6,32 @@
 //! forgotten, then postponed to Mon 11 Jan. Team web fixes its image and gets an exception for
 //! the rest; team data does nothing. Slack is down on Fri 11 Dec.
 //!
-//! Each tick plans with what was already told (the announce entries of a ledger kept here),
-//! takes what is due and not yet sent (`Plan::due_at`), renders it and records it — the
-//! scheduler's steps without a network; on the outage day nothing is recorded, so the next
-//! tick catches up.
+//! Each day's 09:00 tick is the real scheduler (`deliver::tick::Tick`, as `run` drives it: a
+//! snapshot source rewritten each day, a file ledger, the flip memory between ticks) posting
+//! to the fake Slack Web API (`tests/common/fake_slack.rs`). On the outage day Slack answers
+//! every request with a 500: the posts stay pending, the next tick finds them absent from the
+//! channels' history and sends them late or records them superseded, and tells the platform.
 
 mod common;
 
 use chrono::{Datelike, Duration, NaiveDate, Weekday};
-use common::{at, config_from, inventory_from};
-use forewarn::inventory::Inventory;
-use forewarn::model::ids::Destination;
-use forewarn::plan::{History, Told, plan_with};
+use common::fake_slack::{FakeSlack, Fault};
+use common::{at, config_from};
+use forewarn::deliver::ledger::FileLedger;
+use forewarn::deliver::slack::{Slack, SlackSettings, SlackToken};
+use forewarn::deliver::tick::{Tick, TickOutcome};
+use forewarn::inventory::snapshot::SnapshotSource;
+use forewarn::plan::readiness::AuditModes;
 use forewarn::render::Renderer;
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use tokio::sync::Mutex;
 
 const CONFIG: &str = "time-zone: UTC\nplatform: {channel: \"#platform\"}\nteams:\n  web: {name: Web, channel: \"#web\"}\n  data: {name: Data, channel: \"#data\"}\n";
 
 fn day(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("day")
-}
-
-/// The cluster as it is at 09:00 on `d`.
-fn cluster(d: NaiveDate) -> Inventory {
-    inventory_from(&[("cluster.yaml", &cluster_yaml(d))])
 }
 
 /// The same, as the YAML documents of a snapshot.
@@ -109,57 +111,81 @@ struct Said {
     words: String,
 }
 
-/// What went out, day by day, and the ledger of what was sent.
-#[derive(Default)]
+/// The scheduler as `run` drives it — snapshot source, file ledger, the Slack edge — against
+/// the fake Slack Web API, and what went out, day by day.
 struct World {
-    sent: BTreeMap<String, (Destination, chrono::DateTime<chrono::FixedOffset>)>,
+    slack: FakeSlack,
+    deliver: Arc<Slack>,
+    dir: tempfile::TempDir,
+    ledger: Arc<Mutex<FileLedger>>,
+    /// Where each policy audited at the previous tick, as the daemon remembers it.
+    modes: Mutex<Option<AuditModes>>,
     days: BTreeMap<NaiveDate, Vec<Said>>,
+    outcomes: BTreeMap<NaiveDate, TickOutcome>,
 }
 
 impl World {
-    fn history(&self) -> History {
-        History {
-            told: self
-                .sent
-                .iter()
-                .filter(|(id, _)| id.starts_with("announce/"))
-                .map(|(id, (destination, enforce_at))| Told {
-                    id: id.clone(),
-                    destination: destination.clone(),
-                    enforce_at: *enforce_at,
-                })
-                .collect(),
+    fn new() -> Self {
+        common::init_tls();
+        let slack = FakeSlack::start(1);
+        slack.add_channels(&["data", "web", "platform"]);
+        let settings = SlackSettings {
+            backoff_base: std::time::Duration::from_millis(1),
+            request_timeout: Some(std::time::Duration::from_secs(5)),
+            ..SlackSettings::default()
+        }
+        .with_api_url(slack.api_url());
+        let deliver = Arc::new(Slack::new(SlackToken::new("xoxb-test"), settings).expect("client"));
+        let dir = tempfile::tempdir().expect("dir");
+        std::fs::create_dir(dir.path().join("cluster")).expect("mkdir");
+        let ledger = Arc::new(Mutex::new(
+            FileLedger::open(&dir.path().join("ledger.json")).expect("ledger"),
+        ));
+        Self {
+            slack,
+            deliver,
+            dir,
+            ledger,
+            modes: Mutex::new(None),
+            days: BTreeMap::new(),
+            outcomes: BTreeMap::new(),
         }
     }
 
-    /// The 09:00 tick of `d`; with `outage`, nothing is delivered (nor recorded).
-    fn tick(&mut self, d: NaiveDate, outage: bool) {
+    /// The 09:00 tick of `d`; on an `outage` day Slack answers every request with a 500 (the
+    /// posts are left pending, reconciled with the channel's history at the next tick).
+    async fn tick(&mut self, d: NaiveDate, outage: bool) {
+        let snapshot = self.dir.path().join("cluster");
+        std::fs::write(snapshot.join("cluster.yaml"), cluster_yaml(d)).expect("write");
         let config = config_from(CONFIG);
         let renderer = Renderer::builtin().expect("templates");
+        let source = SnapshotSource::new(snapshot);
+        let stop = Arc::new(AtomicBool::new(false));
+        self.slack.set_fault_kinds(&[Fault::ServerError], &[]);
+        self.slack.set_fault_percent(if outage { 100 } else { 0 });
+        let before = self.slack.posted().len();
+        let tick = Tick {
+            source: &source,
+            config: &config,
+            renderer: &renderer,
+            deliver: &self.deliver,
+            ledger: &self.ledger,
+            stop: &stop,
+            metrics: None,
+        };
         let now = at(&format!("{d}T09:00:00Z"));
-        let planned = plan_with(&[cluster(d)], &config, now, &self.history());
-        let due: Vec<_> = planned
-            .due_at(now)
-            .into_iter()
-            .filter(|n| !self.sent.contains_key(&n.id.to_string()))
-            .collect();
-        if outage {
-            return;
-        }
-        for n in due {
-            let m = renderer.render(n, &config).expect("render");
-            let words = format!(
-                "{}\n{}",
-                m.text,
-                serde_json::to_string(&m.blocks).expect("json")
-            );
-            self.sent
-                .insert(n.id.to_string(), (n.destination.clone(), n.keep_until));
+        let outcome = tick.run_with(now, Some(&self.modes)).await.expect("tick");
+        self.outcomes.insert(d, outcome);
+        for p in self.slack.posted().into_iter().skip(before) {
             self.days.entry(d).or_default().push(Said {
-                to: n.destination.to_string(),
-                id: n.id.to_string(),
-                words,
+                to: p.to,
+                id: p.notice_id,
+                words: format!("{}\n{}", p.text, p.blocks),
             });
+        }
+        // Channels are delivered concurrently: a stable order for the transcript.
+        if let Some(said) = self.days.get_mut(&d) {
+            said.sort_by(|a, b| (&a.to, &a.id).cmp(&(&b.to, &b.id)));
         }
     }
 
@@ -197,17 +223,26 @@ fn not_digests(ids: Vec<&str>) -> Vec<&str> {
 
 #[test]
 fn five_weeks_of_a_rollout_told_truthfully() {
-    let mut world = World::default();
+    // The fake Slack runs on its own runtime: started (and dropped) outside this one.
+    let mut world = World::new();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
     let mut d = day("2026-11-30");
     while d <= day("2027-01-01") {
         if !matches!(d.weekday(), Weekday::Sat | Weekday::Sun) {
-            world.tick(d, d == day("2026-12-11"));
+            runtime.block_on(world.tick(d, d == day("2026-12-11")));
         }
         d += Duration::days(1);
     }
 
     // FOREWARN_LIFECYCLE_DUMP=1 prints who heard what, day by day.
     if std::env::var_os("FOREWARN_LIFECYCLE_DUMP").is_some() {
+        for (d, o) in &world.outcomes {
+            eprintln!("{d} {o:?}");
+        }
         for (d, said) in &world.days {
             for s in said {
                 eprintln!("{d} {:<10} {}", s.to, s.id);
@@ -225,35 +260,41 @@ fn five_weeks_of_a_rollout_told_truthfully() {
                 .map(move |s| (d.to_string(), s.to.clone(), s.id.clone()))
         })
         .collect();
+    // Each day in (channel, notice) order: channels are delivered concurrently.
     let expected = [
         ("2026-11-30", "#data", "announce/pinned-images/data/T-14"),
-        ("2026-11-30", "#web", "announce/pinned-images/web/T-14"),
         ("2026-11-30", "#data", "digest/data/2026-11-30"),
         ("2026-11-30", "#platform", "digest/platform/2026-11-30"),
+        ("2026-11-30", "#web", "announce/pinned-images/web/T-14"),
         ("2026-11-30", "#web", "digest/web/2026-11-30"),
         ("2026-12-02", "#data", "announce/run-as-nonroot/data/T-14"),
         ("2026-12-02", "#web", "announce/run-as-nonroot/web/T-14"),
         ("2026-12-07", "#data", "announce/pinned-images/data/T-7"),
-        ("2026-12-07", "#web", "announce/pinned-images/web/T-7"),
         ("2026-12-07", "#data", "digest/data/2026-12-07"),
         ("2026-12-07", "#platform", "digest/platform/2026-12-07"),
+        ("2026-12-07", "#web", "announce/pinned-images/web/T-7"),
         ("2026-12-07", "#web", "digest/web/2026-12-07"),
         ("2026-12-08", "#web", "all-clear/run-as-nonroot/web"),
         ("2026-12-09", "#data", "announce/run-as-nonroot/data/T-7"),
         ("2026-12-09", "#web", "all-clear/pinned-images/web"),
         ("2026-12-14", "#data", "announce/run-as-nonroot/data/T-3"),
-        ("2026-12-14", "#platform", "readiness/run-as-nonroot/T-3"),
         ("2026-12-14", "#data", "digest/data/2026-12-14"),
-        ("2026-12-14", "#platform", "digest/platform/2026-12-14"),
         ("2026-12-14", "#data", "enforced/pinned-images/data"),
+        ("2026-12-14", "#platform", "digest/platform/2026-12-14"),
+        (
+            "2026-12-14",
+            "#platform",
+            "failure/2026-12-14T09:00:00+00:00",
+        ),
+        ("2026-12-14", "#platform", "readiness/run-as-nonroot/T-3"),
         ("2026-12-15", "#data", "announce/run-as-nonroot/data/T-1"),
         ("2026-12-16", "#data", "announce/run-as-nonroot/data/T-0"),
-        ("2026-12-17", "#web", "reminder/shop/api-root/web/T-14"),
         (
             "2026-12-17",
             "#platform",
             "overdue/run-as-nonroot/2026-12-16",
         ),
+        ("2026-12-17", "#web", "reminder/shop/api-root/web/T-14"),
         ("2026-12-21", "#data", "digest/data/2026-12-21"),
         ("2026-12-21", "#platform", "digest/platform/2026-12-21"),
         (
@@ -332,8 +373,45 @@ fn five_weeks_of_a_rollout_told_truthfully() {
         ["announce/run-as-nonroot/data/T-7"]
     );
 
-    // Fri 11 Dec: Slack is down — nothing went out.
+    // Fri 11 Dec: Slack is down — nothing went out; the four notices due are left pending.
     assert!(!world.days.contains_key(&day("2026-12-11")));
+    assert_eq!(world.outcomes[&day("2026-12-11")].pending.len(), 4);
+    // Mon 14 Dec: found absent from the channels' history, they are sent late while still
+    // due (run-as-nonroot's T-3 and readiness), or recorded superseded (pinned-images was
+    // flipped: its T-1 and readiness are no longer due); the platform hears which, once.
+    let monday = &world.outcomes[&day("2026-12-14")];
+    assert_eq!(
+        monday.late,
+        [
+            "announce/run-as-nonroot/data/T-3",
+            "readiness/run-as-nonroot/T-3"
+        ]
+    );
+    let superseded: Vec<&str> = monday
+        .superseded
+        .iter()
+        .map(|(id, _)| id.as_str())
+        .collect();
+    assert_eq!(
+        superseded,
+        [
+            "announce/pinned-images/data/T-1",
+            "readiness/pinned-images/T-3"
+        ]
+    );
+    let missed = world.words("2026-12-14", "failure/2026-12-14T09:00:00+00:00");
+    assert!(
+        missed.contains("forewarn: 4 notices missed their day"),
+        "{missed}"
+    );
+    assert!(
+        missed.contains("`announce/run-as-nonroot/data/T-3` — late: due Fri 11 Dec 09:00, delivered at this tick"),
+        "{missed}"
+    );
+    assert!(
+        missed.contains("`announce/pinned-images/data/T-1` — superseded: due Fri 11 Dec 09:00, not delivered then; never sent: no longer due"),
+        "{missed}"
+    );
 
     // Mon 14 Dec: pinned-images was flipped at 08:30. data hears "enforced now" at the first
     // tick (for lake, not the sandbox), no "scheduled" heads-up; the run-as-nonroot T-3 missed
@@ -475,14 +553,7 @@ fn five_weeks_of_a_rollout_told_truthfully() {
 /// Jan, and data — still failing — hears it moved; web, excepted meanwhile, hears all clear.
 #[tokio::test]
 async fn the_scheduler_tells_a_moved_date_from_its_ledger() {
-    use forewarn::deliver::ledger::FileLedger;
-    use forewarn::deliver::slack::{Slack, SlackSettings, SlackToken};
-    use forewarn::deliver::tick::Tick;
-    use forewarn::inventory::snapshot::SnapshotSource;
     use serde_json::{Value, json};
-    use std::sync::Arc;
-    use std::sync::atomic::AtomicBool;
-    use tokio::sync::Mutex;
     use wiremock::matchers::{method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};
 

@@ -67,6 +67,7 @@ async fn what_the_ledger_holds_is_not_due_again() {
                 error: None,
                 at: now,
                 enforce_at: now,
+                due: None,
             })
             .await
             .expect("put");

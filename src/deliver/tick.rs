@@ -95,7 +95,9 @@ pub fn due<'a>(planned: &'a Plan, ledger: &impl Ledger) -> Vec<&'a Notice> {
 /// The deferred notices that will not be sent any more, each with why: a later notice of the
 /// same thread is due instead ([`Plan::superseded_at`]), or the plan no longer has it due at
 /// all (the date moved, the policy was flipped or removed, the team fixed everything).
-fn superseded(planned: &Plan, ledger: &impl Ledger) -> Vec<(Entry, String)> {
+/// The time shown is when the notice was due (from the plan; the deferral's time when the plan
+/// no longer has it).
+fn superseded(planned: &Plan, ledger: &impl Ledger) -> Vec<(Entry, String, DateTime<FixedOffset>)> {
     let due: BTreeSet<String> = planned
         .due_at(planned.now)
         .iter()
@@ -115,7 +117,12 @@ fn superseded(planned: &Plan, ledger: &impl Ledger) -> Vec<(Entry, String)> {
                 Some(later) => format!("superseded by {later}"),
                 None => "no longer due (its day has passed, or the rollout changed)".to_string(),
             };
-            (e, why)
+            let due_at = planned
+                .notices
+                .iter()
+                .find(|n| n.id.to_string() == e.id)
+                .map_or(e.due.unwrap_or(e.at), |n| n.send_at);
+            (e, why, due_at)
         })
         .collect()
 }
@@ -258,7 +265,8 @@ where
         outcome.due = due.len();
         // Deferred at an earlier tick: sent now (late), or never (superseded), and either way
         // recorded and told to the platform.
-        let (deferred, replaced): (BTreeSet<String>, Vec<(Entry, String)>) = {
+        type Replaced = Vec<(Entry, String, DateTime<FixedOffset>)>;
+        let (deferred, replaced): (BTreeSet<String>, Replaced) = {
             let l = ledger.lock().await;
             let deferred = l
                 .entries()
@@ -269,15 +277,14 @@ where
             (deferred, superseded(&planned, &*l))
         };
         if deliver.records() {
-            for (entry, why) in replaced {
+            for (entry, why, due_at) in replaced {
                 info!(notice = %entry.id, why = %why, "deferred notice will not be sent");
                 failures.push(Failure {
                     id: entry.id.clone(),
                     reason: "superseded".into(),
                     detail: format!(
-                        "not delivered on {}; never sent: {why}",
-                        entry
-                            .at
+                        "due {}, not delivered then; never sent: {why}",
+                        due_at
                             .with_timezone(&config.time_zone)
                             .format("%a %-d %b %H:%M")
                     ),
@@ -296,9 +303,13 @@ where
         }
         let planned_at: BTreeMap<String, DateTime<FixedOffset>> =
             due.iter().map(|n| (n.id.to_string(), n.send_at)).collect();
-        let keep_until: BTreeMap<String, (String, DateTime<FixedOffset>)> = due
+        type Planned = (String, DateTime<FixedOffset>, DateTime<FixedOffset>);
+        let keep_until: BTreeMap<String, Planned> = due
             .iter()
-            .map(|n| (n.id.to_string(), (n.destination.to_string(), n.keep_until)))
+            .map(|n| {
+                let planned = (n.destination.to_string(), n.keep_until, n.send_at);
+                (n.id.to_string(), planned)
+            })
             .collect();
         let mut by_channel: BTreeMap<String, Vec<(Notice, Message)>> = BTreeMap::new();
         for n in due {
@@ -365,6 +376,8 @@ where
         }
         outcome.pending.extend(unresolved);
         // Tasks finish in any order: report in a stable one.
+        outcome.late.sort();
+        outcome.superseded.sort();
         outcome.sent.sort();
         outcome.failed.sort();
         outcome.pending.sort();
@@ -389,12 +402,12 @@ where
     async fn defer(
         &self,
         outcome: &TickOutcome,
-        due: &BTreeMap<String, (String, DateTime<FixedOffset>)>,
+        due: &BTreeMap<String, (String, DateTime<FixedOffset>, DateTime<FixedOffset>)>,
         now: DateTime<FixedOffset>,
     ) -> Result<(), LedgerError> {
         let mut l = self.ledger.lock().await;
         for (id, why) in &outcome.pending {
-            let Some((destination, keep_until)) = due.get(id) else {
+            let Some((destination, keep_until, due_at)) = due.get(id) else {
                 continue;
             };
             let at = match l.get(id) {
@@ -412,6 +425,7 @@ where
                 error: Some(why.clone()),
                 at,
                 enforce_at: *keep_until,
+                due: Some(*due_at),
             })
             .await?;
         }
@@ -563,6 +577,7 @@ async fn send_queue<D: Deliver, L: Ledger>(
             // The attempt, by the wall clock Slack's history uses.
             at: Utc::now().fixed_offset(),
             enforce_at: notice.keep_until,
+            due: Some(notice.send_at),
         };
         if deliver.records() {
             ledger.lock().await.put(pending.clone()).await?;

@@ -60,6 +60,10 @@ pub struct Posted {
     pub notice_id: String,
     pub ts: String,
     pub text: String,
+    /// The channel as the request named it (`#data`, or an ID).
+    pub to: String,
+    /// The message's blocks, as JSON text.
+    pub blocks: String,
 }
 
 /// A small deterministic generator (SplitMix64).
@@ -105,6 +109,8 @@ struct State {
     /// How long a hanging answer hangs before the connection is dropped.
     hang: Duration,
     seq: u64,
+    /// The channels `conversations.list` lists, by name.
+    channels: Vec<String>,
     /// Requests per method, and faults served.
     calls: BTreeMap<String, u64>,
     faults: Vec<(String, Fault)>,
@@ -152,6 +158,15 @@ impl FakeSlack {
             history_scope: true,
             hang: Duration::from_secs(3),
             seq: 0,
+            channels: [
+                "payments-dev",
+                "data-eng",
+                "platform-policy",
+                "search-oncall",
+                "storefront",
+            ]
+            .map(String::from)
+            .to_vec(),
             calls: BTreeMap::new(),
             faults: Vec::new(),
         }));
@@ -193,6 +208,13 @@ impl FakeSlack {
         let mut s = self.lock();
         s.kinds = kinds.to_vec();
         s.methods = methods.iter().map(|m| m.to_string()).collect();
+    }
+
+    /// Channels (names without `#`) that exist besides the example cluster's.
+    pub fn add_channels(&self, names: &[&str]) {
+        self.lock()
+            .channels
+            .extend(names.iter().map(|n| n.to_string()));
     }
 
     pub fn set_history_scope(&self, allowed: bool) {
@@ -432,7 +454,8 @@ fn handle(req: &Request, state: &Arc<Mutex<State>>) -> Value {
     match req.method_path.as_str() {
         "chat.postMessage" => {
             let body: Value = serde_json::from_slice(&req.body).unwrap_or_default();
-            let channel = channel_id(body["channel"].as_str().unwrap_or_default());
+            let to = body["channel"].as_str().unwrap_or_default().to_string();
+            let channel = channel_id(&to);
             s.seq += 1;
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -447,6 +470,8 @@ fn handle(req: &Request, state: &Arc<Mutex<State>>) -> Value {
                 notice_id,
                 ts: ts.clone(),
                 text: body["text"].as_str().unwrap_or_default().to_string(),
+                to,
+                blocks: body["blocks"].to_string(),
             });
             json!({"ok": true, "channel": channel, "ts": ts,
                    "message": {"type": "message", "text": "", "ts": ts}})
@@ -476,14 +501,8 @@ fn handle(req: &Request, state: &Arc<Mutex<State>>) -> Value {
             json!({"ok": true, "has_more": false, "messages": messages})
         }
         "conversations.list" => {
-            let names = [
-                "payments-dev",
-                "data-eng",
-                "platform-policy",
-                "search-oncall",
-                "storefront",
-            ];
-            let channels: Vec<Value> = names
+            let channels: Vec<Value> = s
+                .channels
                 .iter()
                 .map(|n| json!({"id": channel_id(n), "name": n}))
                 .collect();

@@ -345,6 +345,7 @@ mod tests {
             error: None,
             at: t,
             enforce_at: t,
+            due: None,
         }
     }
 

@@ -81,6 +81,10 @@ pub struct Entry {
     pub at: DateTime<FixedOffset>,
     /// When the notice's policy is enforced; entries are pruned some time after.
     pub enforce_at: DateTime<FixedOffset>,
+    /// When the notice was due (its planned send time), for telling the platform about a
+    /// notice that missed its day. Absent in entries written before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due: Option<DateTime<FixedOffset>>,
 }
 
 /// A failure already told to the platform channel: this notice, for this reason.
