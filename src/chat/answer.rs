@@ -8,6 +8,7 @@
 use super::request::Question;
 use crate::config::Config;
 use crate::inventory::{Inventory, Mode, Policy, ResourceRef};
+use crate::model::ids::TeamKey;
 use crate::plan::audit_failures;
 use crate::plan::owners::owner_of;
 use crate::plan::rollout::{Rollout, rollout_for};
@@ -20,7 +21,7 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Caller {
     /// The team whose channel the command came from, or whose member asked.
-    pub team: Option<String>,
+    pub team: Option<TeamKey>,
 }
 
 /// Finds the caller's team: the team whose channel the command was typed in (by ID or name),
@@ -250,7 +251,7 @@ impl Ctx<'_> {
                             .namespaces
                             .keys()
                             .map(String::as_str)
-                            .chain(self.config.teams.keys().map(String::as_str));
+                            .chain(self.config.teams.keys().map(TeamKey::as_str));
                         Err(ScopeError(
                             format!("There is no namespace or team named `{a}`."),
                             suggestions(a, known),

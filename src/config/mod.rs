@@ -7,7 +7,7 @@
 
 pub mod secret;
 
-use crate::model::ids::ClusterName;
+use crate::model::ids::{ClusterName, TeamKey};
 use crate::model::problem::Problem;
 use chrono_tz::Tz;
 use serde::Deserialize;
@@ -206,7 +206,7 @@ pub struct Config {
     pub owner_labels: Vec<String>,
     /// A directory of user templates; `None` uses the built-in ones.
     pub templates: Option<PathBuf>,
-    pub teams: BTreeMap<String, Team>,
+    pub teams: BTreeMap<TeamKey, Team>,
     pub policies: BTreeMap<String, PolicyEntry>,
     pub exceptions: ExceptionSettings,
     /// When the audit digest goes out.
@@ -386,13 +386,14 @@ impl Config {
             prefix.push('/');
         }
 
-        if raw.teams.contains_key(crate::model::ids::PLATFORM) {
-            problems.push(bad(
-                "teams.platform",
-                "the key 'platform' is reserved: namespaces owned by 'platform' go to the `platform:` channel".into(),
-            ));
-        }
+        let mut teams = BTreeMap::new();
         for (key, team) in &raw.teams {
+            match TeamKey::parse(key) {
+                Ok(k) => {
+                    teams.insert(k, team.clone());
+                }
+                Err(why) => problems.push(bad(&format!("teams.{key}"), why)),
+            }
             let blank = |s: &Option<String>| s.as_deref().is_none_or(|s| s.trim().is_empty());
             if blank(&team.channel) && team.members.is_empty() {
                 problems.push(bad(
@@ -491,7 +492,7 @@ impl Config {
                 prefix,
                 owner_labels: raw.owner_labels,
                 templates,
-                teams: raw.teams,
+                teams,
                 policies: raw.policies,
                 exceptions,
                 digest_schedule,
@@ -551,6 +552,26 @@ mod tests {
         };
         let fields: Vec<_> = problems.iter().map(|p| p.field.as_str()).collect();
         assert_eq!(fields, vec!["time-zone", "schedule", "teams.a"]);
+    }
+
+    #[test]
+    fn team_keys_are_one_word_and_not_platform() {
+        let text = "platform:\n  channel: \"#p\"\nteams:\n  web/eu: {channel: \"#w\"}\n  platform: {channel: \"#x\"}\n  data: {channel: \"#d\"}\n";
+        let Err(ParseFailure::Invalid(problems)) = Config::parse(text, "cfg.yaml", Path::new("."))
+        else {
+            panic!("expected problems");
+        };
+        let said: Vec<String> = problems
+            .iter()
+            .map(|p| format!("{}: {}", p.field, p.message))
+            .collect();
+        assert_eq!(
+            said,
+            [
+                "teams.platform: the key 'platform' is reserved: namespaces owned by 'platform' go to the `platform:` channel",
+                "teams.web/eu: 'web/eu' is not a team key: '/' is not allowed (letters, digits, '-', '_', '.')",
+            ]
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@ pub const PLATFORM: &str = "platform";
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Audience {
     /// A team from the config.
-    Team(String),
+    Team(TeamKey),
     /// A channel named on the namespace itself, without a known team.
     Channel(String),
     /// The platform team, for namespaces nobody owns.
@@ -24,7 +24,7 @@ impl Audience {
     /// Stable text used in notice ids: the team key, the channel, or `platform`.
     pub fn key(&self) -> String {
         match self {
-            Audience::Team(t) => t.clone(),
+            Audience::Team(t) => t.to_string(),
             Audience::Channel(c) => c.clone(),
             Audience::Platform => PLATFORM.to_string(),
         }
@@ -263,6 +263,57 @@ impl ClusterName {
 }
 
 impl fmt::Display for ClusterName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A team's key in the config (`teams.<key>`): what namespaces name as their owner and what
+/// notice ids and ledger entries carry. Parsed once, when the config is read.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct TeamKey(String);
+
+impl TeamKey {
+    /// A team key is one word of letters, digits, `-`, `_` and `.` (it becomes a segment of
+    /// notice ids), and not `platform`, which names the platform team itself.
+    pub fn parse(text: &str) -> Result<TeamKey, String> {
+        if text.is_empty() {
+            return Err("a team key cannot be empty".into());
+        }
+        if let Some(c) = text
+            .chars()
+            .find(|c| !(c.is_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        {
+            return Err(format!(
+                "'{text}' is not a team key: '{c}' is not allowed (letters, digits, '-', '_', '.')"
+            ));
+        }
+        if text == PLATFORM {
+            return Err("the key 'platform' is reserved: namespaces owned by 'platform' go to the `platform:` channel".into());
+        }
+        Ok(TeamKey(text.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for TeamKey {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for TeamKey {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for TeamKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }

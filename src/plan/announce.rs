@@ -13,7 +13,7 @@ use super::views::{AllClearView, MovedView, PlatformView, PolicyName, TeamView};
 use super::{
     NamespaceFailures, Notice, Payload, audit_failures, brief, flip_pending, kept_in_audit,
 };
-use crate::model::ids::{NoticeId, NoticeKind};
+use crate::model::ids::{NoticeId, NoticeKind, TeamKey};
 use crate::model::problem::Problem;
 use crate::model::time::{EnforceOn, show_day};
 use crate::model::words::{plural, relative_days};
@@ -78,7 +78,7 @@ pub fn plan_announces(r: &Resolved, notices: &mut Vec<Notice>, problems: &mut Ve
         // Group the affected namespaces by who hears about them.
         let mut groups: BTreeMap<
             (Audience, Destination),
-            (Option<String>, Vec<NamespaceFailures>),
+            (Option<TeamKey>, Vec<NamespaceFailures>),
         > = BTreeMap::new();
         for mut ns in affected.drain(..) {
             let found = r.owner(&ns.name);
@@ -122,7 +122,7 @@ pub fn plan_announces(r: &Resolved, notices: &mut Vec<Notice>, problems: &mut Ve
                     &policy_brief,
                     enforce,
                     previous,
-                    (&key, &destination, team.as_deref()),
+                    (&key, &destination, team.as_ref()),
                     namespaces.iter().map(|n| n.failing).sum(),
                 ));
             }
@@ -206,11 +206,8 @@ pub fn plan_announces(r: &Resolved, notices: &mut Vec<Notice>, problems: &mut Ve
 }
 
 /// The team key of an audience, when it is a configured team.
-fn team_of(config: &crate::config::Config, audience: &str) -> Option<String> {
-    config
-        .teams
-        .contains_key(audience)
-        .then(|| audience.to_string())
+fn team_of(config: &crate::config::Config, audience: &str) -> Option<TeamKey> {
+    config.teams.get_key_value(audience).map(|(k, _)| k.clone())
 }
 
 /// "The date moved": to an audience warned about `previous`, sent at the first plan that sees
@@ -221,7 +218,7 @@ fn moved_notice(
     brief: &Arc<super::PolicyBrief>,
     enforce: EnforceOn,
     previous: DateTime<FixedOffset>,
-    (audience, destination, team): (&str, &Destination, Option<&str>),
+    (audience, destination, team): (&str, &Destination, Option<&TeamKey>),
     still_failing: u64,
 ) -> Notice {
     let config = r.config;
@@ -256,7 +253,7 @@ fn moved_notice(
         enforce_on: Some(enforce),
         namespaces: Default::default(),
         keep_until: enforce.instant.fixed_offset(),
-        team: team.map(str::to_string),
+        team: team.cloned(),
         brief: brief.clone(),
         payload: Payload::Postponed(Box::new(view)),
     }

@@ -8,7 +8,7 @@
 use crate::config::Config;
 use crate::inventory::Mode;
 use crate::inventory::SAMPLE_LIMIT;
-use crate::model::ids::{Destination, NoticeId};
+use crate::model::ids::{Destination, NoticeId, TeamKey};
 use crate::model::time::show_day;
 use crate::model::words::relative_days;
 use crate::plan::exceptions::findings;
@@ -49,7 +49,7 @@ pub fn plan_digests(
     let tz = config.time_zone;
     // Failing results per audience → policy → namespace.
     type PerPolicy = BTreeMap<String, Vec<(String, u64, u64, Vec<String>)>>;
-    let mut per_audience: BTreeMap<(String, Destination), (Option<String>, PerPolicy)> =
+    let mut per_audience: BTreeMap<(String, Destination), (Option<TeamKey>, PerPolicy)> =
         BTreeMap::new();
     let mut totals: BTreeMap<String, (u64, usize)> = BTreeMap::new();
     for ((engine, policy, ns), s) in &inv.results {
@@ -212,7 +212,7 @@ pub fn plan_digests(
 
         let mk = |audience: &str,
                   destination: &Destination,
-                  team: Option<String>,
+                  team: Option<TeamKey>,
                   view: DigestView| Notice {
             id: NoticeId::new(NoticeKind::Digest, &[audience, &date]),
             kind: NoticeKind::Digest,

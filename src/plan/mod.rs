@@ -19,7 +19,7 @@ pub mod views;
 use crate::config::Config;
 use crate::inventory::{FailingResource, Inventory, Labels, Policy};
 pub use crate::model::ids::NoticeKind;
-use crate::model::ids::{ClusterName, NoticeId};
+use crate::model::ids::{ClusterName, NoticeId, TeamKey};
 use crate::model::problem::Problem;
 use crate::model::time::EnforceOn;
 use crate::plan::owners::Destination;
@@ -92,7 +92,7 @@ pub struct Notice {
     pub keep_until: DateTime<FixedOffset>,
     /// The owning team (for its contact), when there is one.
     #[serde(skip)]
-    pub team: Option<String>,
+    pub team: Option<TeamKey>,
     #[serde(skip)]
     pub brief: Arc<PolicyBrief>,
     /// What the kind's template sees beyond the envelope.

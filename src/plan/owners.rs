@@ -6,7 +6,7 @@
 
 use crate::config::Config;
 use crate::inventory::Inventory;
-pub use crate::model::ids::{Audience, Destination, PLATFORM};
+pub use crate::model::ids::{Audience, Destination, PLATFORM, TeamKey};
 use crate::model::problem::Problem;
 
 /// The result of looking up one namespace.
@@ -15,7 +15,7 @@ pub struct Ownership {
     pub audience: Audience,
     pub destination: Destination,
     /// The owning team, also when notices go to a channel named on the namespace.
-    pub team: Option<String>,
+    pub team: Option<TeamKey>,
     /// True when nobody owns the namespace.
     pub unowned: bool,
 }
@@ -66,9 +66,10 @@ pub fn owner_of(namespace: &str, inv: &Inventory, config: &Config) -> (Ownership
         );
     }
     let mut problem = None;
+    // The config's own key: the name is parsed once, when the config is read.
     let team = team.and_then(|t| {
-        if config.teams.contains_key(&t) {
-            Some(t)
+        if let Some((key, _)) = config.teams.get_key_value(t.as_str()) {
+            Some(key.clone())
         } else {
             problem = Some(Problem::warning(
                 format!("namespace {namespace}"),
@@ -76,7 +77,12 @@ pub fn owner_of(namespace: &str, inv: &Inventory, config: &Config) -> (Ownership
                 format!(
                     "owner '{t}' is not a team in {} (known: {})",
                     config.source,
-                    config.teams.keys().cloned().collect::<Vec<_>>().join(", ")
+                    config
+                        .teams
+                        .keys()
+                        .map(TeamKey::as_str)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             ));
             None

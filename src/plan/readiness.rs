@@ -10,7 +10,7 @@
 
 use crate::config::Config;
 use crate::inventory::{Inventory, Mode, Policy, push_sample};
-use crate::model::ids::{ClusterName, Destination, Engine, NoticeId};
+use crate::model::ids::{ClusterName, Destination, Engine, NoticeId, TeamKey};
 use crate::model::time::{EnforceOn, start_of_day};
 use crate::plan::exceptions::{Coverage, coverage, exception_id, is_active};
 use crate::plan::resolve::Resolved;
@@ -426,7 +426,7 @@ pub fn enforced_notices(
     let (inv, config) = (res.inv, res.config);
     let keep_until = enforce.map_or(send_at, |e| e.instant.fixed_offset().max(send_at));
     let brief = std::sync::Arc::new(crate::plan::brief(policy, &res.rollout(policy)));
-    let mut by_team: BTreeMap<(String, Destination), (Option<String>, Vec<NamespaceFailures>)> =
+    let mut by_team: BTreeMap<(String, Destination), (Option<TeamKey>, Vec<NamespaceFailures>)> =
         BTreeMap::new();
     // Only the failures the flip now blocks: not those of rules an override keeps in Audit,
     // nor those an Enforce override blocked before the flip (nothing changed for them). With

@@ -7,7 +7,7 @@
 
 use crate::inventory::Exception;
 use crate::inventory::push_sample;
-use crate::model::ids::NoticeId;
+use crate::model::ids::{NoticeId, TeamKey};
 use crate::model::problem::Problem;
 use crate::model::time::EnforceOn;
 use crate::model::time::show_day;
@@ -26,7 +26,7 @@ fn recipient(
     x: &Exception,
     v: &ExceptionView,
     res: &Resolved,
-) -> (Audience, Destination, Option<String>) {
+) -> (Audience, Destination, Option<TeamKey>) {
     let config = res.config;
     let platform = (
         Audience::Platform,
@@ -34,13 +34,12 @@ fn recipient(
         None,
     );
     match v.owner.as_deref().map(str::trim) {
-        Some(o) if config.teams.contains_key(o) => {
-            let team = &config.teams[o];
+        Some(o) if let Some((key, team)) = config.teams.get_key_value(o) => {
             let dest = match &team.channel {
                 Some(c) if !c.is_empty() => Destination::Channel(c.clone()),
                 _ => Destination::Emails(team.members.clone()),
             };
-            (Audience::Team(o.to_string()), dest, Some(o.to_string()))
+            (Audience::Team(key.clone()), dest, Some(key.clone()))
         }
         Some(o) if o == PLATFORM => platform,
         Some(o) if o.contains('@') => (
