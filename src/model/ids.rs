@@ -243,22 +243,29 @@ impl ClusterName {
     /// empty and without `/` (it becomes a segment of notice ids).
     pub fn parse(text: &str) -> Result<ClusterName, String> {
         let text = text.trim();
-        if text.is_empty() {
-            return Err("a cluster name cannot be empty".into());
-        }
-        if let Some(c) = text
-            .chars()
-            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
-        {
-            return Err(format!(
-                "'{text}' is not a cluster name: '{c}' is not allowed (letters, digits, '-', '_', '.')"
-            ));
-        }
+        id_segment(text, "a cluster name")?;
         Ok(ClusterName(text.to_string()))
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// Checks that `text` can be one segment of a notice id: one word of ASCII letters, digits,
+/// `-`, `_` and `.`. `what` names it in the error (`a team key`).
+fn id_segment(text: &str, what: &str) -> Result<(), String> {
+    if text.is_empty() {
+        return Err(format!("{what} cannot be empty"));
+    }
+    match text
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+    {
+        Some(c) => Err(format!(
+            "'{text}' is not {what}: '{c}' is not allowed (letters, digits, '-', '_', '.')"
+        )),
+        None => Ok(()),
     }
 }
 
@@ -278,17 +285,7 @@ impl TeamKey {
     /// A team key is one word of letters, digits, `-`, `_` and `.` (it becomes a segment of
     /// notice ids), and not `platform`, which names the platform team itself.
     pub fn parse(text: &str) -> Result<TeamKey, String> {
-        if text.is_empty() {
-            return Err("a team key cannot be empty".into());
-        }
-        if let Some(c) = text
-            .chars()
-            .find(|c| !(c.is_alphanumeric() || matches!(c, '-' | '_' | '.')))
-        {
-            return Err(format!(
-                "'{text}' is not a team key: '{c}' is not allowed (letters, digits, '-', '_', '.')"
-            ));
-        }
+        id_segment(text, "a team key")?;
         if text == PLATFORM {
             return Err("the key 'platform' is reserved: namespaces owned by 'platform' go to the `platform:` channel".into());
         }
