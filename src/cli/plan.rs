@@ -44,6 +44,8 @@ pub(super) fn cmd_plan(args: PlanArgs) -> anyhow::Result<u8> {
         .as_ref()
         .map(crate::deliver::tick::history)
         .unwrap_or_default();
+    // Today's counts, as the next tick records them: the trends read the same.
+    let (history, _) = crate::deliver::tick::with_today(history, &clusters, &config, now);
     let mut planned = plan_with(&clusters, &config, now, &history);
     // What the ledger holds went out already: not a catch-up any more.
     let sent = |id: &str| {

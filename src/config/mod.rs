@@ -46,6 +46,56 @@ struct RawConfig {
     delivery: RawDelivery,
     #[serde(default)]
     announce: RawAnnounce,
+    #[serde(default)]
+    review: RawReview,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct RawReview {
+    owner: Option<String>,
+    due_days_before: Option<u32>,
+    history_days: Option<u32>,
+    trend_days: Option<u32>,
+    base_url: Option<String>,
+}
+
+/// The audit review (`review:` in the config): who owns it and by when, how much progress
+/// history is kept and read, and where `serve` publishes the review page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReviewSettings {
+    /// Who runs the audit review (free text: a person, a channel).
+    pub owner: Option<String>,
+    /// The review is due this many days before each enforcement date (default 7).
+    pub due_days_before: u32,
+    /// Days of daily counts kept (default 180).
+    pub history_days: u32,
+    /// Days of recent counts the burn-down rate is fitted on (default 14).
+    pub trend_days: u32,
+    /// The public base URL of `forewarn serve` (`https://forewarn.example.com`): messages link
+    /// to its `/review` page. None: no link.
+    pub base_url: Option<String>,
+}
+
+impl Default for ReviewSettings {
+    fn default() -> Self {
+        Self {
+            owner: None,
+            due_days_before: 7,
+            history_days: 180,
+            trend_days: 14,
+            base_url: None,
+        }
+    }
+}
+
+impl ReviewSettings {
+    /// The review page's address, when a base URL is configured.
+    pub fn page_url(&self) -> Option<String> {
+        self.base_url
+            .as_deref()
+            .map(|b| format!("{}/review", b.trim_end_matches('/')))
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -222,6 +272,7 @@ pub struct Config {
     /// A team that was warned and fixed everything before the date hears "all clear" once
     /// (`announce.all-clear`, default true).
     pub all_clear: bool,
+    pub review: ReviewSettings,
 }
 
 /// The digest's default schedule: Monday 09:00.
@@ -477,6 +528,10 @@ impl Config {
             max_review_days: x.max_review_days.unwrap_or(90),
         };
 
+        let review = review_settings(raw.review, &mut |field, msg| {
+            problems.push(bad(field, msg));
+        });
+
         match (schedule, digest_schedule) {
             (Some(schedule), Some(digest_schedule)) if problems.is_empty() => Ok(Config {
                 source: source.to_string(),
@@ -501,6 +556,7 @@ impl Config {
                 delivery,
                 on_the_day: raw.announce.on_the_day.unwrap_or(true),
                 all_clear: raw.announce.all_clear.unwrap_or(true),
+                review,
             }),
             _ => Err(ParseFailure::Invalid(problems)),
         }
@@ -517,6 +573,66 @@ impl Config {
             .get(key)
             .and_then(|t| t.name.as_deref())
             .unwrap_or(key)
+    }
+}
+
+/// Validates `review:`; every bad value is reported through `bad(field, message)`.
+fn review_settings(raw: RawReview, bad: &mut dyn FnMut(&str, String)) -> ReviewSettings {
+    let d = ReviewSettings::default();
+    let due_days_before = raw.due_days_before.unwrap_or(d.due_days_before);
+    if due_days_before > 365 {
+        bad(
+            "review.due-days-before",
+            format!("{due_days_before} days is more than a year before enforcement"),
+        );
+    }
+    let history_days = raw.history_days.unwrap_or(d.history_days);
+    if !(1..=3660).contains(&history_days) {
+        bad(
+            "review.history-days",
+            format!("{history_days}: keep between 1 and 3660 days of history"),
+        );
+    }
+    let trend_days = raw.trend_days.unwrap_or(d.trend_days);
+    if trend_days < 2 {
+        bad(
+            "review.trend-days",
+            format!("{trend_days}: a trend needs at least 2 days"),
+        );
+    } else if trend_days > history_days {
+        bad(
+            "review.trend-days",
+            format!(
+                "{trend_days} days is more than the {history_days} days of history kept (review.history-days)"
+            ),
+        );
+    }
+    if let Some(b) = &raw.base_url {
+        // It becomes a Slack link (`<url|text>`): no space, `|`, `<` or `>`.
+        let parsed = url::Url::parse(b);
+        let ok = !b.contains(|c: char| c.is_whitespace() || matches!(c, '|' | '<' | '>'))
+            && parsed.as_ref().is_ok_and(|u| {
+                matches!(u.scheme(), "http" | "https")
+                    && u.host_str().is_some_and(|h| !h.is_empty())
+                    && u.query().is_none()
+                    && u.fragment().is_none()
+            });
+        if !ok {
+            bad(
+                "review.base-url",
+                format!(
+                    "'{b}' is not an absolute http(s) URL without spaces, query or fragment (e.g. https://forewarn.example.com)"
+                ),
+            );
+        }
+    }
+    let owner = raw.owner.filter(|o| !o.trim().is_empty());
+    ReviewSettings {
+        owner,
+        due_days_before,
+        history_days,
+        trend_days,
+        base_url: raw.base_url,
     }
 }
 

@@ -127,10 +127,12 @@ fn superseded(planned: &Plan, ledger: &impl Ledger) -> Vec<(Entry, String, DateT
         .collect()
 }
 
-/// The heads-ups the ledger holds as sent (or possibly sent: pending), for the planner.
+/// What the ledger remembers, for the planner: the heads-ups it holds as sent (or possibly
+/// sent: pending) and the audit history recorded beside it.
 pub fn history(ledger: &impl Ledger) -> History {
     let prefix = format!("{}/", crate::plan::NoticeKind::Announce.as_str());
     History {
+        progress: Arc::new(ledger.progress().cloned().unwrap_or_default()),
         told: ledger
             .entries()
             .into_iter()
@@ -142,6 +144,21 @@ pub fn history(ledger: &impl Ledger) -> History {
             })
             .collect(),
     }
+}
+
+/// `history` with today's counts of `clusters` merged in (as the tick records them), and
+/// those counts.
+pub fn with_today(
+    mut history: History,
+    clusters: &[crate::inventory::Inventory],
+    config: &Config,
+    now: DateTime<FixedOffset>,
+) -> (History, crate::plan::progress::Measurement) {
+    let measured = crate::plan::progress::measure(clusters, config, now);
+    let mut progress = (*history.progress).clone();
+    progress.record(&measured, config.review.history_days);
+    history.progress = Arc::new(progress);
+    (history, measured)
 }
 
 /// A failure worth telling the platform channel about: the notice, a stable reason, details.
@@ -223,15 +240,18 @@ where
             ledger.lock().await.prune(now).await?;
         }
         // Who was already warned about what: the planner tells a moved date and "all clear"
-        // to them (see plan::History).
+        // to them (see plan::History); and the audit history, for trends and flips.
         let history = history(&*ledger.lock().await);
-        // Reading the clusters and planning are CPU work: off the runtime's workers.
-        let (inventory, mut planned) = {
+        // Where each policy audited at the last recorded tick, even one before a restart.
+        let remembered = history.progress.clone();
+        // Reading the clusters, counting and planning are CPU work: off the runtime's workers.
+        let (inventory, measured, mut planned) = {
             let (source, config) = (self.source.clone(), config.clone());
             tokio::task::spawn_blocking(move || {
                 let inventory = source.load()?;
+                let (history, measured) = with_today(history, &inventory, &config, now);
                 let planned = plan_with(&inventory, &config, now, &history);
-                Ok::<_, crate::inventory::snapshot::SnapshotError>((inventory, planned))
+                Ok::<_, crate::inventory::snapshot::SnapshotError>((inventory, measured, planned))
             })
             .await
             .map_err(|e| TickError::Task(e.to_string()))??
@@ -239,20 +259,33 @@ where
         for p in inventory.iter().flat_map(|inv| &inv.problems) {
             warn!(problem = %p, "inventory");
         }
-        if let Some(m) = modes {
-            let before = m
+        let in_memory = match modes {
+            Some(m) => m
                 .lock()
                 .await
-                .replace(crate::plan::readiness::audit_modes(&inventory));
-            if let Some(before) = before {
-                let known: BTreeSet<String> =
-                    planned.notices.iter().map(|n| n.id.to_string()).collect();
-                let flips = crate::plan::readiness::flip_notices(&before, &inventory, config, now);
-                planned.notices.extend(
-                    flips
-                        .into_iter()
-                        .filter(|n| !known.contains(&n.id.to_string())),
-                );
+                .replace(crate::plan::readiness::audit_modes(&inventory)),
+            None => None,
+        };
+        if let Some(before) = remembered.audit_modes(&inventory).or(in_memory) {
+            let known: BTreeSet<String> =
+                planned.notices.iter().map(|n| n.id.to_string()).collect();
+            let flips = crate::plan::readiness::flip_notices(&before, &inventory, config, now);
+            planned.notices.extend(
+                flips
+                    .into_iter()
+                    .filter(|n| !known.contains(&n.id.to_string())),
+            );
+        }
+        if deliver.records() {
+            // Recorded before delivery, so what the messages say about trends is kept; a
+            // history that cannot be written costs trends, never a notice.
+            let recorded = ledger
+                .lock()
+                .await
+                .record_progress(&measured, config.review.history_days)
+                .await;
+            if let Err(e) = recorded {
+                warn!(error = %e, "cannot record the audit history; trends miss this tick");
             }
         }
         for p in &planned.problems {
@@ -782,8 +815,8 @@ pub async fn run_loop<
     // Between ticks another writer (an operator's `run --once`) may use the ledger: it is
     // taken again at the start of each tick.
     ledger.lock().await.release();
-    // Where each policy audited at the previous tick (kept in memory: after a restart, only
-    // flips on their enforcement date are noticed until the next tick).
+    // Where each policy audited at the previous tick, for a ledger that keeps no audit history
+    // (both stores do: they remember it across restarts).
     let modes = Mutex::new(None);
     loop {
         let now = Utc::now().with_timezone(&config.time_zone);

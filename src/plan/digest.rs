@@ -77,46 +77,57 @@ pub fn plan_digests(
             .or_default()
             .push((ns.to_string(), s.counts.fail, s.skipped_by_exception, top));
     }
-    let policy_row =
-        |id: &str, rows: &[(String, u64, u64, Vec<String>)], day: chrono::NaiveDate| -> PolicyRow {
-            let p = inv.policy(id);
-            let upcoming = p
-                .and_then(|p| res.rollout(p).enforce_on)
-                .filter(|e| e.date >= day);
-            let late = p
-                .and_then(|p| Some((res.rollout(p).enforce_on?, ready.get(&p.label)?)))
-                .filter(|(e, r)| r.flip_pending && e.date < day);
-            let mode = p.map(|p| {
-                let audits = rows
-                    .iter()
-                    .any(|(ns, ..)| p.mode_for(None, ns, inv.namespace_labels(ns)) == Mode::Audit);
-                if audits { "Audit" } else { "Enforce" }
-            });
-            PolicyRow {
-                policy: id.to_string(),
-                title: p.map_or(id, |p| p.title()).to_string(),
-                mode: mode.unwrap_or("unknown"),
-                failing: rows.iter().map(|r| r.1).sum(),
-                excepted: rows.iter().map(|r| r.2).sum(),
-                namespaces: rows
-                    .iter()
-                    .map(|r| format!("{} ({})", r.0, r.1))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                top: rows
-                    .iter()
-                    .flat_map(|r| r.3.iter().cloned())
-                    .take(SAMPLE_LIMIT)
-                    .collect(),
-                enforce_on: upcoming.map(|e| show_day(e.instant.with_timezone(&tz))),
-                days_left: upcoming.map(|e| (e.date - day).num_days()),
-                when: upcoming
-                    .or(late.map(|(e, _)| e))
-                    .map(|e| relative_days((e.date - day).num_days())),
-                overdue_since: late.map(|(e, _)| show_day(e.instant.with_timezone(&tz))),
-                days_late: late.map(|(e, _)| (day - e.date).num_days()),
-            }
-        };
+    let policy_row = |id: &str,
+                      rows: &[(String, u64, u64, Vec<String>)],
+                      day: chrono::NaiveDate,
+                      audience: &str|
+     -> PolicyRow {
+        let p = inv.policy(id);
+        let upcoming = p
+            .and_then(|p| res.rollout(p).enforce_on)
+            .filter(|e| e.date >= day);
+        let late = p
+            .and_then(|p| Some((res.rollout(p).enforce_on?, ready.get(&p.label)?)))
+            .filter(|(e, r)| r.flip_pending && e.date < day);
+        let mode = p.map(|p| {
+            let audits = rows
+                .iter()
+                .any(|(ns, ..)| p.mode_for(None, ns, inv.namespace_labels(ns)) == Mode::Audit);
+            if audits { "Audit" } else { "Enforce" }
+        });
+        PolicyRow {
+            policy: id.to_string(),
+            title: p.map_or(id, |p| p.title()).to_string(),
+            mode: mode.unwrap_or("unknown"),
+            failing: rows.iter().map(|r| r.1).sum(),
+            excepted: rows.iter().map(|r| r.2).sum(),
+            namespaces: rows
+                .iter()
+                .map(|r| format!("{} ({})", r.0, r.1))
+                .collect::<Vec<_>>()
+                .join(", "),
+            top: rows
+                .iter()
+                .flat_map(|r| r.3.iter().cloned())
+                .take(SAMPLE_LIMIT)
+                .collect(),
+            enforce_on: upcoming.map(|e| show_day(e.instant.with_timezone(&tz))),
+            days_left: upcoming.map(|e| (e.date - day).num_days()),
+            when: upcoming
+                .or(late.map(|(e, _)| e))
+                .map(|e| relative_days((e.date - day).num_days())),
+            overdue_since: late.map(|(e, _)| show_day(e.instant.with_timezone(&tz))),
+            days_late: late.map(|(e, _)| (day - e.date).num_days()),
+            trend: upcoming.filter(|_| mode == Some("Audit")).and_then(|e| {
+                crate::plan::burndown::trend_view(
+                    &res.failing_series(id, audience),
+                    res.today(),
+                    config.review.trend_days,
+                    Some(e.date),
+                )
+            }),
+        }
+    };
 
     // Platform: totals, unowned namespaces, informal exceptions, readiness of upcoming flips.
     let now_utc = now.with_timezone(&Utc);
@@ -189,6 +200,9 @@ pub fn plan_digests(
                     } else {
                         0
                     },
+                    trend: (!enforced)
+                        .then(|| crate::plan::readiness::policy_trend(res, &p.label, Some(&e)))
+                        .flatten(),
                 })
             })
             .collect();
@@ -236,7 +250,7 @@ pub fn plan_digests(
             }
             let items: Vec<PolicyRow> = policies
                 .iter()
-                .map(|(p, rows)| policy_row(p, rows, day))
+                .map(|(p, rows)| policy_row(p, rows, day, audience))
                 .collect();
             let view = DigestView::Team(TeamDigest {
                 date: shown.clone(),
@@ -256,8 +270,10 @@ pub fn plan_digests(
         let unowned_items: Vec<PolicyRow> = per_audience
             .iter()
             .filter(|((a, _), _)| a == crate::plan::owners::PLATFORM)
-            .flat_map(|(_, (_, policies))| {
-                policies.iter().map(|(p, rows)| policy_row(p, rows, day))
+            .flat_map(|((audience, _), (_, policies))| {
+                policies
+                    .iter()
+                    .map(|(p, rows)| policy_row(p, rows, day, audience))
             })
             .collect();
         let view = DigestView::Platform(PlatformDigest {
@@ -271,6 +287,7 @@ pub fn plan_digests(
             flips: flips.clone(),
             items: flips.clone(),
             count: flips.len(),
+            review_url: config.review.page_url(),
         });
         let platform = Destination::Channel(config.platform.channel.clone());
         notices.push(mk("platform", &platform, None, view));

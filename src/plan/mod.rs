@@ -6,9 +6,11 @@
 //! never panics on bad data: bad dates and unknown teams come back as problems.
 
 pub mod announce;
+pub mod burndown;
 pub mod digest;
 pub mod exceptions;
 pub mod owners;
+pub mod progress;
 pub mod readiness;
 pub mod reminders;
 pub mod resolve;
@@ -155,6 +157,9 @@ fn enforce_text<S: serde::Serializer>(e: &Option<EnforceOn>, s: S) -> Result<S::
 #[derive(Debug, Clone, Default)]
 pub struct History {
     pub told: Vec<Told>,
+    /// The daily counts recorded so far (today's included), for the trend words of the digest
+    /// and readiness notices; empty without a store.
+    pub progress: Arc<progress::Progress>,
 }
 
 /// One heads-up that went out (or may have: a pending send counts).
@@ -474,7 +479,12 @@ pub fn plan_with(
                 })
             })
             .collect();
-        let r = resolve::Resolved::new(inv, config, now).with_told(told);
+        let r = resolve::Resolved::new(inv, config, now)
+            .with_told(told)
+            .with_progress(
+                history.progress.clone(),
+                progress::cluster_key(inv, clusters.len()),
+            );
         announce::plan_announces(&r, &mut notices, &mut problems);
         // Readiness is computed once, for the follow-ups and the digest.
         let ready = readiness::readiness_all(&r);

@@ -243,6 +243,7 @@ fn readiness_view(
     shown_on: String,
     days_left: Option<i64>,
     config: &Config,
+    trend: Option<crate::plan::views::TrendView>,
 ) -> ReadinessView {
     ReadinessView {
         kind,
@@ -284,7 +285,23 @@ fn readiness_view(
             })
             .collect(),
         platform: PlatformView::of(config),
+        trend,
+        review_url: config.review.page_url(),
     }
+}
+
+/// The burn-down of `policy` as a whole, as of `res.now`, against its enforcement day.
+pub(crate) fn policy_trend(
+    res: &Resolved,
+    policy: &str,
+    enforce: Option<&EnforceOn>,
+) -> Option<crate::plan::views::TrendView> {
+    crate::plan::burndown::trend_view(
+        &res.failing_series(policy, crate::plan::progress::ALL_TEAMS),
+        res.today(),
+        res.config.review.trend_days,
+        enforce.map(|e| e.date),
+    )
 }
 
 /// How long after the enforcement date forewarn still tells teams that it is now enforced.
@@ -371,6 +388,7 @@ pub fn plan_followups(
                     shown_date(&enforce, config),
                     Some(days_left),
                     config,
+                    policy_trend(res, &policy.label, Some(&enforce)),
                 );
                 notices.push(base(
                     NoticeId::new(NoticeKind::Readiness, &[&policy.label, &milestone]),
@@ -398,6 +416,7 @@ pub fn plan_followups(
             shown_date(&enforce, config),
             None,
             config,
+            policy_trend(res, &policy.label, Some(&enforce)),
         );
         notices.push(base(
             NoticeId::new(

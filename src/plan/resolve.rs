@@ -34,6 +34,9 @@ pub struct Resolved<'a> {
     by_report_name: HashMap<Engine, HashMap<String, usize>>,
     /// The heads-ups already told about this cluster's policies (ids without a cluster segment).
     told: Vec<super::Told>,
+    /// The recorded daily counts, and this cluster's key in them.
+    progress: std::sync::Arc<super::progress::Progress>,
+    cluster_key: String,
 }
 
 impl<'a> Resolved<'a> {
@@ -75,7 +78,31 @@ impl<'a> Resolved<'a> {
             exceptions,
             by_report_name,
             told: Vec::new(),
+            progress: Default::default(),
+            cluster_key: String::new(),
         }
+    }
+
+    /// The same, knowing the daily counts recorded so far (`cluster_key`: this cluster's key
+    /// in them, see [`super::progress::cluster_key`]).
+    pub fn with_progress(
+        mut self,
+        progress: std::sync::Arc<super::progress::Progress>,
+        cluster_key: String,
+    ) -> Self {
+        self.progress = progress;
+        self.cluster_key = cluster_key;
+        self
+    }
+
+    /// The recorded failing counts of `policy` for `team` (or
+    /// [`super::progress::ALL_TEAMS`]) in this cluster, oldest first.
+    pub fn failing_series(&self, policy: &str, team: &str) -> Vec<(NaiveDate, u64)> {
+        self.progress
+            .points(&self.cluster_key, policy, team)
+            .into_iter()
+            .map(|(d, c)| (d, c.failing))
+            .collect()
     }
 
     /// The same, knowing which heads-ups were already told.

@@ -84,6 +84,23 @@ impl TeamView {
     }
 }
 
+/// A rollout's burn-down in a message: "23 → 11 failing in 14 days; at this rate ready by
+/// 18 Dec, enforcement 14 Dec: at risk" (the words are in the templates).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TrendView {
+    /// Failing at the first and the latest point of the window.
+    pub from: u64,
+    pub to: u64,
+    /// Days between those two points (0 with one point).
+    pub days: i64,
+    /// The projected ready day (`18 Dec`), when failures fall.
+    pub ready_by: Option<String>,
+    /// The enforcement day (`14 Dec`), when there is one.
+    pub enforce_on: Option<String>,
+    /// `ready`, `on track`, `at risk`, `no progress` or `no data`.
+    pub status: &'static str,
+}
+
 /// One namespace in a readiness or overdue notice.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ReadinessItem {
@@ -134,6 +151,10 @@ pub struct ReadinessView {
     /// Namespaces that stay in Audit by override after the flip.
     pub kept_in_audit: Vec<KeptView>,
     pub platform: PlatformView,
+    /// The burn-down of its failing resources, when counts were recorded.
+    pub trend: Option<TrendView>,
+    /// The review page (`review.base-url` + `/review`), when configured.
+    pub review_url: Option<String>,
 }
 
 /// A failing resource as a follow-up lists it.
@@ -254,6 +275,9 @@ pub struct PolicyRow {
     /// Past its date and still to be flipped: the date, and how many days late.
     pub overdue_since: Option<String>,
     pub days_late: Option<i64>,
+    /// The burn-down of this audience's failing resources of the policy, for an upcoming
+    /// enforcement, when counts were recorded.
+    pub trend: Option<TrendView>,
 }
 
 /// A policy's failing total across the cluster, for the platform digest.
@@ -289,6 +313,8 @@ pub struct FlipView {
     /// Already flipped (on its date): the resources it now blocks are `still_failing`.
     pub enforced: bool,
     pub still_failing: u64,
+    /// The burn-down of its failing resources, when counts were recorded.
+    pub trend: Option<TrendView>,
 }
 
 /// A rollout past its date and still to be flipped, in every platform digest until it is
@@ -341,6 +367,8 @@ pub struct PlatformDigest {
     /// The flips again, as the generic item list.
     pub items: Vec<FlipView>,
     pub count: usize,
+    /// The review page (`review.base-url` + `/review`), when configured.
+    pub review_url: Option<String>,
 }
 
 /// One notice the platform is told about in a failure report.

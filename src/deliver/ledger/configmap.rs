@@ -65,6 +65,8 @@ pub struct ConfigMapLedger {
     /// exist.
     resource_version: Option<String>,
     max_json_bytes: usize,
+    /// The audit history, in the ConfigMap `NAME-history` (see [`super::history`]).
+    history: super::history::ConfigMapHistory,
 }
 
 impl std::fmt::Debug for ConfigMapLedger {
@@ -100,6 +102,8 @@ impl ConfigMapLedger {
         namespace: &str,
         name: &str,
     ) -> Result<Self, LedgerError> {
+        let history =
+            super::history::ConfigMapHistory::open(client.clone(), namespace, name).await?;
         let mut ledger = Self {
             api: Api::namespaced(client, namespace),
             namespace: namespace.to_string(),
@@ -107,6 +111,7 @@ impl ConfigMapLedger {
             content: Document::default(),
             resource_version: None,
             max_json_bytes: DEFAULT_MAX_JSON_BYTES,
+            history,
         };
         let snap = ledger.read().await?;
         ledger.content = snap.content;
@@ -136,7 +141,7 @@ impl ConfigMapLedger {
         let snap = self.read().await?;
         self.content = snap.content;
         self.resource_version = snap.resource_version;
-        Ok(())
+        self.history.refresh().await
     }
 
     fn label(&self) -> PathBuf {
@@ -404,5 +409,17 @@ impl Ledger for ConfigMapLedger {
 
     async fn prune(&mut self, now: DateTime<FixedOffset>) -> Result<usize, LedgerError> {
         self.write(Change::Prune(now)).await
+    }
+
+    fn progress(&self) -> Option<&crate::plan::progress::Progress> {
+        Some(self.history.progress())
+    }
+
+    async fn record_progress(
+        &mut self,
+        measured: &crate::plan::progress::Measurement,
+        keep_days: u32,
+    ) -> Result<(), LedgerError> {
+        self.history.record(measured, keep_days).await
     }
 }

@@ -41,6 +41,8 @@ pub struct FileLedger {
     /// The open lock file while this process holds the lock.
     lock: Option<File>,
     lock_wait: Duration,
+    /// The audit history beside it (`NAME.history.json`, see [`super::history`]).
+    progress: crate::plan::progress::Progress,
 }
 
 impl FileLedger {
@@ -55,11 +57,13 @@ impl FileLedger {
     pub fn open_waiting(path: &Path, lock_wait: Duration) -> Result<Self, LedgerError> {
         let lock = acquire(path, lock_wait)?;
         let content = read(path)?;
+        let progress = super::history::read_file(&super::history::file_path(path))?;
         Ok(Self {
             path: path.to_path_buf(),
             content,
             lock: Some(lock),
             lock_wait,
+            progress,
         })
     }
 
@@ -71,6 +75,7 @@ impl FileLedger {
             content: read(path)?,
             lock: None,
             lock_wait: DEFAULT_LOCK_WAIT,
+            progress: super::history::read_file(&super::history::file_path(path))?,
         })
     }
 
@@ -91,14 +96,16 @@ impl FileLedger {
             return Ok(());
         }
         let (path, wait) = (self.path.clone(), self.lock_wait);
-        let (lock, content) = tokio::task::spawn_blocking(move || {
+        let (lock, content, progress) = tokio::task::spawn_blocking(move || {
             let lock = acquire(&path, wait)?;
-            Ok::<_, LedgerError>((lock, read(&path)?))
+            let progress = super::history::read_file(&super::history::file_path(&path))?;
+            Ok::<_, LedgerError>((lock, read(&path)?, progress))
         })
         .await
         .map_err(|e| self.write_error(std::io::Error::other(e)))??;
         self.lock = Some(lock);
         self.content = content;
+        self.progress = progress;
         Ok(())
     }
 
@@ -257,7 +264,7 @@ fn temp_name(path: &Path) -> PathBuf {
 
 /// Replaces `path` with `bytes`: temporary file, fsync, rename, fsync of the directory. The
 /// temporary file is removed when anything fails.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(super) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -326,6 +333,26 @@ impl Ledger for FileLedger {
 
     fn release(&mut self) {
         self.lock = None;
+    }
+
+    fn progress(&self) -> Option<&crate::plan::progress::Progress> {
+        Some(&self.progress)
+    }
+
+    async fn record_progress(
+        &mut self,
+        measured: &crate::plan::progress::Measurement,
+        keep_days: u32,
+    ) -> Result<(), LedgerError> {
+        self.lock_and_reload().await?;
+        let mut next = self.progress.clone();
+        next.record(measured, keep_days);
+        if next == self.progress {
+            return Ok(());
+        }
+        super::history::write_file(&super::history::file_path(&self.path), &next).await?;
+        self.progress = next;
+        Ok(())
     }
 }
 

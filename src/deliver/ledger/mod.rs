@@ -11,9 +11,13 @@
 //! ([`configmap::ConfigMapLedger`]: compare-and-swap on `resourceVersion`). Both keep the same
 //! JSON [`Document`]. A corrupt document is an error naming it: it is never reset silently,
 //! because that would resend everything.
+//!
+//! Beside the record of notices, both stores keep the audit history ([`history`]: daily
+//! counts and the last seen modes), in a file or ConfigMap of its own.
 
 pub mod configmap;
 pub mod file;
+pub mod history;
 
 pub use file::FileLedger;
 
@@ -291,4 +295,19 @@ pub trait Ledger: Send {
     }
     /// Called after every tick of the daemon: lets another writer in until the next one.
     fn release(&mut self) {}
+    /// The audit history kept beside the ledger (see [`history`]), as last read or written;
+    /// `None` for a store that keeps none.
+    fn progress(&self) -> Option<&crate::plan::progress::Progress> {
+        None
+    }
+    /// Records one tick's counts and modes in the audit history, keeping `keep_days` days;
+    /// durable when `Ok`. A store without a history does nothing.
+    fn record_progress(
+        &mut self,
+        measured: &crate::plan::progress::Measurement,
+        keep_days: u32,
+    ) -> impl Future<Output = Result<(), LedgerError>> + Send {
+        let _ = (measured, keep_days);
+        async { Ok(()) }
+    }
 }
