@@ -537,6 +537,7 @@ fn a_moved_date_reaches_the_teams_that_were_warned_once() {
             told("announce/pinned-images/web/T-14", "2026-12-07T00:00:00Z"),
             told("announce/pinned-images/web/T-7", "2026-12-07T00:00:00Z"),
         ],
+        ..Default::default()
     };
     let now = at("2026-12-03T09:00:00Z");
     let planned = forewarn::plan::plan_with(std::slice::from_ref(&inv), &config, now, &history);
@@ -579,6 +580,7 @@ fn a_team_that_fixed_everything_hears_all_clear_once() {
             "announce/pinned-images/web/T-7",
             "2026-12-07T00:00:00Z",
         )],
+        ..Default::default()
     };
     let now = at("2026-12-03T09:00:00Z");
     let planned = forewarn::plan::plan_with(std::slice::from_ref(&inv), &config, now, &history);
@@ -645,6 +647,7 @@ fn a_moved_date_is_told_per_cluster() {
             "announce/prod/pinned-images/web/T-7",
             "2026-12-07T00:00:00Z",
         )],
+        ..Default::default()
     };
     let planned =
         forewarn::plan::plan_with(&clusters, &config, at("2026-12-03T09:00:00Z"), &history);
