@@ -1,5 +1,5 @@
 //! The command line: flags shared by every command, and one file per command (`plan`,
-//! `render`, `check`, `gate`, `run`, `serve`) with its output.
+//! `render`, `check`, `gate`, `run`, `serve`, `review`) with its output.
 //!
 //! The only module that knows clap. Flags are turned into validated values (config, source,
 //! time) before any core function runs; commands print to stdout and return an exit code:
@@ -9,6 +9,7 @@ mod check;
 mod gate;
 mod plan;
 mod render;
+mod review;
 mod run;
 mod serve;
 
@@ -16,6 +17,7 @@ pub use check::{CheckArgs, CheckReport, check};
 pub use gate::GateArgs;
 pub use plan::{PlanArgs, PlanOutput, plan_table};
 pub use render::{RenderArgs, RenderOutput};
+pub use review::{ReviewArgs, ReviewOutput};
 pub use run::{RunArgs, once_summary};
 pub use serve::ServeArgs;
 
@@ -71,6 +73,10 @@ pub enum Command {
     /// covers, per team. Exit 0 when every named policy is ready, 1 when one is not (for a CI
     /// step before the flip is merged).
     Gate(GateArgs),
+    /// The audit review: per rollout its date and the review's deadline, what fails per team
+    /// and namespace, exceptions, readiness, and the burn-down with its projected ready date
+    /// (from the history `run` keeps beside its ledger), as Markdown, HTML or JSON.
+    Review(ReviewArgs),
 }
 
 #[derive(Debug, Args)]
@@ -110,6 +116,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Run(args) => run::cmd_run(args),
         Command::Serve(args) => serve::cmd_serve(args),
         Command::Gate(args) => gate::cmd_gate(args),
+        Command::Review(args) => review::cmd_review(args),
     }
 }
 

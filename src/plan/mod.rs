@@ -14,6 +14,7 @@ pub mod progress;
 pub mod readiness;
 pub mod reminders;
 pub mod resolve;
+pub mod review;
 pub mod rollout;
 pub mod schedule;
 pub mod views;

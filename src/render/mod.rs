@@ -4,6 +4,8 @@
 //! structure — header, sections, one section per namespace, context footer — is built here with
 //! slack-morphism's types, within Block Kit's limits. Rendering is pure: it never sends anything.
 
+pub mod review;
+
 use crate::config::Config;
 use crate::model::ids::{ClusterName, Destination, NoticeId};
 use crate::plan::views::{PlatformView, TeamView};
