@@ -255,3 +255,90 @@ fn a_flip_made_while_forewarn_was_down_is_still_followed_up() {
         "{ids:?}"
     );
 }
+
+/// Runs headless chromium on `page` with `args`, in a profile of its own, logging its
+/// network activity to `net`.
+fn browse(browser: &Path, page: &Path, net: &Path, args: &[&str]) -> Output {
+    let profile = page.with_file_name("chromium-profile");
+    let mut c = Command::new(browser);
+    c.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+    ])
+    .arg(format!("--user-data-dir={}", profile.display()))
+    .arg(format!("--log-net-log={}", net.display()))
+    .args(args)
+    .arg(format!("file://{}", page.display()));
+    c.output().expect("run chromium")
+}
+
+/// The URLs the page itself asked for (not the browser's own background traffic): requests
+/// whose network isolation key is the page's `file://` site.
+fn page_requests(net: &Path) -> Vec<String> {
+    let log: Value =
+        serde_json::from_str(&std::fs::read_to_string(net).expect("net log")).expect("json");
+    let start = log["constants"]["logEventTypes"]["URL_REQUEST_START_JOB"].clone();
+    log["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["type"] == start)
+        .filter(|e| {
+            e["params"]["network_isolation_key"]
+                .as_str()
+                .is_some_and(|k| k.starts_with("file://"))
+        })
+        .filter_map(|e| e["params"]["url"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn the_html_review_opens_in_a_real_browser_without_the_network() {
+    let Some(browser) = common::chromium() else {
+        return;
+    };
+    let w = falling();
+    let page = w.dir.path().join("review.html");
+    std::fs::write(&page, w.review("2026-12-07", "html", &[])).expect("write page");
+
+    let net = w.dir.path().join("net-dom.json");
+    let o = browse(&browser, &page, &net, &["--dump-dom"]);
+    let dom = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(o.status.success(), "{}", common::printed(&o));
+    // The DOM as the browser built it: the rollout, each team, the chart and its projection.
+    assert!(dom.contains(r#"data-policy="pinned-images""#), "{dom}");
+    for team in [r#"data-team="web""#, r#"data-team="data""#] {
+        assert!(dom.contains(team), "{team}: {dom}");
+    }
+    assert!(dom.contains("<svg class=\"chart\""), "{dom}");
+    assert!(dom.contains("<polyline class=\"actual\""), "{dom}");
+    assert!(dom.contains("<polyline class=\"projection\""), "{dom}");
+    assert!(dom.contains("Sun 13 Dec 2026"), "{dom}");
+    assert_eq!(page_requests(&net), Vec::<String>::new());
+
+    let shot = w.dir.path().join("review.png");
+    let net = w.dir.path().join("net-shot.json");
+    let o = browse(
+        &browser,
+        &page,
+        &net,
+        &[
+            &format!("--screenshot={}", shot.display()),
+            "--window-size=1100,1800",
+            "--hide-scrollbars",
+        ],
+    );
+    assert!(o.status.success(), "{}", common::printed(&o));
+    let png = std::fs::read(&shot).expect("screenshot written");
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 10_000,
+        "{} bytes",
+        png.len()
+    );
+    assert_eq!(page_requests(&net), Vec::<String>::new());
+}

@@ -691,6 +691,37 @@ mod tests {
     }
 
     #[test]
+    fn review_settings_are_validated_each_with_its_field() {
+        let c = Config::parse(MINIMAL, "t", Path::new(".")).expect("valid");
+        assert_eq!(c.review, ReviewSettings::default());
+        assert_eq!(c.review.page_url(), None);
+        let text = format!(
+            "{MINIMAL}review:\n  owner: '@maria'\n  base-url: https://forewarn.example.com/\n"
+        );
+        let c = Config::parse(&text, "t", Path::new(".")).expect("valid");
+        assert_eq!(
+            c.review.page_url().as_deref(),
+            Some("https://forewarn.example.com/review")
+        );
+        let text = format!(
+            "{MINIMAL}review:\n  due-days-before: 400\n  history-days: 10\n  trend-days: 30\n  base-url: 'ftp://x y'\n"
+        );
+        let Err(ParseFailure::Invalid(problems)) = Config::parse(&text, "cfg.yaml", Path::new("."))
+        else {
+            panic!("expected problems");
+        };
+        let fields: Vec<_> = problems.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            vec![
+                "review.due-days-before",
+                "review.trend-days",
+                "review.base-url"
+            ]
+        );
+    }
+
+    #[test]
     fn unknown_keys_are_rejected() {
         let text = "platform:\n  channel: \"#p\"\nmilestone: [1]\n";
         assert!(matches!(

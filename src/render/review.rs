@@ -1,6 +1,7 @@
 //! The audit review as a document: Markdown (for a pull request or a wiki) and one
 //! self-contained HTML page — inline CSS, an inline SVG burn-down chart per rollout, no
-//! JavaScript, nothing fetched from the network, laid out for print too.
+//! JavaScript, nothing fetched from the network (its Content-Security-Policy forbids it), laid
+//! out for print too.
 //!
 //! Pure: [`crate::plan::review::Review`] in, text out. Every value from the cluster or the
 //! config is escaped for where it lands (HTML text and attributes; Markdown text and table
@@ -426,13 +427,13 @@ fn chart(b: &Burndown, enforce: Option<NaiveDate>, today: NaiveDate, label: &str
         {
             let _ = write!(
                 s,
-                r#"<polyline class="projection" points="{:.1},{:.1} {:.1},{:.1}"/><text x="{:.1}" y="{:.1}" text-anchor="end">ready {}</text>"#,
+                r#"<polyline class="projection" points="{:.1},{:.1} {:.1},{:.1}"/><text x="{:.1}" y="{:.1}" text-anchor="middle" class="ready-label">ready {}</text>"#,
                 x(*ld),
                 y(*lv as f64),
                 x(r),
                 y(0.0),
                 x(r),
-                y(0.0) - 6.0,
+                y(0.0) + 13.0,
                 h(&short(r))
             );
         }
@@ -456,6 +457,7 @@ pub fn html(r: &Review, config: &Config) -> String {
         o,
         r#"<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
 <title>Audit review — {d}</title><style>{CSS}</style></head><body>
 <h1>Audit review — {d}</h1>
 <p class="meta">Review owner: {owner} · trends fitted on the last {w} days of daily counts{team}</p>

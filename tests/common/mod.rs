@@ -51,6 +51,40 @@ pub fn have_fixtures() -> bool {
     false
 }
 
+/// A headless browser for the tests that open a page: `FOREWARN_CHROMIUM`, else `chromium`,
+/// `chromium-browser` or `google-chrome` on the PATH. Without one, on a plain clone (`CI`
+/// unset) it prints one line naming the skipped test and returns `None`; when `CI` is set
+/// the browser must be there (`.ci/run` installs Debian's `chromium`), and the test fails.
+pub fn chromium() -> Option<PathBuf> {
+    let found = std::env::var_os("FOREWARN_CHROMIUM")
+        .map(PathBuf::from)
+        .or_else(|| {
+            let path = std::env::var_os("PATH")?;
+            std::env::split_paths(&path).find_map(|dir| {
+                ["chromium", "chromium-browser", "google-chrome"]
+                    .iter()
+                    .map(|name| dir.join(name))
+                    .find(|p| p.is_file())
+            })
+        });
+    if found.is_some() {
+        return found;
+    }
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("a test")
+        .to_string();
+    if std::env::var_os("CI").is_some() {
+        panic!("no chromium found (CI is set): install Debian's chromium or set FOREWARN_CHROMIUM");
+    }
+    use std::io::Write as _;
+    let _ = writeln!(
+        std::io::stderr(),
+        "skipped {test}: no chromium on the PATH (apt-get install chromium, or set FOREWARN_CHROMIUM)"
+    );
+    None
+}
+
 /// Returns from the calling test when the shared fixtures are absent (see [`have_fixtures`]).
 macro_rules! needs_fixtures {
     () => {
