@@ -342,3 +342,30 @@ fn the_html_review_opens_in_a_real_browser_without_the_network() {
     );
     assert_eq!(page_requests(&net), Vec::<String>::new());
 }
+
+#[test]
+fn check_names_each_bad_review_setting() {
+    let dir = tempfile::tempdir().expect("dir");
+    let cfg = dir.path().join("forewarn.yaml");
+    std::fs::write(
+        &cfg,
+        "platform: {channel: \"#p\"}\nreview: {trend-days: 1, base-url: \"forewarn.example.com/x\"}\n",
+    )
+    .expect("write");
+    let o = common::forewarn_on(
+        &root().join("examples/cluster"),
+        &cfg,
+        "2026-12-01",
+        &["check"],
+    );
+    let out = common::printed(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("review.trend-days: 1: a trend needs at least 2 days"),
+        "{out}"
+    );
+    assert!(
+        out.contains("review.base-url: 'forewarn.example.com/x' is not an absolute http(s) URL"),
+        "{out}"
+    );
+}

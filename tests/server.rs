@@ -529,3 +529,103 @@ async fn metrics_show_pending_notices_and_failures_by_reason() {
         assert!(metrics.contains(line), "{line} missing in:\n{metrics}");
     }
 }
+
+/// The state with a review page behind `token`, its history a falling series of
+/// `require-run-as-nonroot` ending the day before `NOW`.
+fn with_review(token: &str) -> Arc<AppState> {
+    use forewarn::plan::progress::{Counts, Progress};
+    let config = example_config();
+    let renderer = Renderer::for_config(&config).expect("templates");
+    let mut s = AppState::new(Arc::new(config), Arc::new(renderer), None);
+    s.clock = Arc::new(|| chrono::DateTime::from_timestamp(NOW, 0).expect("time"));
+    let mut progress = Progress::default();
+    let points = progress
+        .series
+        .entry(String::new())
+        .or_default()
+        .entry(("require-run-as-nonroot".into(), String::new()))
+        .or_default();
+    let first = chrono::NaiveDate::from_ymd_opt(2026, 11, 23).expect("day");
+    for (i, failing) in [20u64, 18, 17, 15, 13, 12, 11, 10].into_iter().enumerate() {
+        points.insert(
+            first + chrono::Duration::days(i as i64),
+            Counts {
+                failing,
+                excepted: 0,
+            },
+        );
+    }
+    let progress = Arc::new(progress);
+    s.review = Some(forewarn::chat::review_page::ReviewPage {
+        token: forewarn::config::secret::Secret::new(token),
+        history: Arc::new(move || {
+            let p = (*progress).clone();
+            Box::pin(async move { Ok(p) })
+        }),
+    });
+    let s = Arc::new(s);
+    s.set_inventory(vec![example_inventory()]);
+    s
+}
+
+fn get(path: &str, auth: Option<&str>) -> Request<Body> {
+    let mut r = Request::get(path);
+    if let Some(a) = auth {
+        r = r.header("authorization", a);
+    }
+    r.body(Body::empty()).expect("request")
+}
+
+#[tokio::test]
+async fn the_review_page_is_served_only_with_a_token_and_only_to_its_holder() {
+    // No review token configured: the paths do not exist.
+    let s = state(true);
+    for path in ["/review", "/review.json"] {
+        let (status, _) = call(&s, get(path, Some("Bearer anything"))).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+    }
+    let s = with_review("rv-token");
+    for auth in [
+        None,
+        Some("Bearer rv-token2"),
+        Some("Bearer rv-toke"),
+        Some("rv-token"),
+    ] {
+        let res = router(s.clone())
+            .oneshot(get("/review", auth))
+            .await
+            .expect("response");
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{auth:?}");
+        assert!(
+            res.headers()
+                .get("www-authenticate")
+                .is_some_and(|v| v.to_str().unwrap_or_default().starts_with("Basic")),
+            "{auth:?}"
+        );
+    }
+    let (status, html) = call(&s, get("/review", Some("Bearer rv-token"))).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(
+        html.contains(r#"data-policy="require-run-as-nonroot""#),
+        "{html}"
+    );
+    assert!(html.contains(r#"<svg class="chart""#), "{html}");
+    // A browser sends the token as the password of HTTP Basic.
+    let basic = format!(
+        "Basic {}",
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "maria:rv-token")
+    );
+    let (status, json) = call(
+        &s,
+        get("/review.json?policy=require-run-as-nonroot", Some(&basic)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    let v: Value = serde_json::from_str(&json).expect("json");
+    let policies = v["policies"].as_array().expect("policies");
+    assert_eq!(policies.len(), 1);
+    assert_eq!(policies[0]["policy"], "require-run-as-nonroot");
+    // The recorded days and today's count (8 failing on Tue 1 Dec).
+    assert_eq!(policies[0]["history"].as_array().map(Vec::len), Some(9));
+    assert_eq!(policies[0]["status"], "on track");
+}

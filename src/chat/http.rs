@@ -1,4 +1,5 @@
-//! The HTTP edge: Slack slash commands, health, readiness and metrics.
+//! The HTTP edge: Slack slash commands, health, readiness and metrics, and the review page
+//! when a review token is configured ([`crate::chat::review_page`]).
 //!
 //! `POST /slack/commands` checks the body's size and type, verifies Slack's signature on the raw
 //! bytes, and only then parses the command and answers it from the inventory in memory — within
@@ -138,6 +139,8 @@ pub struct AppState {
     pub body_read_timeout: Duration,
     /// Signatures already accepted within the signature window.
     pub replays: ReplayCache,
+    /// `/review` and `/review.json`, when a review token is configured; `None`: 404.
+    pub review: Option<crate::chat::review_page::ReviewPage>,
     inventory_tx: watch::Sender<Option<Arc<Vec<Inventory>>>>,
 }
 
@@ -158,6 +161,7 @@ impl AppState {
             metrics: Metrics::default(),
             body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
             replays: ReplayCache::new(REPLAY_CACHE_SIZE),
+            review: None,
             inventory_tx: watch::channel(None).0,
         }
     }
@@ -190,6 +194,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .route("/review", get(crate::chat::review_page::html))
+        .route("/review.json", get(crate::chat::review_page::json))
         .with_state(state)
 }
 

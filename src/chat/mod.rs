@@ -3,10 +3,12 @@
 //! `verify` checks Slack's request signature on the raw body before anything is parsed;
 //! `request` turns the form body and the command text into a [`request::Question`]; `answer`
 //! decides what the reply says (pure); `http` and `socket` are the edges
-//! Slack reaches it through (a signed HTTP request, or a Socket Mode envelope).
+//! Slack reaches it through (a signed HTTP request, or a Socket Mode envelope). `review_page`
+//! serves the audit review over the same HTTP edge, behind its own token.
 
 pub mod answer;
 pub mod http;
 pub mod request;
+pub mod review_page;
 pub mod socket;
 pub mod verify;

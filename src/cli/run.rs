@@ -228,7 +228,13 @@ impl<L: crate::deliver::ledger::Ledger + 'static> Run<'_, L> {
             });
         }
         // The daemon also answers slash commands and serves health and metrics.
-        let state = server_state(config, slack, Some(&metrics))?;
+        // `/review` (with FOREWARN_REVIEW_TOKEN) reads the history this ledger keeps.
+        let ledger = self.ledger.clone();
+        let history: crate::chat::review_page::HistoryReader = Arc::new(move || {
+            let ledger = ledger.clone();
+            Box::pin(async move { Ok(ledger.lock().await.progress().cloned().unwrap_or_default()) })
+        });
+        let state = server_state(config, slack, Some(&metrics), history)?;
         let listener = tokio::net::TcpListener::bind(&self.args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", self.args.listen))?;

@@ -1,10 +1,12 @@
-//! `forewarn serve`: answers `/policy` over HTTP (and Socket Mode), with health and metrics;
+//! `forewarn serve`: answers `/policy` over HTTP (and Socket Mode), with health and metrics,
+//! and the review page when FOREWARN_REVIEW_TOKEN is set;
 //! also the shutdown signal and server wiring that `run` shares.
 //!
 //! Wires the edges together; answers are computed in `chat`.
 
 use super::run::slack_settings;
 use super::{EXIT_OK, SourceArgs};
+use crate::chat::review_page::HistoryReader;
 use crate::config::Config;
 use crate::render::Renderer;
 use anyhow::Context;
@@ -18,6 +20,14 @@ pub struct ServeArgs {
     /// Address for the HTTP endpoints.
     #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8080")]
     pub listen: String,
+    /// The file ledger `run --state` keeps: `/review` (with FOREWARN_REVIEW_TOKEN) reads the
+    /// audit history beside it, without its lock.
+    #[arg(long, value_name = "PATH", default_value = "forewarn-ledger.json")]
+    pub state: std::path::PathBuf,
+    /// Read the audit history for `/review` beside the ConfigMap ledger `configmap:NAME`
+    /// instead of --state.
+    #[arg(long, value_name = "configmap:NAME")]
+    pub ledger: Option<String>,
 }
 
 pub(super) fn cmd_serve(args: ServeArgs) -> anyhow::Result<u8> {
@@ -35,7 +45,8 @@ pub(super) fn cmd_serve(args: ServeArgs) -> anyhow::Result<u8> {
             )?)),
             None => None,
         };
-        let state = server_state(&config, slack, None)?;
+        let history = history_reader(&args).await?;
+        let state = server_state(&config, slack, None, history)?;
         let listener = tokio::net::TcpListener::bind(&args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -54,6 +65,50 @@ pub(super) fn cmd_serve(args: ServeArgs) -> anyhow::Result<u8> {
         }
         Ok(EXIT_OK)
     })
+}
+
+/// Where `/review` reads the audit history: beside the file ledger (read without its lock)
+/// or the ConfigMap ledger (re-read at each request).
+async fn history_reader(args: &ServeArgs) -> anyhow::Result<HistoryReader> {
+    use crate::deliver::ledger::history;
+    match args.ledger.as_deref() {
+        None => {
+            let path = history::file_path(&args.state);
+            Ok(Arc::new(move || {
+                let path = path.clone();
+                Box::pin(async move {
+                    tokio::task::spawn_blocking(move || history::read_file(&path))
+                        .await
+                        .map_err(|e| e.to_string())?
+                        .map_err(|e| e.to_string())
+                })
+            }))
+        }
+        Some(spec) => {
+            let Some(name) = spec.strip_prefix("configmap:").filter(|n| !n.is_empty()) else {
+                anyhow::bail!("--ledger '{spec}': expected configmap:NAME");
+            };
+            let kube_config = crate::inventory::source::kube_config(
+                args.source.context.first().map(String::as_str),
+            )
+            .await?;
+            let namespace = std::env::var("POD_NAMESPACE")
+                .ok()
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| kube_config.default_namespace.clone());
+            let client = kube::Client::try_from(kube_config)?;
+            let name = name.to_string();
+            Ok(Arc::new(move || {
+                let (client, namespace, name) = (client.clone(), namespace.clone(), name.clone());
+                Box::pin(async move {
+                    history::ConfigMapHistory::open(client, &namespace, &name)
+                        .await
+                        .map(|h| h.progress().clone())
+                        .map_err(|e| e.to_string())
+                })
+            }))
+        }
+    }
 }
 
 /// One shutdown signal (Ctrl-C or SIGTERM), owned here and handed to every task.
@@ -90,8 +145,10 @@ pub(super) fn server_state(
     config: &Config,
     slack: Option<Arc<crate::deliver::slack::Slack>>,
     delivery: Option<&crate::deliver::metrics::DeliveryMetrics>,
+    history: HistoryReader,
 ) -> anyhow::Result<Arc<crate::chat::http::AppState>> {
     let secret = crate::chat::verify::SigningSecret::from_env()?;
+    let review_token = crate::config::secret::from_env(crate::chat::review_page::TOKEN_VAR)?;
     if secret.is_none() {
         tracing::warn!("SLACK_SIGNING_SECRET is not set: /slack/commands refuses every request");
     }
@@ -106,6 +163,11 @@ pub(super) fn server_state(
     if let Some(slack) = slack {
         slack.counters().register(state.metrics.registry_mut());
         state.directory = Some(slack);
+    }
+    state.review =
+        review_token.map(|token| crate::chat::review_page::ReviewPage { token, history });
+    if state.review.is_none() {
+        tracing::info!("FOREWARN_REVIEW_TOKEN is not set: /review and /review.json are not served");
     }
     state.responder = Some(crate::deliver::slack::hyper_client(
         crate::deliver::slack::DEFAULT_API_URL,
