@@ -872,3 +872,62 @@ async fn bad_timings_are_refused() {
         "{err}"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Audit history beside the ledger
+// ---------------------------------------------------------------------------------------------
+
+/// One day's counts: `pinned-images` failing `n` times for `team`.
+fn measured(day: &str, team: &str, n: u64) -> forewarn::plan::progress::Measurement {
+    use forewarn::plan::progress::{Counts, Measurement};
+    let c = Counts {
+        failing: n,
+        excepted: 0,
+    };
+    Measurement {
+        day: Some(chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").expect("day")),
+        counts: BTreeMap::from([(
+            String::new(),
+            BTreeMap::from([
+                (("pinned-images".to_string(), String::new()), c),
+                (("pinned-images".to_string(), team.to_string()), c),
+            ]),
+        )]),
+        modes: BTreeMap::new(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_history_is_kept_compressed_beside_the_ledger_and_merged_after_a_conflict() {
+    init();
+    let fake = Fake::default();
+    let (c1, c2) = (fake.client().await, fake.client().await);
+    let mut first = open(&c1).await;
+    let mut second = open(&c2).await;
+    first
+        .record_progress(&measured("2026-12-01", "web", 5), 180)
+        .await
+        .expect("record");
+    // The second replica's copy is stale: its write conflicts, is re-read and merged.
+    second
+        .record_progress(&measured("2026-12-02", "data", 3), 180)
+        .await
+        .expect("record after a conflict");
+    let cm = fake
+        .get("configmaps", "forewarn-ledger-history")
+        .expect("history ConfigMap");
+    assert!(cm["binaryData"]["history.json.gz"].is_string(), "{cm:#}");
+    assert!(cm.get("data").is_none_or(|d| d.get(DATA_KEY).is_none()));
+    let again = open(&c1).await;
+    let p = again.progress().expect("history");
+    let days = |team: &str| -> Vec<u64> {
+        p.points("", "pinned-images", team)
+            .iter()
+            .map(|(_, c)| c.failing)
+            .collect()
+    };
+    // web fell to nothing on the second day (data's measurement did not name it).
+    assert_eq!(days("web"), vec![5, 0]);
+    assert_eq!(days("data"), vec![3]);
+    assert_eq!(days(""), vec![5, 3]);
+}

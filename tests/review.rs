@@ -369,3 +369,36 @@ fn check_names_each_bad_review_setting() {
         "{out}"
     );
 }
+
+#[test]
+fn the_readiness_notice_words_the_trend_and_links_to_the_review() {
+    // Fixing too slowly: 7, 6, 5, 5 from Thu 10 to Tue 15 December, three days before the date.
+    let w = World::new();
+    for (day, web) in [
+        ("2026-12-10", 4),
+        ("2026-12-11", 3),
+        ("2026-12-14", 2),
+        ("2026-12-15", 2),
+    ] {
+        w.tick(day, web, 3, "Audit", Some("2026-12-18"));
+    }
+    let posted = w.slack.posted();
+    let readiness = posted
+        .iter()
+        .find(|p| p.notice_id == "readiness/pinned-images/T-3")
+        .expect("readiness posted");
+    assert!(
+        readiness.blocks.contains(
+            "Trend: 7 → 5 failing in 5 days; at this rate ready by 29 Dec, enforcement 18 Dec: *at risk*"
+        ),
+        "{}",
+        readiness.blocks
+    );
+    assert!(
+        readiness
+            .blocks
+            .contains("<https://forewarn.example.com/review|the audit review>"),
+        "{}",
+        readiness.blocks
+    );
+}
