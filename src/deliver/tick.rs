@@ -16,6 +16,9 @@
 //! - ends by its deadline (`delivery.tick-deadline`): every Slack request and wait is bounded
 //!   by it, and what is left stays for the next tick;
 //! - reports every new failure (notice, reason) to the platform channel once, in one message;
+//! - records the day's failing and excepted counts and where each policy audits in the audit
+//!   history beside the ledger (before delivering; a history that cannot be written is logged
+//!   and costs only trends);
 //! - stops between messages (never inside one) when asked to shut down.
 
 use crate::config::Config;
@@ -205,7 +208,8 @@ where
     /// [`Tick::run`], remembering in `modes` where each policy audits from one tick to the
     /// next, so a policy flipped to Enforce since the previous tick — with or without an
     /// enforcement date — sends its "now enforced" notices (once: they share the date-based
-    /// notices' ids).
+    /// notices' ids). The ledger's audit history remembers the same across restarts (and
+    /// `run --once`); `modes` serves a store that keeps none, and dry runs.
     pub async fn run_with(
         &self,
         now: DateTime<FixedOffset>,
@@ -266,7 +270,15 @@ where
                 .replace(crate::plan::readiness::audit_modes(&inventory)),
             None => None,
         };
-        if let Some(before) = remembered.audit_modes(&inventory).or(in_memory) {
+        // The store's memory first: another replica may have ticked since this one last did.
+        // A dry run records nothing, so its own memory is the fresher.
+        let stored = remembered.audit_modes(&inventory);
+        let before = if deliver.records() {
+            stored.or(in_memory)
+        } else {
+            in_memory.or(stored)
+        };
+        if let Some(before) = before {
             let known: BTreeSet<String> =
                 planned.notices.iter().map(|n| n.id.to_string()).collect();
             let flips = crate::plan::readiness::flip_notices(&before, &inventory, config, now);
