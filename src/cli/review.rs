@@ -6,7 +6,6 @@
 //! its lock, or the ConfigMap). Never records anything.
 
 use super::{EXIT_OK, SourceArgs, load, parse_now};
-use crate::config::Config;
 use crate::plan::progress::Progress;
 use crate::plan::review::{Scope, review};
 use anyhow::bail;
@@ -53,7 +52,7 @@ pub(super) fn cmd_review(args: ReviewArgs) -> anyhow::Result<u8> {
     let now = parse_now(args.now.as_deref(), &config)?;
     let progress = match args.ledger.as_deref() {
         Some(spec) => match spec.strip_prefix("configmap:") {
-            Some(name) if !name.is_empty() => configmap_progress(&args, &config, name)?,
+            Some(name) if !name.is_empty() => configmap_progress(&args, name)?,
             _ => bail!("--ledger '{spec}': expected configmap:NAME"),
         },
         None => crate::deliver::ledger::history::read_file(
@@ -92,7 +91,7 @@ pub(super) fn cmd_review(args: ReviewArgs) -> anyhow::Result<u8> {
 }
 
 /// The history beside the ConfigMap ledger `name`, in the pod's (or kubeconfig's) namespace.
-fn configmap_progress(args: &ReviewArgs, _config: &Config, name: &str) -> anyhow::Result<Progress> {
+fn configmap_progress(args: &ReviewArgs, name: &str) -> anyhow::Result<Progress> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
