@@ -6,6 +6,7 @@
 
 use super::fields::{FieldError, Node};
 use super::kyverno;
+use super::{gatekeeper, vap};
 use super::model::{Inventory, PolicyKind};
 use super::report;
 use crate::model::problem::Problem;
@@ -145,6 +146,66 @@ pub fn ingest(inv: &mut Inventory, obj: &Value, origin: &str) {
                     }
                 }
                 Err(e) => err(inv, e),
+            }
+        }
+        ("templates.gatekeeper.sh", "ConstraintTemplate") => {
+            if !matches!(version, "v1" | "v1beta1" | "v1alpha1") {
+                return err(
+                    inv,
+                    unknown_version(api_version, kind, "templates.gatekeeper.sh/v1 or v1beta1"),
+                );
+            }
+            match gatekeeper::read_template(node) {
+                Ok(t) => {
+                    inv.templates.insert(t.kind.clone(), t);
+                }
+                Err(e) => err(inv, e),
+            }
+        }
+        ("constraints.gatekeeper.sh", _) if !kind.is_empty() => {
+            if !matches!(version, "v1" | "v1beta1" | "v1alpha1") {
+                return err(
+                    inv,
+                    unknown_version(api_version, kind, "constraints.gatekeeper.sh/v1beta1 or v1"),
+                );
+            }
+            match gatekeeper::read_constraint(node, kind) {
+                Ok(read) => {
+                    inv.policies.extend(read.policy);
+                    for (k, s) in read.results {
+                        inv.results.entry(k).or_default().absorb(&s);
+                    }
+                    for (at, f) in read.findings {
+                        inv.findings.entry(at).or_default().push(f);
+                    }
+                }
+                Err(e) => err(inv, e),
+            }
+        }
+        (
+            "admissionregistration.k8s.io",
+            "ValidatingAdmissionPolicy" | "ValidatingAdmissionPolicyBinding",
+        ) => {
+            if !matches!(version, "v1" | "v1beta1" | "v1alpha1") {
+                return err(
+                    inv,
+                    unknown_version(
+                        api_version,
+                        kind,
+                        "admissionregistration.k8s.io/v1, v1beta1 or v1alpha1",
+                    ),
+                );
+            }
+            if kind == "ValidatingAdmissionPolicy" {
+                match vap::read_policy(node) {
+                    Ok(p) => inv.admission_policies.push(p),
+                    Err(e) => err(inv, e),
+                }
+            } else {
+                match vap::read_binding(node) {
+                    Ok(b) => inv.bindings.push(b),
+                    Err(e) => err(inv, e),
+                }
             }
         }
         ("", "Namespace") if version == "v1" => match kyverno::read_namespace(node) {

@@ -7,7 +7,7 @@
 use super::fields::{FieldError, FieldResult, Node};
 use super::model::{
     ExceptedPolicy, Exception, MatchResources, Mode, ModeOverride, ModeSpec, Namespace, Policy,
-    PolicyDocs, PolicyKind, PolicyRef, PolicySeverity, ResourceFilter, Rule,
+    PolicyDocs, PolicyKind, PolicyRef, PolicySeverity, Reach, ResourceFilter, Rule,
 };
 use super::selector::{Expression, LabelSelector};
 
@@ -71,7 +71,7 @@ fn check_namespace(value: &str, field: &str) -> FieldResult<()> {
     }
 }
 
-fn required_name(meta: &Meta) -> FieldResult<String> {
+pub fn required_name(meta: &Meta) -> FieldResult<String> {
     meta.name
         .clone()
         .ok_or_else(|| FieldError::new("metadata.name", "missing"))
@@ -79,7 +79,7 @@ fn required_name(meta: &Meta) -> FieldResult<String> {
 
 /// A `metav1.LabelSelector` as kube's [`LabelSelector`]; an unknown operator or a missing
 /// value list names its field.
-fn read_selector(node: Node<'_>) -> FieldResult<LabelSelector> {
+pub fn read_selector(node: Node<'_>) -> FieldResult<LabelSelector> {
     let mut exprs: Vec<Expression> = node
         .string_map("matchLabels")?
         .into_iter()
@@ -149,7 +149,7 @@ fn read_mode(node: Node<'_>, key: &str) -> FieldResult<Option<Mode>> {
     }
 }
 
-fn docs(meta: &Meta) -> PolicyDocs {
+pub fn docs(meta: &Meta) -> PolicyDocs {
     let get = |k: &str| {
         meta.annotations
             .get(k)
@@ -211,6 +211,7 @@ pub fn read_kyverno_policy(obj: Node<'_>, kind: PolicyKind) -> FieldResult<Polic
         kind,
         namespace,
         name,
+        parent: None,
     };
     Ok(Policy {
         label: reference.report_name(),
@@ -222,6 +223,8 @@ pub fn read_kyverno_policy(obj: Node<'_>, kind: PolicyKind) -> FieldResult<Polic
             spec_action,
             spec_overrides,
         },
+        reach: Reach::Everywhere,
+        truncated: None,
     })
 }
 
@@ -263,6 +266,7 @@ pub fn read_validating_policy(obj: Node<'_>, kind: PolicyKind) -> FieldResult<Po
         kind,
         namespace,
         name,
+        parent: None,
     };
     Ok(Policy {
         label: reference.report_name(),
@@ -270,6 +274,8 @@ pub fn read_validating_policy(obj: Node<'_>, kind: PolicyKind) -> FieldResult<Po
         docs: docs(&meta),
         annotations: meta.annotations,
         modes: ModeSpec::Fixed(mode),
+        reach: Reach::Everywhere,
+        truncated: None,
     })
 }
 

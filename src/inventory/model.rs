@@ -5,7 +5,7 @@
 //! cluster source both build this same value. It holds no I/O and no clock; it must never keep
 //! whole report objects (large clusters carry hundreds of thousands of results).
 
-use super::selector::{LabelSelector, SelectorExt, wildcard_match};
+use super::selector::{LabelSelector, SelectorExt, gatekeeper_glob, wildcard_match};
 use crate::model::ids::Engine;
 pub use crate::model::ids::{PolicyKind, PolicyRef};
 use crate::model::problem::Problem;
@@ -169,8 +169,85 @@ pub enum ModeSpec {
         spec_action: Mode,
         spec_overrides: Vec<ModeOverride>,
     },
-    /// ValidatingPolicy: one mode everywhere, from `spec.validationActions`.
+    /// ValidatingPolicy, Gatekeeper constraint: one mode everywhere it applies (a
+    /// ValidatingPolicy's `spec.validationActions`, a constraint's `spec.enforcementAction`).
     Fixed(Mode),
+    /// A ValidatingAdmissionPolicyBinding: `deny` when its `validationActions` has `Deny`. Every
+    /// binding of a policy that matches a request applies (Kubernetes evaluates each one), so a
+    /// namespace that another Deny binding of the same policy reaches (`denied_by`) is blocked
+    /// already, before and after this binding's flip.
+    Binding { deny: bool, denied_by: Vec<Reach> },
+}
+
+/// Where a policy applies, as far as the namespace decides it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum Reach {
+    /// Every namespace (a namespaced Kyverno Policy: its own, see [`Policy::applies_in`]).
+    #[default]
+    Everywhere,
+    /// A Gatekeeper constraint's `spec.match`.
+    Constraint(ConstraintMatch),
+    /// Namespaces whose labels every selector matches: a binding's
+    /// `matchResources.namespaceSelector` and its policy's `matchConstraints.namespaceSelector`.
+    Selectors(Vec<LabelSelector>),
+}
+
+impl Reach {
+    /// Whether a resource in `namespace` (`""`: cluster-scoped) with the namespace's `labels`
+    /// can be matched. A cluster-scoped object other than a Namespace passes every namespace
+    /// test, in Gatekeeper (`namespacesMatch`, `namespaceSelectorMatch` in gatekeeper
+    /// `pkg/mutation/match/match.go`) and in Kubernetes (`MatchNamespaceSelector` in kubernetes
+    /// `staging/src/k8s.io/apiserver/pkg/admission/plugin/webhook/predicates/namespace/matcher.go`);
+    /// a Namespace object is matched by its own name and labels, which are the namespace's.
+    pub fn matches(&self, namespace: &str, labels: &Labels) -> bool {
+        if namespace.is_empty() {
+            return true;
+        }
+        match self {
+            Reach::Everywhere => true,
+            Reach::Constraint(m) => m.matches_namespace(namespace, labels),
+            Reach::Selectors(list) => list.iter().all(|s| s.matches(labels)),
+        }
+    }
+}
+
+/// The namespace part of a Gatekeeper constraint's `spec.match`, plus what is kept only to be
+/// shown (kinds, label selector, scope: they depend on the resource, which audit already
+/// matched before listing a violation).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConstraintMatch {
+    /// `namespaces`: globs with `*` at the front and/or end; empty: every namespace.
+    pub namespaces: Vec<String>,
+    /// `excludedNamespaces`, the same globs.
+    pub excluded: Vec<String>,
+    pub namespace_selector: Option<LabelSelector>,
+    /// `kinds[].kinds`, as written.
+    pub kinds: Vec<String>,
+    /// `scope`: `Cluster`, `Namespaced` or `*` when set.
+    pub scope: Option<String>,
+    /// Whether a `labelSelector` narrows it to labelled resources.
+    pub label_selector: bool,
+}
+
+impl ConstraintMatch {
+    /// `namespacesMatch`, `excludedNamespacesMatch` and `namespaceSelectorMatch` of gatekeeper
+    /// `pkg/mutation/match/match.go` for a namespace-scoped resource in `namespace`.
+    pub fn matches_namespace(&self, namespace: &str, labels: &Labels) -> bool {
+        (self.namespaces.is_empty() || self.namespaces.iter().any(|p| gatekeeper_glob(p, namespace)))
+            && !self.excluded.iter().any(|p| gatekeeper_glob(p, namespace))
+            && self.namespace_selector.as_ref().is_none_or(|s| s.matches(labels))
+    }
+}
+
+/// Gatekeeper lists at most `--constraint-violations-limit` violations in a constraint's status
+/// (default 20) while `totalViolations` counts all it found: the counts read from the list are
+/// then lower bounds (gatekeeper `pkg/audit/manager.go`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Truncated {
+    /// Distinct resources in the listed violations.
+    pub listed: u64,
+    /// `status.totalViolations`.
+    pub total: u64,
 }
 
 /// A policy with everything forewarn reads from it.
@@ -185,6 +262,11 @@ pub struct Policy {
     pub annotations: Labels,
     pub docs: PolicyDocs,
     pub modes: ModeSpec,
+    /// Where it applies, by namespace.
+    pub reach: Reach,
+    /// Set when the engine listed fewer violations than it found (Gatekeeper): counts are lower
+    /// bounds.
+    pub truncated: Option<Truncated>,
 }
 
 impl Policy {
@@ -236,6 +318,7 @@ impl Policy {
     pub fn flip_pending_in(&self, namespace: &str, labels: &Labels) -> bool {
         match &self.modes {
             ModeSpec::Fixed(mode) => *mode == Mode::Audit,
+            ModeSpec::Binding { .. } => self.flips_in(None, namespace, labels),
             ModeSpec::Kyverno { rules, .. } => {
                 let mut validating = rules.iter().filter(|r| r.validate).peekable();
                 if validating.peek().is_none() {
@@ -258,6 +341,15 @@ impl Policy {
     ) -> Mode {
         match &self.modes {
             ModeSpec::Fixed(mode) => base.unwrap_or(*mode),
+            ModeSpec::Binding { deny, denied_by } => {
+                if denied_by.iter().any(|r| r.matches(namespace, labels)) {
+                    Mode::Enforce
+                } else if self.reach.matches(namespace, labels) {
+                    base.unwrap_or(if *deny { Mode::Enforce } else { Mode::Audit })
+                } else {
+                    Mode::Audit
+                }
+            }
             ModeSpec::Kyverno {
                 rules,
                 spec_action,
@@ -343,7 +435,7 @@ impl Policy {
     /// Whether the policy has anything that can block admission.
     pub fn is_validating(&self) -> bool {
         match &self.modes {
-            ModeSpec::Fixed(_) => true,
+            ModeSpec::Fixed(_) | ModeSpec::Binding { .. } => true,
             ModeSpec::Kyverno { rules, .. } => rules.iter().any(|r| r.validate),
         }
     }
@@ -370,21 +462,28 @@ impl Policy {
         self.reference.namespace.as_deref()
     }
 
-    /// Whether the policy can apply to resources in `namespace` at all.
+    /// Whether the policy can apply to resources in `namespace` at all, by the namespace's
+    /// name alone (a namespaced policy applies only in its own).
     pub fn applies_in(&self, namespace: &str) -> bool {
         self.namespace().is_none_or(|ns| ns == namespace)
     }
 
-    /// Whether `text` names this policy: its label, its report name, or `Kind:name` /
-    /// `Kind/name` (kind case-insensitive).
+    /// Whether the policy can apply to resources in `namespace` with the namespace's `labels`:
+    /// [`Policy::applies_in`] and its [`Reach`] (a constraint's `match`, a binding's selectors).
+    pub fn reaches(&self, namespace: &str, labels: &Labels) -> bool {
+        self.applies_in(namespace) && self.reach.matches(namespace, labels)
+    }
+
+    /// Whether `text` names this policy: its label, its own name (a constraint's `Kind/name`,
+    /// a binding's name), or `Kind:name` / `Kind/name` (kind case-insensitive).
     pub fn is_named(&self, text: &str) -> bool {
         let text = text.trim();
-        if text == self.label || text == self.reference.report_name() {
+        if text == self.label || text == self.reference.own_name() {
             return true;
         }
         text.split_once([':', '/'])
             .and_then(|(kind, name)| Some((crate::model::ids::PolicyKind::parse(kind)?, name)))
-            .is_some_and(|(kind, name)| kind == self.kind() && name == self.reference.report_name())
+            .is_some_and(|(kind, name)| kind == self.kind() && name == self.reference.own_name())
     }
 }
 
@@ -622,6 +721,38 @@ pub struct Namespace {
     pub annotations: Labels,
 }
 
+/// A Gatekeeper ConstraintTemplate: the constraint kind it defines and its description.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Template {
+    pub name: String,
+    /// `spec.crd.spec.names.kind`.
+    pub kind: String,
+    pub docs: PolicyDocs,
+}
+
+/// A Kubernetes ValidatingAdmissionPolicy, as far as its bindings need it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdmissionPolicy {
+    pub name: String,
+    pub annotations: Labels,
+    pub docs: PolicyDocs,
+    /// `spec.matchConstraints.namespaceSelector`.
+    pub namespace_selector: Option<LabelSelector>,
+}
+
+/// A Kubernetes ValidatingAdmissionPolicyBinding.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Binding {
+    pub name: String,
+    /// `spec.policyName`.
+    pub policy: String,
+    /// `spec.validationActions` contains `Deny`.
+    pub deny: bool,
+    pub annotations: Labels,
+    /// `spec.matchResources.namespaceSelector`.
+    pub namespace_selector: Option<LabelSelector>,
+}
+
 /// Where a report result belongs: the engine (from the result's `source`), the policy as
 /// reports name it (`name` or `namespace/name`), and the namespace (`None`: cluster-scoped).
 pub type ResultKey = (Engine, String, Option<String>);
@@ -641,6 +772,13 @@ pub struct Inventory {
     pub findings: BTreeMap<ResourceRef, Vec<Finding>>,
     pub exceptions: Vec<Exception>,
     pub namespaces: BTreeMap<String, Namespace>,
+    /// Gatekeeper ConstraintTemplates, by the constraint kind each defines.
+    pub templates: BTreeMap<String, Template>,
+    /// Kubernetes ValidatingAdmissionPolicies (their bindings become policies in
+    /// [`Inventory::finish`]).
+    pub admission_policies: Vec<AdmissionPolicy>,
+    /// Kubernetes ValidatingAdmissionPolicyBindings, as read.
+    pub bindings: Vec<Binding>,
     /// Objects of kinds forewarn does not read, by `apiVersion kind`.
     pub skipped: BTreeMap<String, u64>,
     /// Objects read, including skipped ones.
@@ -705,6 +843,12 @@ impl Inventory {
         for (k, ns) in &other.namespaces {
             self.namespaces.insert(k.clone(), ns.clone());
         }
+        for (k, t) in &other.templates {
+            self.templates.insert(k.clone(), t.clone());
+        }
+        self.admission_policies
+            .extend(other.admission_policies.iter().cloned());
+        self.bindings.extend(other.bindings.iter().cloned());
         for (k, n) in &other.skipped {
             *self.skipped.entry(k.clone()).or_default() += n;
         }
@@ -712,20 +856,22 @@ impl Inventory {
         self.problems.extend(other.problems.iter().cloned());
     }
 
-    /// Puts policies in a stable order; called once a source has finished loading.
+    /// Joins what one object cannot know alone — a constraint's template, a binding's policy
+    /// and sibling bindings — and puts policies in a stable order; called once a source has
+    /// finished loading.
     pub fn finish(&mut self) {
+        self.join_engines();
         self.policies.sort_by(|a, b| {
-            (a.reference.report_name(), &a.reference)
-                .cmp(&(b.reference.report_name(), &b.reference))
+            (a.reference.own_name(), &a.reference).cmp(&(b.reference.own_name(), &b.reference))
         });
         // A name shared by two policies (a ClusterPolicy and a ValidatingPolicy, say) is
         // qualified by kind wherever forewarn shows it, so ids stay unique.
         let mut by_name: BTreeMap<String, usize> = BTreeMap::new();
         for p in &self.policies {
-            *by_name.entry(p.reference.report_name()).or_default() += 1;
+            *by_name.entry(p.reference.own_name()).or_default() += 1;
         }
         for p in &mut self.policies {
-            let name = p.reference.report_name();
+            let name = p.reference.own_name();
             p.label = if by_name.get(&name).copied().unwrap_or(0) > 1 {
                 p.reference.qualified()
             } else {
@@ -735,6 +881,67 @@ impl Inventory {
         self.exceptions
             .sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
         self.unscored_warnings_fail();
+    }
+
+    /// A constraint takes its title and description from its template when it has none; each
+    /// ValidatingAdmissionPolicyBinding becomes a policy (the binding carries the rollout),
+    /// reaching the namespaces its selector and its policy's select, and knowing which other
+    /// Deny bindings of the same policy block where (every matching binding applies).
+    fn join_engines(&mut self) {
+        for p in &mut self.policies {
+            if p.kind() != PolicyKind::Constraint {
+                continue;
+            }
+            if let Some(t) = p.reference.parent.as_ref().and_then(|k| self.templates.get(k)) {
+                let d = &mut p.docs;
+                d.title = d.title.take().or_else(|| t.docs.title.clone());
+                d.description = d.description.take().or_else(|| t.docs.description.clone());
+            }
+        }
+        self.policies
+            .retain(|p| p.kind() != PolicyKind::ValidatingAdmissionPolicyBinding);
+        let reach_of = |b: &Binding, vap: Option<&AdmissionPolicy>| {
+            let selectors: Vec<LabelSelector> = [
+                b.namespace_selector.clone(),
+                vap.and_then(|v| v.namespace_selector.clone()),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            if selectors.is_empty() {
+                Reach::Everywhere
+            } else {
+                Reach::Selectors(selectors)
+            }
+        };
+        for b in &self.bindings {
+            let vap = self.admission_policies.iter().find(|v| v.name == b.policy);
+            let denied_by = self
+                .bindings
+                .iter()
+                .filter(|o| o.policy == b.policy && o.name != b.name && o.deny)
+                .map(|o| reach_of(o, vap))
+                .collect();
+            let mut docs = vap.map(|v| v.docs.clone()).unwrap_or_default();
+            docs.title = docs.title.or_else(|| Some(b.policy.clone()));
+            self.policies.push(Policy {
+                reference: PolicyRef {
+                    kind: PolicyKind::ValidatingAdmissionPolicyBinding,
+                    namespace: None,
+                    name: b.name.clone(),
+                    parent: Some(b.policy.clone()),
+                },
+                label: b.name.clone(),
+                annotations: b.annotations.clone(),
+                docs,
+                modes: ModeSpec::Binding {
+                    deny: b.deny,
+                    denied_by,
+                },
+                reach: reach_of(b, vap),
+                truncated: None,
+            });
+        }
     }
 
     /// Failures of policies annotated `policies.kyverno.io/scored: "false"` are reported as

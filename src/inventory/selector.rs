@@ -33,6 +33,21 @@ pub fn wildcard_match(pattern: &str, text: &str) -> bool {
     p[pi..].iter().all(|&c| c == '*')
 }
 
+/// Gatekeeper's namespace glob (gatekeeper `pkg/wildcard/wildcard.go`): a `*` only at the
+/// front and/or the end; `kube-*` is a prefix, `*-system` a suffix, `*system*` a substring,
+/// anything else must be equal.
+pub fn gatekeeper_glob(pattern: &str, text: &str) -> bool {
+    match (pattern.strip_prefix('*'), pattern.strip_suffix('*')) {
+        (Some(rest), Some(_)) if !rest.is_empty() => {
+            text.contains(rest.strip_suffix('*').unwrap_or(rest))
+        }
+        (Some(_), Some(_)) => true,
+        (Some(suffix), None) => text.ends_with(suffix),
+        (None, Some(prefix)) => text.starts_with(prefix),
+        (None, None) => pattern == text,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -53,6 +68,18 @@ mod tests {
         assert!(!wildcard_match("team-*", "payments"));
         assert!(!wildcard_match("default", "default2"));
         assert!(wildcard_match("a*b*c", "aXXbYYc"));
+    }
+
+    #[test]
+    fn gatekeeper_globs() {
+        // gatekeeper pkg/wildcard/wildcard_test.go
+        assert!(gatekeeper_glob("kube-*", "kube-system"));
+        assert!(gatekeeper_glob("*-system", "gatekeeper-system"));
+        assert!(gatekeeper_glob("*system*", "system-kube"));
+        assert!(gatekeeper_glob("*", "anything"));
+        assert!(!gatekeeper_glob("kube-*", "default"));
+        assert!(!gatekeeper_glob("k?be", "kube"));
+        assert!(gatekeeper_glob("default", "default"));
     }
 
     #[test]

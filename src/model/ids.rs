@@ -138,6 +138,12 @@ pub enum PolicyKind {
     Policy,
     ValidatingPolicy,
     NamespacedValidatingPolicy,
+    /// A Gatekeeper constraint (`constraints.gatekeeper.sh`); its own kind, which its
+    /// ConstraintTemplate defines, is [`PolicyRef::parent`].
+    Constraint,
+    /// A Kubernetes ValidatingAdmissionPolicyBinding: the binding, not the policy, is what a
+    /// rollout changes (its `validationActions`); the policy it binds is [`PolicyRef::parent`].
+    ValidatingAdmissionPolicyBinding,
 }
 
 impl PolicyKind {
@@ -147,6 +153,8 @@ impl PolicyKind {
             PolicyKind::ValidatingPolicy | PolicyKind::NamespacedValidatingPolicy => {
                 Engine::KyvernoValidating
             }
+            PolicyKind::Constraint => Engine::Gatekeeper,
+            PolicyKind::ValidatingAdmissionPolicyBinding => Engine::ValidatingAdmission,
         }
     }
 
@@ -156,6 +164,8 @@ impl PolicyKind {
             PolicyKind::Policy => "Policy",
             PolicyKind::ValidatingPolicy => "ValidatingPolicy",
             PolicyKind::NamespacedValidatingPolicy => "NamespacedValidatingPolicy",
+            PolicyKind::Constraint => "Constraint",
+            PolicyKind::ValidatingAdmissionPolicyBinding => "ValidatingAdmissionPolicyBinding",
         }
     }
 
@@ -166,6 +176,8 @@ impl PolicyKind {
             PolicyKind::Policy,
             PolicyKind::ValidatingPolicy,
             PolicyKind::NamespacedValidatingPolicy,
+            PolicyKind::Constraint,
+            PolicyKind::ValidatingAdmissionPolicyBinding,
         ]
         .into_iter()
         .find(|k| k.as_str().eq_ignore_ascii_case(text))
@@ -186,6 +198,10 @@ pub struct PolicyRef {
     /// Set for namespaced kinds only.
     pub namespace: Option<String>,
     pub name: String,
+    /// For a Gatekeeper constraint, its kind (`K8sRequiredLabels`, from its template's
+    /// `spec.crd.spec.names.kind`); for a ValidatingAdmissionPolicyBinding, the policy it binds
+    /// (`spec.policyName`). `None` for Kyverno's kinds.
+    pub parent: Option<String>,
 }
 
 impl PolicyRef {
@@ -194,40 +210,62 @@ impl PolicyRef {
     }
 
     /// How reports name the policy: `name`, or `namespace/name` for a namespaced kind
-    /// (client-go's `MetaNamespaceKeyFunc`, used by kyverno `pkg/utils/report/results.go`).
+    /// (client-go's `MetaNamespaceKeyFunc`, used by kyverno `pkg/utils/report/results.go`);
+    /// `Kind/name` for a Gatekeeper constraint (its violations are read from its status under
+    /// that name); the bound policy's name for a ValidatingAdmissionPolicyBinding (Kyverno's
+    /// VAP reports name the policy, kyverno `pkg/admissionpolicy/validate.go`).
     pub fn report_name(&self) -> String {
-        match &self.namespace {
-            Some(ns) => format!("{ns}/{}", self.name),
-            None => self.name.clone(),
+        match (self.kind, &self.parent, &self.namespace) {
+            (PolicyKind::Constraint, Some(kind), _) => format!("{kind}/{}", self.name),
+            (PolicyKind::ValidatingAdmissionPolicyBinding, Some(policy), _) => policy.clone(),
+            (_, _, Some(ns)) => format!("{ns}/{}", self.name),
+            _ => self.name.clone(),
         }
     }
 
     /// Whether reports name this policy `text` ([`PolicyRef::report_name`], without building it).
     pub fn is_report_name(&self, text: &str) -> bool {
-        match &self.namespace {
-            Some(ns) => {
-                text.strip_prefix(ns.as_str())
-                    .and_then(|rest| rest.strip_prefix('/'))
-                    == Some(self.name.as_str())
-            }
-            None => text == self.name,
+        let prefixed = |prefix: &str| {
+            text.strip_prefix(prefix)
+                .and_then(|rest| rest.strip_prefix('/'))
+                == Some(self.name.as_str())
+        };
+        match (self.kind, &self.parent, &self.namespace) {
+            (PolicyKind::Constraint, Some(kind), _) => prefixed(kind),
+            (PolicyKind::ValidatingAdmissionPolicyBinding, Some(policy), _) => text == policy,
+            (_, _, Some(ns)) => prefixed(ns),
+            _ => text == self.name,
         }
     }
 
-    /// The report name qualified by kind: `ValidatingPolicy:restrict-seccomp-strict`.
+    /// How forewarn names the policy when no other policy shares the name: the report name,
+    /// except for a binding, named by itself (several bindings share their policy's name).
+    pub fn own_name(&self) -> String {
+        match self.kind {
+            PolicyKind::ValidatingAdmissionPolicyBinding => self.name.clone(),
+            _ => self.report_name(),
+        }
+    }
+
+    /// The own name qualified by kind: `ValidatingPolicy:restrict-seccomp-strict`.
     pub fn qualified(&self) -> String {
-        format!("{}:{}", self.kind, self.report_name())
+        format!("{}:{}", self.kind, self.own_name())
     }
 }
 
 impl Serialize for PolicyRef {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
-        let mut st = s.serialize_struct("PolicyRef", 4)?;
+        let mut st = s.serialize_struct("PolicyRef", 5)?;
         st.serialize_field("engine", &self.engine())?;
         st.serialize_field("kind", &self.kind)?;
         st.serialize_field("namespace", &self.namespace)?;
         st.serialize_field("name", &self.name)?;
+        if self.parent.is_some() {
+            st.serialize_field("parent", &self.parent)?;
+        } else {
+            st.skip_field("parent")?;
+        }
         st.end()
     }
 }

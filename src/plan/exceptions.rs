@@ -563,8 +563,12 @@ fn names_cel_policy(x: &Exception, listed: &ExceptedPolicy, policy: &Policy) -> 
     let kind = match policy.kind() {
         PolicyKind::ValidatingPolicy => "ValidatingPolicy",
         PolicyKind::NamespacedValidatingPolicy => "NamespacedValidatingPolicy",
-        // Kyverno's ClusterPolicy engine reads only kyverno.io exceptions.
-        PolicyKind::ClusterPolicy | PolicyKind::Policy => return false,
+        // Kyverno's ClusterPolicy engine reads only kyverno.io exceptions; Kyverno's exceptions
+        // do not apply to Gatekeeper or to Kubernetes' own admission policies.
+        PolicyKind::ClusterPolicy
+        | PolicyKind::Policy
+        | PolicyKind::Constraint
+        | PolicyKind::ValidatingAdmissionPolicyBinding => return false,
     };
     listed.kind.as_deref() == Some(kind)
         && listed.policy == policy.name()

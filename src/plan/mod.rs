@@ -22,7 +22,7 @@ pub mod views;
 use crate::config::Config;
 use crate::inventory::{FailingResource, Inventory, Labels, Policy};
 pub use crate::model::ids::NoticeKind;
-use crate::model::ids::{ClusterName, NoticeId, TeamKey};
+use crate::model::ids::{ClusterName, Engine, NoticeId, TeamKey};
 use crate::model::problem::Problem;
 use crate::model::time::EnforceOn;
 use crate::plan::owners::Destination;
@@ -46,6 +46,10 @@ pub struct NamespaceFailures {
     /// Results that an exception skipped (not counted as failing).
     pub excepted: u64,
     pub unowned: bool,
+    /// `failing` is a lower bound: the engine listed fewer violations than it found
+    /// (Gatekeeper's `--constraint-violations-limit`); messages say "at least".
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub at_least: bool,
     pub sample: Vec<FailingResource>,
 }
 
@@ -307,7 +311,7 @@ fn failures_where(
     let mut out = Vec::new();
     for (ns, summary) in inv.results_for(&policy.reference) {
         let (name, labels) = match ns {
-            Some(ns) if !policy.applies_in(ns) => continue,
+            Some(ns) if !policy.reaches(ns, inv.namespace_labels(ns)) => continue,
             Some(ns) => (ns, inv.namespace_labels(ns)),
             None => ("", inv.namespace_labels("")),
         };
@@ -347,6 +351,7 @@ fn failures_where(
             failing,
             excepted: summary.skipped_by_exception,
             unowned: false,
+            at_least: policy.truncated.is_some(),
             sample: summary
                 .sample
                 .iter()
@@ -369,12 +374,17 @@ fn failures_where(
 /// (cluster reports put them in that namespace, for its owner). Kyverno decides their mode with
 /// an empty namespace and no namespace labels — a Namespace is cluster-scoped, and its own
 /// labels are not looked up (kyverno `pkg/webhooks/resource/handlers.go`) — so an override
-/// by namespace name or selector meant for the namespace does not apply to it.
+/// by namespace name or selector meant for the namespace does not apply to it. Gatekeeper and
+/// Kubernetes match a Namespace object by its own name and labels — the namespace's — so for
+/// them there is nothing to set apart.
 pub fn namespace_object_failures<'a>(
     inv: &'a Inventory,
     policy: &Policy,
     namespace: &str,
 ) -> Vec<Option<&'a str>> {
+    if !matches!(policy.engine(), Engine::Kyverno | Engine::KyvernoValidating) {
+        return Vec::new();
+    }
     let at = crate::inventory::ResourceRef {
         namespace: namespace.to_string(),
         kind: "Namespace".to_string(),
@@ -391,14 +401,17 @@ pub fn namespace_object_failures<'a>(
 }
 
 /// The namespace and labels Kyverno matches failure-action overrides against for `resource`
-/// in `namespace`: none for a Namespace object (see [`namespace_object_failures`]).
+/// in `namespace`: none for a Namespace object of a Kyverno policy (see
+/// [`namespace_object_failures`]).
 pub fn mode_context<'a>(
     inv: &'a Inventory,
+    policy: &Policy,
     kind: &str,
     namespace: &'a str,
 ) -> (&'a str, &'a Labels) {
     static EMPTY: Labels = Labels::new();
-    if kind == "Namespace" {
+    let kyverno = matches!(policy.engine(), Engine::Kyverno | Engine::KyvernoValidating);
+    if kind == "Namespace" && kyverno {
         ("", &EMPTY)
     } else {
         (namespace, inv.namespace_labels(namespace))
@@ -414,7 +427,7 @@ pub fn flip_pending(policy: &Policy, inv: &Inventory) -> bool {
         || inv
             .namespaces
             .values()
-            .any(|ns| policy.applies_in(&ns.name) && policy.flip_pending_in(&ns.name, &ns.labels))
+            .any(|ns| policy.reaches(&ns.name, &ns.labels) && policy.flip_pending_in(&ns.name, &ns.labels))
 }
 
 /// Namespaces nobody owns (their notices go to the platform channel): those with an object or

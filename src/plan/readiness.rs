@@ -109,24 +109,31 @@ pub fn readiness_all(res: &Resolved) -> BTreeMap<String, Readiness> {
         .map(|(x, ..)| x)
         .collect();
     // Findings name their policy as reports do: by engine (the result's source) and name.
-    let policies: BTreeMap<(Engine, String), &Policy> = inv
-        .policies
-        .iter()
-        .filter(|p| p.is_validating())
-        .map(|p| ((p.engine(), p.reference.report_name()), p))
-        .collect();
+    // Several policies share a report name: the bindings of one ValidatingAdmissionPolicy.
+    let mut policies: BTreeMap<(Engine, String), Vec<&Policy>> = BTreeMap::new();
+    for p in inv.policies.iter().filter(|p| p.is_validating()) {
+        policies
+            .entry((p.engine(), p.reference.report_name()))
+            .or_default()
+            .push(p);
+    }
     let mut per_policy: BTreeMap<&str, BTreeMap<String, NamespaceReadiness>> = BTreeMap::new();
     let mut kept: BTreeMap<&str, BTreeMap<String, KeptInAudit>> = BTreeMap::new();
     for (resource, findings) in &inv.findings {
-        for f in findings.iter().filter(|f| f.result == "fail") {
-            let Some(policy) = policies.get(&(f.engine, f.policy.clone())) else {
-                continue;
-            };
+        let named = findings.iter().filter(|f| f.result == "fail").flat_map(|f| {
+            policies
+                .get(&(f.engine, f.policy.clone()))
+                .into_iter()
+                .flatten()
+                .map(move |p| (*p, f))
+        });
+        for (policy, f) in named {
             let ns = resource.namespace.as_str();
-            if !ns.is_empty() && !policy.applies_in(ns) {
+            if !ns.is_empty() && !policy.reaches(ns, inv.namespace_labels(ns)) {
                 continue;
             }
-            let (mode_ns, mode_labels) = crate::plan::mode_context(inv, &resource.kind, ns);
+            let (mode_ns, mode_labels) =
+                crate::plan::mode_context(inv, policy, &resource.kind, ns);
             let shown = if ns.is_empty() { CLUSTER_SCOPED } else { ns };
             if policy.stays_audit_in(f.rule.as_deref(), mode_ns, mode_labels) {
                 // Not blocked by the flip: an override keeps this namespace in Audit.
@@ -190,6 +197,7 @@ pub fn readiness_all(res: &Resolved) -> BTreeMap<String, Readiness> {
     }
     policies
         .values()
+        .flatten()
         .map(|policy| {
             let rollout = res.rollout(policy);
             let namespaces = per_policy.remove(policy.label.as_str()).unwrap_or_default();
@@ -537,7 +545,8 @@ pub fn audit_modes(clusters: &[Inventory]) -> AuditModes {
                 .namespaces
                 .values()
                 .filter(|ns| {
-                    p.applies_in(&ns.name) && p.mode_for(None, &ns.name, &ns.labels) == Mode::Audit
+                    p.reaches(&ns.name, &ns.labels)
+                        && p.mode_for(None, &ns.name, &ns.labels) == Mode::Audit
                 })
                 .map(|ns| ns.name.clone())
                 .collect();

@@ -779,6 +779,7 @@ pub fn sample_notices(config: &Config) -> Vec<Notice> {
             failing: 1,
             excepted: 0,
             unowned: true,
+            at_least: false,
             sample: vec![FailingResource {
                 kind: "Pod".into(),
                 name: "web-0".into(),
