@@ -151,7 +151,14 @@ async fn a_tick_posts_exactly_the_due_notices_once_even_across_restarts() {
     // Monday's heads-ups, the weekly digests, the readiness warnings to the platform, and the
     // reminder about the data team's expiring exception (its T-14 was missed: caught up once).
     let expected = vec![
+        // Gatekeeper: the dry-run constraint flips on 14 December (T-7).
+        (
+            "#data-eng",
+            "announce/K8sRequiredLabels/workloads-need-cost-center/data/T-7",
+        ),
         ("#data-eng", "announce/disallow-host-path/data/T-14"),
+        // ValidatingAdmissionPolicy: the Audit binding flips on 21 December (T-14).
+        ("#data-eng", "announce/min-replicas-all/data/T-14"),
         // (data's only disallow-latest-tag failure is in data-sandbox, which its override
         // keeps in Audit after the flip: nothing to announce there.)
         ("#data-eng", "announce/require-run-as-nonroot/data/T-7"),
@@ -160,6 +167,11 @@ async fn a_tick_posts_exactly_the_due_notices_once_even_across_restarts() {
             "#data-eng",
             "reminder/data-warehouse/clickhouse-sizing-trial/data/T-14",
         ),
+        (
+            "#payments-dev",
+            "announce/K8sRequiredLabels/workloads-need-cost-center/payments/T-7",
+        ),
+        // (payments' min-replicas failure is denied by its Deny binding already: not told.)
         (
             "#payments-dev",
             "announce/require-run-as-nonroot/payments/T-7",
@@ -183,7 +195,15 @@ async fn a_tick_posts_exactly_the_due_notices_once_even_across_restarts() {
             "#search-oncall",
             "announce/disallow-latest-tag/#search-oncall/T-0",
         ),
+        (
+            "#search-oncall",
+            "announce/min-replicas-all/#search-oncall/T-14",
+        ),
         ("#search-oncall", "digest/#search-oncall/2026-12-07"),
+        (
+            "#storefront",
+            "announce/K8sRequiredLabels/workloads-need-cost-center/storefront/T-7",
+        ),
         ("#storefront", "announce/disallow-host-path/storefront/T-14"),
         ("#storefront", "announce/disallow-latest-tag/storefront/T-0"),
         (
@@ -209,7 +229,11 @@ async fn a_tick_posts_exactly_the_due_notices_once_even_across_restarts() {
     let payments = requests
         .iter()
         .map(|r| serde_json::from_slice::<Value>(&r.body).expect("json"))
-        .find(|b| b["channel"] == "#payments-dev")
+        .find(|b| {
+            b["channel"] == "#payments-dev"
+                && b["metadata"]["event_payload"]["notice_id"]
+                    == "announce/require-run-as-nonroot/payments/T-7"
+        })
         .expect("payments post");
     assert_eq!(payments["blocks"][0]["type"], "header");
     assert_eq!(
@@ -249,14 +273,14 @@ async fn one_refused_channel_does_not_stop_the_others_and_is_reported_once() {
     let state = dir.path().join("ledger.json");
 
     let outcome = run_tick(&server, &state, MONDAY).await;
-    assert_eq!(outcome.failed.len(), 5);
+    assert_eq!(outcome.failed.len(), 6);
     assert!(
         outcome
             .failed
             .iter()
             .all(|(_, cause)| cause == "channel_not_found")
     );
-    assert_eq!(outcome.sent.len(), 13);
+    assert_eq!(outcome.sent.len(), 17);
     let ledger = FileLedger::read_only(&state).expect("reopen");
     let e = ledger
         .get("announce/require-run-as-nonroot/storefront/T-7")
@@ -269,14 +293,14 @@ async fn one_refused_channel_does_not_stop_the_others_and_is_reported_once() {
             .map(|e| e.state),
         Some(State::Sent)
     );
-    // The platform channel heard about it, once, in one message listing the five.
+    // The platform channel heard about it, once, in one message listing the six.
     let reports = |p: &Vec<(String, String)>| {
         p.iter()
             .filter(|(c, id)| id.starts_with("failure/") && c == "#platform-policy")
             .count()
     };
     assert_eq!(reports(&posts(&server).await), 1);
-    assert_eq!(outcome.reported, 5);
+    assert_eq!(outcome.reported, 6);
     let report = report_texts(&server).await.pop().expect("report");
     assert!(
         report.contains("announce/require-run-as-nonroot/storefront/T-7")
@@ -486,8 +510,8 @@ async fn shutdown_stops_between_messages_and_loses_nothing() {
     assert!(ledger.entries().iter().all(|e| e.state == State::Sent));
     // The next run sends the rest, and only the rest.
     let rest = run_tick(&server, &state, MONDAY).await;
-    assert_eq!(rest.sent.len(), 13);
-    assert_eq!(posts(&server).await.len(), 18);
+    assert_eq!(rest.sent.len(), 18);
+    assert_eq!(posts(&server).await.len(), 23);
 }
 
 /// Only the leader delivers: `run_loop` with a schedule that ticks every second, a leadership

@@ -88,17 +88,31 @@ pub fn check(config: &Config, clusters: &[Inventory], now: DateTime<FixedOffset>
         for p in inv
             .policies
             .iter()
-            .filter(|p| p.label != p.reference.report_name())
+            .filter(|p| p.label != p.reference.own_name())
         {
             problems.push(Problem::warning(
                 format!("policy {}", p.label),
                 "metadata.name",
                 format!(
                     "another policy is also named '{}': notices, config entries and commands name this one '{}'",
-                    p.reference.report_name(),
+                    p.reference.own_name(),
                     p.label
                 ),
             ));
+        }
+        // Gatekeeper lists at most --constraint-violations-limit violations: what forewarn
+        // counts is then a lower bound, and messages say "at least".
+        for p in &inv.policies {
+            if let Some(t) = p.truncated {
+                problems.push(Problem::warning(
+                    format!("policy {}", p.label),
+                    "status.totalViolations",
+                    format!(
+                        "Gatekeeper found {} violations but lists {} resources: counts are lower bounds and messages say \"at least\" (raise --constraint-violations-limit to see them all)",
+                        t.total, t.listed
+                    ),
+                ));
+            }
         }
     }
 

@@ -126,7 +126,8 @@ fn read_match(spec: Option<Node<'_>>) -> FieldResult<ConstraintMatch> {
         m.namespace_selector = Some(read_selector(sel.node())?);
     }
     for k in node.list("kinds")? {
-        m.kinds.extend(k.node().str_list("kinds")?.unwrap_or_default());
+        m.kinds
+            .extend(k.node().str_list("kinds")?.unwrap_or_default());
     }
     m.scope = node.str("scope")?.map(str::to_string);
     m.label_selector = node.get("labelSelector").is_some();

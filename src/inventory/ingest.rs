@@ -6,9 +6,9 @@
 
 use super::fields::{FieldError, Node};
 use super::kyverno;
-use super::{gatekeeper, vap};
 use super::model::{Inventory, PolicyKind};
 use super::report;
+use super::{gatekeeper, vap};
 use crate::model::problem::Problem;
 use serde_json::Value;
 

@@ -233,9 +233,16 @@ impl ConstraintMatch {
     /// `namespacesMatch`, `excludedNamespacesMatch` and `namespaceSelectorMatch` of gatekeeper
     /// `pkg/mutation/match/match.go` for a namespace-scoped resource in `namespace`.
     pub fn matches_namespace(&self, namespace: &str, labels: &Labels) -> bool {
-        (self.namespaces.is_empty() || self.namespaces.iter().any(|p| gatekeeper_glob(p, namespace)))
+        (self.namespaces.is_empty()
+            || self
+                .namespaces
+                .iter()
+                .any(|p| gatekeeper_glob(p, namespace)))
             && !self.excluded.iter().any(|p| gatekeeper_glob(p, namespace))
-            && self.namespace_selector.as_ref().is_none_or(|s| s.matches(labels))
+            && self
+                .namespace_selector
+                .as_ref()
+                .is_none_or(|s| s.matches(labels))
     }
 }
 
@@ -892,7 +899,12 @@ impl Inventory {
             if p.kind() != PolicyKind::Constraint {
                 continue;
             }
-            if let Some(t) = p.reference.parent.as_ref().and_then(|k| self.templates.get(k)) {
+            if let Some(t) = p
+                .reference
+                .parent
+                .as_ref()
+                .and_then(|k| self.templates.get(k))
+            {
                 let d = &mut p.docs;
                 d.title = d.title.take().or_else(|| t.docs.title.clone());
                 d.description = d.description.take().or_else(|| t.docs.description.clone());

@@ -424,10 +424,9 @@ pub fn mode_context<'a>(
 pub fn flip_pending(policy: &Policy, inv: &Inventory) -> bool {
     let empty = Default::default();
     policy.flip_pending_in("", &empty)
-        || inv
-            .namespaces
-            .values()
-            .any(|ns| policy.reaches(&ns.name, &ns.labels) && policy.flip_pending_in(&ns.name, &ns.labels))
+        || inv.namespaces.values().any(|ns| {
+            policy.reaches(&ns.name, &ns.labels) && policy.flip_pending_in(&ns.name, &ns.labels)
+        })
 }
 
 /// Namespaces nobody owns (their notices go to the platform channel): those with an object or

@@ -120,20 +120,22 @@ pub fn readiness_all(res: &Resolved) -> BTreeMap<String, Readiness> {
     let mut per_policy: BTreeMap<&str, BTreeMap<String, NamespaceReadiness>> = BTreeMap::new();
     let mut kept: BTreeMap<&str, BTreeMap<String, KeptInAudit>> = BTreeMap::new();
     for (resource, findings) in &inv.findings {
-        let named = findings.iter().filter(|f| f.result == "fail").flat_map(|f| {
-            policies
-                .get(&(f.engine, f.policy.clone()))
-                .into_iter()
-                .flatten()
-                .map(move |p| (*p, f))
-        });
+        let named = findings
+            .iter()
+            .filter(|f| f.result == "fail")
+            .flat_map(|f| {
+                policies
+                    .get(&(f.engine, f.policy.clone()))
+                    .into_iter()
+                    .flatten()
+                    .map(move |p| (*p, f))
+            });
         for (policy, f) in named {
             let ns = resource.namespace.as_str();
             if !ns.is_empty() && !policy.reaches(ns, inv.namespace_labels(ns)) {
                 continue;
             }
-            let (mode_ns, mode_labels) =
-                crate::plan::mode_context(inv, policy, &resource.kind, ns);
+            let (mode_ns, mode_labels) = crate::plan::mode_context(inv, policy, &resource.kind, ns);
             let shown = if ns.is_empty() { CLUSTER_SCOPED } else { ns };
             if policy.stays_audit_in(f.rule.as_deref(), mode_ns, mode_labels) {
                 // Not blocked by the flip: an override keeps this namespace in Audit.

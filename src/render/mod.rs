@@ -639,6 +639,8 @@ struct SampleWords<'a> {
 struct NamespaceWords<'a> {
     name: &'a str,
     failing: u64,
+    /// `failing` is a lower bound (the engine listed only some of its violations).
+    at_least: bool,
     excepted: u64,
     unowned: bool,
     sample: Vec<SampleWords<'a>>,
@@ -661,6 +663,9 @@ pub struct AnnounceView<'a> {
     namespaces: Vec<NamespaceWords<'a>>,
     namespace_count: usize,
     total_failing: u64,
+    /// The counts are lower bounds: the engine (Gatekeeper) listed only some of the
+    /// violations it found.
+    at_least: bool,
     what_to_do: Option<&'a str>,
     guidance: Option<&'a str>,
     contact: Option<&'a str>,
@@ -699,6 +704,7 @@ pub fn context<'a>(notice: &'a Notice, config: &Config) -> AnnounceView<'a> {
             .map(|n| NamespaceWords {
                 name: &n.name,
                 failing: n.failing,
+                at_least: n.at_least,
                 excepted: n.excepted,
                 unowned: n.unowned,
                 sample: n
@@ -716,6 +722,7 @@ pub fn context<'a>(notice: &'a Notice, config: &Config) -> AnnounceView<'a> {
             .collect(),
         namespace_count: notice.namespaces.len(),
         total_failing: notice.namespaces.iter().map(|n| n.failing).sum(),
+        at_least: notice.namespaces.iter().any(|n| n.at_least),
         what_to_do: b.what_to_do.as_deref(),
         guidance: b.guidance.as_deref(),
         contact: b.contact.as_deref(),

@@ -285,6 +285,9 @@ pub(super) fn absorb_owned(inv: &mut Inventory, other: Inventory) {
     }
     inv.exceptions.extend(other.exceptions);
     inv.namespaces.extend(other.namespaces);
+    inv.templates.extend(other.templates);
+    inv.admission_policies.extend(other.admission_policies);
+    inv.bindings.extend(other.bindings);
     for (k, n) in other.skipped {
         *inv.skipped.entry(k).or_default() += n;
     }
