@@ -19,6 +19,8 @@ const ALL_GROUPS: &[&str] = &[
     "policies.kyverno.io",
     "wgpolicyk8s.io",
     "openreports.io",
+    "templates.gatekeeper.sh",
+    "admissionregistration.k8s.io",
 ];
 const NOW: &str = "2026-12-01T08:00:00+01:00";
 
@@ -142,6 +144,76 @@ async fn the_live_inventory_equals_the_snapshot_of_the_same_objects() {
         from_cluster.problems
     );
     assert_eq!(notices(&from_cluster), notices(&from_files));
+    // The three engines side by side, read from the API: the Gatekeeper constraint (a kind
+    // discovered from its template) and the VAP binding are planned like the Kyverno policies.
+    let planned = notices(&from_cluster);
+    let first = |id: &str| {
+        planned
+            .iter()
+            .find(|(i, ..)| i == id)
+            .map(|(_, dest, ns)| (dest.clone(), ns.clone()))
+    };
+    assert_eq!(
+        first("announce/K8sRequiredLabels/workloads-need-cost-center/storefront/T-14"),
+        Some(("#storefront".into(), vec![("storefront-web".into(), 2)]))
+    );
+    assert_eq!(
+        first("announce/min-replicas-all/data/T-14"),
+        Some((
+            "#data-eng".into(),
+            vec![("data-ingest".into(), 1), ("data-sandbox".into(), 1)]
+        ))
+    );
+    assert!(
+        first("announce/min-replicas-all/payments/T-14").is_none(),
+        "payments is denied by another binding already"
+    );
+    assert!(
+        first("announce/require-run-as-nonroot/payments/T-14").is_some(),
+        "Kyverno alongside"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gatekeeper_installed_later_is_picked_up_with_its_constraint_kinds() {
+    // A cluster without Gatekeeper or VAPs is normal: the rest is read.
+    let fake = FakeKube::start(&["", "kyverno.io", "policies.kyverno.io", "wgpolicyk8s.io"]).await;
+    for obj in example_objects() {
+        fake.apply(&obj);
+    }
+    let live = start(&fake, Duration::from_millis(200)).await;
+    let inv = until(&live, "listed without Gatekeeper", |_| true).await;
+    assert!(inv.policy("require-run-as-nonroot").is_some());
+    assert!(
+        inv.policy("K8sRequiredLabels/workloads-need-cost-center")
+            .is_none()
+    );
+
+    // Gatekeeper is installed: its templates, then a template defining a new kind.
+    fake.serve_group("templates.gatekeeper.sh");
+    fake.apply(&serde_json::json!({
+        "apiVersion": "templates.gatekeeper.sh/v1", "kind": "ConstraintTemplate",
+        "metadata": {"name": "k8sallowedrepos"},
+        "spec": {"crd": {"spec": {"names": {"kind": "K8sAllowedRepos"}}}},
+    }));
+    fake.apply(&serde_json::json!({
+        "apiVersion": "constraints.gatekeeper.sh/v1beta1", "kind": "K8sAllowedRepos",
+        "metadata": {"name": "repos", "annotations": {"forewarn.dev/enforce-on": "2026-12-14"}},
+        "spec": {"enforcementAction": "warn"},
+        "status": {"totalViolations": 1, "violations": [
+            {"enforcementAction": "warn", "group": "", "version": "v1", "kind": "Pod",
+             "namespace": "payments-api", "name": "checkout", "message": "repo not allowed"}]},
+    }));
+    let inv = until(&live, "the new constraint kind", |inv| {
+        inv.policy("K8sAllowedRepos/repos").is_some()
+            && inv
+                .policy("K8sRequiredLabels/workloads-need-cost-center")
+                .is_some()
+    })
+    .await;
+    assert!(notices(&inv).iter().any(|(id, _, ns)| id
+        == "announce/K8sAllowedRepos/repos/payments/T-14"
+        && ns == &vec![("payments-api".to_string(), 1)]));
 }
 
 fn report_for(inv: &Inventory, ns: &str) -> u64 {

@@ -35,7 +35,22 @@ pub const WANTED: &[(&str, &str)] = &[
     ("wgpolicyk8s.io", "ClusterPolicyReport"),
     ("openreports.io", "Report"),
     ("openreports.io", "ClusterReport"),
+    ("templates.gatekeeper.sh", "ConstraintTemplate"),
+    ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"),
+    (
+        "admissionregistration.k8s.io",
+        "ValidatingAdmissionPolicyBinding",
+    ),
 ];
+
+/// The API group in which Gatekeeper serves one kind per ConstraintTemplate (the CRD it
+/// creates from `spec.crd.spec.names.kind`): every kind it serves is watched, and the group is
+/// looked at again whenever a template changes, so constraints of a new template are read.
+pub const CONSTRAINTS_GROUP: &str = "constraints.gatekeeper.sh";
+
+/// How long after a template changes the constraint group is looked at again (Gatekeeper
+/// creates the constraint CRD shortly after the template).
+pub const TEMPLATE_SETTLE: Duration = Duration::from_secs(5);
 
 /// How often groups that were missing are looked for again.
 pub const REDISCOVER_EVERY: Duration = Duration::from_secs(300);
@@ -103,6 +118,9 @@ impl Fragment {
         let only_results = inv.policies.is_empty()
             && inv.exceptions.is_empty()
             && inv.namespaces.is_empty()
+            && inv.templates.is_empty()
+            && inv.admission_policies.is_empty()
+            && inv.bindings.is_empty()
             && inv.skipped.is_empty();
         if !only_results {
             return Fragment::Object(Box::new(inv));
@@ -151,6 +169,14 @@ impl Fragment {
     }
 }
 
+/// The templates one object contributed (a ConstraintTemplate's kind).
+fn fragment_templates(f: &Fragment) -> Vec<&str> {
+    match f {
+        Fragment::Object(inv) => inv.templates.keys().map(String::as_str).collect(),
+        Fragment::Report(_) => Vec::new(),
+    }
+}
+
 #[derive(Default)]
 struct Store {
     /// (resource, namespace/name) → what that one object contributes.
@@ -172,6 +198,8 @@ struct Store {
 #[derive(Clone, Default)]
 pub struct LiveInventory {
     store: Arc<Mutex<Store>>,
+    /// Told when a ConstraintTemplate is added or changed: its constraint kind may be new.
+    templates_changed: Arc<tokio::sync::Notify>,
 }
 
 fn object_key(obj: &Value) -> String {
@@ -211,9 +239,14 @@ impl LiveInventory {
         if let Some(seen) = store.relisting.get_mut(resource) {
             seen.insert(key.clone());
         }
+        let template = !fragment_templates(&fragment).is_empty();
         store
             .fragments
             .insert((resource.to_string(), key), Arc::new(fragment));
+        drop(store);
+        if template {
+            self.templates_changed.notify_one();
+        }
     }
 
     /// An object was deleted.
@@ -419,8 +452,21 @@ pub async fn run(
                 groups.entry(g).or_default().push(k);
             }
         }
+        // Every constraint kind Gatekeeper serves, whatever its name.
+        groups.entry(CONSTRAINTS_GROUP).or_default();
         for (group, kinds) in groups {
             match kube::discovery::group(&client, group).await {
+                Ok(api_group) if group == CONSTRAINTS_GROUP => {
+                    for (ar, _) in api_group.resources_by_stability() {
+                        if !started.insert((group.to_string(), ar.kind.clone())) {
+                            continue;
+                        }
+                        let name = resource_name(&ar);
+                        info!(resource = %name, version = %ar.version, "watching Gatekeeper constraints");
+                        live.watching(&name);
+                        tasks.push(tokio::spawn(watch(client.clone(), ar, name, live.clone())));
+                    }
+                }
                 Ok(api_group) => {
                     let served = api_group.resources_by_stability();
                     for kind in kinds {
@@ -458,15 +504,20 @@ pub async fn run(
             }
         }
         live.discovery_done();
-        if started.len() == WANTED.len() {
-            break;
-        }
+        // Constraint kinds come and go with templates: the group is looked at again for as
+        // long as forewarn runs, every `rediscover_every` and soon after a template changes.
         tokio::select! {
             _ = tokio::time::sleep(rediscover_every) => {}
+            _ = live.templates_changed.notified() => {
+                tokio::select! {
+                    _ = tokio::time::sleep(TEMPLATE_SETTLE) => {}
+                    _ = &mut shutdown => break,
+                }
+            }
             _ = &mut shutdown => break,
         }
     }
-    shutdown.await;
+    // The loop ends only at shutdown.
     for t in tasks {
         t.abort();
     }

@@ -4,7 +4,9 @@
 //! groups that are not served, 403 for forbidden resources, and `410 Gone` for expired watches.
 //! ConfigMaps (for the ConfigMap ledger) can be read, created and replaced: create refused with
 //! 409 AlreadyExists, replace only with the current `metadata.resourceVersion` (else 409
-//! Conflict), a `resourceVersion` that grows on every write.
+//! Conflict), a `resourceVersion` that grows on every write. Like Gatekeeper, applying a
+//! ConstraintTemplate makes the fake serve the constraint kind it defines
+//! (`constraints.gatekeeper.sh/v1beta1`, cluster-scoped).
 #![allow(dead_code)]
 
 use axum::Router;
@@ -100,7 +102,31 @@ pub const KINDS: &[(&str, &str, &str, &str, bool)] = &[
         "clusterreports",
         false,
     ),
+    (
+        "templates.gatekeeper.sh",
+        "v1",
+        "ConstraintTemplate",
+        "constrainttemplates",
+        false,
+    ),
+    (
+        "admissionregistration.k8s.io",
+        "v1",
+        "ValidatingAdmissionPolicy",
+        "validatingadmissionpolicies",
+        false,
+    ),
+    (
+        "admissionregistration.k8s.io",
+        "v1",
+        "ValidatingAdmissionPolicyBinding",
+        "validatingadmissionpolicybindings",
+        false,
+    ),
 ];
+
+/// The group Gatekeeper serves each template's constraint kind in.
+pub const CONSTRAINTS: &str = "constraints.gatekeeper.sh";
 
 fn status(code: u16, reason: &str, message: &str) -> Value {
     json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
@@ -160,6 +186,32 @@ impl FakeKube {
             .map(|(g, _)| g.to_string())
             .unwrap_or_default();
         let mut st = self.lock();
+        if kind == "ConstraintTemplate"
+            && let Some(defined) = obj
+                .pointer("/spec/crd/spec/names/kind")
+                .and_then(Value::as_str)
+            && !st
+                .resources
+                .iter()
+                .any(|r| r.group == CONSTRAINTS && r.kind == defined)
+        {
+            // Gatekeeper creates the constraint CRD of a template's kind.
+            let served = st
+                .resources
+                .iter()
+                .any(|r| r.group == "templates.gatekeeper.sh" && r.served);
+            st.resources.push(Resource {
+                group: CONSTRAINTS.to_string(),
+                version: "v1beta1".to_string(),
+                kind: defined.to_string(),
+                plural: defined.to_lowercase(),
+                namespaced: false,
+                served,
+                forbidden: false,
+                objects: BTreeMap::new(),
+                watchers: Vec::new(),
+            });
+        }
         st.rv += 1;
         let rv = st.rv;
         let Some(r) = st
@@ -218,12 +270,14 @@ impl FakeKube {
     }
 
     /// Starts serving a group that was missing (a CRD installed later).
+    /// Serving Gatekeeper's templates also serves the constraint kinds they define.
     pub fn serve_group(&self, group: &str) {
+        let gatekeeper = group == "templates.gatekeeper.sh";
         for r in self
             .lock()
             .resources
             .iter_mut()
-            .filter(|r| r.group == group)
+            .filter(|r| r.group == group || (gatekeeper && r.group == CONSTRAINTS))
         {
             r.served = true;
         }
