@@ -298,7 +298,7 @@ impl Ctx<'_> {
             .inv
             .namespaces
             .values()
-            .filter(|ns| p.applies_in(&ns.name))
+            .filter(|ns| p.reaches(&ns.name, &ns.labels))
         {
             by_mode
                 .entry(p.mode_for(None, &ns.name, &ns.labels))
@@ -358,10 +358,12 @@ impl Ctx<'_> {
         let rollout = self.rollout(p);
         let (enforce_on, when) = self.dates(&rollout);
         // Failing anywhere, whatever the mode (an enforced policy can still have old failures).
+        let reached =
+            |ns: Option<&str>| ns.is_none_or(|ns| p.reaches(ns, self.inv.namespace_labels(ns)));
         let all: Vec<(Option<&str>, u64)> = self
             .inv
             .results_for(&p.reference)
-            .filter(|(_, s)| s.counts.fail > 0)
+            .filter(|(ns, s)| s.counts.fail > 0 && reached(*ns))
             .map(|(ns, s)| (ns, s.counts.fail))
             .collect();
         let team_ns = self.caller.team.as_ref().map(|t| self.team_namespaces(t));
@@ -369,7 +371,11 @@ impl Ctx<'_> {
             Some(mine) => self
                 .inv
                 .results_for(&p.reference)
-                .filter(|(ns, s)| s.counts.fail > 0 && ns.is_some_and(|ns| mine.iter().any(|m| m == ns)))
+                .filter(|(ns, s)| {
+                    s.counts.fail > 0
+                        && reached(*ns)
+                        && ns.is_some_and(|ns| mine.iter().any(|m| m == ns))
+                })
                 .map(|(ns, s)| {
                     json!({
                         "name": ns,
@@ -395,7 +401,9 @@ impl Ctx<'_> {
                     "category": p.docs.category, "severity": p.docs.severity.map(|s| s.as_str()),
                     "subject": p.docs.subject,
                     "unscored": p.is_unscored(),
+                    "engine": engine_words(p),
                 },
+                "at_least": p.truncated.map(|t| json!({"listed": t.listed, "total": t.total})),
                 "mode": self.mode_summary(p),
                 "kept_in_audit": self.kept_in_audit(p),
                 "enforce_on": enforce_on,
@@ -460,27 +468,27 @@ impl Ctx<'_> {
                 .map(|(_, v)| v)
         });
         let labels = self.inv.namespace_labels(namespace);
-        // A Namespace object's mode is decided without a namespace (see plan::mode_context).
+        // A Namespace object's mode is decided as its engine does (see plan::mode_context).
         let found_kind = if kind.eq_ignore_ascii_case("Namespace") {
             "Namespace"
         } else {
             ""
         };
-        let no_labels = crate::inventory::Labels::new();
         let items: Vec<Value> = found
             .into_iter()
             .flatten()
             .filter(|f| f.result != "skip")
             .map(|f| {
-                let policy = self.inv.policy_of_result(f.engine, &f.policy);
+                let policy = self
+                    .inv
+                    .policy_deciding(f.engine, &f.policy, namespace, labels);
                 let rollout = policy.map(|p| self.rollout(p)).unwrap_or_default();
                 let (enforce_on, when) = self.dates(&rollout);
-                let (mode_ns, mode_labels) = if found_kind == "Namespace" {
-                    ("", &no_labels)
-                } else {
-                    (namespace, labels)
-                };
-                let mode = policy.map(|p| p.mode_for(f.rule.as_deref(), mode_ns, mode_labels));
+                let mode = policy.map(|p| {
+                    let (mode_ns, mode_labels) =
+                        crate::plan::mode_context(self.inv, p, found_kind, namespace);
+                    p.mode_for(f.rule.as_deref(), mode_ns, mode_labels)
+                });
                 json!({
                     "policy": policy.map_or(f.policy.as_str(), |p| p.label.as_str()),
                     "title": policy.map_or(f.policy.as_str(), |p| p.title()),
@@ -608,6 +616,7 @@ impl Ctx<'_> {
                     "enforce_on": enforce_on,
                     "when": when,
                     "failing": affected.iter().map(|n| n.failing).sum::<u64>(),
+                    "at_least": affected.iter().any(|n| n.at_least),
                     "namespaces": affected.iter().map(|n| n.name.as_str()).collect::<Vec<_>>().join(", "),
                 }),
             ));
@@ -679,4 +688,19 @@ fn findings_kind(inv: &Inventory, namespace: &str, kind: &str, name: &str) -> St
         .keys()
         .find(|k| k.namespace == namespace && k.name == name && k.kind.eq_ignore_ascii_case(kind))
         .map_or_else(|| kind.to_string(), |k| k.kind.clone())
+}
+
+/// What a policy is, in words, for engines other than Kyverno's ClusterPolicy: the Gatekeeper
+/// constraint kind, the ValidatingAdmissionPolicy a binding binds.
+fn engine_words(p: &Policy) -> Option<String> {
+    use crate::inventory::PolicyKind;
+    match (p.kind(), &p.reference.parent) {
+        (PolicyKind::Constraint, Some(kind)) => {
+            Some(format!("Gatekeeper constraint of kind {kind}"))
+        }
+        (PolicyKind::ValidatingAdmissionPolicyBinding, Some(vap)) => {
+            Some(format!("binding of the ValidatingAdmissionPolicy {vap}"))
+        }
+        _ => None,
+    }
 }

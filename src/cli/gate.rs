@@ -10,8 +10,9 @@ use std::fmt::Write as _;
 
 #[derive(Debug, Args)]
 pub struct GateArgs {
-    /// Policies to check (as reports name them: `name`, or `namespace/name`; `Kind:name` when
-    /// two policies share the name).
+    /// Policies to check (as reports name them: `name`, or `namespace/name`; a Gatekeeper
+    /// constraint as `Kind/name`, a ValidatingAdmissionPolicyBinding by its name; `Kind:name`
+    /// when two policies share the name).
     #[arg(required = true, value_name = "POLICY")]
     pub policies: Vec<String>,
     #[command(flatten)]
@@ -64,6 +65,7 @@ pub(super) fn cmd_gate(args: GateArgs) -> anyhow::Result<u8> {
     for (inv, p) in checks {
         let r = crate::plan::readiness::readiness(p, inv, &config, now);
         all_ready &= r.is_ready();
+        let at_least = if r.unlisted > 0 { "at least " } else { "" };
         let _ = writeln!(
             out,
             "{}{} ({}){}: {}",
@@ -86,17 +88,26 @@ pub(super) fn cmd_gate(args: GateArgs) -> anyhow::Result<u8> {
                 "READY".to_string()
             } else if r.possibly() == 0 {
                 format!(
-                    "NOT READY — {} would be blocked",
+                    "NOT READY — {}{} would be blocked",
+                    at_least,
                     crate::render::plural(r.uncovered(), "failing resource")
                 )
             } else {
                 format!(
-                    "NOT READY — {} would be blocked, {} possibly covered by an exception forewarn cannot fully evaluate",
+                    "NOT READY — {}{} would be blocked, {} possibly covered by an exception forewarn cannot fully evaluate",
+                    at_least,
                     crate::render::plural(r.uncovered(), "failing resource"),
                     r.possibly()
                 )
             }
         );
+        if let Some(t) = p.truncated.filter(|_| r.unlisted > 0) {
+            let _ = writeln!(
+                out,
+                "  Gatekeeper found {} violations but lists {}: {} more not listed, where forewarn cannot see them (raise --constraint-violations-limit)",
+                t.total, t.listed, r.unlisted
+            );
+        }
         if !r.namespaces.is_empty() {
             let _ = writeln!(
                 out,

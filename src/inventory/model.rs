@@ -810,6 +810,29 @@ impl Inventory {
             .find(|p| p.engine() == engine && p.reference.is_report_name(report_name))
     }
 
+    /// The policy that decides a result about a resource in `namespace` (`""`: cluster-scoped):
+    /// [`Inventory::policy_of_result`], except that of several bindings of one
+    /// ValidatingAdmissionPolicy the one whose flip would block it is preferred, then one that
+    /// reaches the namespace.
+    pub fn policy_deciding(
+        &self,
+        engine: Engine,
+        report_name: &str,
+        namespace: &str,
+        labels: &Labels,
+    ) -> Option<&Policy> {
+        let mut named = self
+            .policies
+            .iter()
+            .filter(|p| p.engine() == engine && p.reference.is_report_name(report_name));
+        let all: Vec<&Policy> = named.by_ref().collect();
+        all.iter()
+            .find(|p| p.reaches(namespace, labels) && p.flips_in(None, namespace, labels))
+            .or_else(|| all.iter().find(|p| p.reaches(namespace, labels)))
+            .or_else(|| all.first())
+            .copied()
+    }
+
     /// The policies `text` names (several when a name is shared across kinds).
     pub fn policies_named<'a>(&'a self, text: &'a str) -> impl Iterator<Item = &'a Policy> + 'a {
         self.policies.iter().filter(move |p| p.is_named(text))

@@ -67,6 +67,10 @@ pub struct Readiness {
     pub flip_pending: bool,
     /// Days past the enforcement date while the flip has yet to happen: overdue.
     pub days_late: Option<i64>,
+    /// Violations the engine found but did not list (Gatekeeper's
+    /// `--constraint-violations-limit`), while the flip is pending: forewarn cannot tell where
+    /// they are or whether an exception covers them, so the counts are lower bounds.
+    pub unlisted: u64,
 }
 
 impl Readiness {
@@ -82,9 +86,10 @@ impl Readiness {
         self.namespaces.iter().map(|n| n.possibly).sum()
     }
 
-    /// Ready only when every failure is provably covered: a possibly covered one may be blocked.
+    /// Ready only when every failure is provably covered: a possibly covered one may be
+    /// blocked, and so may a violation the engine did not list.
     pub fn is_ready(&self) -> bool {
-        self.uncovered() == 0 && self.possibly() == 0
+        self.uncovered() == 0 && self.possibly() == 0 && self.unlisted == 0
     }
 
     /// Failing resources not provably covered (uncovered or possibly covered), per audience.
@@ -209,9 +214,14 @@ pub fn readiness_all(res: &Resolved) -> BTreeMap<String, Readiness> {
                 .enforce_on
                 .filter(|e| flip_pending && e.passed_at(res.now, res.config.time_zone))
                 .map(|e| (res.today() - e.date).num_days());
+            let unlisted = policy
+                .truncated
+                .filter(|_| flip_pending)
+                .map_or(0, |t| t.total.saturating_sub(t.listed));
             let r = Readiness {
                 flip_pending,
                 days_late,
+                unlisted,
                 policy: policy.label.clone(),
                 enforce_on: rollout.enforce_on.map(|e| e.display()),
                 namespaces: namespaces.into_values().collect(),
@@ -238,6 +248,7 @@ pub fn readiness(
             kept_in_audit: Vec::new(),
             flip_pending: false,
             days_late: None,
+            unlisted: 0,
         })
 }
 
