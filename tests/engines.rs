@@ -23,11 +23,11 @@ fn labels(inv: &Inventory) -> Vec<&str> {
     inv.policies.iter().map(|p| p.label.as_str()).collect()
 }
 
-/// (notice id, destination, [(namespace, failing)]) of the announce notices.
-fn announces(
-    inv: &Inventory,
-    config: &forewarn::config::Config,
-) -> Vec<(String, String, Vec<(String, u64)>)> {
+/// (notice id, destination, [(namespace, failing)]).
+type Planned = (String, String, Vec<(String, u64)>);
+
+/// The announce notices planned.
+fn announces(inv: &Inventory, config: &forewarn::config::Config) -> Vec<Planned> {
     plan(std::slice::from_ref(inv), config, at(NOW))
         .notices
         .into_iter()
