@@ -90,7 +90,7 @@ fn expected_ids() -> Vec<String> {
         let o = wait(spawn(&slack, &cfg, &dir.path().join("ledger.json")));
         assert_eq!(o.status.code(), Some(0), "{}", text(&o));
         let ids: Vec<String> = slack.counts().into_keys().collect();
-        assert_eq!(ids.len(), 18, "{ids:?}");
+        assert_eq!(ids.len(), 23, "{ids:?}");
         ids
     })
     .clone()
@@ -190,12 +190,12 @@ fn without_history_scope_unknown_outcomes_stay_pending_and_are_reported_once() {
     let first = wait(spawn(&slack, &cfg, &state));
     assert_eq!(first.status.code(), Some(1), "{}", text(&first));
     let err = String::from_utf8_lossy(&first.stderr);
-    assert!(err.contains("18 pending"), "{err}");
+    assert!(err.contains("23 pending"), "{err}");
     assert!(
         err.contains("pending: announce/") && err.contains("outcome unknown"),
         "{err}"
     );
-    assert_eq!(slack.posted().len(), 18);
+    assert_eq!(slack.posted().len(), 23);
     // Slack recovers, but history stays closed: nothing is posted again, the platform is told
     // once.
     slack.set_fault_percent(0);
@@ -250,7 +250,7 @@ fn a_hanging_slack_holds_a_tick_only_until_its_deadline() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(took < Duration::from_secs(8), "took {took:?}: {}", text(&o));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("18 pending"), "{err}");
+    assert!(err.contains("23 pending"), "{err}");
     // Slack recovers: the next runs deliver each notice once.
     slack.set_fault_percent(0);
     until_clean(&slack, &cfg, &state, "after the hang");
@@ -274,7 +274,7 @@ fn a_retry_after_beyond_the_deadline_leaves_notices_for_the_next_run() {
     assert!(started.elapsed() < Duration::from_secs(5), "{}", text(&o));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
-        err.contains("0 sent") && err.contains("18 pending"),
+        err.contains("0 sent") && err.contains("23 pending"),
         "{err}"
     );
     assert!(err.contains("not sent: Slack unavailable"), "{err}");

@@ -329,8 +329,9 @@ async fn requests_are_refused_before_parsing() {
         metrics.contains("forewarn_commands_total{command=\"why_policy\"} 1"),
         "{metrics}"
     );
+    // Six Kyverno policies, two Gatekeeper constraints, two VAP bindings.
     assert!(
-        metrics.contains("forewarn_inventory_objects{kind=\"policies\"} 6"),
+        metrics.contains("forewarn_inventory_objects{kind=\"policies\"} 10"),
         "{metrics}"
     );
     assert!(
