@@ -11,6 +11,7 @@
 //! Every wait and request of an edge ends by the tick's deadline when one is set
 //! ([`with_deadline`]); past it, a call fails instead of waiting.
 
+pub mod answers;
 pub mod console;
 pub mod leader;
 pub mod ledger;

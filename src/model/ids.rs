@@ -307,6 +307,14 @@ fn id_segment(text: &str, what: &str) -> Result<(), String> {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for ClusterName {
+    /// Read back from where it was stored (an answer store): checked as [`ClusterName::parse`].
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        ClusterName::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 impl fmt::Display for ClusterName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

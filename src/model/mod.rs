@@ -4,4 +4,5 @@
 pub mod ids;
 pub mod problem;
 pub mod time;
+pub mod triage;
 pub mod words;

@@ -264,7 +264,7 @@ fn temp_name(path: &Path) -> PathBuf {
 
 /// Replaces `path` with `bytes`: temporary file, fsync, rename, fsync of the directory. The
 /// temporary file is removed when anything fails.
-pub(super) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
