@@ -47,7 +47,7 @@ fn example_notice_has_the_agreed_structure() {
     assert_eq!(
         kinds,
         [
-            "header", "section", "section", "section", "section", "section", "context"
+            "header", "section", "section", "section", "section", "section", "actions", "context"
         ]
     );
     assert_eq!(
@@ -76,7 +76,8 @@ fn example_notice_has_the_agreed_structure() {
     assert!(blocks[5].1.starts_with("*Who to contact*"));
     assert!(blocks[5].1.contains("#platform-security (ask for Ines)"));
     assert!(blocks[5].1.contains("your team: @maria"));
-    assert!(blocks[6].1.contains("T-7"));
+    // The triage buttons sit between what to do and the footer (tests/triage.rs clicks them).
+    assert!(blocks[7].1.contains("T-7"));
     assert!(m.text.contains("require-run-as-nonroot"));
     assert!(m.text.contains("in 7 days"));
 }

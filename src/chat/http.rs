@@ -1,9 +1,11 @@
-//! The HTTP edge: Slack slash commands, health, readiness and metrics, and the review page
-//! when a review token is configured ([`crate::chat::review_page`]).
+//! The HTTP edge: Slack slash commands, button clicks, health, readiness and metrics, and the
+//! review page when a review token is configured ([`crate::chat::review_page`]).
 //!
 //! `POST /slack/commands` checks the body's size and type, verifies Slack's signature on the raw
 //! bytes, and only then parses the command and answers it from the inventory in memory — within
-//! Slack's 3 seconds. When no inventory is loaded yet it acknowledges at once and posts the
+//! Slack's 3 seconds. `POST /slack/interactions` (the triage buttons) goes through the very same
+//! checks — size, type, signature, replay — before its `payload` is parsed and handed to
+//! [`crate::chat::interactions`]. When no inventory is loaded yet it acknowledges at once and posts the
 //! answer to `response_url`, but only to Slack's own hosts. This module never logs the signing
 //! secret or a signature, and never lets an internal error reach the user as more than a short
 //! apology.
@@ -52,6 +54,7 @@ pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 #[derive(Debug)]
 pub struct Metrics {
     commands: Family<Labels, Counter>,
+    interactions: Family<Labels, Counter>,
     rejections: Family<Labels, Counter>,
     latency: Histogram,
     ready: Gauge,
@@ -66,6 +69,7 @@ impl Default for Metrics {
         let mut registry = Registry::default();
         let m = Self {
             commands: Family::default(),
+            interactions: Family::default(),
             rejections: Family::default(),
             latency: Histogram::new(BUCKETS),
             ready: Gauge::default(),
@@ -88,6 +92,11 @@ impl Default for Metrics {
             m.commands.clone(),
         );
         registry.register(
+            "forewarn_interactions",
+            "Triage button clicks, by outcome (recorded, refused, ignored)",
+            m.interactions.clone(),
+        );
+        registry.register(
             "forewarn_command_rejections",
             "Requests refused before parsing, by reason",
             m.rejections.clone(),
@@ -107,6 +116,12 @@ impl Metrics {
             .get_or_create(&vec![("command", name.to_string())])
             .inc();
         self.latency.observe(took.as_secs_f64());
+    }
+
+    pub(crate) fn interaction(&self, outcome: &str) {
+        self.interactions
+            .get_or_create(&vec![("outcome", outcome.to_string())])
+            .inc();
     }
 
     fn reject(&self, reason: &'static str) {
@@ -132,8 +147,11 @@ pub struct AppState {
     pub response_hosts: Vec<String>,
     /// Posts delayed answers; `None` disables the delayed path.
     pub responder: Option<Client>,
-    /// Looks up a caller's email (Slack `users.info`) when the channel names no team.
+    /// The bot's Web API client: looks up a caller's email (Slack `users.info`) when the
+    /// channel names no team, and updates a message once a triage button was clicked.
     pub directory: Option<Arc<crate::deliver::slack::Slack>>,
+    /// Where triage answers are recorded; `None`: clicks are refused with a reason.
+    pub answers: Option<Arc<crate::deliver::answers::AnswerStore>>,
     pub metrics: Metrics,
     /// How long a request body may take to arrive (default [`DEFAULT_BODY_READ_TIMEOUT`]).
     pub body_read_timeout: Duration,
@@ -158,6 +176,7 @@ impl AppState {
             response_hosts: SLACK_RESPONSE_HOSTS.iter().map(|h| h.to_string()).collect(),
             responder: None,
             directory: None,
+            answers: None,
             metrics: Metrics::default(),
             body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
             replays: ReplayCache::new(REPLAY_CACHE_SIZE),
@@ -176,7 +195,9 @@ impl AppState {
         self.inventory_tx.borrow().clone()
     }
 
-    fn response_url_allowed(&self, url: &str) -> bool {
+    /// Whether `url` is on one of [`AppState::response_hosts`] (over https, or plain http for
+    /// a local test host).
+    pub(crate) fn response_url_allowed(&self, url: &str) -> bool {
         let Ok(u) = url::Url::parse(url) else {
             return false;
         };
@@ -191,6 +212,7 @@ impl AppState {
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/slack/commands", post(commands))
+        .route("/slack/interactions", post(interactions))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -212,7 +234,7 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Response {
 
 fn reject(state: &AppState, status: StatusCode, reason: &'static str, detail: &str) -> Response {
     state.metrics.reject(reason);
-    warn!(reason, detail, "slash command rejected");
+    warn!(reason, detail, "request from Slack rejected");
     (status, format!("{detail}\n")).into_response()
 }
 
@@ -227,18 +249,58 @@ fn apology() -> Value {
 
 async fn commands(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
     let started = Instant::now();
+    let bytes = match verified_body(&state, &headers, body).await {
+        Ok(b) => b,
+        Err(refused) => return refused,
+    };
+    // 3. Only now parse.
+    let request = match parse_form(&bytes) {
+        Ok(r) => r,
+        Err(e) => return reject(&state, StatusCode::BAD_REQUEST, "form", &e.to_string()),
+    };
+    let (name, body) = respond(&state, request).await;
+    state.metrics.command(name, started.elapsed());
+    axum::Json(body).into_response()
+}
+
+/// A click on a triage button: verified exactly like a command, then acknowledged with an
+/// empty 200 once handled (the person who clicked sees the updated message, or a reason).
+async fn interactions(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let bytes = match verified_body(&state, &headers, body).await {
+        Ok(b) => b,
+        Err(refused) => return refused,
+    };
+    let payload = match crate::chat::interactions::payload_of_form(&bytes) {
+        Ok(p) => p,
+        Err(e) => return reject(&state, StatusCode::BAD_REQUEST, "form", &e),
+    };
+    crate::chat::interactions::handle(&state, &payload).await;
+    StatusCode::OK.into_response()
+}
+
+/// The raw body of a request from Slack, once its size, type, signature and freshness are
+/// checked and it was not seen before; else the refusal to send.
+async fn verified_body(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Bytes, Response> {
     // 1. Size and type, before reading anything.
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > MAX_BODY) {
-        return reject(
-            &state,
+        return Err(reject(
+            state,
             StatusCode::PAYLOAD_TOO_LARGE,
             "too_large",
             "request body too large",
-        );
+        ));
     }
     let form = headers
         .get(header::CONTENT_TYPE)
@@ -249,12 +311,12 @@ async fn commands(State(state): State<Arc<AppState>>, headers: HeaderMap, body: 
                 .starts_with("application/x-www-form-urlencoded")
         });
     if !form {
-        return reject(
-            &state,
+        return Err(reject(
+            state,
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "content_type",
             "expected application/x-www-form-urlencoded",
-        );
+        ));
     }
     let bytes: Bytes = match tokio::time::timeout(
         state.body_read_timeout,
@@ -264,32 +326,32 @@ async fn commands(State(state): State<Arc<AppState>>, headers: HeaderMap, body: 
     {
         Ok(Ok(b)) => b,
         Ok(Err(_)) => {
-            return reject(
-                &state,
+            return Err(reject(
+                state,
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "too_large",
                 "request body too large",
-            );
+            ));
         }
         Err(_) => {
-            return reject(
-                &state,
+            return Err(reject(
+                state,
                 StatusCode::REQUEST_TIMEOUT,
                 "body_timeout",
                 "request body not received in time",
-            );
+            ));
         }
     };
     // 2. Signature on the raw bytes.
     let header_str = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let now = (state.clock)().timestamp();
     let Some(secret) = &state.secret else {
-        return reject(
-            &state,
+        return Err(reject(
+            state,
             StatusCode::UNAUTHORIZED,
             "no_secret",
-            "SLACK_SIGNING_SECRET is not configured; commands cannot be verified",
-        );
+            "SLACK_SIGNING_SECRET is not configured; requests cannot be verified",
+        ));
     };
     if let Err(e) = verify(
         secret,
@@ -298,44 +360,32 @@ async fn commands(State(state): State<Arc<AppState>>, headers: HeaderMap, body: 
         &bytes,
         now,
     ) {
-        return reject(
-            &state,
+        return Err(reject(
+            state,
             StatusCode::UNAUTHORIZED,
             "signature",
             &e.to_string(),
-        );
+        ));
     }
     // 2b. A valid signature is accepted once: a replay within the window is refused.
     match state
         .replays
         .first_use(header_str("x-slack-signature").unwrap_or_default(), now)
     {
-        Ok(()) => {}
-        Err(Replay::Seen) => {
-            return reject(
-                &state,
-                StatusCode::UNAUTHORIZED,
-                "replay",
-                "this signed request was already received",
-            );
-        }
-        Err(Replay::Full) => {
-            return reject(
-                &state,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "replay_cache_full",
-                "too many requests; try again in a minute",
-            );
-        }
+        Ok(()) => Ok(bytes),
+        Err(Replay::Seen) => Err(reject(
+            state,
+            StatusCode::UNAUTHORIZED,
+            "replay",
+            "this signed request was already received",
+        )),
+        Err(Replay::Full) => Err(reject(
+            state,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "replay_cache_full",
+            "too many requests; try again in a minute",
+        )),
     }
-    // 3. Only now parse.
-    let request = match parse_form(&bytes) {
-        Ok(r) => r,
-        Err(e) => return reject(&state, StatusCode::BAD_REQUEST, "form", &e.to_string()),
-    };
-    let (name, body) = respond(&state, request).await;
-    state.metrics.command(name, started.elapsed());
-    axum::Json(body).into_response()
 }
 
 /// Answers a verified command: the reply body, and the sub-command name for metrics. Shared by

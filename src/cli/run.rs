@@ -7,6 +7,7 @@
 use super::serve::{Shutdown, server_state, spawn_socket_mode};
 use super::{EXIT_OK, EXIT_PROBLEMS, SourceArgs, parse_now};
 use crate::config::Config;
+use crate::deliver::answers::AnswerStore;
 use crate::render::Renderer;
 use anyhow::{Context, bail};
 use chrono::{DateTime, FixedOffset, Utc};
@@ -99,6 +100,11 @@ pub(super) fn cmd_run(args: RunArgs) -> anyhow::Result<u8> {
         let result = match (&configmap, &cluster) {
             (Some(name), Some((kube_config, namespace))) => {
                 let client = kube::Client::try_from(kube_config.clone())?;
+                let answers = Arc::new(AnswerStore::beside_configmap_ledger(
+                    client.clone(),
+                    namespace,
+                    name,
+                ));
                 let ledger = crate::deliver::ledger::configmap::ConfigMapLedger::open(
                     client, namespace, name,
                 )
@@ -108,7 +114,7 @@ pub(super) fn cmd_run(args: RunArgs) -> anyhow::Result<u8> {
                     &config,
                     &renderer,
                     &source,
-                    tokio::sync::Mutex::new(ledger),
+                    (tokio::sync::Mutex::new(ledger), answers),
                     now,
                     leader,
                 )
@@ -120,12 +126,13 @@ pub(super) fn cmd_run(args: RunArgs) -> anyhow::Result<u8> {
                     crate::deliver::ledger::FileLedger::open_waiting(&path, wait)
                 })
                 .await??;
+                let answers = Arc::new(AnswerStore::beside_file_ledger(&args.state));
                 run_with_ledger(
                     &args,
                     &config,
                     &renderer,
                     &source,
-                    tokio::sync::Mutex::new(ledger),
+                    (tokio::sync::Mutex::new(ledger), answers),
                     now,
                     leader,
                 )
@@ -144,7 +151,7 @@ async fn run_with_ledger<L: crate::deliver::ledger::Ledger + 'static>(
     config: &Config,
     renderer: &Renderer,
     source: &crate::inventory::source::Sources,
-    ledger: tokio::sync::Mutex<L>,
+    (ledger, answers): (tokio::sync::Mutex<L>, Arc<AnswerStore>),
     now: Option<DateTime<FixedOffset>>,
     leader: Option<tokio::sync::watch::Receiver<bool>>,
 ) -> anyhow::Result<u8> {
@@ -157,6 +164,7 @@ async fn run_with_ledger<L: crate::deliver::ledger::Ledger + 'static>(
         renderer,
         source,
         ledger: &ledger,
+        answers: &answers,
         leader,
     };
     match SlackToken::from_env()? {
@@ -189,6 +197,8 @@ struct Run<'a, L> {
     renderer: &'a Renderer,
     source: &'a crate::inventory::source::Sources,
     ledger: &'a Arc<tokio::sync::Mutex<L>>,
+    /// The triage answers, beside the ledger.
+    answers: &'a Arc<AnswerStore>,
     leader: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
@@ -234,7 +244,13 @@ impl<L: crate::deliver::ledger::Ledger + 'static> Run<'_, L> {
             let ledger = ledger.clone();
             Box::pin(async move { Ok(ledger.lock().await.progress().cloned().unwrap_or_default()) })
         });
-        let state = server_state(config, slack, Some(&metrics), history)?;
+        let state = server_state(
+            config,
+            slack,
+            Some(&metrics),
+            history,
+            Some(self.answers.clone()),
+        )?;
         let listener = tokio::net::TcpListener::bind(&self.args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", self.args.listen))?;

@@ -21,11 +21,12 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8080")]
     pub listen: String,
     /// The file ledger `run --state` keeps: `/review` (with FOREWARN_REVIEW_TOKEN) reads the
-    /// audit history beside it, without its lock.
+    /// audit history beside it, without its lock, and the answers of the triage buttons are
+    /// recorded beside it (as `run` does).
     #[arg(long, value_name = "PATH", default_value = "forewarn-ledger.json")]
     pub state: std::path::PathBuf,
-    /// Read the audit history for `/review` beside the ConfigMap ledger `configmap:NAME`
-    /// instead of --state.
+    /// Read the audit history for `/review`, and record the triage answers, beside the
+    /// ConfigMap ledger `configmap:NAME` instead of --state.
     #[arg(long, value_name = "configmap:NAME")]
     pub ledger: Option<String>,
 }
@@ -46,7 +47,8 @@ pub(super) fn cmd_serve(args: ServeArgs) -> anyhow::Result<u8> {
             None => None,
         };
         let history = history_reader(&args).await?;
-        let state = server_state(&config, slack, None, history)?;
+        let answers = answer_store(&args).await?;
+        let state = server_state(&config, slack, None, history, Some(answers))?;
         let listener = tokio::net::TcpListener::bind(&args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -141,16 +143,44 @@ impl Shutdown {
     }
 }
 
+/// Where the triage answers are recorded: beside the ledger `--ledger configmap:NAME` names (the
+/// ConfigMap `NAME-answers`), else beside the `--state` file — where `run` records them.
+async fn answer_store(
+    args: &ServeArgs,
+) -> anyhow::Result<Arc<crate::deliver::answers::AnswerStore>> {
+    use crate::deliver::answers::AnswerStore;
+    let Some(spec) = args.ledger.as_deref() else {
+        return Ok(Arc::new(AnswerStore::beside_file_ledger(&args.state)));
+    };
+    let Some(name) = spec.strip_prefix("configmap:").filter(|n| !n.is_empty()) else {
+        anyhow::bail!("--ledger '{spec}': expected configmap:NAME");
+    };
+    let kube_config =
+        crate::inventory::source::kube_config(args.source.context.first().map(String::as_str))
+            .await?;
+    let namespace = std::env::var("POD_NAMESPACE")
+        .ok()
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| kube_config.default_namespace.clone());
+    let client = kube::Client::try_from(kube_config)?;
+    Ok(Arc::new(AnswerStore::beside_configmap_ledger(
+        client, &namespace, name,
+    )))
+}
+
 pub(super) fn server_state(
     config: &Config,
     slack: Option<Arc<crate::deliver::slack::Slack>>,
     delivery: Option<&crate::deliver::metrics::DeliveryMetrics>,
     history: HistoryReader,
+    answers: Option<Arc<crate::deliver::answers::AnswerStore>>,
 ) -> anyhow::Result<Arc<crate::chat::http::AppState>> {
     let secret = crate::chat::verify::SigningSecret::from_env()?;
     let review_token = crate::config::secret::from_env(crate::chat::review_page::TOKEN_VAR)?;
     if secret.is_none() {
-        tracing::warn!("SLACK_SIGNING_SECRET is not set: /slack/commands refuses every request");
+        tracing::warn!(
+            "SLACK_SIGNING_SECRET is not set: /slack/commands and /slack/interactions refuse every request"
+        );
     }
     let mut state = crate::chat::http::AppState::new(
         Arc::new(config.clone()),
@@ -160,6 +190,10 @@ pub(super) fn server_state(
     if let Some(d) = delivery {
         d.register(state.metrics.registry_mut());
     }
+    if let Some(store) = &answers {
+        tracing::info!(store = %store.describe(), "triage answers are recorded here");
+    }
+    state.answers = answers;
     if let Some(slack) = slack {
         slack.counters().register(state.metrics.registry_mut());
         state.directory = Some(slack);

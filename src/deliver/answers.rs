@@ -31,7 +31,7 @@ pub const DATA_KEY: &str = "answers.json";
 /// Answers older than this are dropped at the next write.
 pub const KEEP_DAYS: i64 = 180;
 /// How many times a ConfigMap write is tried while others keep writing.
-pub const MAX_ATTEMPTS: usize = 8;
+pub const MAX_ATTEMPTS: usize = 16;
 /// How long a file write waits for another writer's lock.
 pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 /// How long one API request may take.
@@ -81,11 +81,14 @@ impl Document {
 /// Where the answers are kept. Cheap to share behind an `Arc`; every call re-reads the store.
 pub enum AnswerStore {
     File(PathBuf),
-    ConfigMap {
-        api: Api<ConfigMap>,
-        namespace: String,
-        name: String,
-    },
+    ConfigMap(Box<Shared>),
+}
+
+/// A ConfigMap store's coordinates.
+pub struct Shared {
+    api: Api<ConfigMap>,
+    namespace: String,
+    name: String,
 }
 
 impl std::fmt::Debug for AnswerStore {
@@ -116,20 +119,18 @@ impl AnswerStore {
 
     /// The ConfigMap `name` in `namespace`.
     pub fn configmap(client: kube::Client, namespace: &str, name: &str) -> AnswerStore {
-        AnswerStore::ConfigMap {
+        AnswerStore::ConfigMap(Box::new(Shared {
             api: Api::namespaced(client, namespace),
             namespace: namespace.to_string(),
             name: name.to_string(),
-        }
+        }))
     }
 
     /// Where the answers are, for messages and logs.
     pub fn describe(&self) -> String {
         match self {
             AnswerStore::File(p) => p.display().to_string(),
-            AnswerStore::ConfigMap {
-                namespace, name, ..
-            } => format!("ConfigMap {namespace}/{name}"),
+            AnswerStore::ConfigMap(c) => format!("ConfigMap {}/{}", c.namespace, c.name),
         }
     }
 
@@ -142,7 +143,7 @@ impl AnswerStore {
                     .await
                     .map_err(|e| self.read_error(e))??
             }
-            AnswerStore::ConfigMap { .. } => self.read_configmap().await?.0,
+            AnswerStore::ConfigMap(_) => self.read_configmap().await?.0,
         };
         Ok(Answers::new(doc.answers))
     }
@@ -158,7 +159,7 @@ impl AnswerStore {
                     .await
                     .map_err(|e| self.write_error(e))?
             }
-            AnswerStore::ConfigMap { .. } => self.record_in_configmap(answer, now).await,
+            AnswerStore::ConfigMap(_) => self.record_in_configmap(answer, now).await,
         }
     }
 
@@ -178,10 +179,10 @@ impl AnswerStore {
 
     /// The document and the `resourceVersion` it was read at (`None`: no ConfigMap yet).
     async fn read_configmap(&self) -> Result<(Document, Option<String>), AnswersError> {
-        let AnswerStore::ConfigMap { api, name, .. } = self else {
+        let AnswerStore::ConfigMap(c) = self else {
             return Err(self.read_error("not a ConfigMap store"));
         };
-        let got = tokio::time::timeout(REQUEST_TIMEOUT, api.get_opt(name))
+        let got = tokio::time::timeout(REQUEST_TIMEOUT, c.api.get_opt(&c.name))
             .await
             .map_err(|_| self.read_error("the API server did not answer in time"))?
             .map_err(|e| self.read_error(e))?;
@@ -205,22 +206,17 @@ impl AnswerStore {
         answer: &TriageAnswer,
         now: DateTime<FixedOffset>,
     ) -> Result<(), AnswersError> {
-        let AnswerStore::ConfigMap {
-            api,
-            namespace,
-            name,
-        } = self
-        else {
+        let AnswerStore::ConfigMap(c) = self else {
             return Err(self.write_error("not a ConfigMap store"));
         };
         for attempt in 1..=MAX_ATTEMPTS {
             let (doc, rv) = self.read_configmap().await?;
-            let json = serde_json::to_string(&doc.with(answer, now))
-                .map_err(|e| self.write_error(e))?;
+            let json =
+                serde_json::to_string(&doc.with(answer, now)).map_err(|e| self.write_error(e))?;
             let cm = ConfigMap {
                 metadata: ObjectMeta {
-                    name: Some(name.clone()),
-                    namespace: Some(namespace.clone()),
+                    name: Some(c.name.clone()),
+                    namespace: Some(c.namespace.clone()),
                     resource_version: rv.clone(),
                     labels: Some(BTreeMap::from([(
                         "app.kubernetes.io/name".to_string(),
@@ -234,8 +230,8 @@ impl AnswerStore {
             let pp = PostParams::default();
             let call = async {
                 match rv {
-                    None => api.create(&pp, &cm).await,
-                    Some(_) => api.replace(name, &pp, &cm).await,
+                    None => c.api.create(&pp, &cm).await,
+                    Some(_) => c.api.replace(&c.name, &pp, &cm).await,
                 }
             };
             match tokio::time::timeout(REQUEST_TIMEOUT, call).await {

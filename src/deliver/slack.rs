@@ -622,6 +622,35 @@ impl Slack {
         Ok(id)
     }
 
+    /// Replaces the message `ts` in `channel` with `text` and `blocks` (`chat.update`, which
+    /// needs only `chat:write`), keeping `metadata` when given. Repeating it has the same
+    /// effect, so it is retried like a read.
+    pub async fn update_message(
+        &self,
+        channel: &str,
+        ts: &str,
+        text: &str,
+        blocks: Vec<SlackBlock>,
+        metadata: Option<SlackMessageMetadata>,
+    ) -> Result<(), DeliveryError> {
+        let content = SlackMessageContent::new()
+            .with_text(text.to_string())
+            .with_blocks(blocks)
+            .opt_metadata(metadata);
+        let request = SlackApiChatUpdateRequest::new(
+            SlackChannelId(channel.to_string()),
+            content,
+            SlackTs(ts.to_string()),
+        );
+        let request = &request;
+        self.call("chat.update", true, || {
+            let session = self.client.open_session(&self.token);
+            async move { session.chat_update(request).await }
+        })
+        .await
+        .map(|_| ())
+    }
+
     /// Opens (or finds) the conversation with everyone in `emails` and returns its channel id.
     async fn open_conversation(&self, emails: &[&str]) -> Result<String, DeliveryError> {
         let mut ids = Vec::with_capacity(emails.len());

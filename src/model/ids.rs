@@ -308,9 +308,13 @@ fn id_segment(text: &str, what: &str) -> Result<(), String> {
 }
 
 impl<'de> serde::Deserialize<'de> for ClusterName {
-    /// Read back from where it was stored (an answer store): checked as [`ClusterName::parse`].
+    /// Read back from where it was stored (an answer store): checked as [`ClusterName::parse`];
+    /// empty is the unnamed cluster of a library caller ([`ClusterName::default`]).
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
+        if text.is_empty() {
+            return Ok(ClusterName::default());
+        }
         ClusterName::parse(&text).map_err(serde::de::Error::custom)
     }
 }

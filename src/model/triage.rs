@@ -75,7 +75,11 @@ impl TriageKey {
                 .next()
                 .ok_or_else(|| format!("block_id '{}' has no {what}", shorten(text)))
         };
-        let cluster = ClusterName::parse(next("cluster")?)?;
+        // Empty: the unnamed cluster (a library caller's inventory), as it was written.
+        let cluster = match next("cluster")? {
+            "" => ClusterName::default(),
+            name => ClusterName::parse(name)?,
+        };
         let kind_text = next("policy kind")?;
         let kind = PolicyKind::parse(kind_text)
             .ok_or_else(|| format!("'{}' is not a policy kind", shorten(kind_text)))?;

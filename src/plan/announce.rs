@@ -16,6 +16,7 @@ use super::{
 use crate::model::ids::{NoticeId, NoticeKind, TeamKey};
 use crate::model::problem::Problem;
 use crate::model::time::{EnforceOn, show_day};
+use crate::model::triage::TriageKey;
 use crate::model::words::{plural, relative_days};
 use chrono::{DateTime, FixedOffset};
 use std::collections::BTreeMap;
@@ -127,6 +128,14 @@ pub fn plan_announces(r: &Resolved, notices: &mut Vec<Notice>, problems: &mut Ve
                 ));
             }
             let namespaces = Arc::new(namespaces);
+            // A team answers the heads-up's buttons for this cluster and policy.
+            let triage = team.as_ref().map(|t| {
+                Arc::new(TriageKey {
+                    cluster: inv.cluster.clone(),
+                    policy: policy.reference.clone(),
+                    team: t.clone(),
+                })
+            });
             // One send time per milestone; milestones that fall on the same tick (a weekend
             // shift) keep only the one closest to enforcement.
             let mut by_time: BTreeMap<chrono::DateTime<chrono_tz::Tz>, u32> = BTreeMap::new();
@@ -177,7 +186,7 @@ pub fn plan_announces(r: &Resolved, notices: &mut Vec<Notice>, problems: &mut Ve
                     keep_until: enforce.instant.fixed_offset(),
                     team: team.clone(),
                     brief: policy_brief.clone(),
-                    payload: Payload::Announce,
+                    payload: Payload::Announce(triage.clone()),
                 });
             }
         }

@@ -12,8 +12,9 @@ use serde::Serialize;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Payload {
-    /// The heads-up: its words come from the policy brief and the namespaces of the notice.
-    Announce,
+    /// The heads-up: its words come from the policy brief and the namespaces of the notice;
+    /// with the key its triage buttons answer for, when it goes to a team.
+    Announce(Option<std::sync::Arc<crate::model::triage::TriageKey>>),
     Reminder(Box<ReminderView>),
     Digest(Box<DigestView>),
     /// Readiness before the flip, and overdue after the date: the same view.
@@ -27,7 +28,7 @@ pub enum Payload {
 impl Payload {
     pub fn kind(&self) -> NoticeKind {
         match self {
-            Payload::Announce => NoticeKind::Announce,
+            Payload::Announce(_) => NoticeKind::Announce,
             Payload::Reminder(_) => NoticeKind::Reminder,
             Payload::Digest(_) => NoticeKind::Digest,
             Payload::Readiness(_) => NoticeKind::Readiness,

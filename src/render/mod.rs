@@ -4,6 +4,7 @@
 //! structure — header, sections, one section per namespace, context footer — is built here with
 //! slack-morphism's types, within Block Kit's limits. Rendering is pure: it never sends anything.
 
+pub mod actions;
 pub mod review;
 
 use crate::config::Config;
@@ -43,6 +44,10 @@ pub const NOTICE_SECTIONS: &[&str] = &[
 ];
 /// The parts of a slash-command answer template: `item` is rendered once per listed item.
 pub const ANSWER_SECTIONS: &[&str] = &["header", "body", "item", "footer", "text"];
+/// The parts of the triage template: the button labels, the answered line, the refusal.
+pub const TRIAGE_SECTIONS: &[&str] = &["got_it", "fix_by", "need_exception", "answered", "refused"];
+/// Parts rendered as plain text (no mrkdwn escaping): headers and button labels.
+const PLAIN_SECTIONS: &[&str] = &["header", "got_it", "fix_by", "need_exception"];
 
 /// Every template forewarn uses.
 pub const KINDS: &[TemplateKind] = &[
@@ -115,6 +120,11 @@ pub const KINDS: &[TemplateKind] = &[
         name: "help",
         sections: ANSWER_SECTIONS,
         builtin: include_str!("../../templates/help.hbs"),
+    },
+    TemplateKind {
+        name: "triage",
+        sections: TRIAGE_SECTIONS,
+        builtin: include_str!("../../templates/triage.hbs"),
     },
 ];
 
@@ -402,7 +412,7 @@ impl Renderer {
                     message: format!("missing part '{{{{!-- section: {section} --}}}}'"),
                 })?;
                 let key = format!("{}.{section}", kind.name);
-                let registry = if section == "header" {
+                let registry = if PLAIN_SECTIONS.contains(&section) {
                     &mut plain
                 } else {
                     &mut md
@@ -427,7 +437,7 @@ impl Renderer {
 
     fn part(&self, kind: &str, section: &str, data: &Value) -> Result<String, RenderError> {
         let key = format!("{kind}.{section}");
-        let registry = if section == "header" {
+        let registry = if PLAIN_SECTIONS.contains(&section) {
             &self.plain
         } else {
             &self.md
@@ -485,7 +495,7 @@ impl Renderer {
 
     /// Renders one notice.
     pub fn render(&self, notice: &Notice, config: &Config) -> Result<Message, RenderError> {
-        if !matches!(notice.payload, Payload::Announce) {
+        if !matches!(notice.payload, Payload::Announce(_)) {
             let mut data = template_data(notice.kind.as_str(), &notice.payload)?;
             data["cluster_name"] = json!(notice.cluster);
             let mut m = self.render_answer(notice.kind.as_str(), &data)?;
@@ -504,9 +514,15 @@ impl Renderer {
             self.part(kind, "contact", &data)?,
         ];
         let footer = self.part(kind, "footer", &data)?;
+        // The buttons, when the notice goes to a team (see `actions`).
+        let buttons = match &notice.payload {
+            Payload::Announce(Some(key)) => self.triage_actions(key)?,
+            _ => None,
+        };
         // Room left for namespace sections after the fixed blocks (and one "…and N more").
         let fixed = blocks.len()
             + tail.iter().filter(|t| !t.is_empty()).count()
+            + usize::from(buttons.is_some())
             + usize::from(!footer.is_empty());
         let room = MAX_BLOCKS.saturating_sub(fixed);
         let namespaces = data["namespaces"].as_array().cloned().unwrap_or_default();
@@ -533,6 +549,7 @@ impl Renderer {
         for t in tail {
             push_section(&mut blocks, t);
         }
+        blocks.extend(buttons);
         push_footer(&mut blocks, footer);
         Ok(Message {
             channel: notice.destination.clone(),
@@ -800,7 +817,7 @@ pub fn sample_notices(config: &Config) -> Vec<Notice> {
             title: "sample-policy".into(),
             ..PolicyBrief::default()
         }),
-        payload: Payload::Announce,
+        payload: Payload::Announce(None),
     };
     let mut full = bare.clone();
     full.id = NoticeId::new(
@@ -809,6 +826,18 @@ pub fn sample_notices(config: &Config) -> Vec<Notice> {
     )
     .in_cluster(&ClusterName::parse("sample-cluster").unwrap_or_default());
     full.cluster = ClusterName::parse("sample-cluster").ok();
+    if let (Some(team), Ok(cluster)) = (&full.team, ClusterName::parse("sample-cluster")) {
+        full.payload =
+            Payload::Announce(Some(std::sync::Arc::new(crate::model::triage::TriageKey {
+                cluster,
+                policy: crate::model::ids::PolicyRef {
+                    kind: crate::model::ids::PolicyKind::ClusterPolicy,
+                    namespace: None,
+                    name: "sample-policy".into(),
+                },
+                team: team.clone(),
+            })));
+    }
     full.milestone = "T-7".into();
     full.send_at = at - chrono::Duration::days(7);
     full.team = config.teams.keys().next().cloned();

@@ -5,7 +5,8 @@
 //! answer garbage), on its own Tokio runtime in a background thread. It keeps every message
 //! "posted" as a channel history (channel id, notice id from `metadata.event_payload`, ts) and
 //! answers `chat.postMessage`, `conversations.history` (with `oldest` and the metadata),
-//! `conversations.list`, `users.lookupByEmail` and `conversations.open`.
+//! `conversations.list`, `users.lookupByEmail`, `conversations.open` and `chat.update`, and
+//! takes posts to `/response/…` as a `response_url` would.
 //!
 //! Faults come from a seeded generator, so a failing schedule can be replayed by its seed.
 #![allow(dead_code)]
@@ -114,6 +115,9 @@ struct State {
     /// Requests per method, and faults served.
     calls: BTreeMap<String, u64>,
     faults: Vec<(String, Fault)>,
+    /// The JSON bodies of `chat.postMessage`, `chat.update` and `/response/…` requests, in
+    /// order.
+    bodies: Vec<(String, Value)>,
 }
 
 /// A running fake Slack. Dropping it stops the server.
@@ -169,6 +173,7 @@ impl FakeSlack {
             .to_vec(),
             calls: BTreeMap::new(),
             faults: Vec::new(),
+            bodies: Vec::new(),
         }));
         let listener =
             runtime.block_on(async { TcpListener::bind("127.0.0.1:0").await.expect("bind") });
@@ -246,6 +251,22 @@ impl FakeSlack {
     /// The faults served so far, as (method, fault).
     pub fn faults(&self) -> Vec<(String, Fault)> {
         self.lock().faults.clone()
+    }
+
+    /// The JSON bodies received by `method` (`chat.postMessage`, `chat.update`, or
+    /// `response` for posts to a `response_url`), in order.
+    pub fn bodies(&self, method: &str) -> Vec<Value> {
+        self.lock()
+            .bodies
+            .iter()
+            .filter(|(m, _)| m == method)
+            .map(|(_, b)| b.clone())
+            .collect()
+    }
+
+    /// A `response_url` served by this fake.
+    pub fn response_url(&self) -> String {
+        format!("http://127.0.0.1:{}/response/T1/1/abc", self.port)
     }
 }
 
@@ -451,7 +472,26 @@ async fn connection(mut stream: TcpStream, state: Arc<Mutex<State>>) {
 /// The healthy answer to a request (posting the message for `chat.postMessage`).
 fn handle(req: &Request, state: &Arc<Mutex<State>>) -> Value {
     let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
-    match req.method_path.as_str() {
+    let body: Value = serde_json::from_slice(&req.body).unwrap_or_default();
+    let method = if req.method_path.starts_with("/response/") {
+        "response"
+    } else {
+        req.method_path.as_str()
+    };
+    if matches!(method, "chat.postMessage" | "chat.update" | "response") {
+        s.bodies.push((method.to_string(), body.clone()));
+    }
+    match method {
+        "response" => json!({"ok": true}),
+        "chat.update" => {
+            let channel = body["channel"].as_str().unwrap_or_default().to_string();
+            let ts = body["ts"].as_str().unwrap_or_default().to_string();
+            if !s.history.iter().any(|p| p.channel == channel && p.ts == ts) {
+                return json!({"ok": false, "error": "message_not_found"});
+            }
+            json!({"ok": true, "channel": channel, "ts": ts, "text": body["text"],
+                   "message": {"text": body["text"], "blocks": body["blocks"], "user": "UBOT"}})
+        }
         "chat.postMessage" => {
             let body: Value = serde_json::from_slice(&req.body).unwrap_or_default();
             let to = body["channel"].as_str().unwrap_or_default().to_string();
