@@ -96,6 +96,7 @@ async fn run_tick_on(uri: &str, state: &Path, now: &str) -> TickOutcome {
         ledger: &ledger,
         stop: &stop,
         metrics: None,
+        answers: None,
     }
     .run(at(now))
     .await
@@ -497,6 +498,7 @@ async fn shutdown_stops_between_messages_and_loses_nothing() {
         ledger: &ledger,
         stop: &stop,
         metrics: None,
+        answers: None,
     };
     let (outcome, ()) = tokio::join!(tick.run(at(MONDAY)), signal);
     let outcome = outcome.expect("tick");
@@ -557,6 +559,7 @@ apiVersion: wgpolicyk8s.io/v1alpha2\nkind: PolicyReport\nmetadata: {{name: a, na
         ledger: &ledger,
         stop: &stop,
         metrics: None,
+        answers: None,
     };
     let daemon = run_loop(tick, Some(leader_rx), shutdown);
     let test = async {
@@ -629,6 +632,7 @@ apiVersion: wgpolicyk8s.io/v1alpha2\nkind: PolicyReport\nmetadata: {{name: a, na
         ledger: &ledger,
         stop: &stop,
         metrics: None,
+        answers: None,
     };
     let run = |now: &'static str| tick.run_with(at(now), Some(&modes));
 
@@ -698,6 +702,7 @@ async fn render_failures_are_reported_once_and_the_rest_goes_out() {
         ledger: &ledger,
         stop: &stop,
         metrics: None,
+        answers: None,
     };
     let outcome = tick.run(at(MONDAY)).await.expect("tick");
     let broken: Vec<&String> = outcome

@@ -596,6 +596,7 @@ async fn the_scheduler_tells_a_moved_date_from_its_ledger() {
         ledger: &ledger,
         stop: &stop,
         metrics: None,
+        answers: None,
     };
     write(yaml("2026-12-02"));
     tick.run(at("2026-12-02T09:00:00Z")).await.expect("tick");

@@ -405,3 +405,119 @@ async fn concurrent_clicks_on_the_configmap_store_are_all_kept() {
             .is_some()
     );
 }
+
+/// Who answered, and who has not, as the platform reads it: the readiness notice, the platform
+/// digest and `/policy status` list the answers of the teams the flip would block (a fix date
+/// after the enforcement date flagged) and the teams still silent.
+#[test]
+fn readiness_digest_and_status_list_the_answers_and_the_teams_that_have_not_answered() {
+    use forewarn::model::ids::{PolicyKind, PolicyRef};
+    use forewarn::model::triage::{Answers, SlackUser, TriageAnswer};
+    let config = example_config();
+    let inv = example_inventory();
+    let answered = |team: &str, answer: Triage, user: &str, name: Option<&str>| TriageAnswer {
+        key: TriageKey {
+            cluster: inv.cluster.clone(),
+            policy: PolicyRef {
+                kind: PolicyKind::ClusterPolicy,
+                namespace: None,
+                name: "require-run-as-nonroot".into(),
+            },
+            team: team.into(),
+        },
+        answer,
+        user: SlackUser::parse(user).expect("user"),
+        user_name: name.map(str::to_string),
+        at: common::at("2026-12-01T10:00:00+01:00"),
+    };
+    let list = vec![
+        answered(
+            "payments",
+            Triage::FixBy(chrono::NaiveDate::from_ymd_opt(2026, 12, 18).expect("date")),
+            "U0MARIA",
+            Some("maria"),
+        ),
+        answered("data", Triage::GotIt, "U0DATA", None),
+    ];
+    let history = forewarn::plan::History {
+        answers: Answers::new(list.clone()),
+        ..Default::default()
+    };
+    let planned = forewarn::plan::plan_with(
+        std::slice::from_ref(&inv),
+        &config,
+        common::at("2026-12-01T08:00:00+01:00"),
+        &history,
+    );
+    let renderer = Renderer::for_config(&config).expect("templates");
+    let shown = |id: &str| {
+        let n = planned
+            .notices
+            .iter()
+            .find(|n| n.id == id)
+            .unwrap_or_else(|| panic!("{id} planned"));
+        forewarn::render::to_text(&renderer.render(n, &config).expect("render"))
+    };
+    let answers_line = "*Answers:* Data platform has seen it (U0DATA) · Payments will fix by Fri 18 Dec 2026 :warning: after the enforcement date (maria)";
+    let silent_line = "*No answer yet from:* Storefront";
+    let readiness = shown("readiness/require-run-as-nonroot/T-3");
+    assert!(readiness.contains(answers_line), "{readiness}");
+    assert!(readiness.contains(silent_line), "{readiness}");
+    let digest = shown("digest/platform/2026-12-07");
+    let row = digest
+        .split("\n\n")
+        .find(|s| s.contains("(`require-run-as-nonroot`)"))
+        .expect("the flip's row");
+    assert!(row.contains(answers_line), "{row}");
+    assert!(row.contains(silent_line), "{row}");
+    // Another flip: nobody answered it yet.
+    let other = digest
+        .split("\n\n")
+        .find(|s| s.contains("(`disallow-host-path`)"))
+        .expect("another row");
+    assert!(
+        other.contains("*No answer yet from:* Data platform, Storefront"),
+        "{other}"
+    );
+
+    // `/policy status` reads the answer store.
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let dir = tempfile::tempdir().expect("dir");
+    let store = Arc::new(AnswerStore::File(dir.path().join("answers.json")));
+    for a in &list {
+        rt.block_on(store.record(a)).expect("recorded");
+    }
+    let mut s = AppState::new(
+        Arc::new(config),
+        Arc::new(renderer),
+        Some(SigningSecret::new(SECRET)),
+    );
+    s.clock = Arc::new(|| chrono::DateTime::from_timestamp(NOW, 0).expect("time"));
+    s.answers = Some(store);
+    let state = Arc::new(s);
+    state.set_inventory(vec![inv]);
+    let (_, reply) = rt.block_on(forewarn::chat::http::respond(
+        &state,
+        forewarn::chat::request::SlashRequest {
+            command: "/policy".into(),
+            text: "status".into(),
+            user_id: "U0INES".into(),
+            user_name: None,
+            channel_id: "CPLATFORMPOLICY".into(),
+            channel_name: Some("platform-policy".into()),
+            team_id: None,
+            response_url: None,
+            trigger_id: None,
+            api_app_id: None,
+            enterprise_id: None,
+            is_enterprise_install: None,
+        },
+    ));
+    let all = texts(&reply["blocks"]);
+    let item = all
+        .split("*Require runAsNonRoot*")
+        .nth(1)
+        .expect("the policy's item");
+    assert!(item.contains(answers_line), "{all}");
+    assert!(item.contains(silent_line), "{all}");
+}

@@ -9,9 +9,11 @@ use super::request::Question;
 use crate::config::Config;
 use crate::inventory::{Inventory, Mode, Policy, ResourceRef};
 use crate::model::ids::TeamKey;
+use crate::model::triage::{Answers, NO_ANSWERS};
 use crate::plan::audit_failures;
 use crate::plan::owners::owner_of;
 use crate::plan::rollout::{Rollout, rollout_for};
+use crate::plan::triage::triage_view;
 use crate::render::when;
 use chrono::{DateTime, FixedOffset};
 use serde_json::{Value, json};
@@ -70,10 +72,37 @@ pub fn answer_clusters(
     command: &str,
     now: DateTime<FixedOffset>,
 ) -> Vec<Answer> {
+    answer_clusters_with(
+        clusters,
+        config,
+        question,
+        caller,
+        command,
+        now,
+        &NO_ANSWERS,
+    )
+}
+
+/// [`answer_clusters`], knowing what teams answered with the triage buttons (`status` lists
+/// them).
+pub fn answer_clusters_with(
+    clusters: &[Inventory],
+    config: &Config,
+    question: &Question,
+    caller: &Caller,
+    command: &str,
+    now: DateTime<FixedOffset>,
+    triage: &Answers,
+) -> Vec<Answer> {
     let named = clusters.len() > 1 || config.cluster_name.is_some();
     let mut answers: Vec<(Answer, &Inventory)> = clusters
         .iter()
-        .map(|inv| (answer(inv, config, question, caller, command, now), inv))
+        .map(|inv| {
+            (
+                answer_with(inv, config, question, caller, command, now, triage),
+                inv,
+            )
+        })
         .collect();
     let lookup = matches!(
         question,
@@ -104,11 +133,25 @@ pub fn answer(
     command: &str,
     now: DateTime<FixedOffset>,
 ) -> Answer {
+    answer_with(inv, config, question, caller, command, now, &NO_ANSWERS)
+}
+
+/// [`answer`], knowing what teams answered with the triage buttons.
+pub fn answer_with(
+    inv: &Inventory,
+    config: &Config,
+    question: &Question,
+    caller: &Caller,
+    command: &str,
+    now: DateTime<FixedOffset>,
+    triage: &Answers,
+) -> Answer {
     let ctx = Ctx {
         inv,
         config,
         caller,
         now,
+        triage,
     };
     match question {
         Question::Help => help(command, None, Vec::new()),
@@ -193,6 +236,7 @@ struct Ctx<'a> {
     config: &'a Config,
     caller: &'a Caller,
     now: DateTime<FixedOffset>,
+    triage: &'a Answers,
 }
 
 impl Ctx<'_> {
@@ -608,9 +652,22 @@ impl Ctx<'_> {
                 continue;
             }
             let (enforce_on, when) = self.dates(&rollout);
+            let teams: Vec<String> = affected
+                .iter()
+                .filter_map(|n| owner_of(&n.name, self.inv, self.config).0.team)
+                .collect();
+            let triage = triage_view(
+                self.config,
+                self.triage,
+                &self.inv.cluster,
+                &p.reference,
+                Some(&e),
+                teams.iter().map(String::as_str),
+            );
             items.push((
                 e.date,
                 json!({
+                    "triage": triage,
                     "policy": p.label,
                     "title": p.title(),
                     "enforce_on": enforce_on,

@@ -10,7 +10,7 @@
 //! secret or a signature, and never lets an internal error reach the user as more than a short
 //! apology.
 
-use crate::chat::answer::{Answer, answer_clusters, caller_team, help};
+use crate::chat::answer::{Answer, answer_clusters_with, caller_team, help};
 use crate::chat::request::{SlashRequest, parse_form, parse_question};
 use crate::chat::verify::{MAX_SKEW_SECS, SigningSecret, verify};
 use crate::config::Config;
@@ -428,8 +428,30 @@ pub async fn respond(state: &Arc<AppState>, request: SlashRequest) -> (&'static 
     let now = (state.clock)()
         .with_timezone(&state.config.time_zone)
         .fixed_offset();
+    // What teams answered with the buttons (`status` lists it); without it, none.
+    let triage = match (&question, &state.answers) {
+        (Ok(crate::chat::request::Question::Status(_)), Some(store)) => {
+            match tokio::time::timeout(EMAIL_LOOKUP_LIMIT, store.load()).await {
+                Ok(Ok(a)) => a,
+                Ok(Err(e)) => {
+                    warn!(error = %e, "cannot read the triage answers for /policy status");
+                    Default::default()
+                }
+                Err(_) => Default::default(),
+            }
+        }
+        _ => Default::default(),
+    };
     let answers: Vec<Answer> = match &question {
-        Ok(q) => answer_clusters(&inventory, &state.config, q, &caller, &command, now),
+        Ok(q) => answer_clusters_with(
+            &inventory,
+            &state.config,
+            q,
+            &caller,
+            &command,
+            now,
+            &triage,
+        ),
         Err(e) => vec![help(&command, Some(e.clone()), Vec::new())],
     };
     let mut rendered: Option<Message> = None;

@@ -221,6 +221,7 @@ impl<L: crate::deliver::ledger::Ledger + 'static> Run<'_, L> {
             ledger: self.ledger,
             stop: &stop,
             metrics: Some(&metrics),
+            answers: Some(self.answers),
         };
         if self.args.once {
             if self.leader.as_ref().is_some_and(|l| !*l.borrow()) {

@@ -146,6 +146,7 @@ pub fn history(ledger: &impl Ledger) -> History {
                 enforce_at: e.enforce_at,
             })
             .collect(),
+        answers: Default::default(),
     }
 }
 
@@ -184,6 +185,8 @@ pub struct Tick<'a, S, D, L> {
     pub stop: &'a Arc<AtomicBool>,
     /// Where the outcome is counted for `/metrics`, if anywhere.
     pub metrics: Option<&'a DeliveryMetrics>,
+    /// The triage answers the readiness notices and digests list, if kept.
+    pub answers: Option<&'a crate::deliver::answers::AnswerStore>,
 }
 
 impl<S, D, L> Clone for Tick<'_, S, D, L> {
@@ -245,7 +248,14 @@ where
         }
         // Who was already warned about what: the planner tells a moved date and "all clear"
         // to them (see plan::History); and the audit history, for trends and flips.
-        let history = history(&*ledger.lock().await);
+        let mut history = history(&*ledger.lock().await);
+        if let Some(store) = self.answers {
+            // Answers only add lines to messages: without them the tick still sends.
+            match store.load().await {
+                Ok(answers) => history.answers = answers,
+                Err(e) => warn!(error = %e, "cannot read the triage answers; messages list none"),
+            }
+        }
         // Where each policy audited at the last recorded tick, even one before a restart.
         let remembered = history.progress.clone();
         // Reading the clusters, counting and planning are CPU work: off the runtime's workers.

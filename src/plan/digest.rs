@@ -203,6 +203,7 @@ pub fn plan_digests(
                     trend: (!enforced)
                         .then(|| crate::plan::readiness::policy_trend(res, &p.label, Some(&e)))
                         .flatten(),
+                    triage: r.triage.clone(),
                 })
             })
             .collect();

@@ -17,6 +17,7 @@ pub mod resolve;
 pub mod review;
 pub mod rollout;
 pub mod schedule;
+pub mod triage;
 pub mod views;
 
 use crate::config::Config;
@@ -165,6 +166,9 @@ pub struct History {
     /// The daily counts recorded so far (today's included), for the trend words of the digest
     /// and readiness notices; empty without a store.
     pub progress: Arc<progress::Progress>,
+    /// What teams answered with the buttons under the heads-ups (listed by the readiness
+    /// notice, the platform digest and `/policy status`).
+    pub answers: crate::model::triage::Answers,
 }
 
 /// One heads-up that went out (or may have: a pending send counts).
@@ -497,7 +501,8 @@ pub fn plan_with(
             .with_progress(
                 history.progress.clone(),
                 progress::cluster_key(inv, clusters.len()),
-            );
+            )
+            .with_answers(&history.answers);
         announce::plan_announces(&r, &mut notices, &mut problems);
         // Readiness is computed once, for the follow-ups and the digest.
         let ready = readiness::readiness_all(&r);

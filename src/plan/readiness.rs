@@ -71,6 +71,8 @@ pub struct Readiness {
     /// `--constraint-violations-limit`), while the flip is pending: forewarn cannot tell where
     /// they are or whether an exception covers them, so the counts are lower bounds.
     pub unlisted: u64,
+    /// What the teams that would be blocked answered with the buttons, and who has not.
+    pub triage: crate::plan::triage::TriageView,
 }
 
 impl Readiness {
@@ -218,7 +220,20 @@ pub fn readiness_all(res: &Resolved) -> BTreeMap<String, Readiness> {
                 .truncated
                 .filter(|_| flip_pending)
                 .map_or(0, |t| t.total.saturating_sub(t.listed));
+            // The teams the flip would block are asked; an override's namespaces are not.
+            let triage = crate::plan::triage::triage_view(
+                res.config,
+                res.answers(),
+                &inv.cluster,
+                &policy.reference,
+                rollout.enforce_on.as_ref(),
+                namespaces
+                    .values()
+                    .filter(|n| n.uncovered + n.possibly > 0)
+                    .map(|n| n.audience.as_str()),
+            );
             let r = Readiness {
+                triage,
                 flip_pending,
                 days_late,
                 unlisted,
@@ -249,6 +264,7 @@ pub fn readiness(
             flip_pending: false,
             days_late: None,
             unlisted: 0,
+            triage: Default::default(),
         })
 }
 
@@ -305,6 +321,7 @@ fn readiness_view(
                 failing: k.failing,
             })
             .collect(),
+        triage: r.triage.clone(),
         platform: PlatformView::of(config),
         trend,
         review_url: config.review.page_url(),

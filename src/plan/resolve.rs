@@ -37,6 +37,8 @@ pub struct Resolved<'a> {
     /// The recorded daily counts, and this cluster's key in them.
     progress: std::sync::Arc<super::progress::Progress>,
     cluster_key: String,
+    /// What teams answered with the triage buttons.
+    answers: &'a crate::model::triage::Answers,
 }
 
 impl<'a> Resolved<'a> {
@@ -80,6 +82,7 @@ impl<'a> Resolved<'a> {
             told: Vec::new(),
             progress: Default::default(),
             cluster_key: String::new(),
+            answers: &crate::model::triage::NO_ANSWERS,
         }
     }
 
@@ -109,6 +112,16 @@ impl<'a> Resolved<'a> {
     pub fn with_told(mut self, told: Vec<super::Told>) -> Self {
         self.told = told;
         self
+    }
+
+    /// The triage answers the readiness and digest list.
+    pub fn with_answers(mut self, answers: &'a crate::model::triage::Answers) -> Self {
+        self.answers = answers;
+        self
+    }
+
+    pub fn answers(&self) -> &'a crate::model::triage::Answers {
+        self.answers
     }
 
     /// The heads-ups told about the policy labelled `label`, by audience key: the id reads

@@ -151,6 +151,8 @@ pub struct ReadinessView {
     pub items: Vec<ReadinessItem>,
     /// Namespaces that stay in Audit by override after the flip.
     pub kept_in_audit: Vec<KeptView>,
+    /// What the teams that would be blocked answered with the buttons, and who has not.
+    pub triage: crate::plan::triage::TriageView,
     pub platform: PlatformView,
     /// The burn-down of its failing resources, when counts were recorded.
     pub trend: Option<TrendView>,
@@ -316,6 +318,8 @@ pub struct FlipView {
     pub still_failing: u64,
     /// The burn-down of its failing resources, when counts were recorded.
     pub trend: Option<TrendView>,
+    /// What the teams that would be blocked answered with the buttons, and who has not.
+    pub triage: crate::plan::triage::TriageView,
 }
 
 /// A rollout past its date and still to be flipped, in every platform digest until it is
