@@ -521,3 +521,137 @@ fn readiness_digest_and_status_list_the_answers_and_the_teams_that_have_not_answ
     assert!(item.contains(answers_line), "{all}");
     assert!(item.contains(silent_line), "{all}");
 }
+
+/// A fake Socket Mode server: each connection gets `hello`; the first then receives `frames`
+/// one at a time, each sent once the previous one was acknowledged. Every frame the client
+/// sends back (the acks) goes to the returned channel.
+async fn fake_socket_mode(
+    frames: Vec<Value>,
+) -> (String, tokio::sync::mpsc::UnboundedReceiver<Value>) {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message as Frame;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!(
+        "ws://127.0.0.1:{}/link/?ticket=t1",
+        listener.local_addr().expect("addr").port()
+    );
+    let (acks, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut frames = Some(frames);
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else {
+                continue;
+            };
+            let mine = frames.take().unwrap_or_default();
+            let acks = acks.clone();
+            tokio::spawn(async move {
+                let hello = json!({"type": "hello", "num_connections": 1,
+                    "debug_info": {"host": "fake-socket-mode", "build_number": 1, "approximate_connection_time": 18060},
+                    "connection_info": {"app_id": "A1"}});
+                if ws.send(Frame::text(hello.to_string())).await.is_err() {
+                    return;
+                }
+                for frame in mine {
+                    if ws.send(Frame::text(frame.to_string())).await.is_err() {
+                        return;
+                    }
+                    // Wait for this envelope's ack before the next one.
+                    while let Some(Ok(msg)) = ws.next().await {
+                        if let Frame::Text(t) = msg {
+                            let v: Value = serde_json::from_str(t.as_str()).unwrap_or_default();
+                            let done = v["envelope_id"] == frame["envelope_id"];
+                            let _ = acks.send(v);
+                            if done {
+                                break;
+                            }
+                        }
+                    }
+                }
+                // Keep the connection open (answering pings) until the client leaves.
+                while let Some(Ok(_)) = ws.next().await {}
+            });
+        }
+    });
+    (url, rx)
+}
+
+/// Socket Mode end to end: `apps.connections.open` gives the URL of a local fake server,
+/// which says hello, sends a `/policy status` command and then a click on the heads-up's date
+/// picker; both envelopes are acknowledged (the command's ack carries the answer), the answer
+/// is recorded and the message updated.
+#[test]
+fn socket_mode_answers_a_command_and_records_a_click_and_acks_both() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let w = world(&rt);
+    let command = json!({
+        "envelope_id": "env-command", "type": "slash_commands", "accepts_response_payload": true,
+        "payload": {
+            "token": "unused", "team_id": "T1", "team_domain": "example",
+            "channel_id": "CPLATFORMPOLICY", "channel_name": "platform-policy",
+            "user_id": "U0INES", "user_name": "ines", "command": "/policy", "text": "status",
+            "api_app_id": "A1", "is_enterprise_install": "false",
+            "response_url": "https://hooks.slack.com/commands/T1/1/abc", "trigger_id": "1.2.3"
+        }
+    });
+    // The date picker's click as Socket Mode delivers it: the date also in the state.
+    let mut click = w.click(&w.block_id(), "forewarn_fix_by", Some("2026-12-11"));
+    click["state"] = json!({"values": {w.block_id(): {"forewarn_fix_by":
+        {"type": "datepicker", "selected_date": "2026-12-11"}}}});
+    let interactive = json!({
+        "envelope_id": "env-click", "type": "interactive", "accepts_response_payload": false,
+        "payload": click
+    });
+    let (url, mut acks) = rt.block_on(fake_socket_mode(vec![command, interactive]));
+    w.slack.set_socket_url(&url);
+    let token = forewarn::chat::socket::AppToken::new("xapp-1-A1-1-fakefakefake").expect("token");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (api_url, state) = (w.slack.api_url(), w.state.clone());
+    let listener = rt.spawn(async move {
+        forewarn::chat::socket::serve_socket_mode_at(&api_url, token, state, async {
+            let _ = stopped.await;
+        })
+        .await
+    });
+    let (command_ack, click_ack) = rt.block_on(async {
+        let limit = std::time::Duration::from_secs(30);
+        let mut got = std::collections::BTreeMap::new();
+        while got.len() < 2 {
+            let ack = tokio::time::timeout(limit, acks.recv())
+                .await
+                .expect("acks arrive")
+                .expect("server running");
+            if let Some(id) = ack["envelope_id"].as_str() {
+                got.insert(id.to_string(), ack);
+            }
+        }
+        (got["env-command"].clone(), got["env-click"].clone())
+    });
+    assert_eq!(click_ack["envelope_id"], "env-click");
+    let answer = texts(&command_ack["payload"]["blocks"]);
+    assert!(answer.contains("Require runAsNonRoot"), "{command_ack}");
+    assert_eq!(command_ack["payload"]["response_type"], "ephemeral");
+
+    let answers = rt.block_on(w.store.load()).expect("answers");
+    assert_eq!(
+        answers.get(&w.key).map(|a| a.answer),
+        Some(Triage::FixBy(
+            chrono::NaiveDate::from_ymd_opt(2026, 12, 11).expect("date")
+        ))
+    );
+    let update = w.slack.bodies("chat.update").pop().expect("updated");
+    let all = texts(&update["blocks"]);
+    assert!(
+        all.contains("<@U0MARIA>: Payments will fix it by *Fri 11 Dec 2026*"),
+        "{all}"
+    );
+    assert!(!all.contains("after the enforcement date"), "{all}");
+    let _ = stop.send(());
+    rt.block_on(listener)
+        .expect("listener task")
+        .expect("listener ran");
+}

@@ -1,8 +1,11 @@
-//! Slack Socket Mode: `/policy` slash commands without a public endpoint.
+//! Slack Socket Mode: `/policy` slash commands and triage button clicks without a public
+//! endpoint.
 //!
 //! With an app-level token (`xapp-…`, from `SLACK_APP_TOKEN` or the file named by
 //! `SLACK_APP_TOKEN_FILE`) forewarn opens outbound WebSocket connections to Slack and receives
-//! the same slash commands it would otherwise get on `POST /slack/commands`. Each command is
+//! the same slash commands it would otherwise get on `POST /slack/commands`, and the same
+//! button clicks as `POST /slack/interactions` (`interactive` envelopes, handled by
+//! [`crate::chat::interactions::handle`] and acknowledged). Each command is
 //! turned into a [`SlashRequest`] ([`to_request`]), answered by the very same handler as the
 //! HTTP edge ([`crate::chat::http::respond`]), and the reply goes back as the envelope's
 //! acknowledgement payload ([`to_ack`]). Socket Mode frames are authenticated by the connection
@@ -20,8 +23,9 @@
 //! too slow for Slack's 3 seconds) is acknowledged with a short apology; it never stops the
 //! listener.
 //!
-//! Testing: the pure parts (token handling, [`to_request`], [`to_ack`]) are unit-tested below. A
-//! live Socket Mode connection needs Slack and network access and is not tested here.
+//! Testing: the pure parts (token handling, [`to_request`], [`to_ack`]) are unit-tested below;
+//! `tests/triage.rs` runs the listener end to end against a local fake Socket Mode server
+//! (`apps.connections.open` answering a `ws://127.0.0.1` URL).
 
 use crate::chat::http::AppState;
 use crate::chat::request::SlashRequest;
@@ -165,11 +169,19 @@ pub async fn serve_socket_mode(
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let api_url = SlackSettings::from_env()
-        .api_url
-        .trim()
-        .trim_end_matches('/')
-        .to_string();
+    let api_url = SlackSettings::from_env().api_url;
+    serve_socket_mode_at(&api_url, token, state, shutdown).await
+}
+
+/// [`serve_socket_mode`] with the Web API at `api_url` (where `apps.connections.open` is asked
+/// for the WebSocket URL).
+pub async fn serve_socket_mode_at(
+    api_url: &str,
+    token: AppToken,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let api_url = api_url.trim().trim_end_matches('/').to_string();
     let plain_http = api_url.starts_with("http://");
     if !plain_http && !api_url.starts_with("https://") {
         bail!("SLACK_API_URL must start with https:// or http://, got {api_url:?}");
@@ -182,7 +194,8 @@ pub async fn serve_socket_mode(
     );
     let callbacks = SlackSocketModeListenerCallbacks::new()
         .with_hello_events(on_hello)
-        .with_command_events(on_command);
+        .with_command_events(on_command)
+        .with_interaction_events(on_interaction);
     let config = SlackClientSocketModeConfig::new();
     let listener = SlackClientSocketModeListener::new(&config, environment, callbacks);
     listener
@@ -192,7 +205,7 @@ pub async fn serve_socket_mode(
     listener.start().await;
     info!(
         connections = config.max_connections_count,
-        "Socket Mode listener started; answering slash commands over Slack's WebSocket"
+        "Socket Mode listener started; answering slash commands and button clicks over Slack's WebSocket"
     );
     shutdown.await;
     info!("Socket Mode listener shutting down");
@@ -274,6 +287,42 @@ async fn on_command(
         }
     };
     Ok(ack)
+}
+
+/// A button click: handled like one on `POST /slack/interactions`, on its own task and within
+/// Slack's 3 seconds; the envelope is acknowledged either way (an answer still being recorded
+/// finishes on its task).
+async fn on_interaction(
+    event: SlackInteractionEvent,
+    _client: Arc<Client>,
+    storage: SlackClientEventsUserState,
+) -> UserCallbackResult<()> {
+    let state = storage
+        .read()
+        .await
+        .get_user_state::<Arc<AppState>>()
+        .cloned();
+    let Some(state) = state else {
+        error!("Socket Mode: no application state registered; cannot handle a click");
+        return Ok(());
+    };
+    // The typed event is read back as Slack's JSON: the one parser of clicks reads it
+    // (a date picked is in its `state`).
+    let payload = match serde_json::to_value(&event) {
+        Ok(p) => p,
+        Err(e) => {
+            warn!(error = %e, "Socket Mode: an interaction that cannot be read back");
+            return Ok(());
+        }
+    };
+    let task =
+        tokio::spawn(async move { crate::chat::interactions::handle(&state, &payload).await });
+    match tokio::time::timeout(ANSWER_TIMEOUT, task).await {
+        Ok(Ok(_)) => info!("button click handled over Socket Mode"),
+        Ok(Err(e)) => error!(error = %e, "Socket Mode: the click handler failed"),
+        Err(_) => warn!("Socket Mode: click still being handled; acknowledged meanwhile"),
+    }
+    Ok(())
 }
 
 #[cfg(test)]

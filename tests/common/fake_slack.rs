@@ -6,7 +6,8 @@
 //! "posted" as a channel history (channel id, notice id from `metadata.event_payload`, ts) and
 //! answers `chat.postMessage`, `conversations.history` (with `oldest` and the metadata),
 //! `conversations.list`, `users.lookupByEmail`, `conversations.open` and `chat.update`, and
-//! takes posts to `/response/…` as a `response_url` would.
+//! takes posts to `/response/…` as a `response_url` would; `apps.connections.open` answers the
+//! URL of a fake Socket Mode server (see [`FakeSlack::set_socket_url`]).
 //!
 //! Faults come from a seeded generator, so a failing schedule can be replayed by its seed.
 #![allow(dead_code)]
@@ -118,6 +119,8 @@ struct State {
     /// The JSON bodies of `chat.postMessage`, `chat.update` and `/response/…` requests, in
     /// order.
     bodies: Vec<(String, Value)>,
+    /// What `apps.connections.open` answers (a Socket Mode WebSocket URL).
+    socket_url: Option<String>,
 }
 
 /// A running fake Slack. Dropping it stops the server.
@@ -174,6 +177,7 @@ impl FakeSlack {
             calls: BTreeMap::new(),
             faults: Vec::new(),
             bodies: Vec::new(),
+            socket_url: None,
         }));
         let listener =
             runtime.block_on(async { TcpListener::bind("127.0.0.1:0").await.expect("bind") });
@@ -262,6 +266,11 @@ impl FakeSlack {
             .filter(|(m, _)| m == method)
             .map(|(_, b)| b.clone())
             .collect()
+    }
+
+    /// Makes `apps.connections.open` answer `url` (a local fake Socket Mode server).
+    pub fn set_socket_url(&self, url: &str) {
+        self.lock().socket_url = Some(url.to_string());
     }
 
     /// A `response_url` served by this fake.
@@ -483,6 +492,10 @@ fn handle(req: &Request, state: &Arc<Mutex<State>>) -> Value {
     }
     match method {
         "response" => json!({"ok": true}),
+        "apps.connections.open" => match &s.socket_url {
+            Some(url) => json!({"ok": true, "url": url}),
+            None => json!({"ok": false, "error": "invalid_auth"}),
+        },
         "chat.update" => {
             let channel = body["channel"].as_str().unwrap_or_default().to_string();
             let ts = body["ts"].as_str().unwrap_or_default().to_string();
