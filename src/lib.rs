@@ -17,9 +17,9 @@
 //!   owners, exceptions, announce, reminders, digest, readiness, follow-ups, schedule).
 //! - [`render`]: notices → Slack Block Kit messages, words from `templates/`.
 //! - [`deliver`]: the edges messages go to (Slack, stdout), the ledger of what was sent (file or
-//!   ConfigMap), leader election and the scheduler tick.
-//! - [`chat`]: the `/policy` slash command — signature check, parsing, answers, the HTTP and
-//!   Socket Mode edges.
+//!   ConfigMap) and the triage answers beside it, leader election and the scheduler tick.
+//! - [`chat`]: the `/policy` slash command and the triage buttons — signature check, parsing,
+//!   answers, recording clicks, the HTTP and Socket Mode edges.
 //! - [`cli`]: the command line; the only module that knows clap.
 
 pub mod chat;
