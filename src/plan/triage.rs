@@ -1,7 +1,7 @@
 //! Who answered the triage buttons of a rollout, and who has not: what the readiness notice,
 //! the platform digest and `/policy status` list about one policy in one cluster.
 //!
-//! Pure: reads the answers the caller loaded (see [`crate::deliver::answers`]), the config
+//! Pure: reads the answers the caller loaded (the delivery edge keeps them), the config
 //! (team names) and the teams concerned; never reads a store, never decides who is asked.
 
 use crate::config::Config;
