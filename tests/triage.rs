@@ -440,7 +440,7 @@ fn readiness_digest_and_status_list_the_answers_and_the_teams_that_have_not_answ
         answered("data", Triage::GotIt, "U0DATA", None),
     ];
     let history = forewarn::plan::History {
-        answers: Answers::new(list.clone()),
+        answers: Some(Answers::new(list.clone())),
         ..Default::default()
     };
     let planned = forewarn::plan::plan_with(
@@ -654,4 +654,30 @@ fn socket_mode_answers_a_command_and_records_a_click_and_acks_both() {
     rt.block_on(listener)
         .expect("listener task")
         .expect("listener ran");
+}
+
+/// A preview (`plan`, `render`) reads no answer store: it lists no answers and does not claim
+/// that nobody answered.
+#[test]
+fn without_an_answer_store_nothing_is_claimed_about_answers() {
+    let config = example_config();
+    let planned = forewarn::plan::plan(
+        std::slice::from_ref(&example_inventory()),
+        &config,
+        common::at("2026-12-01T08:00:00+01:00"),
+    );
+    let renderer = Renderer::for_config(&config).expect("templates");
+    for id in [
+        "readiness/require-run-as-nonroot/T-3",
+        "digest/platform/2026-12-07",
+    ] {
+        let n = planned
+            .notices
+            .iter()
+            .find(|n| n.id == id)
+            .expect("planned");
+        let text = forewarn::render::to_text(&renderer.render(n, &config).expect("render"));
+        assert!(!text.contains("No answer yet"), "{id}: {text}");
+        assert!(!text.contains("*Answers:*"), "{id}: {text}");
+    }
 }

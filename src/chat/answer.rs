@@ -9,7 +9,7 @@ use super::request::Question;
 use crate::config::Config;
 use crate::inventory::{Inventory, Mode, Policy, ResourceRef};
 use crate::model::ids::TeamKey;
-use crate::model::triage::{Answers, NO_ANSWERS};
+use crate::model::triage::Answers;
 use crate::plan::audit_failures;
 use crate::plan::owners::owner_of;
 use crate::plan::rollout::{Rollout, rollout_for};
@@ -72,19 +72,11 @@ pub fn answer_clusters(
     command: &str,
     now: DateTime<FixedOffset>,
 ) -> Vec<Answer> {
-    answer_clusters_with(
-        clusters,
-        config,
-        question,
-        caller,
-        command,
-        now,
-        &NO_ANSWERS,
-    )
+    answer_clusters_with(clusters, config, question, caller, command, now, None)
 }
 
 /// [`answer_clusters`], knowing what teams answered with the triage buttons (`status` lists
-/// them).
+/// them; `None`: no answer store was read, nothing listed).
 pub fn answer_clusters_with(
     clusters: &[Inventory],
     config: &Config,
@@ -92,7 +84,7 @@ pub fn answer_clusters_with(
     caller: &Caller,
     command: &str,
     now: DateTime<FixedOffset>,
-    triage: &Answers,
+    triage: Option<&Answers>,
 ) -> Vec<Answer> {
     let named = clusters.len() > 1 || config.cluster_name.is_some();
     let mut answers: Vec<(Answer, &Inventory)> = clusters
@@ -133,7 +125,7 @@ pub fn answer(
     command: &str,
     now: DateTime<FixedOffset>,
 ) -> Answer {
-    answer_with(inv, config, question, caller, command, now, &NO_ANSWERS)
+    answer_with(inv, config, question, caller, command, now, None)
 }
 
 /// [`answer`], knowing what teams answered with the triage buttons.
@@ -144,7 +136,7 @@ pub fn answer_with(
     caller: &Caller,
     command: &str,
     now: DateTime<FixedOffset>,
-    triage: &Answers,
+    triage: Option<&Answers>,
 ) -> Answer {
     let ctx = Ctx {
         inv,
@@ -236,7 +228,7 @@ struct Ctx<'a> {
     config: &'a Config,
     caller: &'a Caller,
     now: DateTime<FixedOffset>,
-    triage: &'a Answers,
+    triage: Option<&'a Answers>,
 }
 
 impl Ctx<'_> {

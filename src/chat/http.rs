@@ -428,19 +428,19 @@ pub async fn respond(state: &Arc<AppState>, request: SlashRequest) -> (&'static 
     let now = (state.clock)()
         .with_timezone(&state.config.time_zone)
         .fixed_offset();
-    // What teams answered with the buttons (`status` lists it); without it, none.
+    // What teams answered with the buttons (`status` lists it); unknown: nothing listed.
     let triage = match (&question, &state.answers) {
         (Ok(crate::chat::request::Question::Status(_)), Some(store)) => {
             match tokio::time::timeout(EMAIL_LOOKUP_LIMIT, store.load()).await {
-                Ok(Ok(a)) => a,
+                Ok(Ok(a)) => Some(a),
                 Ok(Err(e)) => {
                     warn!(error = %e, "cannot read the triage answers for /policy status");
-                    Default::default()
+                    None
                 }
-                Err(_) => Default::default(),
+                Err(_) => None,
             }
         }
-        _ => Default::default(),
+        _ => None,
     };
     let answers: Vec<Answer> = match &question {
         Ok(q) => answer_clusters_with(
@@ -450,7 +450,7 @@ pub async fn respond(state: &Arc<AppState>, request: SlashRequest) -> (&'static 
             &caller,
             &command,
             now,
-            &triage,
+            triage.as_ref(),
         ),
         Err(e) => vec![help(&command, Some(e.clone()), Vec::new())],
     };

@@ -252,7 +252,7 @@ where
         if let Some(store) = self.answers {
             // Answers only add lines to messages: without them the tick still sends.
             match store.load().await {
-                Ok(answers) => history.answers = answers,
+                Ok(answers) => history.answers = Some(answers),
                 Err(e) => warn!(error = %e, "cannot read the triage answers; messages list none"),
             }
         }

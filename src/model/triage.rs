@@ -209,11 +209,6 @@ pub struct Answers {
     by_key: BTreeMap<TriageKey, TriageAnswer>,
 }
 
-/// No answers (what a plan without an answer store sees).
-pub static NO_ANSWERS: Answers = Answers {
-    by_key: BTreeMap::new(),
-};
-
 impl Answers {
     pub fn new(list: impl IntoIterator<Item = TriageAnswer>) -> Answers {
         let mut a = Answers::default();

@@ -167,8 +167,9 @@ pub struct History {
     /// and readiness notices; empty without a store.
     pub progress: Arc<progress::Progress>,
     /// What teams answered with the buttons under the heads-ups (listed by the readiness
-    /// notice, the platform digest and `/policy status`).
-    pub answers: crate::model::triage::Answers,
+    /// notice and the platform digest); `None` when no answer store was read (a preview), and
+    /// then nothing is listed rather than "no answer yet" from everyone.
+    pub answers: Option<crate::model::triage::Answers>,
 }
 
 /// One heads-up that went out (or may have: a pending send counts).
@@ -502,7 +503,7 @@ pub fn plan_with(
                 history.progress.clone(),
                 progress::cluster_key(inv, clusters.len()),
             )
-            .with_answers(&history.answers);
+            .with_answers(history.answers.as_ref());
         announce::plan_announces(&r, &mut notices, &mut problems);
         // Readiness is computed once, for the follow-ups and the digest.
         let ready = readiness::readiness_all(&r);

@@ -37,8 +37,8 @@ pub struct Resolved<'a> {
     /// The recorded daily counts, and this cluster's key in them.
     progress: std::sync::Arc<super::progress::Progress>,
     cluster_key: String,
-    /// What teams answered with the triage buttons.
-    answers: &'a crate::model::triage::Answers,
+    /// What teams answered with the triage buttons, when an answer store was read.
+    answers: Option<&'a crate::model::triage::Answers>,
 }
 
 impl<'a> Resolved<'a> {
@@ -82,7 +82,7 @@ impl<'a> Resolved<'a> {
             told: Vec::new(),
             progress: Default::default(),
             cluster_key: String::new(),
-            answers: &crate::model::triage::NO_ANSWERS,
+            answers: None,
         }
     }
 
@@ -115,12 +115,12 @@ impl<'a> Resolved<'a> {
     }
 
     /// The triage answers the readiness and digest list.
-    pub fn with_answers(mut self, answers: &'a crate::model::triage::Answers) -> Self {
+    pub fn with_answers(mut self, answers: Option<&'a crate::model::triage::Answers>) -> Self {
         self.answers = answers;
         self
     }
 
-    pub fn answers(&self) -> &'a crate::model::triage::Answers {
+    pub fn answers(&self) -> Option<&'a crate::model::triage::Answers> {
         self.answers
     }
 

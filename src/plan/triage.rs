@@ -37,15 +37,19 @@ pub struct AnsweredRow {
 }
 
 /// The answers of `teams` (team keys; audiences that are not configured teams are left out)
-/// about `policy` in `cluster`; a fix date after `enforce` is flagged.
+/// about `policy` in `cluster`; a fix date after `enforce` is flagged. Without `answers` (no
+/// store was read) nothing is listed.
 pub fn triage_view<'t>(
     config: &Config,
-    answers: &Answers,
+    answers: Option<&Answers>,
     cluster: &ClusterName,
     policy: &PolicyRef,
     enforce: Option<&EnforceOn>,
     teams: impl IntoIterator<Item = &'t str>,
 ) -> TriageView {
+    let Some(answers) = answers else {
+        return TriageView::default();
+    };
     let teams: BTreeSet<&str> = teams
         .into_iter()
         .filter(|t| config.teams.contains_key(*t))
