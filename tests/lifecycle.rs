@@ -172,6 +172,7 @@ impl World {
             ledger: &self.ledger,
             stop: &stop,
             metrics: None,
+            answers: None,
         };
         let now = at(&format!("{d}T09:00:00Z"));
         let outcome = tick.run_with(now, Some(&self.modes)).await.expect("tick");

@@ -644,7 +644,7 @@ impl Ctx<'_> {
                 continue;
             }
             let (enforce_on, when) = self.dates(&rollout);
-            let teams: Vec<String> = affected
+            let teams: Vec<TeamKey> = affected
                 .iter()
                 .filter_map(|n| owner_of(&n.name, self.inv, self.config).0.team)
                 .collect();
@@ -654,7 +654,7 @@ impl Ctx<'_> {
                 &self.inv.cluster,
                 &p.reference,
                 Some(&e),
-                teams.iter().map(String::as_str),
+                teams.iter().map(TeamKey::as_str),
             );
             items.push((
                 e.date,

@@ -235,7 +235,7 @@ fn checked(state: &AppState, click: &Click) -> Result<(TriageAnswer, String), St
         ));
     }
     let now = (state.clock)().fixed_offset();
-    let name = team.name.clone().unwrap_or_else(|| key.team.clone());
+    let name = team.name.clone().unwrap_or_else(|| key.team.to_string());
     Ok((
         TriageAnswer {
             key,

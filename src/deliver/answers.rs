@@ -335,7 +335,7 @@ mod tests {
                     namespace: None,
                     name: "p".into(),
                 },
-                team: team.into(),
+                team: crate::model::ids::TeamKey::parse(team).expect("team"),
             },
             answer: Triage::GotIt,
             user: SlackUser::parse("U1").expect("user"),

@@ -354,6 +354,14 @@ impl std::ops::Deref for TeamKey {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for TeamKey {
+    /// Read back from where it was stored (an answer store): checked as [`TeamKey::parse`].
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        TeamKey::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 impl std::borrow::Borrow<str> for TeamKey {
     fn borrow(&self) -> &str {
         &self.0

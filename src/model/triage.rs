@@ -8,7 +8,7 @@
 //! the edge that receives the click to check against the config and the inventory — a
 //! `block_id` comes from Slack's payload and is never trusted.
 
-use super::ids::{ClusterName, PolicyKind, PolicyRef};
+use super::ids::{ClusterName, PolicyKind, PolicyRef, TeamKey};
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -33,8 +33,8 @@ pub struct TriageKey {
     pub cluster: ClusterName,
     #[serde(with = "policy_ref")]
     pub policy: PolicyRef,
-    /// A team key of the config.
-    pub team: String,
+    /// A team of the config.
+    pub team: TeamKey,
 }
 
 impl TriageKey {
@@ -110,7 +110,7 @@ impl TriageKey {
                 namespace: (!namespace.is_empty()).then(|| namespace.to_string()),
                 name: name.to_string(),
             },
-            team: team.to_string(),
+            team: TeamKey::parse(team)?,
         })
     }
 }
@@ -303,7 +303,7 @@ mod tests {
                 namespace: ns.map(str::to_string),
                 name: "require-run-as-nonroot".into(),
             },
-            team: "payments".into(),
+            team: TeamKey::parse("payments").expect("team"),
         }
     }
 
@@ -341,7 +341,7 @@ mod tests {
     #[test]
     fn a_key_too_long_for_slack_has_no_block_id() {
         let mut k = key(PolicyKind::ClusterPolicy, None);
-        k.team = "t".repeat(250);
+        k.team = TeamKey::parse(&"t".repeat(250)).expect("team");
         assert_eq!(k.block_id(), None);
     }
 

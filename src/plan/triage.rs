@@ -5,11 +5,11 @@
 //! (team names) and the teams concerned; never reads a store, never decides who is asked.
 
 use crate::config::Config;
-use crate::model::ids::{ClusterName, PolicyRef};
+use crate::model::ids::{ClusterName, PolicyRef, TeamKey};
 use crate::model::time::EnforceOn;
 use crate::model::triage::{Answers, Triage, TriageKey};
 use serde::Serialize;
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 /// The answers of the teams a rollout concerns.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -50,21 +50,17 @@ pub fn triage_view<'t>(
     let Some(answers) = answers else {
         return TriageView::default();
     };
-    let teams: BTreeSet<&str> = teams
+    let teams: BTreeMap<&TeamKey, &crate::config::Team> = teams
         .into_iter()
-        .filter(|t| config.teams.contains_key(*t))
+        .filter_map(|t| config.teams.get_key_value(t))
         .collect();
     let mut view = TriageView::default();
-    for team in teams {
-        let name = config
-            .teams
-            .get(team)
-            .and_then(|t| t.name.clone())
-            .unwrap_or_else(|| team.to_string());
+    for (team, settings) in teams {
+        let name = settings.name.clone().unwrap_or_else(|| team.to_string());
         let key = TriageKey {
             cluster: cluster.clone(),
             policy: policy.clone(),
-            team: team.to_string(),
+            team: team.clone(),
         };
         let Some(a) = answers.get(&key) else {
             view.unanswered.push(name);

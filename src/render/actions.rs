@@ -153,7 +153,7 @@ mod tests {
                 namespace: None,
                 name: "require-run-as-nonroot".into(),
             },
-            team: "payments".into(),
+            team: crate::model::ids::TeamKey::parse("payments").expect("team"),
         }
     }
 
