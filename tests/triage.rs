@@ -681,3 +681,46 @@ fn without_an_answer_store_nothing_is_claimed_about_answers() {
         assert!(!text.contains("*Answers:*"), "{id}: {text}");
     }
 }
+
+/// A mistake in the words of the answered line is found by `forewarn check`, before anyone
+/// clicks a button.
+#[test]
+fn check_finds_a_mistake_in_the_triage_words() {
+    let dir = tempfile::tempdir().expect("dir");
+    let templates = dir.path().join("templates");
+    std::fs::create_dir_all(&templates).expect("mkdir");
+    let builtin =
+        std::fs::read_to_string(common::root().join("templates/triage.hbs")).expect("builtin");
+    std::fs::write(
+        templates.join("triage.hbs"),
+        builtin.replace("{{team}} will fix it by", "{{teem}} will fix it by"),
+    )
+    .expect("write");
+    let text =
+        std::fs::read_to_string(common::root().join("config/forewarn.yaml")).expect("config");
+    let cfg = dir.path().join("forewarn.yaml");
+    std::fs::write(
+        &cfg,
+        format!("{text}\ntemplates: {}\n", templates.display()),
+    )
+    .expect("write");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_forewarn"))
+        .args([
+            "check",
+            "--snapshot",
+            "examples/cluster",
+            "--now",
+            "2026-12-01",
+        ])
+        .arg("--config")
+        .arg(&cfg)
+        .current_dir(common::root())
+        .output()
+        .expect("check");
+    let out = common::printed(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("templates (triage buttons)") && out.contains("teem"),
+        "{out}"
+    );
+}

@@ -229,6 +229,13 @@ pub fn check(config: &Config, clusters: &[Inventory], now: DateTime<FixedOffset>
                     break;
                 }
             }
+            if let Err(e) = renderer.check_triage() {
+                problems.push(Problem::error(
+                    "templates (triage buttons)",
+                    "",
+                    e.to_string(),
+                ));
+            }
         }
     }
     let errors = problems.iter().filter(|p| p.is_error()).count();

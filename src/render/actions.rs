@@ -120,6 +120,43 @@ impl Renderer {
     }
 }
 
+impl Renderer {
+    /// Renders every branch of the answered line and the refusal once, with sample values, so
+    /// that `forewarn check` finds a mistake in `triage.hbs` before anyone clicks.
+    pub fn check_triage(&self) -> Result<(), RenderError> {
+        use crate::model::ids::{ClusterName, PolicyKind, PolicyRef, TeamKey};
+        let (Ok(team), Ok(user), Some(day)) = (
+            TeamKey::parse("sample-team"),
+            crate::model::triage::SlackUser::parse("U0SAMPLE"),
+            chrono::NaiveDate::from_ymd_opt(2026, 1, 12),
+        ) else {
+            return Ok(());
+        };
+        let tz = chrono_tz::UTC;
+        let enforce = crate::model::time::parse_enforce_on("2026-01-05", tz).ok();
+        for answer in [Triage::GotIt, Triage::FixBy(day), Triage::NeedException] {
+            let sample = TriageAnswer {
+                key: TriageKey {
+                    cluster: ClusterName::default(),
+                    policy: PolicyRef {
+                        kind: PolicyKind::ClusterPolicy,
+                        namespace: None,
+                        name: "sample-policy".into(),
+                    },
+                    team: team.clone(),
+                },
+                answer,
+                user: user.clone(),
+                user_name: Some("sample & <user>".into()),
+                at: chrono::DateTime::UNIX_EPOCH.fixed_offset(),
+            };
+            self.answered_line(&sample, "Sample & <team>", enforce.as_ref(), tz)?;
+        }
+        self.triage_refusal("a sample reason")?;
+        Ok(())
+    }
+}
+
 /// The blocks of a posted message with `line` (from [`Renderer::answered_line`]) right under
 /// the buttons of its key, replacing the line an earlier answer left there; everything else
 /// is kept as it was. Without those buttons in the message, the blocks are returned as they
