@@ -258,8 +258,7 @@ async fn handle_click(state: &Arc<AppState>, click: &Click) -> Outcome {
     };
     let Some(store) = &state.answers else {
         return Outcome::Refused(
-            "this forewarn keeps no answers (it runs without a ledger and without --answers)"
-                .into(),
+            "this forewarn keeps no answers (it was started without an answer store)".into(),
         );
     };
     if let Err(e) = store.record(&answer).await {
