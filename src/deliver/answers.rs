@@ -334,6 +334,7 @@ mod tests {
                     kind: PolicyKind::ClusterPolicy,
                     namespace: None,
                     name: "p".into(),
+                    parent: None,
                 },
                 team: crate::model::ids::TeamKey::parse(team).expect("team"),
             },

@@ -39,7 +39,8 @@ pub struct TriageKey {
 
 impl TriageKey {
     /// The `block_id` of the actions block: `fw1|<cluster>|<Kind>|<namespace>|<name>|<team>`
-    /// (the namespace empty for a cluster-wide policy). `None` when it would be longer than
+    /// (the namespace empty for a cluster-wide policy; the kind `Kind:<parent>` for a
+    /// Gatekeeper constraint or a ValidatingAdmissionPolicyBinding, see [`PolicyRef::parent`]). `None` when it would be longer than
     /// Block Kit allows (the message then has no buttons for this key).
     pub fn block_id(&self) -> Option<String> {
         let id = format!("{ACTIONS_PREFIX}{}", self.body());
@@ -53,10 +54,13 @@ impl TriageKey {
     }
 
     fn body(&self) -> String {
+        let kind = match &self.policy.parent {
+            Some(parent) => format!("{}:{parent}", self.policy.kind),
+            None => self.policy.kind.to_string(),
+        };
         format!(
-            "{}|{}|{}|{}|{}",
+            "{}|{kind}|{}|{}|{}",
             self.cluster,
-            self.policy.kind,
             self.policy.namespace.as_deref().unwrap_or_default(),
             self.policy.name,
             self.team
@@ -81,8 +85,28 @@ impl TriageKey {
             name => ClusterName::parse(name)?,
         };
         let kind_text = next("policy kind")?;
+        let (kind_text, parent) = match kind_text.split_once(':') {
+            Some((k, p)) => (k, Some(p)),
+            None => (kind_text, None),
+        };
         let kind = PolicyKind::parse(kind_text)
             .ok_or_else(|| format!("'{}' is not a policy kind", shorten(kind_text)))?;
+        // Gatekeeper constraints and VAP bindings are known by their parent too; no other kind.
+        let needs_parent = matches!(
+            kind,
+            PolicyKind::Constraint | PolicyKind::ValidatingAdmissionPolicyBinding
+        );
+        if needs_parent != parent.is_some_and(|p| !p.is_empty()) {
+            return Err(format!(
+                "block_id '{}': {}",
+                shorten(text),
+                if needs_parent {
+                    format!("a {kind} needs its constraint kind or bound policy after ':'")
+                } else {
+                    format!("a {kind} has nothing after ':'")
+                }
+            ));
+        }
         let namespace = next("namespace")?;
         let name = next("policy name")?;
         let team = next("team")?;
@@ -98,9 +122,13 @@ impl TriageKey {
         );
         if namespaced == namespace.is_empty() {
             return Err(format!(
-                "block_id '{}': a {kind} {} a namespace",
+                "block_id '{}': a {kind} {}",
                 shorten(text),
-                if namespaced { "needs" } else { "has no" }
+                if namespaced {
+                    "needs a namespace"
+                } else {
+                    "has no namespace"
+                }
             ));
         }
         Ok(TriageKey {
@@ -109,6 +137,7 @@ impl TriageKey {
                 kind,
                 namespace: (!namespace.is_empty()).then(|| namespace.to_string()),
                 name: name.to_string(),
+                parent: parent.map(str::to_string),
             },
             team: TeamKey::parse(team)?,
         })
@@ -268,6 +297,8 @@ mod policy_ref {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         namespace: Option<String>,
         name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        parent: Option<String>,
     }
 
     pub fn serialize<S: Serializer>(p: &PolicyRef, s: S) -> Result<S::Ok, S::Error> {
@@ -275,6 +306,7 @@ mod policy_ref {
             kind: p.kind.as_str().to_string(),
             namespace: p.namespace.clone(),
             name: p.name.clone(),
+            parent: p.parent.clone(),
         }
         .serialize(s)
     }
@@ -287,6 +319,7 @@ mod policy_ref {
             kind,
             namespace: s.namespace,
             name: s.name,
+            parent: s.parent,
         })
     }
 }
@@ -302,6 +335,7 @@ mod tests {
                 kind,
                 namespace: ns.map(str::to_string),
                 name: "require-run-as-nonroot".into(),
+                parent: None,
             },
             team: TeamKey::parse("payments").expect("team"),
         }
@@ -320,6 +354,15 @@ mod tests {
             key(PolicyKind::ClusterPolicy, None).block_id().as_deref(),
             Some("fw1|prod|ClusterPolicy||require-run-as-nonroot|payments")
         );
+        // A Gatekeeper constraint is known by its kind too, a VAP binding by its policy.
+        let mut constraint = key(PolicyKind::Constraint, None);
+        constraint.policy.parent = Some("K8sRequiredLabels".into());
+        let id = constraint.block_id().expect("short enough");
+        assert_eq!(
+            id,
+            "fw1|prod|Constraint:K8sRequiredLabels||require-run-as-nonroot|payments"
+        );
+        assert_eq!(TriageKey::parse_block_id(&id), Ok(constraint));
     }
 
     #[test]
@@ -329,9 +372,11 @@ mod tests {
             ("fw1|prod|Deployment||x|t", "not a policy kind"),
             ("fw1|pr/od|ClusterPolicy||x|t", "not a cluster name"),
             ("fw1|prod|Policy||x|t", "needs a namespace"),
-            ("fw1|prod|ClusterPolicy|ns|x|t", "has no a namespace"),
+            ("fw1|prod|ClusterPolicy|ns|x|t", "has no namespace"),
             ("fw1|prod|ClusterPolicy||x", "has no team"),
             ("fw1|prod|ClusterPolicy||x|", "empty policy or team"),
+            ("fw1|prod|Constraint||x|t", "needs its constraint kind"),
+            ("fw1|prod|ClusterPolicy:K8sX||x|t", "has nothing after ':'"),
         ] {
             let err = TriageKey::parse_block_id(bad).expect_err(bad);
             assert!(err.contains(says), "{bad}: {err}");

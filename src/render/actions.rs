@@ -142,6 +142,7 @@ impl Renderer {
                         kind: PolicyKind::ClusterPolicy,
                         namespace: None,
                         name: "sample-policy".into(),
+                        parent: None,
                     },
                     team: team.clone(),
                 },
@@ -189,6 +190,7 @@ mod tests {
                 kind: PolicyKind::ClusterPolicy,
                 namespace: None,
                 name: "require-run-as-nonroot".into(),
+                parent: None,
             },
             team: crate::model::ids::TeamKey::parse("payments").expect("team"),
         }

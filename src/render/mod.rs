@@ -834,6 +834,7 @@ pub fn sample_notices(config: &Config) -> Vec<Notice> {
                     kind: crate::model::ids::PolicyKind::ClusterPolicy,
                     namespace: None,
                     name: "sample-policy".into(),
+                    parent: None,
                 },
                 team: team.clone(),
             })));
