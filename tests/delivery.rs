@@ -113,14 +113,24 @@ async fn report_texts(server: &MockServer) -> Vec<String> {
         .filter(|r| r.url.path() == "/api/chat.postMessage")
         .filter_map(|r| {
             let b: Value = serde_json::from_slice(&r.body).ok()?;
-            let id = b["metadata"]["event_payload"]["notice_id"].as_str()?;
+            let id = b["metadata"]["event_payload"]["notice_ids"][0].as_str()?;
             id.starts_with("failure/").then(|| b["blocks"].to_string())
         })
         .collect()
 }
 
-/// (channel, notice id) of every chat.postMessage received.
+/// (channel, notice id) of every notice carried by the chat.postMessage requests received (a
+/// batched message carries several, listed in `metadata.event_payload.notice_ids`).
 async fn posts(server: &MockServer) -> Vec<(String, String)> {
+    messages(server)
+        .await
+        .into_iter()
+        .flat_map(|(channel, ids)| ids.into_iter().map(move |id| (channel.clone(), id)))
+        .collect()
+}
+
+/// (channel, notice ids) of every chat.postMessage received, in order.
+async fn messages(server: &MockServer) -> Vec<(String, Vec<String>)> {
     server
         .received_requests()
         .await
@@ -129,13 +139,13 @@ async fn posts(server: &MockServer) -> Vec<(String, String)> {
         .filter(|r| r.url.path() == "/api/chat.postMessage")
         .map(|r| {
             let b: Value = serde_json::from_slice(&r.body).expect("json");
-            (
-                b["channel"].as_str().unwrap_or_default().to_string(),
-                b["metadata"]["event_payload"]["notice_id"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string(),
-            )
+            let ids = b["metadata"]["event_payload"]["notice_ids"]
+                .as_array()
+                .expect("notice_ids")
+                .iter()
+                .map(|v| v.as_str().unwrap_or_default().to_string())
+                .collect();
+            (b["channel"].as_str().unwrap_or_default().to_string(), ids)
         })
         .collect()
 }
@@ -224,6 +234,28 @@ async fn a_tick_posts_exactly_the_due_notices_once_even_across_restarts() {
     assert_eq!(got, expected);
     assert_eq!(outcome.sent.len(), expected.len());
     assert!(outcome.failed.is_empty());
+    // One post per destination and tick for the heads-ups: #storefront's five arrive as one
+    // message (the digest apart), soonest enforcement first.
+    let sent = messages(&server).await;
+    assert_eq!(sent.len(), 13, "{sent:?}");
+    let storefront: Vec<&Vec<String>> = sent
+        .iter()
+        .filter(|(c, _)| c == "#storefront")
+        .map(|(_, ids)| ids)
+        .collect();
+    assert_eq!(
+        storefront,
+        [
+            &vec![
+                "announce/disallow-latest-tag/storefront/T-0".to_string(),
+                "announce/storefront-web/require-app-label/storefront/T-3".to_string(),
+                "announce/K8sRequiredLabels/workloads-need-cost-center/storefront/T-7".to_string(),
+                "announce/require-run-as-nonroot/storefront/T-7".to_string(),
+                "announce/disallow-host-path/storefront/T-14".to_string(),
+            ],
+            &vec!["digest/storefront/2026-12-07".to_string()],
+        ]
+    );
 
     // The message itself: blocks and the text fallback.
     let requests = server.received_requests().await.expect("recording");
@@ -232,14 +264,28 @@ async fn a_tick_posts_exactly_the_due_notices_once_even_across_restarts() {
         .map(|r| serde_json::from_slice::<Value>(&r.body).expect("json"))
         .find(|b| {
             b["channel"] == "#payments-dev"
-                && b["metadata"]["event_payload"]["notice_id"]
-                    == "announce/require-run-as-nonroot/payments/T-7"
+                && b["metadata"]["event_payload"]["notice_ids"]
+                    .as_array()
+                    .is_some_and(|ids| {
+                        ids.iter()
+                            .any(|i| i == "announce/require-run-as-nonroot/payments/T-7")
+                    })
         })
         .expect("payments post");
-    assert_eq!(payments["blocks"][0]["type"], "header");
+    // Two heads-ups for Mon 14 Dec in one post, a header each (ties in id order).
+    let headers: Vec<&str> = payments["blocks"]
+        .as_array()
+        .expect("blocks")
+        .iter()
+        .filter(|b| b["type"] == "header")
+        .filter_map(|b| b["text"]["text"].as_str())
+        .collect();
     assert_eq!(
-        payments["blocks"][0]["text"]["text"],
-        "Require runAsNonRoot will be enforced in 7 days"
+        headers,
+        [
+            "Required labels will be enforced in 7 days",
+            "Require runAsNonRoot will be enforced in 7 days"
+        ]
     );
     assert!(
         payments["text"]
@@ -359,7 +405,7 @@ async fn a_rejected_token_marks_nothing_sent() {
         ledger.entries()
     );
     // Stopped at once: no retry storm (one post per channel at most).
-    assert!(posts(&server).await.len() <= 5);
+    assert!(messages(&server).await.len() <= 5);
 }
 
 #[tokio::test(start_paused = true)]
@@ -452,21 +498,22 @@ async fn pacing_is_per_channel_and_channels_do_not_wait_for_each_other() {
     let started = tokio::time::Instant::now();
     run_tick(&server, &state, MONDAY).await;
     let elapsed = started.elapsed();
-    // The longest queues (#storefront, #data-eng, #platform-policy) hold 5 messages: four
-    // one-second gaps on the (paused, virtual) clock. Whether channels wait for each other is
-    // decided by the order below, not by a time bound: the fake Slack's real sockets can let
-    // the paused clock run ahead while a request is in flight.
-    assert!(elapsed >= Duration::from_secs(4), "{elapsed:?}");
-    // Every channel's first message goes out before #storefront's second one.
-    let order = posts(&server).await;
-    let second_storefront = order
+    // The longest queue (#platform-policy: its heads-ups in one message, the digest, two
+    // readiness notices) holds 4 messages: three one-second gaps on the (paused, virtual)
+    // clock. Whether channels wait for each other is decided by the order below, not by a
+    // time bound: the fake Slack's real sockets can let the paused clock run ahead while a
+    // request is in flight.
+    assert!(elapsed >= Duration::from_secs(3), "{elapsed:?}");
+    // Every channel's first message goes out before #platform-policy's second one.
+    let order = messages(&server).await;
+    let second_platform = order
         .iter()
         .enumerate()
-        .filter(|(_, (c, _))| c == "#storefront")
+        .filter(|(_, (c, _))| c == "#platform-policy")
         .nth(1)
         .map(|(i, _)| i)
-        .expect("two storefront posts");
-    let channels_before: std::collections::BTreeSet<&str> = order[..second_storefront]
+        .expect("two platform posts");
+    let channels_before: std::collections::BTreeSet<&str> = order[..second_platform]
         .iter()
         .map(|(c, _)| c.as_str())
         .collect();
@@ -503,16 +550,19 @@ async fn shutdown_stops_between_messages_and_loses_nothing() {
     let (outcome, ()) = tokio::join!(tick.run(at(MONDAY)), signal);
     let outcome = outcome.expect("tick");
     assert_eq!(outcome.stopped.as_deref(), Some("shutdown"));
-    let sent = posts(&server).await;
+    let sent = messages(&server).await;
     assert_eq!(sent.len(), 5, "one per channel: {sent:?}");
-    // Everything posted is recorded as sent; nothing is left half-done.
+    // Everything posted — every notice of each message — is recorded as sent; nothing is
+    // left half-done.
+    let carried = posts(&server).await.len();
+    assert_eq!(outcome.sent.len(), carried);
     drop(ledger);
     let ledger = FileLedger::read_only(&state).expect("reopen");
-    assert_eq!(ledger.entries().len(), 5);
+    assert_eq!(ledger.entries().len(), carried);
     assert!(ledger.entries().iter().all(|e| e.state == State::Sent));
     // The next run sends the rest, and only the rest.
     let rest = run_tick(&server, &state, MONDAY).await;
-    assert_eq!(rest.sent.len(), 18);
+    assert_eq!(rest.sent.len(), 23 - carried);
     assert_eq!(posts(&server).await.len(), 23);
 }
 

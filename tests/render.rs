@@ -75,14 +75,16 @@ fn example_notice_has_the_agreed_structure() {
     );
     assert!(blocks[5].1.starts_with("*Who to contact*"));
     assert!(blocks[5].1.contains("#platform-security (ask for Ines)"));
-    assert!(blocks[5].1.contains("your team: @maria"));
+    // Sent to the team's own channel: it is not told to contact itself.
+    assert!(!blocks[5].1.contains("your team"), "{}", blocks[5].1);
     // The triage buttons sit between what to do and the footer (tests/triage.rs clicks them).
     assert!(blocks[7].1.contains("T-7"));
     assert!(m.text.contains("require-run-as-nonroot"));
     assert!(m.text.contains("in 7 days"));
 }
 
-const CONFIG: &str = "platform: {channel: \"#platform\"}\nteams:\n  web: {channel: \"#web\", contact: \"Tom & Jerry <tj@example.com>\"}\n";
+// The team has no channel: its notices go to its members directly, and name its contact.
+const CONFIG: &str = "platform: {channel: \"#platform\"}\nteams:\n  web: {members: [web@example.com], contact: \"Tom & Jerry <tj@example.com>\"}\n";
 
 fn cluster(namespaces: usize, message: &str, title: &str) -> String {
     let mut docs = vec![format!(

@@ -89,7 +89,7 @@ async fn posts_to_a_channel_with_text_blocks_and_metadata() {
         .await;
     let slack = slack(&server);
 
-    let delivered = slack.send("n-42", &message("#payments")).await.unwrap();
+    let delivered = slack.send(&["n-42"], &message("#payments")).await.unwrap();
 
     assert_eq!(
         delivered,
@@ -113,7 +113,7 @@ async fn posts_to_a_channel_with_text_blocks_and_metadata() {
     );
     assert_eq!(
         sent["metadata"],
-        json!({"event_type": EVENT_TYPE, "event_payload": {"notice_id": "n-42"}})
+        json!({"event_type": EVENT_TYPE, "event_payload": {"notice_ids": ["n-42"]}})
     );
     assert_eq!(slack.counters().sent.get(), 1);
     assert_eq!(slack.counters().failed.get(), 0);
@@ -140,7 +140,7 @@ async fn waits_out_a_rate_limit_then_delivers_once() {
         .await;
     let slack = slack(&server);
 
-    let delivered = slack.send("n-1", &message("C1")).await.unwrap();
+    let delivered = slack.send(&["n-1"], &message("C1")).await.unwrap();
 
     assert_eq!(delivered.ts, "1700000000.000200");
     assert_eq!(requests_to(&server, "/api/chat.postMessage").await.len(), 2);
@@ -165,7 +165,7 @@ async fn gives_up_when_rate_limited_too_often() {
         .await;
     let slack = slack(&server);
 
-    let err = slack.send("n-1", &message("C1")).await.unwrap_err();
+    let err = slack.send(&["n-1"], &message("C1")).await.unwrap_err();
 
     assert!(matches!(err, DeliveryError::Unavailable { .. }), "{err:?}");
     // The first request and one after each of the 5 waits.
@@ -186,7 +186,7 @@ async fn a_server_error_to_a_post_is_an_unknown_outcome_never_retried() {
             .await;
         let slack = slack(&server);
 
-        let err = slack.send("n-1", &message("C1")).await.unwrap_err();
+        let err = slack.send(&["n-1"], &message("C1")).await.unwrap_err();
 
         assert!(
             matches!(err, DeliveryError::Unknown { .. }),
@@ -215,7 +215,7 @@ async fn an_html_answer_to_a_post_is_an_unknown_outcome() {
         .mount(&server)
         .await;
     let slack = slack(&server);
-    let err = slack.send("n-1", &message("C1")).await.unwrap_err();
+    let err = slack.send(&["n-1"], &message("C1")).await.unwrap_err();
     assert!(matches!(err, DeliveryError::Unknown { .. }), "{err:?}");
     assert_eq!(requests_to(&server, "/api/chat.postMessage").await.len(), 1);
 }
@@ -236,7 +236,7 @@ async fn a_post_without_an_answer_times_out_as_unknown() {
     };
     let slack = Slack::new(SlackToken::new(TOKEN), settings).expect("client");
     let started = std::time::Instant::now();
-    let err = slack.send("n-1", &message("C1")).await.unwrap_err();
+    let err = slack.send(&["n-1"], &message("C1")).await.unwrap_err();
     assert!(matches!(err, DeliveryError::Unknown { .. }), "{err:?}");
     assert!(started.elapsed() < Duration::from_secs(2));
     assert_eq!(requests_to(&server, "/api/chat.postMessage").await.len(), 1);
@@ -306,7 +306,7 @@ async fn a_retry_after_past_the_deadline_is_not_waited_for() {
     let slack = slack(&server);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     let started = std::time::Instant::now();
-    let err = forewarn::deliver::with_deadline(deadline, slack.send("n-1", &message("C1")))
+    let err = forewarn::deliver::with_deadline(deadline, slack.send(&["n-1"], &message("C1")))
         .await
         .unwrap_err();
     assert!(matches!(err, DeliveryError::Unavailable { .. }), "{err:?}");
@@ -332,7 +332,7 @@ async fn connection_refused_ends_as_unavailable_after_bounded_retries() {
     .with_api_url(format!("http://127.0.0.1:{port}/api"));
     let slack = Slack::new(SlackToken::new(TOKEN), settings).unwrap();
 
-    let err = slack.send("n-1", &message("C1")).await.unwrap_err();
+    let err = slack.send(&["n-1"], &message("C1")).await.unwrap_err();
 
     assert!(matches!(err, DeliveryError::Unavailable { .. }), "{err:?}");
     assert_eq!(slack.counters().retried.get(), 2);
@@ -350,7 +350,7 @@ async fn a_refused_message_is_rejected_without_retry() {
         .await;
     let slack = slack(&server);
 
-    let err = slack.send("n-1", &message("#nope")).await.unwrap_err();
+    let err = slack.send(&["n-1"], &message("#nope")).await.unwrap_err();
 
     assert_eq!(
         err,
@@ -375,7 +375,7 @@ async fn a_bad_token_is_an_auth_error_without_retry() {
         .await;
     let slack = slack(&server);
 
-    let err = slack.send("n-1", &message("C1")).await.unwrap_err();
+    let err = slack.send(&["n-1"], &message("C1")).await.unwrap_err();
 
     assert_eq!(
         err,
@@ -403,7 +403,8 @@ async fn email_destinations_go_to_an_opened_dm_and_lookups_are_cached() {
         .await;
     Mock::given(method("POST"))
         .and(path("/api/conversations.open"))
-        .and(body_partial_json(json!({"users": ["U0ANA"]})))
+        // Slack documents `users` as a comma-separated string of ids.
+        .and(body_partial_json(json!({"users": "U0ANA"})))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "ok": true,
             "channel": {"id": "D0ANA"},
@@ -421,11 +422,11 @@ async fn email_destinations_go_to_an_opened_dm_and_lookups_are_cached() {
     let slack = slack(&server);
 
     let first = slack
-        .send("n-1", &message("email:ana@example.com"))
+        .send(&["n-1"], &message("email:ana@example.com"))
         .await
         .unwrap();
     let second = slack
-        .send("n-2", &message("email:Ana@Example.com"))
+        .send(&["n-2"], &message("email:Ana@Example.com"))
         .await
         .unwrap();
 
@@ -450,8 +451,8 @@ async fn email_destinations_go_to_an_opened_dm_and_lookups_are_cached() {
     );
     let posts = requests_to(&server, "/api/chat.postMessage").await;
     assert_eq!(
-        body(&posts[1])["metadata"]["event_payload"]["notice_id"],
-        "n-2"
+        body(&posts[1])["metadata"]["event_payload"]["notice_ids"],
+        json!(["n-2"])
     );
 }
 
@@ -472,7 +473,7 @@ async fn several_emails_share_one_group_dm() {
     }
     Mock::given(method("POST"))
         .and(path("/api/conversations.open"))
-        .and(body_partial_json(json!({"users": ["U0ANA", "U0BO"]})))
+        .and(body_partial_json(json!({"users": "U0ANA,U0BO"})))
         .respond_with(
             ResponseTemplate::new(200)
                 .set_body_json(json!({"ok": true, "channel": {"id": "G0BOTH"}})),
@@ -490,7 +491,7 @@ async fn several_emails_share_one_group_dm() {
     let slack = slack(&server);
 
     let delivered = slack
-        .send("n-1", &message("email:bo@example.com, ana@example.com"))
+        .send(&["n-1"], &message("email:bo@example.com, ana@example.com"))
         .await
         .unwrap();
 
@@ -509,7 +510,7 @@ async fn an_unknown_email_is_rejected_and_nothing_is_posted() {
     let slack = slack(&server);
 
     let err = slack
-        .send("n-1", &message("email:ghost@example.com"))
+        .send(&["n-1"], &message("email:ghost@example.com"))
         .await
         .unwrap_err();
 
@@ -543,6 +544,10 @@ fn history() -> ResponseTemplate {
             {
                 "type": "message", "text": "the notice", "ts": "1700000000.000004",
                 "metadata": {"event_type": "forewarn_notice", "event_payload": {"notice_id": "n-42"}}
+            },
+            {
+                "type": "message", "text": "a batch", "ts": "1700000000.000005",
+                "metadata": {"event_type": "forewarn_notice", "event_payload": {"notice_ids": ["n-7", "n-8"]}}
             },
         ],
     }))
@@ -587,6 +592,16 @@ async fn find_sent_finds_the_message_tagged_with_the_notice_id() {
             .await
             .unwrap(),
         None
+    );
+    // A batched message is found by any of the notices it lists (a message posted before
+    // batching, by its single `notice_id`, above).
+    assert_eq!(
+        slack
+            .find_sent("n-8", "C0PAYMENTS", since())
+            .await
+            .unwrap()
+            .map(|d| d.ts),
+        Some("1700000000.000005".to_string())
     );
 }
 
@@ -747,7 +762,8 @@ async fn find_sent_with_an_email_destination_reads_the_opened_dm() {
         .await;
     Mock::given(method("POST"))
         .and(path("/api/conversations.open"))
-        .and(body_partial_json(json!({"users": ["U0ANA"]})))
+        // Slack documents `users` as a comma-separated string of ids.
+        .and(body_partial_json(json!({"users": "U0ANA"})))
         .respond_with(
             ResponseTemplate::new(200)
                 .set_body_json(json!({"ok": true, "channel": {"id": "D0ANA"}})),
@@ -859,7 +875,7 @@ async fn the_api_url_works_without_a_trailing_slash() {
     let slack = Slack::new(SlackToken::new(TOKEN), settings).unwrap();
 
     assert_eq!(
-        slack.send("n-1", &message("C1")).await.unwrap().ts,
+        slack.send(&["n-1"], &message("C1")).await.unwrap().ts,
         "1700000000.000600"
     );
 }

@@ -106,6 +106,7 @@ struct RawDelivery {
     lock_wait: Option<String>,
     channel_pace: Option<String>,
     retry_backoff: Option<String>,
+    batch: Option<bool>,
 }
 
 /// Time limits of delivery (`delivery:` in the config).
@@ -125,6 +126,10 @@ pub struct DeliverySettings {
     /// The first wait before retrying a Slack request that can safely be repeated; each further
     /// retry waits twice as long (`delivery.retry-backoff`, default 1s).
     pub retry_backoff: std::time::Duration,
+    /// One post per destination per tick: the heads-ups due for one channel (or person) at
+    /// one tick go out as one message, and so do the reminders (`delivery.batch`, default
+    /// true).
+    pub batch: bool,
 }
 
 impl Default for DeliverySettings {
@@ -135,6 +140,7 @@ impl Default for DeliverySettings {
             lock_wait: std::time::Duration::from_secs(30),
             channel_pace: std::time::Duration::from_secs(1),
             retry_backoff: std::time::Duration::from_secs(1),
+            batch: true,
         }
     }
 }
@@ -170,6 +176,7 @@ struct RawExceptions {
     reminders: Option<Vec<u32>>,
     overdue_every_days: Option<u32>,
     max_review_days: Option<u32>,
+    request_url: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -195,6 +202,9 @@ pub struct ExceptionSettings {
     pub overdue_every_days: u32,
     /// A review date further out than this is a hygiene finding.
     pub max_review_days: u32,
+    /// Where a team requests an exception (`exceptions.request-url`): a form, a ticket queue,
+    /// a repository's "new issue" page. Heads-ups link to it.
+    pub request_url: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -217,7 +227,21 @@ pub struct Team {
     /// Member emails, for direct messages and for recognising a Slack user's team.
     #[serde(default)]
     pub members: Vec<String>,
+    /// Mention the members (looked up by email) in the team's heads-ups.
+    #[serde(default)]
+    pub mention_members: bool,
+    /// Heads-ups only about policies of at least this severity (`low`, `medium`, `high`,
+    /// `critical`); policies without a severity are always announced.
+    pub min_severity: Option<String>,
+    /// Policies this team hears no heads-ups about (names as reports write them, or
+    /// `Kind:name`); they still appear in its digest.
+    #[serde(default)]
+    pub mute: Vec<String>,
 }
+
+/// The severities `teams.<key>.min-severity` accepts, lowest first (as
+/// `policies.kyverno.io/severity` is read).
+pub const SEVERITIES: [&str; 4] = ["low", "medium", "high", "critical"];
 
 /// Rollout keys for a policy that cannot be annotated. Same meaning as the annotations.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -452,6 +476,14 @@ impl Config {
                     "needs a channel or at least one member email to send notices to".into(),
                 ));
             }
+            if let Some(sev) = &team.min_severity
+                && !SEVERITIES.contains(&sev.trim().to_ascii_lowercase().as_str())
+            {
+                problems.push(bad(
+                    &format!("teams.{key}.min-severity"),
+                    format!("'{sev}' is not a severity: use low, medium, high or critical"),
+                ));
+            }
             for (i, m) in team.members.iter().enumerate() {
                 if !m.contains('@') {
                     problems.push(bad(
@@ -526,7 +558,17 @@ impl Config {
             reminders,
             overdue_every_days,
             max_review_days: x.max_review_days.unwrap_or(90),
+            request_url: x.request_url.filter(|u| !u.trim().is_empty()),
         };
+        if let Some(url) = &exceptions.request_url
+            && !is_link(url)
+        {
+            problems.push(bad(
+                "exceptions.request-url",
+                format!("'{url}' is not an http(s) link (an absolute URL with a host, without spaces, '|', '<' or '>')"),
+            ));
+        }
+        delivery.batch = raw.delivery.batch.unwrap_or(true);
 
         let review = review_settings(raw.review, &mut |field, msg| {
             problems.push(bad(field, msg));
@@ -634,6 +676,15 @@ fn review_settings(raw: RawReview, bad: &mut dyn FnMut(&str, String)) -> ReviewS
         trend_days,
         base_url: raw.base_url,
     }
+}
+
+/// Whether `url` can be a Slack link target: an absolute http(s) URL with a host and none of
+/// the characters that would break `<url|text>`.
+fn is_link(url: &str) -> bool {
+    let ok_chars = !url.contains(|c: char| c.is_whitespace() || matches!(c, '|' | '<' | '>'));
+    ok_chars
+        && url::Url::parse(url)
+            .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
 }
 
 /// Why config text could not become a [`Config`].

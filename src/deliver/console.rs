@@ -32,11 +32,16 @@ impl<W: Write> Console<W> {
 }
 
 impl<W: Write + Send + 'static> Deliver for Console<W> {
-    async fn send(&self, notice_id: &str, message: &Message) -> Result<Delivered, DeliveryError> {
+    async fn send(
+        &self,
+        notice_ids: &[&str],
+        message: &Message,
+    ) -> Result<Delivered, DeliveryError> {
         let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
         let _ = writeln!(
             out,
-            "──── {notice_id} → {} (dry run: no Slack token)\n",
+            "──── {} → {} (dry run: no Slack token)\n",
+            notice_ids.join(", "),
             message.channel
         );
         let _ = write!(out, "{}", to_text(message));

@@ -91,12 +91,14 @@ pub fn deadline() -> Option<tokio::time::Instant> {
 
 /// A place messages can be sent to. Shared by the scheduler's per-channel tasks.
 pub trait Deliver: Send + Sync + 'static {
-    /// Sends `message` (tagged with `notice_id` so it can be recognised later) to
-    /// `message.channel`: a channel name or ID, or `email:a@x,b@y` for direct messages.
-    /// Called once per notice by the scheduler, after the ledger recorded it as pending.
+    /// Sends `message` — one post carrying every notice in `notice_ids` (one, or several
+    /// batched for one destination), tagged with all of them so each can be recognised later
+    /// — to `message.channel`: a channel name or ID, or `email:a@x,b@y` for direct messages.
+    /// Called once per message by the scheduler, after the ledger recorded every one of its
+    /// notices as pending.
     fn send(
         &self,
-        notice_id: &str,
+        notice_ids: &[&str],
         message: &Message,
     ) -> impl Future<Output = Result<Delivered, DeliveryError>> + Send;
 
@@ -111,6 +113,16 @@ pub trait Deliver: Send + Sync + 'static {
         channel: &str,
         since: chrono::DateTime<chrono::FixedOffset>,
     ) -> impl Future<Output = Result<Option<Delivered>, DeliveryError>> + Send;
+
+    /// The Slack user id of `email`, so a contact written as an email can mention the person
+    /// (`<@U…>`). `Ok(None)` when the edge cannot tell (a dry run, an unknown address): the
+    /// email then stays text. Never posts anything.
+    fn lookup_user(
+        &self,
+        _email: &str,
+    ) -> impl Future<Output = Result<Option<String>, DeliveryError>> + Send {
+        async { Ok(None) }
+    }
 
     /// Whether sends are recorded in the ledger (false for dry runs).
     fn records(&self) -> bool {

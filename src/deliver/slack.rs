@@ -404,12 +404,49 @@ fn parse_emails(list: &str) -> Result<Vec<&str>, DeliveryError> {
 }
 
 impl HistoryMessage {
+    /// Whether this message carries `notice_id`: listed in `event_payload.notice_ids` (every
+    /// notice a batched message carries), or as `event_payload.notice_id` (messages posted by
+    /// forewarn before batching, still reconciled).
     fn is_notice(&self, notice_id: &str) -> bool {
         self.metadata.as_ref().is_some_and(|m| {
             m.event_type == EVENT_TYPE
-                && m.event_payload.get("notice_id").and_then(|v| v.as_str()) == Some(notice_id)
+                && (m.event_payload.get("notice_id").and_then(|v| v.as_str()) == Some(notice_id)
+                    || m.event_payload
+                        .get("notice_ids")
+                        .and_then(|v| v.as_array())
+                        .is_some_and(|ids| ids.iter().any(|i| i.as_str() == Some(notice_id))))
         })
     }
+}
+
+/// The `chat.postMessage` request forewarn sends. Written here rather than with
+/// slack-morphism's request type because that type's `metadata.event_payload` holds only
+/// string values, and a batched message lists its notices as an array.
+#[derive(serde::Serialize)]
+struct PostMessage<'a> {
+    channel: &'a str,
+    text: &'a str,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    blocks: &'a [SlackBlock],
+    metadata: PostMetadata<'a>,
+}
+
+#[derive(serde::Serialize)]
+struct PostMetadata<'a> {
+    event_type: &'static str,
+    event_payload: NoticeIds<'a>,
+}
+
+#[derive(serde::Serialize)]
+struct NoticeIds<'a> {
+    notice_ids: &'a [&'a str],
+}
+
+/// `conversations.open` as Slack documents it: `users` is a comma-separated string of user
+/// ids (slack-morphism's request type sends a JSON array).
+#[derive(serde::Serialize)]
+struct OpenConversation {
+    users: String,
 }
 
 /// A slack-morphism client over an https-or-http connector (rustls with ring, the system's
@@ -659,13 +696,19 @@ impl Slack {
         }
         ids.sort();
         ids.dedup();
-        let request = SlackApiConversationsOpenRequest::new()
-            .with_users(ids.into_iter().map(SlackUserId).collect());
+        let request = OpenConversation {
+            users: ids.join(","),
+        };
         let request = &request;
-        let opened = self
+        let opened: SlackApiConversationsOpenResponse<SlackBasicChannelInfo> = self
             .call("conversations.open", true, || {
                 let session = self.client.open_session(&self.token);
-                async move { session.conversations_open(request).await }
+                async move {
+                    session
+                        .http_session_api
+                        .http_post("conversations.open", request, None)
+                        .await
+                }
             })
             .await?;
         Ok(opened.channel.id.0)
@@ -673,26 +716,29 @@ impl Slack {
 
     async fn post(
         &self,
-        notice_id: &str,
+        notice_ids: &[&str],
         channel: String,
         message: &Message,
     ) -> Result<Delivered, DeliveryError> {
-        let metadata =
-            SlackMessageMetadata::new(EVENT_TYPE.to_string()).with_event_payload(HashMap::from([
-                ("notice_id".to_string(), notice_id.to_string()),
-            ]));
-        let mut content = SlackMessageContent::new()
-            .with_text(message.text.clone())
-            .with_metadata(metadata);
-        if !message.blocks.is_empty() {
-            content = content.with_blocks(message.blocks.clone());
-        }
-        let request = SlackApiChatPostMessageRequest::new(SlackChannelId(channel), content);
+        let request = PostMessage {
+            channel: &channel,
+            text: &message.text,
+            blocks: &message.blocks,
+            metadata: PostMetadata {
+                event_type: EVENT_TYPE,
+                event_payload: NoticeIds { notice_ids },
+            },
+        };
         let request = &request;
-        let posted = self
+        let posted: SlackApiChatPostMessageResponse = self
             .call("chat.postMessage", false, || {
                 let session = self.client.open_session(&self.token);
-                async move { session.chat_post_message(request).await }
+                async move {
+                    session
+                        .http_session_api
+                        .http_post("chat.postMessage", request, None)
+                        .await
+                }
             })
             .await?;
         Ok(Delivered {
@@ -703,7 +749,7 @@ impl Slack {
 
     async fn deliver(
         &self,
-        notice_id: &str,
+        notice_ids: &[&str],
         message: &Message,
     ) -> Result<Delivered, DeliveryError> {
         let channel = match &message.channel {
@@ -723,7 +769,7 @@ impl Slack {
             }
             Destination::Channel(c) => c.clone(),
         };
-        self.post(notice_id, channel, message).await
+        self.post(notice_ids, channel, message).await
     }
 
     /// The channel id for a channel name (`#name` or `name`), from the cache or by paging
@@ -800,10 +846,16 @@ impl Slack {
 }
 
 impl Deliver for Slack {
-    async fn send(&self, notice_id: &str, message: &Message) -> Result<Delivered, DeliveryError> {
-        let span = tracing::info_span!("slack_send", notice_id, destination = %message.channel);
+    async fn send(
+        &self,
+        notice_ids: &[&str],
+        message: &Message,
+    ) -> Result<Delivered, DeliveryError> {
+        let ids = notice_ids.join(",");
+        let span =
+            tracing::info_span!("slack_send", notice_ids = %ids, destination = %message.channel);
         async {
-            let result = self.deliver(notice_id, message).await;
+            let result = self.deliver(notice_ids, message).await;
             match &result {
                 Ok(delivered) => {
                     SlackCounters::bump(&self.counters.sent);
@@ -818,6 +870,14 @@ impl Deliver for Slack {
         }
         .instrument(span)
         .await
+    }
+
+    async fn lookup_user(&self, email: &str) -> Result<Option<String>, DeliveryError> {
+        match self.user_id(email).await {
+            Ok(id) => Ok(Some(id)),
+            Err(DeliveryError::Rejected { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     async fn find_sent(

@@ -29,7 +29,7 @@ use crate::inventory::snapshot::InventorySource;
 use crate::model::ids::Destination;
 use crate::plan::views::{FailureItem, FailureView};
 use crate::plan::{History, Notice, Plan, Told, plan_with};
-use crate::render::{Message, Renderer};
+use crate::render::{Message, RenderContext, Renderer};
 use chrono::{DateTime, FixedOffset, Utc};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -236,6 +236,7 @@ where
         deadline: tokio::time::Instant,
     ) -> Result<TickOutcome, TickError> {
         let (config, ledger, deliver) = (self.config, self.ledger, self.deliver);
+        let started = tokio::time::Instant::now();
         let mut outcome = TickOutcome::default();
         let mut failures: Vec<Failure> = Vec::new();
         let mut unresolved: Vec<(String, String)> = Vec::new();
@@ -366,25 +367,35 @@ where
                 (n.id.to_string(), planned)
             })
             .collect();
-        let mut by_channel: BTreeMap<String, Vec<(Notice, Message)>> = BTreeMap::new();
-        for n in due {
-            match self.renderer.render(&n, config) {
-                Ok(m) => by_channel
-                    .entry(m.channel.to_string())
-                    .or_default()
-                    .push((n, m)),
-                Err(e) => {
-                    error!(notice = %n.id, error = %e, "cannot render notice; not sent");
-                    outcome
-                        .failed
-                        .push((n.id.to_string(), "render_error".into()));
-                    failures.push(Failure {
-                        id: n.id.to_string(),
-                        reason: "render_error".into(),
-                        detail: e.to_string(),
-                    });
-                }
-            }
+        // Contacts written as emails become mentions: looked up now, at the edge (cached).
+        let mentions = mentions(&**deliver, &due, config).await;
+        // Rendered for the moment of sending: the tick's time plus what reconciling and
+        // planning took.
+        let at = now
+            + chrono::Duration::from_std(started.elapsed())
+                .unwrap_or_else(|_| chrono::Duration::zero());
+        let ctx = RenderContext { at, mentions };
+        let refs: Vec<&Notice> = due.iter().collect();
+        let (batches, unrendered) =
+            self.renderer
+                .render_batches(&refs, config, &ctx, config.delivery.batch);
+        for (n, e) in unrendered {
+            error!(notice = %n.id, error = %e, "cannot render notice; not sent");
+            outcome
+                .failed
+                .push((n.id.to_string(), "render_error".into()));
+            failures.push(Failure {
+                id: n.id.to_string(),
+                reason: "render_error".into(),
+                detail: e.to_string(),
+            });
+        }
+        let mut by_channel: BTreeMap<String, Vec<(Vec<Notice>, Message)>> = BTreeMap::new();
+        for b in batches {
+            by_channel
+                .entry(b.message.channel.to_string())
+                .or_default()
+                .push((b.notices.into_iter().cloned().collect(), b.message));
         }
         // One task per channel: a slow channel (or a slow ledger write for it) holds up no other.
         let queue_ctx = QueueCtx {
@@ -534,7 +545,7 @@ where
         };
         message.channel = Destination::Channel(self.config.platform.channel.clone());
         let id = format!("failure/{}", now.to_rfc3339());
-        let result = self.deliver.send(&id, &message).await;
+        let result = self.deliver.send(&[id.as_str()], &message).await;
         if let Err(e) = &result
             && e.may_have_posted()
         {
@@ -588,16 +599,21 @@ impl<D, L> Clone for QueueCtx<D, L> {
     }
 }
 
-/// Sends one channel's messages in order, one per `delivery.channel-pace`.
+/// Sends one channel's messages in order, one per `delivery.channel-pace`. A message carries
+/// one notice or several (a batch): every one of them is recorded `pending` before the post and
+/// shares its outcome — `sent` with the same channel and ts, `failed`, or left pending for the
+/// next tick to reconcile each by its own id (the message lists them all in its metadata).
 async fn send_queue<D: Deliver, L: Ledger>(
     ctx: QueueCtx<D, L>,
-    queue: Vec<(Notice, Message)>,
+    queue: Vec<(Vec<Notice>, Message)>,
 ) -> Result<QueueOutcome, LedgerError> {
     let (deliver, ledger, abort, deadline) =
         (&*ctx.deliver, &*ctx.ledger, &*ctx.abort, ctx.deadline);
     let mut out = QueueOutcome::default();
     let mut queue = queue.into_iter().enumerate().peekable();
-    while let Some((i, (notice, message))) = queue.next() {
+    let ids_of =
+        |notices: &[Notice]| -> Vec<String> { notices.iter().map(|n| n.id.to_string()).collect() };
+    while let Some((i, (notices, message))) = queue.next() {
         if i > 0 && deliver.records() {
             tokio::time::sleep(ctx.pace).await;
         }
@@ -611,102 +627,156 @@ async fn send_queue<D: Deliver, L: Ledger>(
         }
         if tokio::time::Instant::now() >= deadline {
             warn!(channel = %message.channel, "tick deadline reached; the rest waits for the next tick");
-            out.outcome.pending.push((
-                notice.id.to_string(),
-                "not sent: tick deadline reached".into(),
-            ));
-            out.outcome.pending.extend(
-                queue.map(|(_, (n, _))| {
-                    (n.id.to_string(), "not sent: tick deadline reached".into())
-                }),
-            );
+            let left = std::iter::once(notices)
+                .chain(queue.map(|(_, (n, _))| n))
+                .flat_map(|n| ids_of(&n));
+            out.outcome
+                .pending
+                .extend(left.map(|id| (id, "not sent: tick deadline reached".into())));
             break;
         }
-        let pending = Entry {
-            id: notice.id.to_string(),
-            state: State::Pending,
-            destination: notice.destination.to_string(),
-            channel: None,
-            ts: None,
-            error: None,
-            // The attempt, by the wall clock Slack's history uses.
-            at: Utc::now().fixed_offset(),
-            enforce_at: notice.keep_until,
-            due: Some(notice.send_at),
-        };
+        // The attempt, by the wall clock Slack's history uses.
+        let attempt = Utc::now().fixed_offset();
+        let pendings: Vec<Entry> = notices
+            .iter()
+            .map(|notice| Entry {
+                id: notice.id.to_string(),
+                state: State::Pending,
+                destination: notice.destination.to_string(),
+                channel: None,
+                ts: None,
+                error: None,
+                at: attempt,
+                enforce_at: notice.keep_until,
+                due: Some(notice.send_at),
+            })
+            .collect();
         if deliver.records() {
-            ledger.lock().await.put(pending.clone()).await?;
+            let mut l = ledger.lock().await;
+            for p in &pendings {
+                l.put(p.clone()).await?;
+            }
         }
-        let span = info_span!("notice", id = %notice.id, destination = %notice.destination);
-        let result = deliver.send(&pending.id, &message).instrument(span).await;
+        let ids: Vec<&str> = pendings.iter().map(|p| p.id.as_str()).collect();
+        let span = info_span!("message", ids = %ids.join(","), destination = %message.channel);
+        let result = deliver.send(&ids, &message).instrument(span).await;
         match result {
             Ok(d) => {
                 if deliver.records() {
-                    ledger
-                        .lock()
-                        .await
-                        .put(Entry {
+                    let mut l = ledger.lock().await;
+                    let at = Utc::now().fixed_offset();
+                    for p in &pendings {
+                        l.put(Entry {
                             state: State::Sent,
-                            channel: Some(d.channel),
-                            ts: Some(d.ts),
-                            at: Utc::now().fixed_offset(),
-                            ..pending
+                            channel: Some(d.channel.clone()),
+                            ts: Some(d.ts.clone()),
+                            at,
+                            ..p.clone()
                         })
                         .await?;
+                    }
                 }
-                out.outcome.sent.push(notice.id.to_string());
+                out.outcome.sent.extend(ids_of(&notices));
             }
             Err(e @ DeliveryError::Auth { .. }) => {
-                error!(notice = %notice.id, error = %e, "Slack rejected the token; stopping this tick");
-                // Nothing was posted: forget the pending entry so the notice goes out once
+                error!(notices = %ids.join(","), error = %e, "Slack rejected the token; stopping this tick");
+                // Nothing was posted: forget the pending entries so the notices go out once
                 // the token is fixed.
-                ledger.lock().await.remove(&pending.id).await?;
+                {
+                    let mut l = ledger.lock().await;
+                    for p in &pendings {
+                        l.remove(&p.id).await?;
+                    }
+                }
                 abort.store(true, Ordering::SeqCst);
-                out.outcome
-                    .pending
-                    .push((pending.id, format!("not sent: {}", e.cause())));
+                out.outcome.pending.extend(
+                    pendings
+                        .iter()
+                        .map(|p| (p.id.clone(), format!("not sent: {}", e.cause()))),
+                );
                 out.outcome.stopped = Some(e.to_string());
                 break;
             }
             Err(e @ DeliveryError::Unknown { .. }) => {
                 // Slack may or may not have posted it: stays pending, reconciled with the
                 // channel's history at the next tick before anything is sent again.
-                warn!(notice = %notice.id, error = %e, "delivery outcome unknown; left pending");
-                out.outcome.pending.push((pending.id, e.to_string()));
+                warn!(notices = %ids.join(","), error = %e, "delivery outcome unknown; left pending");
+                out.outcome
+                    .pending
+                    .extend(pendings.iter().map(|p| (p.id.clone(), e.to_string())));
             }
             Err(e @ DeliveryError::Unavailable { .. }) => {
                 // Definitely not posted: due again at the next tick.
-                warn!(notice = %notice.id, error = %e, "not delivered; tried again at the next tick");
+                warn!(notices = %ids.join(","), error = %e, "not delivered; tried again at the next tick");
                 if deliver.records() {
-                    ledger.lock().await.remove(&pending.id).await?;
+                    let mut l = ledger.lock().await;
+                    for p in &pendings {
+                        l.remove(&p.id).await?;
+                    }
                 }
-                out.outcome
-                    .pending
-                    .push((pending.id, format!("not sent: {e}")));
+                out.outcome.pending.extend(
+                    pendings
+                        .iter()
+                        .map(|p| (p.id.clone(), format!("not sent: {e}"))),
+                );
             }
             Err(e @ DeliveryError::Rejected { .. }) => {
-                warn!(notice = %notice.id, error = %e, "Slack refused the notice; recorded as failed");
+                warn!(notices = %ids.join(","), error = %e, "Slack refused the message; recorded as failed");
                 if deliver.records() {
-                    ledger
-                        .lock()
-                        .await
-                        .put(Entry {
+                    let mut l = ledger.lock().await;
+                    for p in &pendings {
+                        l.put(Entry {
                             state: State::Failed,
                             error: Some(e.cause()),
-                            ..pending
+                            ..p.clone()
                         })
                         .await?;
+                    }
                 }
-                out.failures.push(Failure {
-                    id: notice.id.to_string(),
-                    reason: e.cause(),
-                    detail: format!("Slack answered {} for {}", e.cause(), notice.destination),
-                });
-                out.outcome.failed.push((notice.id.to_string(), e.cause()));
+                for notice in &notices {
+                    out.failures.push(Failure {
+                        id: notice.id.to_string(),
+                        reason: e.cause(),
+                        detail: format!("Slack answered {} for {}", e.cause(), notice.destination),
+                    });
+                    out.outcome.failed.push((notice.id.to_string(), e.cause()));
+                }
             }
         }
     }
     Ok(out)
+}
+
+/// The Slack user ids of every email written in the contacts the `due` notices show (and the
+/// members of teams with `mention-members`), looked up through the edge (`users.lookupByEmail`,
+/// cached there). An address Slack does not know, or a lookup that fails, stays text.
+async fn mentions<D: Deliver>(
+    deliver: &D,
+    due: &[Notice],
+    config: &Config,
+) -> BTreeMap<String, String> {
+    let mut emails = BTreeSet::new();
+    for n in due {
+        for text in crate::render::contacts_of(n, config) {
+            emails.extend(crate::render::mention::emails_in(&text));
+        }
+    }
+    let mut out = BTreeMap::new();
+    for email in emails {
+        match deliver.lookup_user(&email).await {
+            Ok(Some(id)) => {
+                out.insert(email.to_lowercase(), id);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                warn!(error = %e, "cannot look up a contact's Slack user; the email stays text");
+                if e.is_fatal() {
+                    break;
+                }
+            }
+        }
+    }
+    out
 }
 
 #[derive(Debug, Default)]

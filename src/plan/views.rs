@@ -70,6 +70,10 @@ pub struct TeamView {
     pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub contact: Option<String>,
+    /// The members' emails, comma-separated, when the team has `mention-members` (a
+    /// template writes `{{mention team.mention}}` to ping them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mention: Option<String>,
 }
 
 impl TeamView {
@@ -81,6 +85,11 @@ impl TeamView {
             contact: with_contact
                 .then(|| config.teams.get(key).and_then(|t| t.contact.clone()))
                 .flatten(),
+            mention: config
+                .teams
+                .get(key)
+                .filter(|t| t.mention_members && !t.members.is_empty())
+                .map(|t| t.members.join(", ")),
         }
     }
 }

@@ -2,7 +2,15 @@
 //!
 //! Words come from Handlebars templates (strict mode, every value escaped for mrkdwn); the
 //! structure — header, sections, one section per namespace, context footer — is built here with
-//! slack-morphism's types, within Block Kit's limits. Rendering is pure: it never sends anything.
+//! slack-morphism's types, within Block Kit's limits. Rendering is pure: it never sends anything
+//! and reads no clock — the moment a message is rendered for (the moment it is sent) and the
+//! Slack users of the contacts' emails come in a [`RenderContext`]. Several heads-ups (or
+//! reminders) for one destination at one tick become one message ([`batch`]); contacts become
+//! mentions ([`mention`]); failure messages are grouped and shortened ([`failures`]).
+
+pub mod batch;
+pub mod failures;
+pub mod mention;
 
 pub mod actions;
 pub mod review;
@@ -11,6 +19,7 @@ use crate::config::Config;
 use crate::model::ids::{ClusterName, Destination, NoticeId};
 use crate::plan::views::{PlatformView, TeamView};
 use crate::plan::{Notice, NoticeKind, Payload};
+use chrono::{DateTime, FixedOffset};
 use handlebars::{Handlebars, handlebars_helper};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -138,6 +147,25 @@ pub enum RenderError {
         section: String,
         message: String,
     },
+}
+
+/// What a message is rendered for, besides the notice: the moment it is sent (countdowns such
+/// as "in 4 days" are counted from it) and the Slack user id of every contact email the
+/// delivery edge could look up (lower-cased email → `U…`), so those contacts ping.
+#[derive(Debug, Clone, Default)]
+pub struct RenderContext {
+    pub at: DateTime<FixedOffset>,
+    pub mentions: BTreeMap<String, String>,
+}
+
+impl RenderContext {
+    /// Rendered for `at`, with no contact looked up (emails stay text).
+    pub fn at(at: DateTime<FixedOffset>) -> Self {
+        Self {
+            at,
+            mentions: BTreeMap::new(),
+        }
+    }
 }
 
 /// A message ready for `chat.postMessage`.
@@ -315,6 +343,40 @@ pub use crate::model::words::plural;
 
 handlebars_helper!(plural_helper: |n: u64, word: str| plural(n, word));
 
+/// `{{mention contact}}` in mrkdwn parts: the contact with allowed Slack mentions kept, emails
+/// whose Slack user is known (the root's `mentions`) turned into `<@U…>`, the rest escaped
+/// (see [`mention`]). Written as is: its output is already escaped.
+fn mention_md(
+    h: &handlebars::Helper<'_>,
+    _: &Handlebars<'_>,
+    ctx: &handlebars::Context,
+    _: &mut handlebars::RenderContext<'_, '_>,
+    out: &mut dyn handlebars::Output,
+) -> handlebars::HelperResult {
+    let text = h.param(0).and_then(|p| p.value().as_str()).unwrap_or("");
+    let known = ctx.data().get("mentions");
+    let user_of = |email: &str| {
+        known
+            .and_then(|m| m.get(email))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    out.write(&mention::to_mrkdwn(text, user_of))?;
+    Ok(())
+}
+
+/// `{{mention contact}}` in plain-text parts (the header): the contact as written.
+fn mention_plain(
+    h: &handlebars::Helper<'_>,
+    _: &Handlebars<'_>,
+    _: &handlebars::Context,
+    _: &mut handlebars::RenderContext<'_, '_>,
+    out: &mut dyn handlebars::Output,
+) -> handlebars::HelperResult {
+    out.write(h.param(0).and_then(|p| p.value().as_str()).unwrap_or(""))?;
+    Ok(())
+}
+
 /// Compiled templates for every notice kind.
 pub struct Renderer {
     md: Handlebars<'static>,
@@ -387,10 +449,12 @@ impl Renderer {
         md.set_strict_mode(true);
         md.register_escape_fn(escape_mrkdwn);
         md.register_helper("plural", Box::new(plural_helper));
+        md.register_helper("mention", Box::new(mention_md));
         let mut plain = Handlebars::new();
         plain.set_strict_mode(true);
         plain.register_escape_fn(handlebars::no_escape);
         plain.register_helper("plural", Box::new(plural_helper));
+        plain.register_helper("mention", Box::new(mention_plain));
         let mut files = BTreeMap::new();
         for kind in KINDS {
             let name = format!("{}.hbs", kind.name);
@@ -493,17 +557,84 @@ impl Renderer {
         self.render_answer(kind, &template_data(kind, view)?)
     }
 
-    /// Renders one notice.
+    /// Renders one notice for the moment it was planned to be told (see
+    /// [`Notice::told_at`]), with no contact looked up. A heads-up is laid out as a batch of
+    /// one ([`Renderer::render_batches`]).
     pub fn render(&self, notice: &Notice, config: &Config) -> Result<Message, RenderError> {
-        if !matches!(notice.payload, Payload::Announce(_)) {
-            let mut data = template_data(notice.kind.as_str(), &notice.payload)?;
-            data["cluster_name"] = json!(notice.cluster);
-            let mut m = self.render_answer(notice.kind.as_str(), &data)?;
-            m.channel = notice.destination.clone();
-            return Ok(m);
+        self.render_with(notice, config, &RenderContext::at(notice.told_at))
+    }
+
+    /// Renders one notice for `ctx` (the moment it is sent, the contacts' Slack users).
+    pub fn render_with(
+        &self,
+        notice: &Notice,
+        config: &Config,
+        ctx: &RenderContext,
+    ) -> Result<Message, RenderError> {
+        let part = self.notice_part(notice, config, ctx)?;
+        let mut messages = batch::pack(vec![(vec![notice], part)], &notice.destination);
+        Ok(messages.remove(0).message)
+    }
+
+    /// One notice's blocks and fallback text, within one message's block limit: a heads-up's
+    /// per-policy part ([`Renderer::announce_blocks`]), or the answer layout of other kinds.
+    fn notice_part(
+        &self,
+        notice: &Notice,
+        config: &Config,
+        ctx: &RenderContext,
+    ) -> Result<batch::Part, RenderError> {
+        if matches!(notice.payload, Payload::Announce(_)) {
+            return self.announce_blocks(notice, config, ctx, MAX_BLOCKS);
         }
         let kind = notice.kind.as_str();
-        let data = template_data(kind, &context(notice, config))?;
+        let mut data = template_data(kind, &notice.payload)?;
+        data["cluster_name"] = json!(notice.cluster);
+        data["mentions"] = json!(ctx.mentions);
+        // Words about days, for the moment of sending.
+        if let Some(e) = notice.enforce_on
+            && matches!(
+                notice.kind,
+                NoticeKind::Readiness | NoticeKind::Postponed | NoticeKind::AllClear
+            )
+            && data.get("when").is_some_and(|w| !w.is_null())
+        {
+            let days = days_between(ctx.at, e.date, config.time_zone);
+            data["when"] = json!(when(days));
+            if data.get("days_left").is_some_and(|d| !d.is_null()) {
+                data["days_left"] = json!(days);
+            }
+        }
+        if !team_contact_shown(notice, config)
+            && let Some(team) = data.get_mut("team").and_then(Value::as_object_mut)
+        {
+            team.remove("contact");
+        }
+        let m = self.render_answer(kind, &data)?;
+        Ok(batch::Part {
+            blocks: m.blocks,
+            text: m.text,
+            order: (
+                notice.enforce_on.map(|e| e.instant.fixed_offset()),
+                notice.id.to_string(),
+            ),
+        })
+    }
+
+    /// The blocks of one heads-up — one policy's section of a (batched) message: its header,
+    /// *What changes*, a section per namespace, *What to do*, *Who to contact* and its footer
+    /// line, in at most `room` blocks (namespaces beyond it become "…and N more"). Everything
+    /// a message says about one policy is built here, so a per-policy block (e.g. buttons)
+    /// belongs here too.
+    pub fn announce_blocks(
+        &self,
+        notice: &Notice,
+        config: &Config,
+        ctx: &RenderContext,
+        room: usize,
+    ) -> Result<batch::Part, RenderError> {
+        let kind = notice.kind.as_str();
+        let data = template_data(kind, &context(notice, config, ctx))?;
         let mut blocks: Vec<SlackBlock> = Vec::new();
         let header = cut_chars(&self.part(kind, "header", &data)?, MAX_HEADER);
         blocks.push(SlackHeaderBlock::new(SlackBlockPlainText::new(header).into()).into());
@@ -521,10 +652,10 @@ impl Renderer {
         };
         // Room left for namespace sections after the fixed blocks (and one "…and N more").
         let fixed = blocks.len()
-            + tail.iter().filter(|t| !t.is_empty()).count()
+            + tail.iter().filter(|t| !t.trim().is_empty()).count()
             + usize::from(buttons.is_some())
             + usize::from(!footer.is_empty());
-        let room = MAX_BLOCKS.saturating_sub(fixed);
+        let room = room.saturating_sub(fixed);
         let namespaces = data["namespaces"].as_array().cloned().unwrap_or_default();
         let shown = if namespaces.len() > room {
             room.saturating_sub(1)
@@ -551,12 +682,57 @@ impl Renderer {
         }
         blocks.extend(buttons);
         push_footer(&mut blocks, footer);
-        Ok(Message {
-            channel: notice.destination.clone(),
-            text: cut_chars(&self.part(kind, "text", &data)?, MAX_SECTION),
+        Ok(batch::Part {
             blocks,
+            text: cut_chars(&self.part(kind, "text", &data)?, MAX_SECTION),
+            order: (
+                notice.enforce_on.map(|e| e.instant.fixed_offset()),
+                notice.policy.clone(),
+            ),
         })
     }
+}
+
+/// Days from the day of `at` to `date`, in `tz`.
+fn days_between(at: DateTime<FixedOffset>, date: chrono::NaiveDate, tz: chrono_tz::Tz) -> i64 {
+    (date - at.with_timezone(&tz).date_naive()).num_days()
+}
+
+/// Whether a notice names its team's own contact ("your team: …"): only when it goes
+/// somewhere else than the team's channel — a direct message, the platform channel, a
+/// namespace's own channel — never to the team telling it to contact itself.
+fn team_contact_shown(notice: &Notice, config: &Config) -> bool {
+    let Some(team) = notice.team.as_deref().and_then(|k| config.teams.get(k)) else {
+        return false;
+    };
+    match (&notice.destination, team.channel.as_deref()) {
+        (Destination::Channel(to), Some(own)) => !same_channel(to, own),
+        _ => true,
+    }
+}
+
+fn same_channel(a: &str, b: &str) -> bool {
+    let norm = |c: &str| c.trim().trim_start_matches('#').to_lowercase();
+    norm(a) == norm(b)
+}
+
+/// Every contact text a notice may show: its policy's contact, its team's contact (and the
+/// members' emails when the team has `mention-members`), the platform's contact. The
+/// delivery edge looks up the emails in them before rendering.
+pub fn contacts_of(notice: &Notice, config: &Config) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    out.extend(notice.brief.contact.clone());
+    out.extend(config.platform.contact.clone());
+    if let Some(team) = notice.team.as_deref().and_then(|k| config.teams.get(k)) {
+        out.extend(team.contact.clone());
+        if team.mention_members {
+            out.extend(team.members.iter().cloned());
+        }
+    }
+    if let Payload::Enforced(v) = &notice.payload {
+        out.push(v.contact.clone());
+    }
+    out
 }
 
 impl Message {
@@ -634,7 +810,8 @@ pub fn when(days_left: i64) -> String {
 struct PolicyWords<'a> {
     id: &'a str,
     title: &'a str,
-    description: Option<&'a str>,
+    /// At most [`MAX_DESCRIPTION`] characters, cut at a word with "…".
+    description: Option<String>,
     category: Option<&'a str>,
     severity: Option<&'a str>,
     subject: Option<&'a str>,
@@ -661,6 +838,8 @@ struct NamespaceWords<'a> {
     excepted: u64,
     unowned: bool,
     sample: Vec<SampleWords<'a>>,
+    /// The sample grouped by message, Kyverno's "rule … failed at path …" tail taken off.
+    groups: Vec<failures::FailureGroup>,
     /// Failing resources beyond the sample.
     more: u64,
 }
@@ -687,18 +866,35 @@ pub struct AnnounceView<'a> {
     guidance: Option<&'a str>,
     contact: Option<&'a str>,
     platform: PlatformView,
+    /// Where to request an exception (`exceptions.request-url`), if configured.
+    request_url: Option<&'a str>,
+    /// Lower-cased email → Slack user id, for `{{mention …}}`.
+    mentions: &'a BTreeMap<String, String>,
 }
 
-/// The data a heads-up's template sees.
-pub fn context<'a>(notice: &'a Notice, config: &Config) -> AnnounceView<'a> {
+/// The longest policy description a heads-up quotes: the rest is in `/policy why`, and what
+/// to do, who to contact and the guide link always follow it.
+pub const MAX_DESCRIPTION: usize = 400;
+
+/// The data a heads-up's template sees, for the moment in `ctx`.
+pub fn context<'a>(
+    notice: &'a Notice,
+    config: &'a Config,
+    ctx: &'a RenderContext,
+) -> AnnounceView<'a> {
     let tz = config.time_zone;
-    let days_left = notice.days_left(tz);
+    let days_left = notice
+        .enforce_on
+        .map_or(0, |e| days_between(ctx.at, e.date, tz));
     let b = &notice.brief;
     AnnounceView {
         policy: PolicyWords {
             id: &notice.policy,
             title: &b.title,
-            description: b.description.as_deref(),
+            description: b
+                .description
+                .as_deref()
+                .map(|d| cut_chars(d.trim(), MAX_DESCRIPTION)),
             category: b.category.as_deref(),
             severity: b.severity.as_deref(),
             subject: b.subject.as_deref(),
@@ -710,7 +906,7 @@ pub fn context<'a>(notice: &'a Notice, config: &Config) -> AnnounceView<'a> {
         team: notice
             .team
             .as_deref()
-            .map(|k| TeamView::of(k, config, true)),
+            .map(|k| TeamView::of(k, config, team_contact_shown(notice, config))),
         milestone: &notice.milestone,
         days_left,
         when: when(days_left),
@@ -734,6 +930,7 @@ pub fn context<'a>(notice: &'a Notice, config: &Config) -> AnnounceView<'a> {
                         message: r.message.as_deref(),
                     })
                     .collect(),
+                groups: failures::group(&n.sample),
                 more: n.failing.saturating_sub(n.sample.len() as u64),
             })
             .collect(),
@@ -744,6 +941,8 @@ pub fn context<'a>(notice: &'a Notice, config: &Config) -> AnnounceView<'a> {
         guidance: b.guidance.as_deref(),
         contact: b.contact.as_deref(),
         platform: PlatformView::of(config),
+        request_url: config.exceptions.request_url.as_deref(),
+        mentions: &ctx.mentions,
     }
 }
 

@@ -3,11 +3,13 @@
 //!
 //! A plain HTTP/1.1 server on a raw TCP socket (so it can close a connection mid-answer, hang, or
 //! answer garbage), on its own Tokio runtime in a background thread. It keeps every message
-//! "posted" as a channel history (channel id, notice id from `metadata.event_payload`, ts) and
-//! answers `chat.postMessage`, `conversations.history` (with `oldest` and the metadata),
-//! `conversations.list`, `users.lookupByEmail`, `conversations.open` and `chat.update`, and
-//! takes posts to `/response/…` as a `response_url` would; `apps.connections.open` answers the
-//! URL of a fake Socket Mode server (see [`FakeSlack::set_socket_url`]).
+//! "posted" as a channel history (channel id, the notice ids from `metadata.event_payload`, ts)
+//! and answers `chat.postMessage`, `conversations.history` (with `oldest` and the metadata),
+//! `conversations.list`, `users.lookupByEmail`, `conversations.open` — only when `users` is a
+//! comma-separated string of user ids, as Slack documents it (an array is refused with
+//! `invalid_arguments`) — and `chat.update`, and takes posts to `/response/…` as a
+//! `response_url` would; `apps.connections.open` answers the URL of a fake Socket Mode server
+//! (see [`FakeSlack::set_socket_url`]).
 //!
 //! Faults come from a seeded generator, so a failing schedule can be replayed by its seed.
 #![allow(dead_code)]
@@ -59,7 +61,10 @@ pub const ALL_FAULTS: [Fault; 8] = [
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Posted {
     pub channel: String,
+    /// The first notice id the message carries (the only one, unless batched).
     pub notice_id: String,
+    /// Every notice id the message carries (`metadata.event_payload.notice_ids`).
+    pub notice_ids: Vec<String>,
     pub ts: String,
     pub text: String,
     /// The channel as the request named it (`#data`, or an ID).
@@ -121,6 +126,8 @@ struct State {
     bodies: Vec<(String, Value)>,
     /// What `apps.connections.open` answers (a Socket Mode WebSocket URL).
     socket_url: Option<String>,
+    /// `users` of each `conversations.open`, as received.
+    opened: Vec<Value>,
 }
 
 /// A running fake Slack. Dropping it stops the server.
@@ -178,6 +185,7 @@ impl FakeSlack {
             faults: Vec::new(),
             bodies: Vec::new(),
             socket_url: None,
+            opened: Vec::new(),
         }));
         let listener =
             runtime.block_on(async { TcpListener::bind("127.0.0.1:0").await.expect("bind") });
@@ -239,13 +247,20 @@ impl FakeSlack {
         self.lock().history.clone()
     }
 
-    /// How many times each notice id was posted.
+    /// How many times each notice id was posted (in any message that carries it).
     pub fn counts(&self) -> BTreeMap<String, usize> {
         let mut out = BTreeMap::new();
         for p in self.lock().history.iter() {
-            *out.entry(p.notice_id.clone()).or_default() += 1;
+            for id in &p.notice_ids {
+                *out.entry(id.clone()).or_default() += 1;
+            }
         }
         out
+    }
+
+    /// The `users` of every `conversations.open` request, as sent.
+    pub fn opened(&self) -> Vec<Value> {
+        self.lock().opened.clone()
     }
 
     pub fn calls(&self, method: &str) -> u64 {
@@ -514,13 +529,16 @@ fn handle(req: &Request, state: &Arc<Mutex<State>>) -> Value {
                 .duration_since(std::time::UNIX_EPOCH)
                 .unwrap_or_default();
             let ts = format!("{}.{:06}", now.as_secs(), s.seq % 1_000_000);
-            let notice_id = body["metadata"]["event_payload"]["notice_id"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
+            let notice_ids: Vec<String> = body["metadata"]["event_payload"]["notice_ids"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect();
             s.history.push(Posted {
                 channel: channel.clone(),
-                notice_id,
+                notice_id: notice_ids.first().cloned().unwrap_or_default(),
+                notice_ids,
                 ts: ts.clone(),
                 text: body["text"].as_str().unwrap_or_default().to_string(),
                 to,
@@ -548,7 +566,7 @@ fn handle(req: &Request, state: &Arc<Mutex<State>>) -> Value {
                 .map(|p| {
                     json!({"type": "message", "text": p.text, "ts": p.ts,
                        "metadata": {"event_type": "forewarn_notice",
-                                    "event_payload": {"notice_id": p.notice_id}}})
+                                    "event_payload": {"notice_ids": p.notice_ids}}})
                 })
                 .collect();
             json!({"ok": true, "has_more": false, "messages": messages})
@@ -565,7 +583,18 @@ fn handle(req: &Request, state: &Arc<Mutex<State>>) -> Value {
             let email = req.query.get("email").cloned().unwrap_or_default();
             json!({"ok": true, "user": {"id": format!("U{}", channel_id(&email).trim_start_matches('C')), "name": email}})
         }
-        "conversations.open" => json!({"ok": true, "channel": {"id": "DFAKE"}}),
+        "conversations.open" => {
+            let body: Value = serde_json::from_slice(&req.body).unwrap_or_default();
+            s.opened.push(body["users"].clone());
+            match body["users"].as_str() {
+                Some(users)
+                    if !users.is_empty() && users.split(',').all(|u| u.starts_with('U')) =>
+                {
+                    json!({"ok": true, "channel": {"id": format!("D{}", users.replace(',', "").trim_start_matches('U'))}})
+                }
+                _ => json!({"ok": false, "error": "invalid_arguments"}),
+            }
+        }
         _ => json!({"ok": false, "error": "unknown_method"}),
     }
 }
