@@ -335,3 +335,66 @@ fn every_rendered_payload_stays_within_block_kit_limits() {
     expected.sort();
     assert_eq!(carried, expected);
 }
+
+/// `teams.<key>.mute` and `teams.<key>.min-severity`: the team hears no heads-ups about those
+/// policies, its digest still lists them, and the platform (never muted) still hears about its
+/// own namespaces.
+#[test]
+fn a_team_can_mute_policies_and_set_a_minimum_severity() {
+    use forewarn::plan::{NoticeKind, Payload, plan};
+    let config = common::config_from(&CONFIG.replace(
+        "    mention-members: true\n",
+        "    mention-members: true\n    mute: [p-b]\n    min-severity: high\n",
+    ));
+    let with_severity = |name: &str, date: &str, severity: &str| {
+        policy(name, date).replace(
+            "    forewarn.dev/enforce-on",
+            &format!("    policies.kyverno.io/severity: {severity}\n    forewarn.dev/enforce-on"),
+        )
+    };
+    let docs = [
+        with_severity("p-a", "2026-12-07", "high"),
+        with_severity("p-b", "2026-12-14", "critical"),
+        with_severity("p-c", "2026-12-17", "low"),
+        namespace("shop-web", "shop"),
+        namespace("ops-tools", "ops"),
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: nobody}\n".to_string(),
+        report("shop-web", "Deployment", "web", &["p-a", "p-b", "p-c"]),
+        report("ops-tools", "Deployment", "runner", &["p-b", "p-c"]),
+        report("nobody", "Deployment", "stray", &["p-b"]),
+    ];
+    let inv = common::inventory_from(&[("c.yaml", &docs.join("---\n"))]);
+    assert!(inv.problems.is_empty(), "{:?}", inv.problems);
+    let planned = plan(std::slice::from_ref(&inv), &config, common::at(THURSDAY));
+    let heads_ups = |audience: &str| -> std::collections::BTreeSet<String> {
+        planned
+            .notices
+            .iter()
+            .filter(|n| n.kind == NoticeKind::Announce && n.audience == audience)
+            .map(|n| n.policy.clone())
+            .collect()
+    };
+    // shop: p-b muted, p-c below high.
+    assert_eq!(heads_ups("shop"), ["p-a".to_string()].into());
+    // ops has no preferences.
+    assert_eq!(
+        heads_ups("ops"),
+        ["p-b".to_string(), "p-c".to_string()].into()
+    );
+    // The platform is never muted.
+    assert_eq!(heads_ups("platform"), ["p-b".to_string()].into());
+    // shop's digest still lists what it muted.
+    let digest = planned
+        .notices
+        .iter()
+        .find(|n| n.kind == NoticeKind::Digest && n.audience == "shop")
+        .expect("shop digest");
+    let Payload::Digest(view) = &digest.payload else {
+        panic!("a digest");
+    };
+    let listed = serde_json::to_string(view).expect("json");
+    assert!(
+        listed.contains("\"p-b\"") && listed.contains("\"p-c\""),
+        "{listed}"
+    );
+}

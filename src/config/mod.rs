@@ -773,6 +773,27 @@ mod tests {
     }
 
     #[test]
+    fn team_preferences_and_the_exception_link_are_checked() {
+        let text = "platform:\n  channel: \"#p\"\nexceptions:\n  request-url: 'ftp://x/y'\nteams:\n  a: {channel: '#a', min-severity: urgent, mute: [p], mention-members: true}\n";
+        let Err(ParseFailure::Invalid(problems)) = Config::parse(text, "cfg.yaml", Path::new("."))
+        else {
+            panic!("expected problems");
+        };
+        let fields: Vec<_> = problems.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            vec!["teams.a.min-severity", "exceptions.request-url"]
+        );
+        let ok = "platform:\n  channel: \"#p\"\nexceptions:\n  request-url: https://x.example/new\nteams:\n  a: {channel: '#a', min-severity: High}\n";
+        let c = Config::parse(ok, "cfg.yaml", Path::new(".")).expect("valid");
+        assert_eq!(
+            c.exceptions.request_url.as_deref(),
+            Some("https://x.example/new")
+        );
+        assert!(c.delivery.batch);
+    }
+
+    #[test]
     fn unknown_keys_are_rejected() {
         let text = "platform:\n  channel: \"#p\"\nmilestone: [1]\n";
         assert!(matches!(

@@ -102,6 +102,9 @@ pub fn plan_announces(r: &Resolved, notices: &mut Vec<Notice>, problems: &mut Ve
         let date_text = enforce.date.format("%Y-%m-%d").to_string();
         let failing_audiences: Vec<String> = groups.keys().map(|(a, _)| a.key()).collect();
         for ((audience, destination), (team, namespaces)) in groups {
+            if quiet_for(config, team.as_deref(), policy) {
+                continue;
+            }
             let key = audience.key();
             let earlier = told.get(&key).map(Vec::as_slice).unwrap_or_default();
             // Warned about another date: the date moved. The heads-ups for the new date then
@@ -212,6 +215,34 @@ pub fn plan_announces(r: &Resolved, notices: &mut Vec<Notice>, problems: &mut Ve
         }
     }
     problems.extend(owner_problems.into_values());
+}
+
+/// Whether `team` asked to hear no heads-ups about `policy`: it is in the team's `mute` list
+/// (by its name as reports write it, or `Kind:name`), or its severity is below the team's
+/// `min-severity` (a policy without a severity is always announced). The platform is never
+/// quiet (it is not a team), and the digest still lists what a team muted.
+pub fn quiet_for(
+    config: &crate::config::Config,
+    team: Option<&str>,
+    policy: &crate::inventory::Policy,
+) -> bool {
+    let Some(t) = team.and_then(|k| config.teams.get(k)) else {
+        return false;
+    };
+    let muted = t.mute.iter().any(|m| {
+        let m = m.trim();
+        m == policy.label || m == policy.reference.report_name()
+    });
+    let below = match (
+        t.min_severity
+            .as_deref()
+            .and_then(crate::inventory::PolicySeverity::parse),
+        policy.docs.severity,
+    ) {
+        (Some(min), Some(severity)) => severity < min,
+        _ => false,
+    };
+    muted || below
 }
 
 /// The team key of an audience, when it is a configured team.
