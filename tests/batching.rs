@@ -398,3 +398,52 @@ fn a_team_can_mute_policies_and_set_a_minimum_severity() {
         "{listed}"
     );
 }
+
+/// A long policy description is quoted in part: what to do, whom to contact and the guide
+/// link always follow it, whole.
+#[test]
+fn a_long_description_never_pushes_out_what_to_do() {
+    use forewarn::render::{RenderContext, Renderer};
+    let config = common::config_from(CONFIG);
+    let description = "Why this matters, at length. ".repeat(300);
+    let doc = policy("p-a", "2026-12-07").replace(
+        "    forewarn.dev/enforce-on",
+        &format!(
+            "    policies.kyverno.io/description: '{description}'\n    forewarn.dev/guidance: https://wiki.example.com/p-a\n    forewarn.dev/enforce-on"
+        ),
+    );
+    let docs = [
+        doc,
+        namespace("shop-web", "shop"),
+        report("shop-web", "Deployment", "web", &["p-a"]),
+    ];
+    let inv = common::inventory_from(&[("c.yaml", &docs.join("---\n"))]);
+    let planned = forewarn::plan::plan(std::slice::from_ref(&inv), &config, common::at(THURSDAY));
+    let due = planned.due_at(planned.now);
+    let (batches, errors) = Renderer::builtin().expect("templates").render_batches(
+        &due,
+        &config,
+        &RenderContext::at(planned.now),
+        true,
+    );
+    assert!(errors.is_empty());
+    let shop = batches
+        .iter()
+        .find(|b| b.notices.iter().any(|n| n.audience == "shop"))
+        .expect("shop's message");
+    let text = forewarn::render::to_text(&shop.message);
+    let quoted = text
+        .lines()
+        .find(|l| l.starts_with("> Why this matters"))
+        .expect("quoted");
+    assert!(
+        quoted.ends_with('…') && quoted.chars().count() < 420,
+        "{quoted}"
+    );
+    assert!(text.contains("*What to do*"), "{text}");
+    assert!(
+        text.contains("<https://wiki.example.com/p-a|how to comply>"),
+        "{text}"
+    );
+    assert!(text.contains("*Who to contact*"), "{text}");
+}
