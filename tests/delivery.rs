@@ -895,3 +895,91 @@ async fn a_notice_missed_on_its_day_is_sent_late_or_superseded_and_the_platform_
     assert!(again.sent.is_empty() && again.late.is_empty() && again.superseded.is_empty());
     assert_eq!(report_texts(&server).await.len(), 1);
 }
+
+/// A batched message whose answer was lost leaves every notice it carries pending; the next
+/// tick finds the one message in the channel's history by each notice id it lists, marks every
+/// one sent with that message's ts, and posts nothing again.
+#[tokio::test(start_paused = true)]
+async fn a_lost_batch_is_reconciled_notice_by_notice() {
+    let server = fake_slack(None).await;
+    // #storefront: Slack posts, but the answer is lost (503).
+    Mock::given(method("POST"))
+        .and(path("/api/chat.postMessage"))
+        .and(wiremock::matchers::body_partial_json(
+            json!({"channel": "#storefront"}),
+        ))
+        .respond_with(ResponseTemplate::new(503).set_body_string("upstream"))
+        .with_priority(1)
+        .up_to_n_times(2)
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().expect("dir");
+    let state = dir.path().join("ledger.json");
+    let first = run_tick(&server, &state, MONDAY).await;
+    let batch = [
+        "announce/disallow-latest-tag/storefront/T-0",
+        "announce/storefront-web/require-app-label/storefront/T-3",
+        "announce/require-run-as-nonroot/storefront/T-7",
+        "announce/disallow-host-path/storefront/T-14",
+    ];
+    for id in batch {
+        assert!(
+            first.pending.iter().any(|(p, _)| p == id),
+            "{id}: {:?}",
+            first.pending
+        );
+    }
+    // What Slack holds in #storefront: the two messages it received, as it received them.
+    let held: Vec<Value> = messages(&server)
+        .await
+        .into_iter()
+        .filter(|(c, _)| c == "#storefront")
+        .enumerate()
+        .map(|(i, (_, ids))| {
+            json!({"type": "message", "text": "x", "ts": format!("1796000001.00000{i}"),
+                   "metadata": {"event_type": "forewarn_notice", "event_payload": {"notice_ids": ids}}})
+        })
+        .collect();
+    assert_eq!(
+        held.len(),
+        2,
+        "the heads-ups in one message, the digest in another"
+    );
+    Mock::given(method("GET"))
+        .and(path("/api/conversations.list"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "ok": true,
+            "channels": [{"id": "CSTOREFRONT", "name": "storefront"}],
+            "response_metadata": {"next_cursor": ""},
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/conversations.history"))
+        .and(query_param("channel", "CSTOREFRONT"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"ok": true, "has_more": false, "messages": held})),
+        )
+        .mount(&server)
+        .await;
+    let before = messages(&server).await.len();
+
+    let second = run_tick(&server, &state, "2026-12-07T10:00:00+01:00").await;
+    assert_eq!(second.reconciled, 5, "{second:?}");
+    assert_eq!(second.due, 0);
+    assert_eq!(
+        messages(&server).await.len(),
+        before,
+        "nothing posted again"
+    );
+    let ledger = FileLedger::read_only(&state).expect("reopen");
+    for id in batch {
+        let e = ledger.get(id).expect("entry");
+        assert_eq!(
+            (e.state, e.channel.as_deref(), e.ts.as_deref()),
+            (State::Sent, Some("CSTOREFRONT"), Some("1796000001.000000")),
+            "{id}"
+        );
+    }
+}
