@@ -177,12 +177,16 @@ impl World {
         let now = at(&format!("{d}T09:00:00Z"));
         let outcome = tick.run_with(now, Some(&self.modes)).await.expect("tick");
         self.outcomes.insert(d, outcome);
+        // A batched message (the heads-ups for one channel at one tick) tells each notice it
+        // carries its words.
         for p in self.slack.posted().into_iter().skip(before) {
-            self.days.entry(d).or_default().push(Said {
-                to: p.to,
-                id: p.notice_id,
-                words: format!("{}\n{}", p.text, p.blocks),
-            });
+            for id in &p.notice_ids {
+                self.days.entry(d).or_default().push(Said {
+                    to: p.to.clone(),
+                    id: id.clone(),
+                    words: format!("{}\n{}", p.text, p.blocks),
+                });
+            }
         }
         // Channels are delivered concurrently: a stable order for the transcript.
         if let Some(said) = self.days.get_mut(&d) {
