@@ -2,10 +2,16 @@
 //!
 //! [`Slack`] implements [`Deliver`] with slack-morphism's hyper client and five Web API
 //! methods: `chat.postMessage` (every message carries `metadata.event_type` =
-//! [`EVENT_TYPE`] and the notice id, so a message can be recognised later), `users.lookupByEmail`
-//! and `conversations.open` (for `email:` destinations), `conversations.list` (to turn a
-//! `#name` into a channel ID for [`Deliver::find_sent`]) and `conversations.history` (for
-//! [`Deliver::find_sent`]).
+//! [`EVENT_TYPE`] and `event_payload.notice_ids`, every notice id it carries — one, or a batch —
+//! so each can be recognised later), `users.lookupByEmail` (for `email:` destinations, and for
+//! contacts written as emails, which become mentions; scope `users:read.email`; cached for the
+//! life of the value) and `conversations.open` (for `email:` destinations; `users` sent as Slack
+//! documents it, a comma-separated string of ids), `conversations.list` (to turn a `#name`
+//! into a channel ID for [`Deliver::find_sent`]) and `conversations.history` (for
+//! [`Deliver::find_sent`], which also recognises messages posted before batching by their
+//! single `event_payload.notice_id`). `chat.postMessage` and `conversations.open` are sent
+//! with forewarn's own request bodies (slack-morphism's types hold only string metadata values
+//! and send `users` as an array).
 //!
 //! Besides the scopes for posting and reading history, [`Deliver::find_sent`] with a channel
 //! *name* (`#payments-dev`) needs `channels:read` and `groups:read` (for `conversations.list`);

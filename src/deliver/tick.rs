@@ -6,7 +6,11 @@
 //! time. A tick:
 //!
 //! - never sends a notice the ledger already holds, and writes `pending` (with the attempt
-//!   time) before each send;
+//!   time) before each send — for every notice a message carries: the heads-ups due for one
+//!   destination (and, apart, its reminders) go out as one message (`delivery.batch`), which
+//!   lists all their ids, and each is recorded and reconciled on its own;
+//! - renders for the moment of sending, with the contacts' emails looked up as Slack users
+//!   (so they are mentions) through the edge;
 //! - never sends again a notice whose outcome is unknown: a `pending` entry is first looked up
 //!   in the channel's history since its attempt, marked `sent` when found, and only when it is
 //!   proven absent is it cleared and sent again; when history cannot be read (no scope,
@@ -769,10 +773,10 @@ async fn mentions<D: Deliver>(
             }
             Ok(None) => {}
             Err(e) => {
-                warn!(error = %e, "cannot look up a contact's Slack user; the email stays text");
-                if e.is_fatal() {
-                    break;
-                }
+                // Slack unavailable, or no `users:read.email`: the rest would fail the same
+                // way and eat the tick's time; every remaining email stays text.
+                warn!(error = %e, "cannot look up contacts' Slack users; their emails stay text");
+                break;
             }
         }
     }

@@ -124,3 +124,55 @@ impl Renderer {
         (batches, errors)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ids::NoticeId;
+
+    fn notice(kind: NoticeKind, id: &str, to: &str) -> Notice {
+        let config = crate::config::Config::parse(
+            "platform: {channel: '#p'}\n",
+            "t",
+            std::path::Path::new("."),
+        )
+        .expect("config");
+        let mut n = super::super::sample_notices(&config).remove(0);
+        n.kind = kind;
+        n.id = NoticeId::new(kind, &[id]);
+        n.destination = Destination::Channel(to.into());
+        n
+    }
+
+    #[test]
+    fn heads_ups_and_reminders_are_batched_per_destination_each_kind_apart() {
+        let ns = [
+            notice(NoticeKind::Announce, "a1", "#x"),
+            notice(NoticeKind::Reminder, "r1", "#x"),
+            notice(NoticeKind::Digest, "d1", "#x"),
+            notice(NoticeKind::Announce, "a2", "#y"),
+            notice(NoticeKind::Announce, "a3", "#x"),
+            notice(NoticeKind::Reminder, "r2", "#x"),
+            notice(NoticeKind::Digest, "d2", "#x"),
+        ];
+        let refs: Vec<&Notice> = ns.iter().collect();
+        let ids = |groups: Vec<Vec<&Notice>>| -> Vec<Vec<String>> {
+            groups
+                .into_iter()
+                .map(|g| g.iter().map(|n| n.id.to_string()).collect())
+                .collect()
+        };
+        assert_eq!(
+            ids(group(&refs, true)),
+            [
+                vec!["announce/a1", "announce/a3"],
+                vec!["reminder/r1", "reminder/r2"],
+                vec!["digest/d1"],
+                vec!["announce/a2"],
+                vec!["digest/d2"],
+            ]
+        );
+        // Without batching, one message per notice.
+        assert_eq!(group(&refs, false).len(), ns.len());
+    }
+}
