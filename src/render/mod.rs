@@ -971,7 +971,7 @@ pub fn to_text(message: &Message) -> String {
                 .collect::<Vec<_>>()
                 .join(" "),
             // Between the parts of a batched message.
-            SlackBlock::Divider(_) => "────".to_string(),
+            SlackBlock::Divider(_) => "· · ·".to_string(),
             _ => continue,
         };
         out.push_str(&text);
