@@ -8,11 +8,10 @@
 //! reminders) for one destination at one tick become one message ([`batch`]); contacts become
 //! mentions ([`mention`]); failure messages are grouped and shortened ([`failures`]).
 
+pub mod actions;
 pub mod batch;
 pub mod failures;
 pub mod mention;
-
-pub mod actions;
 pub mod review;
 
 use crate::config::Config;
