@@ -248,7 +248,7 @@ fn within_limits(payload: &Value) -> Result<(), String> {
         }
     }
     let ids = payload["metadata"]["event_payload"]["notice_ids"]
-        .as_array()
+        .as_str()
         .ok_or("no notice_ids")?;
     if ids.is_empty() {
         return Err("empty notice_ids".into());
@@ -311,22 +311,13 @@ fn every_rendered_payload_stays_within_block_kit_limits() {
         .iter()
         .filter(|p| p["channel"] == "#storefront")
         .filter(|p| {
-            p["metadata"]["event_payload"]["notice_ids"][0]
-                .as_str()
+            common::notice_ids(p)
+                .first()
                 .is_some_and(|id| id.ends_with("/T-14"))
         })
         .collect();
     assert!(today.len() > 1, "split across messages: {}", today.len());
-    let mut carried: Vec<String> = today
-        .iter()
-        .flat_map(|p| {
-            p["metadata"]["event_payload"]["notice_ids"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-        })
-        .filter_map(|v| v.as_str().map(str::to_string))
-        .collect();
+    let mut carried: Vec<String> = today.iter().flat_map(|p| common::notice_ids(p)).collect();
     carried.sort();
     let mut expected: Vec<String> = names
         .iter()

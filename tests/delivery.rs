@@ -113,8 +113,10 @@ async fn report_texts(server: &MockServer) -> Vec<String> {
         .filter(|r| r.url.path() == "/api/chat.postMessage")
         .filter_map(|r| {
             let b: Value = serde_json::from_slice(&r.body).ok()?;
-            let id = b["metadata"]["event_payload"]["notice_ids"][0].as_str()?;
-            id.starts_with("failure/").then(|| b["blocks"].to_string())
+            let ids = common::notice_ids(&b);
+            ids.first()?
+                .starts_with("failure/")
+                .then(|| b["blocks"].to_string())
         })
         .collect()
 }
@@ -139,12 +141,7 @@ async fn messages(server: &MockServer) -> Vec<(String, Vec<String>)> {
         .filter(|r| r.url.path() == "/api/chat.postMessage")
         .map(|r| {
             let b: Value = serde_json::from_slice(&r.body).expect("json");
-            let ids = b["metadata"]["event_payload"]["notice_ids"]
-                .as_array()
-                .expect("notice_ids")
-                .iter()
-                .map(|v| v.as_str().unwrap_or_default().to_string())
-                .collect();
+            let ids = common::notice_ids(&b);
             (b["channel"].as_str().unwrap_or_default().to_string(), ids)
         })
         .collect()
@@ -264,12 +261,9 @@ async fn a_tick_posts_exactly_the_due_notices_once_even_across_restarts() {
         .map(|r| serde_json::from_slice::<Value>(&r.body).expect("json"))
         .find(|b| {
             b["channel"] == "#payments-dev"
-                && b["metadata"]["event_payload"]["notice_ids"]
-                    .as_array()
-                    .is_some_and(|ids| {
-                        ids.iter()
-                            .any(|i| i == "announce/require-run-as-nonroot/payments/T-7")
-                    })
+                && common::notice_ids(b)
+                    .iter()
+                    .any(|i| i == "announce/require-run-as-nonroot/payments/T-7")
         })
         .expect("payments post");
     // Two heads-ups for Mon 14 Dec in one post, a header each (ties in id order).
@@ -937,7 +931,7 @@ async fn a_lost_batch_is_reconciled_notice_by_notice() {
         .enumerate()
         .map(|(i, (_, ids))| {
             json!({"type": "message", "text": "x", "ts": format!("1796000001.00000{i}"),
-                   "metadata": {"event_type": "forewarn_notice", "event_payload": {"notice_ids": ids}}})
+                   "metadata": {"event_type": "forewarn_notice", "event_payload": {"notice_ids": ids.join(" ")}}})
         })
         .collect();
     assert_eq!(
@@ -966,7 +960,7 @@ async fn a_lost_batch_is_reconciled_notice_by_notice() {
     let before = messages(&server).await.len();
 
     let second = run_tick(&server, &state, "2026-12-07T10:00:00+01:00").await;
-    assert_eq!(second.reconciled, 5, "{second:?}");
+    assert_eq!(second.reconciled, 6, "{second:?}");
     assert_eq!(second.due, 0);
     assert_eq!(
         messages(&server).await.len(),

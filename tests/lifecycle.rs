@@ -631,12 +631,9 @@ async fn the_scheduler_tells_a_moved_date_from_its_ledger() {
     let moved = bodies
         .iter()
         .find(|b| {
-            b["metadata"]["event_payload"]["notice_ids"]
-                .as_array()
-                .is_some_and(|ids| {
-                    ids.iter()
-                        .any(|i| i == "postponed/run-as-nonroot/data/2027-01-11")
-                })
+            common::notice_ids(b)
+                .iter()
+                .any(|i| i == "postponed/run-as-nonroot/data/2027-01-11")
         })
         .expect("posted");
     assert_eq!(moved["channel"], "#data");

@@ -113,7 +113,7 @@ async fn posts_to_a_channel_with_text_blocks_and_metadata() {
     );
     assert_eq!(
         sent["metadata"],
-        json!({"event_type": EVENT_TYPE, "event_payload": {"notice_ids": ["n-42"]}})
+        json!({"event_type": EVENT_TYPE, "event_payload": {"notice_ids": "n-42"}})
     );
     assert_eq!(slack.counters().sent.get(), 1);
     assert_eq!(slack.counters().failed.get(), 0);
@@ -452,7 +452,7 @@ async fn email_destinations_go_to_an_opened_dm_and_lookups_are_cached() {
     let posts = requests_to(&server, "/api/chat.postMessage").await;
     assert_eq!(
         body(&posts[1])["metadata"]["event_payload"]["notice_ids"],
-        json!(["n-2"])
+        json!("n-2")
     );
 }
 
@@ -547,7 +547,7 @@ fn history() -> ResponseTemplate {
             },
             {
                 "type": "message", "text": "a batch", "ts": "1700000000.000005",
-                "metadata": {"event_type": "forewarn_notice", "event_payload": {"notice_ids": ["n-7", "n-8"]}}
+                "metadata": {"event_type": "forewarn_notice", "event_payload": {"notice_ids": "n-7 n-8"}}
             },
         ],
     }))

@@ -72,7 +72,7 @@ fn world(rt: &tokio::runtime::Runtime) -> World {
         .expect("client"),
     );
     let delivered = rt
-        .block_on(bot.send(&notice.id.to_string(), &message))
+        .block_on(bot.send(&[notice.id.to_string().as_str()], &message))
         .expect("posted");
     let posted = slack
         .bodies("chat.postMessage")

@@ -34,7 +34,7 @@ fn payload(b: &Batch<'_>) -> serde_json::Value {
         "blocks": b.message.blocks,
         "metadata": {
             "event_type": crate::deliver::EVENT_TYPE,
-            "event_payload": {"notice_ids": ids},
+            "event_payload": {"notice_ids": ids.join(" ")},
         },
     })
 }

@@ -3,7 +3,7 @@
 //! [`Slack`] implements [`Deliver`] with slack-morphism's hyper client and five Web API
 //! methods: `chat.postMessage` (every message carries `metadata.event_type` =
 //! [`EVENT_TYPE`] and `event_payload.notice_ids`, every notice id it carries — one, or a batch —
-//! so each can be recognised later), `users.lookupByEmail` (for `email:` destinations, and for
+//! separated by spaces, so each can be recognised later), `users.lookupByEmail` (for `email:` destinations, and for
 //! contacts written as emails, which become mentions; scope `users:read.email`; cached for the
 //! life of the value) and `conversations.open` (for `email:` destinations; `users` sent as Slack
 //! documents it, a comma-separated string of ids), `conversations.list` (to turn a `#name`
@@ -419,33 +419,34 @@ impl HistoryMessage {
                 && (m.event_payload.get("notice_id").and_then(|v| v.as_str()) == Some(notice_id)
                     || m.event_payload
                         .get("notice_ids")
-                        .and_then(|v| v.as_array())
-                        .is_some_and(|ids| ids.iter().any(|i| i.as_str() == Some(notice_id))))
+                        .and_then(|v| v.as_str())
+                        .is_some_and(|ids| ids.split(' ').any(|i| i == notice_id)))
         })
     }
 }
 
-/// The `chat.postMessage` request forewarn sends. Written here rather than with
-/// slack-morphism's request type because that type's `metadata.event_payload` holds only
-/// string values, and a batched message lists its notices as an array.
+/// The `chat.postMessage` request forewarn sends. The notice ids go in one string value,
+/// separated by spaces (ids never hold one): Slack's metadata payloads — and slack-morphism's
+/// `SlackMessageMetadata`, which Socket Mode uses to read a clicked message back — take string
+/// values, and an array there would make every click on a batched message unreadable.
 #[derive(serde::Serialize)]
 struct PostMessage<'a> {
     channel: &'a str,
     text: &'a str,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     blocks: &'a [SlackBlock],
-    metadata: PostMetadata<'a>,
+    metadata: PostMetadata,
 }
 
 #[derive(serde::Serialize)]
-struct PostMetadata<'a> {
+struct PostMetadata {
     event_type: &'static str,
-    event_payload: NoticeIds<'a>,
+    event_payload: NoticeIds,
 }
 
 #[derive(serde::Serialize)]
-struct NoticeIds<'a> {
-    notice_ids: &'a [&'a str],
+struct NoticeIds {
+    notice_ids: String,
 }
 
 /// `conversations.open` as Slack documents it: `users` is a comma-separated string of user
@@ -732,7 +733,9 @@ impl Slack {
             blocks: &message.blocks,
             metadata: PostMetadata {
                 event_type: EVENT_TYPE,
-                event_payload: NoticeIds { notice_ids },
+                event_payload: NoticeIds {
+                    notice_ids: notice_ids.join(" "),
+                },
             },
         };
         let request = &request;

@@ -529,12 +529,7 @@ fn handle(req: &Request, state: &Arc<Mutex<State>>) -> Value {
                 .duration_since(std::time::UNIX_EPOCH)
                 .unwrap_or_default();
             let ts = format!("{}.{:06}", now.as_secs(), s.seq % 1_000_000);
-            let notice_ids: Vec<String> = body["metadata"]["event_payload"]["notice_ids"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect();
+            let notice_ids = super::notice_ids(&body);
             s.history.push(Posted {
                 channel: channel.clone(),
                 notice_id: notice_ids.first().cloned().unwrap_or_default(),
@@ -566,7 +561,7 @@ fn handle(req: &Request, state: &Arc<Mutex<State>>) -> Value {
                 .map(|p| {
                     json!({"type": "message", "text": p.text, "ts": p.ts,
                        "metadata": {"event_type": "forewarn_notice",
-                                    "event_payload": {"notice_ids": p.notice_ids}}})
+                                    "event_payload": {"notice_ids": p.notice_ids.join(" ")}}})
                 })
                 .collect();
             json!({"ok": true, "has_more": false, "messages": messages})

@@ -180,3 +180,12 @@ pub fn printed(o: &std::process::Output) -> String {
         String::from_utf8_lossy(&o.stderr)
     )
 }
+
+/// The notice ids a posted message carries: `metadata.event_payload.notice_ids`, one string
+/// of ids separated by spaces.
+pub fn notice_ids(body: &serde_json::Value) -> Vec<String> {
+    body["metadata"]["event_payload"]["notice_ids"]
+        .as_str()
+        .map(|ids| ids.split(' ').map(str::to_string).collect())
+        .unwrap_or_default()
+}
