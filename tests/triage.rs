@@ -320,7 +320,14 @@ fn forged_stale_and_replayed_clicks_are_refused_with_401_and_record_nothing() {
         .block_on(router(w.state.clone()).oneshot(request()))
         .expect("response");
     assert_eq!(again.status(), StatusCode::UNAUTHORIZED, "replayed");
-    assert_eq!(w.slack.bodies("chat.update").len(), 1);
+    let updates = w.slack.bodies("chat.update");
+    assert_eq!(updates.len(), 1);
+    // The answer line points to where exceptions are requested (`exceptions.request-url`).
+    let line = updates[0]["blocks"].to_string();
+    assert!(
+        line.contains("needs an exception — <https://wiki.example.com/platform/exceptions/request|request it here>; the platform team will follow up"),
+        "{line}"
+    );
 }
 
 #[test]

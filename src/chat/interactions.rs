@@ -309,6 +309,7 @@ async fn show_answer(
         team_name,
         enforce.as_ref(),
         state.config.time_zone,
+        state.config.exceptions.request_url.as_deref(),
     ) {
         Ok(l) => l,
         Err(e) => {

@@ -32,6 +32,8 @@ struct AnsweredView<'a> {
     late: bool,
     enforce_on: Option<String>,
     need_exception: bool,
+    /// Where exceptions are requested (config `exceptions.request-url`), if anywhere.
+    request_url: Option<&'a str>,
     at: String,
 }
 
@@ -75,13 +77,15 @@ impl Renderer {
     }
 
     /// The context block that shows `answer` under its buttons: who, which team, what, when
-    /// — a fix date after `enforce` flagged. `team` is the team's display name.
+    /// — a fix date after `enforce` flagged; a request for an exception points to
+    /// `request_url` when one is configured. `team` is the team's display name.
     pub fn answered_line(
         &self,
         answer: &TriageAnswer,
         team: &str,
         enforce: Option<&EnforceOn>,
         tz: chrono_tz::Tz,
+        request_url: Option<&str>,
     ) -> Result<Value, RenderError> {
         let fix_by = match answer.answer {
             Triage::FixBy(d) => Some(d),
@@ -95,6 +99,7 @@ impl Renderer {
             late: fix_by.zip(enforce).is_some_and(|(d, e)| d > e.date),
             enforce_on: enforce.map(|e| e.shown(tz)),
             need_exception: answer.answer == Triage::NeedException,
+            request_url,
             at: format!(
                 "{} {}",
                 show_day(answer.at.with_timezone(&tz)),
@@ -151,7 +156,9 @@ impl Renderer {
                 user_name: Some("sample & <user>".into()),
                 at: chrono::DateTime::UNIX_EPOCH.fixed_offset(),
             };
-            self.answered_line(&sample, "Sample & <team>", enforce.as_ref(), tz)?;
+            for url in [None, Some("https://example.com/exceptions")] {
+                self.answered_line(&sample, "Sample & <team>", enforce.as_ref(), tz, url)?;
+            }
         }
         self.triage_refusal("a sample reason")?;
         Ok(())
@@ -232,7 +239,7 @@ mod tests {
             at: chrono::DateTime::parse_from_rfc3339("2026-12-01T09:30:00+01:00").expect("t"),
         };
         let line = r
-            .answered_line(&answer, "Payments", Some(&enforce), tz)
+            .answered_line(&answer, "Payments", Some(&enforce), tz, None)
             .expect("line");
         let text = line["elements"][0]["text"].as_str().expect("text");
         assert!(
