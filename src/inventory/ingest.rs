@@ -129,19 +129,18 @@ pub fn ingest(inv: &mut Inventory, obj: &Value, origin: &str) {
                     ),
                 );
             }
+            let report = match report::Report::from_value(obj) {
+                Ok(r) => r,
+                Err(e) => return err(inv, e),
+            };
             let mut sink = report::Sink {
                 summaries: &mut inv.results,
                 findings: &mut inv.findings,
             };
-            match report::read_report(node, kind, &mut sink) {
+            match report::read_report(&report, kind, &mut sink) {
                 // One problem per report: the first bad result, and how many more were skipped.
                 Ok(problems) => {
-                    if let Some(first) = problems.first() {
-                        let mut e = first.clone();
-                        e.message = match problems.len() {
-                            1 => format!("{} (this result was skipped)", e.message),
-                            n => format!("{} ({n} results with problems were skipped)", e.message),
-                        };
+                    if let Some(e) = report::results_problem(&problems) {
                         err(inv, e);
                     }
                 }

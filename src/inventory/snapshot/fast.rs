@@ -1,28 +1,28 @@
-//! The fast path for JSON files: reports are deserialised straight into compact summaries.
+//! The fast path for JSON files: report items are read straight from the file's bytes into
+//! compact summaries.
 //!
 //! What `kubectl get -o json` writes is a `List` whose items are mostly PolicyReports. A
 //! structural scan finds each item's bytes without building values; a report item is then
-//! deserialised into borrowed, typed fields (no `serde_json::Value`, no owned string per
-//! result) and folded into per policy × namespace counters keyed by interned names. Anything
-//! the fast path does not fully understand — another kind, a wrong type, a missing field, an
-//! unknown outcome — goes through the precise path (`Value` + `ingest`) for that item only, so
-//! the problems reported are exactly those of the precise reader. A syntax error anywhere in
-//! the file makes the whole file take the precise path, which reports it as before.
+//! deserialised into the one report reader's borrowed, lenient [`Report`] (no
+//! `serde_json::Value`, no owned string per result) and folded by [`read_report`] — the same
+//! code the `Value` path runs, so every problem is the one the precise reader gives — into per
+//! policy × namespace counters keyed by interned names. Other kinds, and an item with a key
+//! given twice, go through the `Value` path (`ingest`) for that item only. A syntax error
+//! anywhere in the file makes the whole file take the precise path, which reports it as before.
 
 use super::super::ingest::ingest;
-use super::super::kyverno::valid_namespace_name;
 use super::super::model::{
     FailingResource, Finding, Inventory, ResourceRef, ResultCounts, ResultKey, ResultSummary,
-    SAMPLE_LIMIT, Warnings, push_sample,
+    Warnings, push_sample,
 };
-use super::super::report::is_cluster_report;
+use super::super::report::{
+    Fold, Folded, Outcome, Report, has_room, is_known_report, read_report, results_problem,
+};
 use super::dedupe::{Dedupe, ObjectKey, Seen, content_hash, object_key};
 use crate::model::ids::Engine;
-use serde::Deserialize;
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
-use std::borrow::Cow;
+use crate::model::problem::Problem;
+use serde::de::IgnoredAny;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fmt;
 
 /// Deeper nesting than this is left to the precise path (serde_json's own limit is 128).
 const MAX_DEPTH: usize = 100;
@@ -91,17 +91,6 @@ const FAIL: usize = 1;
 const WARN: usize = 2;
 const ERROR: usize = 3;
 const SKIP: usize = 4;
-
-fn outcome_index(s: &str) -> Option<usize> {
-    Some(match s {
-        "pass" => PASS,
-        "fail" => FAIL,
-        "warn" => WARN,
-        "error" => ERROR,
-        "skip" => SKIP,
-        _ => return None,
-    })
-}
 
 impl Summaries {
     fn pair(&mut self, engine: Engine, policy: &str, namespace: Option<&str>) -> &mut Compact {
@@ -297,62 +286,140 @@ pub(super) fn absorb_owned(inv: &mut Inventory, other: Inventory) {
 
 /// Reads one JSON file; `None` when it must take the precise path as a whole (not a `List`
 /// object, or not valid JSON).
+/// Reads one JSON file; `None` when it must take the precise path as a whole (not a `List`
+/// object, or not valid JSON).
 pub(super) fn read_json(name: &str, text: &str, exclude: &HashSet<ObjectKey>) -> Option<Partial> {
     let items = list_items(text)?;
     let mut part = Partial::default();
     let mut dedupe = Dedupe::new(exclude);
     for (i, span) in items.into_iter().enumerate() {
-        let item = &text[span.0..span.1];
-        let origin = format!("{name} items[{i}]");
-        let mut admitted = false;
-        if let Ok(fast) = serde_json::from_str::<FastItem>(item) {
-            let meta = fast.metadata.as_ref();
-            let kind = s(&fast.kind).unwrap_or("");
-            let (ns, obj_name) = (
-                meta.and_then(|m| s(&m.namespace)),
-                meta.and_then(|m| s(&m.name)),
-            );
-            let key = object_key(s(&fast.api_version).unwrap_or(""), kind, ns, obj_name);
-            let place = match (ns, obj_name) {
-                (Some(ns), Some(n)) => format!("{origin} ({kind} {ns}/{n})"),
-                (None, Some(n)) => format!("{origin} ({kind} {n})"),
-                _ => format!("{origin} ({kind})"),
-            };
-            if !dedupe.admit(
-                key,
-                || content_hash(item.as_bytes()),
-                Some((name.to_string(), span.0, span.1)),
-                &place,
-                &mut part.inv.problems,
-            ) {
-                continue;
-            }
-            admitted = true;
-            if fold_report(&fast, &mut part) {
-                continue;
-            }
-        }
-        // The precise path for this item; a syntax error sends the whole file there.
-        let checked: super::checked::Checked = serde_json::from_str(item).ok()?;
-        let value = checked.value;
-        let mut fragment = Inventory::default();
-        if !checked.duplicates.is_empty() {
-            let place = super::super::ingest::describe(&origin, &value);
-            for path in &checked.duplicates {
-                fragment
-                    .problems
-                    .push(super::checked::duplicate_problem(&place, path));
-            }
-        }
-        if admitted {
-            ingest(&mut fragment, &value, &origin);
-        } else {
-            dedupe.ingest(&mut fragment, &value, &origin);
-        }
-        part.add_fragment(fragment);
+        read_item(
+            name,
+            i,
+            &text[span.0..span.1],
+            span.0,
+            &mut dedupe,
+            &mut part,
+        )
+        .ok()?;
     }
     part.seen = dedupe.seen;
     Some(part)
+}
+
+/// A syntax error in an item: the whole file takes the precise path.
+pub(super) struct SyntaxError;
+
+/// Reads item `i` of a JSON `List` in file `name` (its text `item`, at byte `at` of the file)
+/// into `part`. A report is deserialised straight from the bytes into [`Report`] and folded by
+/// the one report reader; anything else, and an item with a key given twice, is read through a
+/// `Value` and [`ingest`].
+pub(super) fn read_item(
+    name: &str,
+    i: usize,
+    item: &str,
+    at: usize,
+    dedupe: &mut Dedupe<'_>,
+    part: &mut Partial,
+) -> Result<(), SyntaxError> {
+    let origin = format!("{name} items[{i}]");
+    let mut admitted = false;
+    if let Ok(r) = serde_json::from_str::<Report>(item) {
+        let meta = &r.metadata.0;
+        let kind = r.kind.get();
+        let api_version = r.api_version.get().unwrap_or("");
+        let (ns, obj_name) = (meta.namespace.get(), meta.name.get());
+        let key = object_key(api_version, kind.unwrap_or(""), ns, obj_name);
+        let shown = kind.unwrap_or("object");
+        let place = match (ns, obj_name) {
+            (Some(ns), Some(n)) => format!("{origin} ({shown} {ns}/{n})"),
+            (None, Some(n)) => format!("{origin} ({shown} {n})"),
+            _ => format!("{origin} ({shown})"),
+        };
+        if !dedupe.admit(
+            key,
+            || content_hash(item.as_bytes()),
+            Some((name.to_string(), at, at + item.len())),
+            &place,
+            &mut part.inv.problems,
+        ) {
+            return Ok(());
+        }
+        admitted = true;
+        if let Some(kind) = kind.filter(|k| is_known_report(api_version, k)) {
+            part.inv.objects += 1;
+            let error = match read_report(&r, kind, part) {
+                Ok(problems) => results_problem(&problems),
+                Err(e) => Some(e),
+            };
+            if let Some(e) = error {
+                part.inv
+                    .problems
+                    .push(Problem::error(place, e.field, e.message));
+            }
+            return Ok(());
+        }
+    }
+    // Not a report, or a key given twice: through a `Value`.
+    let checked: super::checked::Checked = serde_json::from_str(item).map_err(|_| SyntaxError)?;
+    let value = checked.value;
+    let mut fragment = Inventory::default();
+    if !checked.duplicates.is_empty() {
+        let place = super::super::ingest::describe(&origin, &value);
+        for path in &checked.duplicates {
+            fragment
+                .problems
+                .push(super::checked::duplicate_problem(&place, path));
+        }
+    }
+    if admitted {
+        ingest(&mut fragment, &value, &origin);
+    } else {
+        dedupe.ingest(&mut fragment, &value, &origin);
+    }
+    part.add_fragment(fragment);
+    Ok(())
+}
+
+/// The compact summaries of one file take report results as the inventory's do.
+impl Fold for Partial {
+    fn result(&mut self, r: &Folded<'_>) {
+        let sums = &mut self.summaries;
+        match r.outcome {
+            Outcome::Fail => {
+                let rule = sums.names.id(r.rule.unwrap_or(""));
+                let c = sums.pair(r.engine, r.policy, r.namespace);
+                c.counts[FAIL] += 1;
+                add_by_rule(&mut c.fail_by_rule, rule, 1);
+                if has_room(c.sample.len()) {
+                    push_sample(&mut c.sample, r.sample());
+                }
+            }
+            Outcome::Warn => {
+                let rule = sums.names.id(r.rule.unwrap_or(""));
+                let c = sums.pair(r.engine, r.policy, r.namespace);
+                c.counts[WARN] += 1;
+                let w = c.warnings.get_or_insert_with(Default::default);
+                add_by_rule(&mut w.by_rule, rule, 1);
+                if has_room(w.sample.len()) {
+                    push_sample(&mut w.sample, r.sample());
+                }
+            }
+            Outcome::Skip => {
+                let c = sums.pair(r.engine, r.policy, r.namespace);
+                c.counts[SKIP] += 1;
+                if r.excepted {
+                    c.skipped_by_exception += 1;
+                }
+            }
+            Outcome::Pass => sums.pair(r.engine, r.policy, r.namespace).counts[PASS] += 1,
+            Outcome::Error => sums.pair(r.engine, r.policy, r.namespace).counts[ERROR] += 1,
+        }
+    }
+
+    fn finding(&mut self, at: ResourceRef, finding: Finding) {
+        self.inv.findings.entry(at).or_default().push(finding);
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -536,295 +603,6 @@ fn list_items(text: &str) -> Option<Vec<(usize, usize)>> {
     items
 }
 
-// ---------------------------------------------------------------------------------------------
-// Typed, borrowed report fields
-
-/// A string, borrowed from the file unless it has escapes.
-struct Str<'a>(Cow<'a, str>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Str<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(Str(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(Str(Cow::Owned(v.to_string())))
-            }
-        }
-        d.deserialize_str(V)
-    }
-}
-
-fn s<'b>(v: &'b Option<Str<'_>>) -> Option<&'b str> {
-    v.as_ref().map(|s| &*s.0)
-}
-
-/// Labels or annotations: only checked to be what the precise reader accepts (a mapping of
-/// strings, numbers or booleans); a report's are not kept.
-struct CheckedMap;
-
-impl<'de> Deserialize<'de> for CheckedMap {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Scalar;
-        impl<'de> Deserialize<'de> for Scalar {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                struct V;
-                impl Visitor<'_> for V {
-                    type Value = Scalar;
-                    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                        f.write_str("a string, number or boolean")
-                    }
-                    fn visit_str<E: de::Error>(self, _: &str) -> Result<Scalar, E> {
-                        Ok(Scalar)
-                    }
-                    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Scalar, E> {
-                        Ok(Scalar)
-                    }
-                    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Scalar, E> {
-                        Ok(Scalar)
-                    }
-                    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Scalar, E> {
-                        Ok(Scalar)
-                    }
-                    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Scalar, E> {
-                        Ok(Scalar)
-                    }
-                }
-                d.deserialize_any(V)
-            }
-        }
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = CheckedMap;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a mapping")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<CheckedMap, A::Error> {
-                // A key given twice is the precise path's to report.
-                let mut keys: Vec<String> = Vec::new();
-                while let Some((k, _)) = map.next_entry::<String, Scalar>()? {
-                    if keys.contains(&k) {
-                        return Err(de::Error::custom("duplicate key"));
-                    }
-                    keys.push(k);
-                }
-                Ok(CheckedMap)
-            }
-        }
-        d.deserialize_map(V)
-    }
-}
-
-/// Every field is checked as the precise reader checks it; only the namespace is used.
-#[derive(Deserialize)]
-#[allow(dead_code)]
-struct FastMeta<'a> {
-    #[serde(borrow)]
-    name: Option<Str<'a>>,
-    #[serde(borrow)]
-    namespace: Option<Str<'a>>,
-    labels: Option<CheckedMap>,
-    annotations: Option<CheckedMap>,
-    #[serde(rename = "creationTimestamp", borrow)]
-    created: Option<Str<'a>>,
-}
-
-#[derive(Deserialize)]
-struct FastSubject<'a> {
-    #[serde(borrow)]
-    kind: Option<Str<'a>>,
-    #[serde(borrow)]
-    name: Option<Str<'a>>,
-    #[serde(borrow)]
-    namespace: Option<Str<'a>>,
-}
-
-#[derive(Deserialize)]
-struct FastProperties<'a> {
-    #[serde(borrow)]
-    exceptions: Option<Str<'a>>,
-}
-
-#[derive(Deserialize)]
-struct FastResult<'a> {
-    #[serde(borrow)]
-    source: Option<Str<'a>>,
-    #[serde(borrow)]
-    policy: Option<Str<'a>>,
-    #[serde(borrow)]
-    result: Option<Str<'a>>,
-    #[serde(borrow)]
-    rule: Option<Str<'a>>,
-    #[serde(borrow)]
-    message: Option<Str<'a>>,
-    #[serde(borrow)]
-    resources: Option<Vec<FastSubject<'a>>>,
-    #[serde(borrow)]
-    properties: Option<FastProperties<'a>>,
-}
-
-#[derive(Deserialize)]
-struct FastItem<'a> {
-    #[serde(rename = "apiVersion", borrow)]
-    api_version: Option<Str<'a>>,
-    #[serde(borrow)]
-    kind: Option<Str<'a>>,
-    #[serde(borrow)]
-    metadata: Option<FastMeta<'a>>,
-    #[serde(borrow)]
-    scope: Option<FastSubject<'a>>,
-    #[serde(borrow)]
-    results: Option<Vec<FastResult<'a>>>,
-}
-
-/// Folds a report read by the fast path; `false` (and nothing changed) when the item is not
-/// a report or anything about it needs the precise path's judgement.
-fn fold_report(item: &FastItem<'_>, part: &mut Partial) -> bool {
-    let kind = s(&item.kind).unwrap_or("");
-    let api_version = s(&item.api_version).unwrap_or("");
-    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
-    let known = match (group, kind) {
-        ("wgpolicyk8s.io", "PolicyReport" | "ClusterPolicyReport") => {
-            matches!(version, "v1alpha2" | "v1beta1")
-        }
-        ("openreports.io", "Report" | "ClusterReport") => version == "v1alpha1",
-        _ => false,
-    };
-    if !known {
-        return false;
-    }
-    let cluster = is_cluster_report(kind);
-    let meta_ns = item.metadata.as_ref().and_then(|m| s(&m.namespace));
-    let scope = item.scope.as_ref();
-    let scope_ns = scope.and_then(|sc| s(&sc.namespace));
-    let namespace: Option<&str> = if cluster {
-        scope
-            .filter(|sc| s(&sc.kind) == Some("Namespace"))
-            .and_then(|sc| s(&sc.name))
-            .filter(|n| valid_namespace_name(n))
-    } else {
-        match meta_ns.or(scope_ns) {
-            Some(ns) if valid_namespace_name(ns) => Some(ns),
-            // Missing or invalid: the precise path reports it.
-            _ => return false,
-        }
-    };
-    let results = item.results.as_deref().unwrap_or(&[]);
-    // Check every result first, so a report is folded entirely or not at all.
-    for r in results {
-        if r.policy.is_none()
-            || r.result
-                .as_ref()
-                .and_then(|o| outcome_index(&o.0))
-                .is_none()
-        {
-            return false;
-        }
-    }
-    part.inv.objects += 1;
-    let mut findings: Vec<(ResourceRef, Finding)> = Vec::new();
-    for r in results {
-        let policy = s(&r.policy).unwrap_or_default();
-        let engine = Engine::from_report_source(s(&r.source));
-        let outcome = outcome_index(s(&r.result).unwrap_or_default()).unwrap_or(PASS);
-        let rule = s(&r.rule).filter(|x| !x.is_empty());
-        let resource = r.resources.as_ref().and_then(|l| l.first()).or(scope);
-        let res_ns = resource.and_then(|x| s(&x.namespace));
-        let ns = match namespace {
-            Some(ns) => Some(ns),
-            None if cluster => res_ns.filter(|n| valid_namespace_name(n)),
-            None => None,
-        };
-        let message = || s(&r.message).map(|m| m.trim().to_string());
-        let res_name = resource.and_then(|x| s(&x.name)).unwrap_or("");
-        let res_kind = resource.and_then(|x| s(&x.kind)).unwrap_or("");
-        let excepted = r
-            .properties
-            .as_ref()
-            .is_some_and(|p| p.exceptions.is_some());
-        if (matches!(outcome, FAIL | WARN) || (outcome == SKIP && excepted)) && !res_name.is_empty()
-        {
-            let at = ResourceRef {
-                namespace: res_ns.or(ns).unwrap_or("").to_string(),
-                kind: res_kind.to_string(),
-                name: res_name.to_string(),
-            };
-            findings.push((
-                at,
-                Finding {
-                    engine,
-                    policy: policy.to_string(),
-                    rule: rule.map(str::to_string),
-                    result: match outcome {
-                        FAIL => "fail",
-                        WARN => "warn",
-                        _ => "skip",
-                    }
-                    .to_string(),
-                    message: message(),
-                },
-            ));
-        }
-        let sums = &mut part.summaries;
-        match outcome {
-            FAIL => {
-                let c_rule = sums.names.id(rule.unwrap_or(""));
-                let c = sums.pair(engine, policy, ns);
-                c.counts[FAIL] += 1;
-                match c.fail_by_rule.iter_mut().find(|(x, _)| *x == c_rule) {
-                    Some((_, k)) => *k += 1,
-                    None => c.fail_by_rule.push((c_rule, 1)),
-                }
-                // Checked first: a full sample costs no allocation per result.
-                if c.sample.len() < SAMPLE_LIMIT {
-                    let failing = FailingResource {
-                        kind: res_kind.to_string(),
-                        name: res_name.to_string(),
-                        rule: rule.map(str::to_string),
-                        message: message(),
-                    };
-                    push_sample(&mut c.sample, failing);
-                }
-            }
-            SKIP => {
-                let c = sums.pair(engine, policy, ns);
-                c.counts[SKIP] += 1;
-                if excepted {
-                    c.skipped_by_exception += 1;
-                }
-            }
-            WARN => {
-                let c_rule = sums.names.id(rule.unwrap_or(""));
-                let c = sums.pair(engine, policy, ns);
-                c.counts[WARN] += 1;
-                let w = c.warnings.get_or_insert_with(Default::default);
-                add_by_rule(&mut w.by_rule, c_rule, 1);
-                if w.sample.len() < SAMPLE_LIMIT {
-                    let warning = FailingResource {
-                        kind: res_kind.to_string(),
-                        name: res_name.to_string(),
-                        rule: rule.map(str::to_string),
-                        message: message(),
-                    };
-                    push_sample(&mut w.sample, warning);
-                }
-            }
-            other => sums.pair(engine, policy, ns).counts[other] += 1,
-        }
-    }
-    // Findings of one resource stay in order; a report usually names one resource.
-    for (at, f) in findings {
-        part.inv.findings.entry(at).or_default().push(f);
-    }
-    true
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::{load_text, load_text_precise};
@@ -881,6 +659,28 @@ mod tests {
         bad_props["results"][0]["properties"] = json!({"exceptions": ["x"]});
         let mut bad_labels = report("ns-a", "bad-labels", vec![result("p1", "r1", "pass")]);
         bad_labels["metadata"]["labels"] = json!({"a": null});
+        let mut bad_label_order = report("ns-a", "bad-order", vec![result("p1", "r1", "pass")]);
+        bad_label_order["metadata"]["labels"] = json!({"z": [1], "b": {"x": 1}, "a": "fine"});
+        let mut bad_results = report("ns-a", "bad-results", vec![]);
+        bad_results["results"] = json!({"policy": "p1"});
+        let mut bad_scope = report("ns-a", "bad-scope", vec![result("p1", "r1", "fail")]);
+        bad_scope["scope"]["kind"] = json!(["Pod"]);
+        let mut bad_resource = result("p1", "r1", "fail");
+        bad_resource["resources"] = json!([{"kind": "Pod", "name": false}]);
+        let mut not_a_map = report("ns-a", "not-a-map", vec![result("p1", "r1", "fail")]);
+        not_a_map["results"] = json!(["fail", null, result("p1", "r1", "fail")]);
+        not_a_map["scope"] = json!("Pod");
+        let bad_types = vec![
+            bad_label_order,
+            bad_results,
+            bad_scope,
+            report(
+                "ns-a",
+                "bad-resource",
+                vec![bad_resource, result("p1", "r1", "pass")],
+            ),
+            not_a_map,
+        ];
         let cluster = json!({"apiVersion": "wgpolicyk8s.io/v1alpha2", "kind": "ClusterPolicyReport",
             "metadata": {"name": "c"}, "scope": {"kind": "Namespace", "name": "ns-b"},
             "results": [result("p3", "", "fail"), result("p3", "r", "pass")]});
@@ -903,14 +703,39 @@ mod tests {
             5,
             report("ns-a", "five", (0..8).map(|i| { let mut r = result("p1", "r1", "fail"); r["message"] = json!(format!("m{i}")); r }).collect()),
         ]);
+        let mut items = items;
+        items.as_array_mut().unwrap().extend(bad_types);
         let text = serde_json::to_string_pretty(&json!({"apiVersion": "v1", "kind": "List", "items": items, "metadata": {"resourceVersion": ""}})).unwrap();
         let inv = same(&text);
-        assert!(inv.problems.len() >= 5, "{:#?}", inv.problems);
+        assert!(inv.problems.len() >= 10, "{:#?}", inv.problems);
+        let said = |field: &str| {
+            // The last such problem: these reports come last.
+            inv.problems
+                .iter()
+                .rev()
+                .find(|p| p.field == field)
+                .map(|p| p.message.clone())
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            said("metadata.labels.b"),
+            "expected a string, found a mapping"
+        );
+        assert_eq!(said("results"), "expected a list, found a mapping");
+        assert_eq!(said("scope.kind"), "expected a string, found a list");
+        assert_eq!(
+            said("results[0].resources[0].name"),
+            "expected a string, found a boolean (this result was skipped)"
+        );
+        assert_eq!(
+            said("results[0].policy"),
+            "missing (2 results with problems were skipped)"
+        );
         assert_eq!(
             inv.results[&(Engine::Kyverno, "p1".to_string(), Some("ns-a".to_string()))]
                 .counts
                 .fail,
-            14
+            15
         );
         // Duplicate keys, a List without kind first, a single object: all agree too.
         same(r#"{"items": [], "kind": "List", "items": []}"#);
