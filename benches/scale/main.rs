@@ -12,7 +12,11 @@
 //! 4. jq computing failing counts per policy × namespace from the same files (skipped when jq
 //!    is not installed);
 //! 5. the live source's retained heap for two result counts over the same policies ×
-//!    namespaces.
+//!    namespaces;
+//! 6. the same reports as one file, as people dump them (`kubectl get policyreports -A -o
+//!    json`, and `-o yaml`): load + plan in process, `forewarn plan --output json` (wall time,
+//!    peak RSS, output size) and jq on the one JSON file (`--no-one-file` skips this,
+//!    `--no-yaml` the YAML shape).
 //!
 //! A benchmark, not a test: it prints figures and ratios and asserts nothing about time.
 
@@ -66,6 +70,8 @@ struct Args {
     runs: usize,
     live: bool,
     jq: bool,
+    one_file: bool,
+    yaml: bool,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -81,6 +87,8 @@ fn parse_args() -> anyhow::Result<Args> {
         runs: 3,
         live: true,
         jq: true,
+        one_file: true,
+        yaml: true,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -105,6 +113,8 @@ fn parse_args() -> anyhow::Result<Args> {
             }
             "--no-live" => args.live = false,
             "--no-jq" => args.jq = false,
+            "--no-one-file" => args.one_file = false,
+            "--no-yaml" => args.yaml = false,
             // cargo bench passes --bench to harness-less benches.
             "--bench" => {}
             other => anyhow::bail!("unknown argument {other}"),
@@ -303,8 +313,114 @@ fn main() -> anyhow::Result<()> {
         );
     }
 
+    if args.one_file {
+        one_file_shapes(&args, &config, now, child_best)?;
+    }
     if args.live {
         live_comparison(&args)?;
+    }
+    Ok(())
+}
+
+/// 6. The reports as one JSON file and as one block-YAML file.
+fn one_file_shapes(
+    args: &Args,
+    config: &forewarn::config::Config,
+    now: chrono::DateTime<chrono::FixedOffset>,
+    multi_child: Duration,
+) -> anyhow::Result<()> {
+    println!();
+    let t = Instant::now();
+    let (json_bytes, yaml_bytes) = synth::one_file(&args.dir)?;
+    println!(
+        "one file: {:.1} MB of JSON, {:.1} MB of block YAML, written in {:.1} s",
+        mb(json_bytes),
+        mb(yaml_bytes),
+        t.elapsed().as_secs_f64()
+    );
+    let config_path = args.dir.join("forewarn.yaml");
+    let mut shapes = vec![(
+        "one JSON List",
+        args.dir.join("one-json"),
+        "policyreports.json",
+    )];
+    if args.yaml {
+        shapes.push((
+            "one block-YAML List",
+            args.dir.join("one-yaml"),
+            "policyreports.yaml",
+        ));
+    }
+    println!(
+        "| shape | load + plan in process | `forewarn plan --output json` | peak RSS | output |"
+    );
+    println!("|---|---|---|---|---|");
+    let mut json_child = None;
+    for (label, dir, file) in &shapes {
+        std::fs::read(dir.join(file))?;
+        let mut best = Duration::MAX;
+        let mut load = Duration::MAX;
+        for _ in 0..args.runs {
+            let t = Instant::now();
+            let inv = forewarn::inventory::snapshot::load_dir(dir)?;
+            let loaded = t.elapsed();
+            let planned = forewarn::plan::plan(std::slice::from_ref(&inv), config, now);
+            std::hint::black_box(&planned);
+            if t.elapsed() < best {
+                best = t.elapsed();
+                load = loaded;
+            }
+        }
+        let out_path = args.dir.join("plan-output.json");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_forewarn"));
+        cmd.args(["plan", "--snapshot"])
+            .arg(dir)
+            .arg("--config")
+            .arg(&config_path)
+            .args(["--now", NOW, "--output", "json"])
+            .stdout(std::fs::File::create(&out_path)?)
+            .stderr(Stdio::null());
+        let mut child_best = Duration::MAX;
+        let mut rss = 0u64;
+        for _ in 0..args.runs {
+            cmd.stdout(std::fs::File::create(&out_path)?);
+            let (elapsed, r) = run_measured(&mut cmd)?;
+            child_best = child_best.min(elapsed);
+            rss = rss.max(r);
+        }
+        let output = std::fs::metadata(&out_path)?.len();
+        std::fs::remove_file(&out_path)?;
+        if json_child.is_none() {
+            json_child = Some(child_best);
+        }
+        println!(
+            "| {label} | {} (load {}) | {} | {:.1} MB | {:.1} MB |",
+            secs(best),
+            secs(load),
+            secs(child_best),
+            mb(rss),
+            mb(output)
+        );
+    }
+    let json_child = json_child.unwrap_or(Duration::MAX);
+    println!(
+        "one JSON file vs the multi-file shape (whole process): {:.2}x",
+        ratio(json_child, multi_child)
+    );
+    if args.jq && Command::new("jq").arg("--version").output().is_ok() {
+        let program = r#"reduce (inputs | .items[]? | select(.kind == "PolicyReport") | .metadata.namespace as $ns | .results[]? | select(.result == "fail") | "\(.policy) \($ns)") as $k ({}; .[$k] += 1) | length"#;
+        let (elapsed, rss) = run_measured(
+            Command::new("jq")
+                .args(["-n", program])
+                .arg(args.dir.join("one-json/policyreports.json"))
+                .stdout(Stdio::null()),
+        )?;
+        println!(
+            "jq on the one JSON file: {} ({:.1} MB peak RSS); forewarn {:.1}x faster",
+            secs(elapsed),
+            mb(rss),
+            ratio(elapsed, json_child)
+        );
     }
     Ok(())
 }

@@ -606,3 +606,68 @@ fn write_json(path: &Path, value: &Value) -> std::io::Result<u64> {
     out.flush()?;
     Ok(std::fs::metadata(path)?.len())
 }
+
+/// The report files of `dir/snapshot` as one file each way a person dumps them —
+/// `kubectl get policyreports -A -o json` (one JSON `List`) and `-o yaml` (one block-YAML
+/// `List`) — in `dir/one-json` and `dir/one-yaml`, beside copies of the other files. Returns
+/// the bytes of the two dumps.
+pub fn one_file(dir: &Path) -> std::io::Result<(u64, u64)> {
+    let snap = dir.join("snapshot");
+    let mut reports = Vec::new();
+    let json_dir = dir.join("one-json");
+    let yaml_dir = dir.join("one-yaml");
+    for d in [&json_dir, &yaml_dir] {
+        if d.exists() {
+            std::fs::remove_dir_all(d)?;
+        }
+        std::fs::create_dir_all(d)?;
+    }
+    let mut names: Vec<_> = std::fs::read_dir(&snap)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
+    names.sort();
+    for path in names {
+        let name = path.file_name().unwrap_or_default().to_owned();
+        if name.to_string_lossy().starts_with("policyreports") {
+            reports.push(path);
+        } else {
+            std::fs::copy(&path, json_dir.join(&name))?;
+            std::fs::copy(&path, yaml_dir.join(&name))?;
+        }
+    }
+    let json_path = json_dir.join("policyreports.json");
+    let yaml_path = yaml_dir.join("policyreports.yaml");
+    let mut json = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&json_path)?);
+    let mut yaml = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&yaml_path)?);
+    json.write_all(b"{\n    \"apiVersion\": \"v1\",\n    \"items\": [")?;
+    yaml.write_all(b"apiVersion: v1\nitems:\n")?;
+    let mut first = true;
+    for path in reports {
+        let list: Value = serde_json::from_slice(&std::fs::read(&path)?)?;
+        for item in list["items"].as_array().into_iter().flatten() {
+            json.write_all(if first { b"\n        " } else { b",\n        " })?;
+            first = false;
+            let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+            let mut text = Vec::new();
+            let mut ser = serde_json::Serializer::with_formatter(&mut text, formatter);
+            serde::Serialize::serialize(item, &mut ser).map_err(std::io::Error::other)?;
+            // Indented as kubectl indents an item of the list.
+            let text = String::from_utf8_lossy(&text).replace('\n', "\n        ");
+            json.write_all(text.as_bytes())?;
+            let doc = serde_saphyr::to_string(item).map_err(std::io::Error::other)?;
+            for (k, line) in doc.lines().enumerate() {
+                yaml.write_all(if k == 0 { b"- " } else { b"  " })?;
+                yaml.write_all(line.as_bytes())?;
+                yaml.write_all(b"\n")?;
+            }
+        }
+    }
+    json.write_all(b"\n    ],\n    \"kind\": \"List\",\n    \"metadata\": {\n        \"resourceVersion\": \"\"\n    }\n}\n")?;
+    yaml.write_all(b"kind: List\nmetadata:\n  resourceVersion: \"\"\n")?;
+    json.flush()?;
+    yaml.flush()?;
+    Ok((
+        std::fs::metadata(&json_path)?.len(),
+        std::fs::metadata(&yaml_path)?.len(),
+    ))
+}

@@ -10,6 +10,7 @@
 mod checked;
 mod dedupe;
 mod fast;
+mod stream;
 mod yaml;
 
 use super::model::Inventory;
@@ -113,6 +114,7 @@ pub fn load_dir_with(dir: &Path, threads: usize) -> Result<Inventory, SnapshotEr
     // The first copy of each object, in name order (see `dedupe`).
     let mut registry: HashMap<ObjectKey, Seen> = HashMap::new();
     let no_exclusions = HashSet::new();
+    let threads = threads.max(1);
     let mut add = |i: usize, mut part: fast::Partial| {
         let copies: Vec<&Seen> = part
             .seen
@@ -129,7 +131,7 @@ pub fn load_dir_with(dir: &Path, threads: usize) -> Result<Inventory, SnapshotEr
                 }
             }
             let exclude: HashSet<ObjectKey> = copies.iter().map(|c| c.key.clone()).collect();
-            part = read_file(&files[i], &exclude);
+            part = read_file(&files[i], &exclude, threads);
             part.inv.problems.extend(problems);
         }
         for s in std::mem::take(&mut part.seen) {
@@ -138,39 +140,55 @@ pub fn load_dir_with(dir: &Path, threads: usize) -> Result<Inventory, SnapshotEr
         fast::absorb_owned(&mut inv, part.inv);
         summaries.merge(part.summaries);
     };
-    let threads = threads.clamp(1, files.len().max(1));
-    if threads == 1 {
-        for (i, f) in files.iter().enumerate() {
-            add(i, read_file(f, &no_exclusions));
+    // A large JSON file is read alone, its items on all threads; the files between two such
+    // files are read in parallel, one file per thread.
+    let streamed: Vec<bool> = files.iter().map(|f| is_streamed(f)).collect();
+    let mut from = 0;
+    while from < files.len() {
+        if streamed[from] {
+            add(from, read_file(&files[from], &no_exclusions, threads));
+            from += 1;
+            continue;
         }
-    } else {
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::scope(|scope| {
-            for _ in 0..threads {
-                let (tx, next, files, none) = (tx.clone(), &next, &files, &no_exclusions);
-                scope.spawn(move || {
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(file) = files.get(i) else { break };
-                        if tx.send((i, read_file(file, none))).is_err() {
-                            break;
+        let to = (from..files.len())
+            .find(|&i| streamed[i])
+            .unwrap_or(files.len());
+        let group = &files[from..to];
+        let threads = threads.min(group.len());
+        if threads == 1 {
+            for (k, f) in group.iter().enumerate() {
+                add(from + k, read_file(f, &no_exclusions, 1));
+            }
+        } else {
+            let next = std::sync::atomic::AtomicUsize::new(0);
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::scope(|scope| {
+                for _ in 0..threads {
+                    let (tx, next, none) = (tx.clone(), &next, &no_exclusions);
+                    scope.spawn(move || {
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(file) = group.get(i) else { break };
+                            if tx.send((i, read_file(file, none, 1))).is_err() {
+                                break;
+                            }
                         }
-                    }
-                });
-            }
-            drop(tx);
-            // Fold in name order, whatever order the files finish in.
-            let mut waiting = std::collections::BTreeMap::new();
-            let mut due = 0;
-            for (i, part) in rx {
-                waiting.insert(i, part);
-                while let Some(part) = waiting.remove(&due) {
-                    add(due, part);
-                    due += 1;
+                    });
                 }
-            }
-        });
+                drop(tx);
+                // Fold in name order, whatever order the files finish in.
+                let mut waiting = std::collections::BTreeMap::new();
+                let mut due = 0;
+                for (i, part) in rx {
+                    waiting.insert(i, part);
+                    while let Some(part) = waiting.remove(&due) {
+                        add(from + due, part);
+                        due += 1;
+                    }
+                }
+            });
+        }
+        from = to;
     }
     // Built in one go from sorted pairs, so the map's nodes are full (a third of the memory
     // of inserting one by one).
@@ -179,9 +197,31 @@ pub fn load_dir_with(dir: &Path, threads: usize) -> Result<Inventory, SnapshotEr
     Ok(inv)
 }
 
-/// Reads one file into what it contributes, leaving out the objects in `exclude`.
-fn read_file(file: &Path, exclude: &HashSet<ObjectKey>) -> fast::Partial {
+/// Whether `file` is a JSON file large enough to be streamed ([`stream`]).
+fn is_streamed(file: &Path) -> bool {
+    file.extension().is_some_and(|e| e == "json")
+        && std::fs::metadata(file).is_ok_and(|m| m.len() > stream::STREAM_JSON)
+}
+
+/// Reads one file into what it contributes, leaving out the objects in `exclude`; a large JSON
+/// file is parsed on `threads` threads.
+fn read_file(file: &Path, exclude: &HashSet<ObjectKey>, threads: usize) -> fast::Partial {
     let name = file.display().to_string();
+    if is_streamed(file)
+        && let Ok(f) = std::fs::File::open(file)
+    {
+        if let Some(part) = stream::read_large_json(f, &name, exclude, threads) {
+            return part;
+        }
+        // Not a List the scan could read. A syntax error is found without holding the file.
+        if let Some(e) = json_syntax_error(file) {
+            let mut part = fast::Partial::default();
+            part.inv
+                .problems
+                .push(Problem::error(name, "", format!("invalid JSON: {e}")));
+            return part;
+        }
+    }
     if !name.ends_with(".json")
         && let Ok(f) = std::fs::File::open(file)
         && f.metadata().is_ok_and(|m| m.len() > yaml::LARGE_FILE)
@@ -235,6 +275,18 @@ fn read_text(name: &str, text: &str, exclude: &HashSet<ObjectKey>) -> fast::Part
     part.add_fragment(fragment);
     part.seen = dedupe.seen;
     part
+}
+
+/// The syntax error in a JSON file, read as it streams (a UTF-8 byte-order mark is skipped).
+fn json_syntax_error(file: &Path) -> Option<serde_json::Error> {
+    use std::io::BufRead;
+    let mut r = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(file).ok()?);
+    if r.fill_buf().ok()?.starts_with(b"\xef\xbb\xbf") {
+        r.consume(3);
+    }
+    serde_json::from_reader::<_, serde::de::IgnoredAny>(r)
+        .err()
+        .filter(|e| e.is_syntax() || e.is_eof())
 }
 
 /// Every object file under `dir`, in name order. Symbolic links are followed (a directory
