@@ -140,9 +140,9 @@ pub fn load_dir_with(dir: &Path, threads: usize) -> Result<Inventory, SnapshotEr
         fast::absorb_owned(&mut inv, part.inv);
         summaries.merge(part.summaries);
     };
-    // A large JSON file is read alone, its items on all threads; the files between two such
+    // A large List file is read alone, its items on all threads; the files between two such
     // files are read in parallel, one file per thread.
-    let streamed: Vec<bool> = files.iter().map(|f| is_streamed(f)).collect();
+    let streamed: Vec<bool> = files.iter().map(|f| streamed(f).is_some()).collect();
     let mut from = 0;
     while from < files.len() {
         if streamed[from] {
@@ -197,24 +197,32 @@ pub fn load_dir_with(dir: &Path, threads: usize) -> Result<Inventory, SnapshotEr
     Ok(inv)
 }
 
-/// Whether `file` is a JSON file large enough to be streamed ([`stream`]).
-fn is_streamed(file: &Path) -> bool {
-    file.extension().is_some_and(|e| e == "json")
-        && std::fs::metadata(file).is_ok_and(|m| m.len() > stream::STREAM_JSON)
+/// How `file` is streamed ([`stream`]), when it is large enough to be.
+fn streamed(file: &Path) -> Option<fast::Format> {
+    let format = match file.extension().and_then(|e| e.to_str()) {
+        Some("json") => fast::Format::Json,
+        Some("yaml" | "yml") => fast::Format::Yaml,
+        _ => return None,
+    };
+    std::fs::metadata(file)
+        .is_ok_and(|m| m.len() > stream::STREAM)
+        .then_some(format)
 }
 
-/// Reads one file into what it contributes, leaving out the objects in `exclude`; a large JSON
-/// file is parsed on `threads` threads.
+/// Reads one file into what it contributes, leaving out the objects in `exclude`; the items of
+/// a large `List` file are parsed on `threads` threads.
 fn read_file(file: &Path, exclude: &HashSet<ObjectKey>, threads: usize) -> fast::Partial {
     let name = file.display().to_string();
-    if is_streamed(file)
+    if let Some(format) = streamed(file)
         && let Ok(f) = std::fs::File::open(file)
     {
-        if let Some(part) = stream::read_large_json(f, &name, exclude, threads) {
+        if let Some(part) = stream::read_large_list(f, &name, format, exclude, threads) {
             return part;
         }
         // Not a List the scan could read. A syntax error is found without holding the file.
-        if let Some(e) = json_syntax_error(file) {
+        if format == fast::Format::Json
+            && let Some(e) = json_syntax_error(file)
+        {
             let mut part = fast::Partial::default();
             part.inv
                 .problems

@@ -3,8 +3,8 @@
 //! Objects are identified by API group, kind, namespace and name. Within a load, the first
 //! copy read (files in name order, documents and items in order) is kept; a later identical
 //! copy is dropped silently, a later copy with different content is dropped with a warning
-//! naming both places. Content is compared by a hash: of the raw bytes of a JSON `List` item,
-//! else of the object's compact JSON form.
+//! naming both places. Content is compared by a hash: of the raw bytes of a `List` item read
+//! straight from a large file, else of the object's compact JSON form.
 
 use super::super::ingest::{describe, ingest};
 use super::super::model::Inventory;
@@ -21,10 +21,21 @@ pub struct Seen {
     pub key: ObjectKey,
     pub hash: u64,
     pub origin: String,
-    /// For an item of a JSON `List` read by the fast path, `hash` is of its raw bytes: the file
-    /// and byte range, to compare it by value with a copy written differently (YAML, another
-    /// layout) when that is needed.
-    pub raw: Option<(String, usize, usize)>,
+    /// For an item of a `List` read by the fast path, `hash` is of its raw bytes: where they
+    /// are, to compare it by value with a copy written differently (YAML, another layout) when
+    /// that is needed.
+    pub raw: Option<Raw>,
+}
+
+/// Where the raw bytes of a `List` item are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Raw {
+    pub file: String,
+    /// The byte range, counted after a byte-order mark.
+    pub from: usize,
+    pub to: usize,
+    /// A block-YAML sequence entry (`- …`), else a JSON value.
+    pub yaml: bool,
 }
 
 impl Seen {
@@ -32,7 +43,12 @@ impl Seen {
     fn value_hash(&self) -> Option<u64> {
         match &self.raw {
             None => Some(self.hash),
-            Some((file, from, to)) => {
+            Some(Raw {
+                file,
+                from,
+                to,
+                yaml,
+            }) => {
                 let bytes = std::fs::read(file).ok()?;
                 // Ranges are of the text after a byte-order mark.
                 let base = if bytes.starts_with(b"\xef\xbb\xbf") {
@@ -41,7 +57,15 @@ impl Seen {
                     0
                 };
                 let item = bytes.get(base + *from..base + *to)?;
-                let value: Value = serde_json::from_slice(item).ok()?;
+                let value: Value = if *yaml {
+                    let text = std::str::from_utf8(item).ok()?;
+                    let mut items: Vec<Value> =
+                        serde_saphyr::from_str_with_options(text, super::checked::yaml_options())
+                            .ok()?;
+                    items.pop()?
+                } else {
+                    serde_json::from_slice(item).ok()?
+                };
                 Some(value_hash(&value))
             }
         }
@@ -51,7 +75,8 @@ impl Seen {
 /// Whether two copies of an object have the same content: the same hash of the same form, or
 /// else the same value.
 pub fn same_content(a: &Seen, b: &Seen) -> bool {
-    if a.hash == b.hash && a.raw.is_some() == b.raw.is_some() {
+    let form = |s: &Seen| s.raw.as_ref().map(|r| r.yaml);
+    if a.hash == b.hash && form(a) == form(b) {
         return true;
     }
     match (a.value_hash(), b.value_hash()) {
@@ -160,7 +185,7 @@ impl<'a> Dedupe<'a> {
         &mut self,
         key: Option<ObjectKey>,
         hash: impl FnOnce() -> u64,
-        raw: Option<(String, usize, usize)>,
+        raw: Option<Raw>,
         origin: &str,
         problems: &mut Vec<Problem>,
     ) -> bool {

@@ -16,12 +16,14 @@ use super::super::model::{
     Warnings, push_sample,
 };
 use super::super::report::{
-    Fold, Folded, Outcome, Report, has_room, is_known_report, read_report, results_problem,
+    Fold, Folded, Loose, Outcome, Report, has_room, is_known_report, read_report, results_problem,
 };
-use super::dedupe::{Dedupe, ObjectKey, Seen, content_hash, object_key};
+use super::checked::yaml_options;
+use super::dedupe::{Dedupe, ObjectKey, Raw, Seen, content_hash, object_key};
 use crate::model::ids::Engine;
 use crate::model::problem::Problem;
-use serde::de::IgnoredAny;
+use serde::Deserialize;
+use serde::de::{self, Deserializer, IgnoredAny, SeqAccess, Visitor};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Deeper nesting than this is left to the precise path (serde_json's own limit is 128).
@@ -295,6 +297,7 @@ pub(super) fn read_json(name: &str, text: &str, exclude: &HashSet<ObjectKey>) ->
     for (i, span) in items.into_iter().enumerate() {
         read_item(
             name,
+            Format::Json,
             i,
             &text[span.0..span.1],
             span.0,
@@ -310,21 +313,72 @@ pub(super) fn read_json(name: &str, text: &str, exclude: &HashSet<ObjectKey>) ->
 /// A syntax error in an item: the whole file takes the precise path.
 pub(super) struct SyntaxError;
 
-/// Reads item `i` of a JSON `List` in file `name` (its text `item`, at byte `at` of the file)
-/// into `part`. A report is deserialised straight from the bytes into [`Report`] and folded by
-/// the one report reader; anything else, and an item with a key given twice, is read through a
+/// How the items of a large `List` are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Format {
+    /// A JSON value.
+    Json,
+    /// A block-YAML sequence entry (`- apiVersion: …`), of the file's only document.
+    Yaml,
+}
+
+impl Format {
+    /// The item, read as `T`.
+    fn parse<'de, T: Deserialize<'de>>(self, item: &'de str) -> Option<T> {
+        match self {
+            Format::Json => serde_json::from_str(item).ok(),
+            Format::Yaml => serde_saphyr::from_str_with_options::<One<T>>(item, yaml_options())
+                .ok()
+                .map(|o| o.0),
+        }
+    }
+}
+
+/// The one entry of a YAML sequence.
+struct One<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for One<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = One<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a sequence of one entry")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<One<T>, A::Error> {
+                let first = seq
+                    .next_element()?
+                    .ok_or_else(|| de::Error::custom("no entry"))?;
+                if seq.next_element::<IgnoredAny>()?.is_some() {
+                    return Err(de::Error::custom("more than one entry"));
+                }
+                Ok(One(first))
+            }
+        }
+        d.deserialize_seq(V(std::marker::PhantomData))
+    }
+}
+
+/// Reads item `i` of a `List` in file `name` (its text `item`, at byte `at` of the file) into
+/// `part`. A report is deserialised straight from the text into [`Report`] and folded by the
+/// one report reader; anything else, and an item with a key given twice, is read through a
 /// `Value` and [`ingest`].
 pub(super) fn read_item(
     name: &str,
+    format: Format,
     i: usize,
     item: &str,
     at: usize,
     dedupe: &mut Dedupe<'_>,
     part: &mut Partial,
 ) -> Result<(), SyntaxError> {
-    let origin = format!("{name} items[{i}]");
+    let origin = match format {
+        Format::Json => format!("{name} items[{i}]"),
+        Format::Yaml => format!("{name} doc 1 items[{i}]"),
+    };
     let mut admitted = false;
-    if let Ok(r) = serde_json::from_str::<Report>(item) {
+    // Only a mapping is read as a report (`Loose`: anything else reads as nothing).
+    if let Some(Loose(r)) = format.parse::<Loose<Report>>(item) {
         let meta = &r.metadata.0;
         let kind = r.kind.get();
         let api_version = r.api_version.get().unwrap_or("");
@@ -336,10 +390,16 @@ pub(super) fn read_item(
             (None, Some(n)) => format!("{origin} ({shown} {n})"),
             _ => format!("{origin} ({shown})"),
         };
+        let raw = Raw {
+            file: name.to_string(),
+            from: at,
+            to: at + item.len(),
+            yaml: format == Format::Yaml,
+        };
         if !dedupe.admit(
             key,
             || content_hash(item.as_bytes()),
-            Some((name.to_string(), at, at + item.len())),
+            Some(raw),
             &place,
             &mut part.inv.problems,
         ) {
@@ -361,7 +421,7 @@ pub(super) fn read_item(
         }
     }
     // Not a report, or a key given twice: through a `Value`.
-    let checked: super::checked::Checked = serde_json::from_str(item).map_err(|_| SyntaxError)?;
+    let checked: super::checked::Checked = format.parse(item).ok_or(SyntaxError)?;
     let value = checked.value;
     let mut fragment = Inventory::default();
     if !checked.duplicates.is_empty() {
