@@ -44,6 +44,36 @@ fn plan_table_on_the_example_matches_the_golden_file() {
 }
 
 #[test]
+fn plan_json_keeps_as_many_failing_resources_per_namespace_as_asked() {
+    let largest = |extra: &[&str]| -> usize {
+        let mut args = vec![
+            "plan",
+            "--snapshot",
+            "examples/cluster",
+            "--now",
+            NOW,
+            "--output",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        let o = forewarn(&args);
+        let v: Value = serde_json::from_slice(&o.stdout).expect("json");
+        v["notices"]
+            .as_array()
+            .expect("notices")
+            .iter()
+            .flat_map(|n| n["namespaces"].as_array().cloned().unwrap_or_default())
+            .map(|ns| ns["sample"].as_array().map_or(0, Vec::len))
+            .max()
+            .unwrap_or(0)
+    };
+    // One by default; the whole sample (five at most) when asked; none with 0.
+    assert_eq!(largest(&[]), 1);
+    assert!(largest(&["--samples", "5"]) > 1);
+    assert_eq!(largest(&["--samples", "0"]), 0);
+}
+
+#[test]
 fn plan_json_has_the_agreed_shape() {
     let o = forewarn(&[
         "plan",

@@ -21,6 +21,10 @@ pub struct PlanArgs {
     pub now: Option<String>,
     #[arg(long, value_enum, default_value_t = PlanOutput::Table)]
     pub output: PlanOutput,
+    /// With `--output json`: at most this many failing resources per namespace in each notice
+    /// (counts are always whole; messages show up to five).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub samples: usize,
     /// The file ledger `run --state` keeps (read only, without its lock): catch-ups already
     /// sent are left out, and moved dates and "all clear" are planned as `run` would.
     #[arg(long, value_name = "PATH")]
@@ -66,6 +70,7 @@ pub(super) fn cmd_plan(args: PlanArgs) -> anyhow::Result<u8> {
         PlanOutput::Json => {
             planned.notices.retain(|n| n.send_at >= now);
             planned.problems = problems.clone();
+            cut_samples(&mut planned, args.samples);
             // Streamed: a large cluster's plan is not built as one string first.
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             serde_json::to_writer_pretty(&mut out, &planned)?;
@@ -75,6 +80,36 @@ pub(super) fn cmd_plan(args: PlanArgs) -> anyhow::Result<u8> {
         PlanOutput::Table => print!("{}", plan_table(&planned, &config, &problems)),
     }
     Ok(exit_for(&problems))
+}
+
+/// Keeps at most `n` failing resources per namespace in each notice; notices that shared their
+/// namespace list still share the shortened one.
+fn cut_samples(planned: &mut Plan, n: usize) {
+    use crate::plan::NamespaceFailures;
+    use std::sync::Arc;
+    type Shared = Arc<Vec<NamespaceFailures>>;
+    // Keyed by the address of the original list, which is kept alive beside its copy.
+    let mut cut: std::collections::HashMap<*const Vec<NamespaceFailures>, (Shared, Shared)> =
+        std::collections::HashMap::new();
+    for notice in &mut planned.notices {
+        if notice.namespaces.iter().all(|ns| ns.sample.len() <= n) {
+            continue;
+        }
+        let (_, short) = cut
+            .entry(Arc::as_ptr(&notice.namespaces))
+            .or_insert_with(|| {
+                let short = notice
+                    .namespaces
+                    .iter()
+                    .map(|ns| NamespaceFailures {
+                        sample: ns.sample.iter().take(n).cloned().collect(),
+                        ..ns.clone()
+                    })
+                    .collect();
+                (notice.namespaces.clone(), Arc::new(short))
+            });
+        notice.namespaces = short.clone();
+    }
 }
 
 /// The first tick of the schedule at or after `now`.
