@@ -138,17 +138,12 @@ impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
 }
 
 /// A list field: absent (or null), its items, or another type (named for the error).
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub enum List<T> {
+    #[default]
     Absent,
     Items(Vec<T>),
     Wrong(&'static str),
-}
-
-impl<T> Default for List<T> {
-    fn default() -> Self {
-        List::Absent
-    }
 }
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for List<T> {
