@@ -5,7 +5,9 @@
 //! documents per file; `kind: List`. A file or document that cannot be read is one problem
 //! naming the file and document; it never stops the other files from loading. Only an
 //! unreadable top directory is an error; an unreadable subdirectory is a problem naming it.
-//! The same object found twice (group, kind, namespace, name) is read once.
+//! The same object found twice (group, kind, namespace, name) is read once. A large `List`
+//! file (one `kubectl get -o json` or `-o yaml` dump) is streamed, its items read on all cores
+//! (`stream`); every report, whatever the path, is folded by the one reader in `report`.
 
 mod checked;
 mod dedupe;
