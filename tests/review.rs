@@ -402,3 +402,109 @@ fn the_readiness_notice_words_the_trend_and_links_to_the_review() {
         readiness.blocks
     );
 }
+
+/// The triage answers recorded from the buttons, and the teams asked that have not answered,
+/// are part of the review: in the JSON, the Markdown and the HTML (escaped); a fix date after
+/// the enforcement date is flagged. Answers that cannot be read are said to be unknown, never
+/// shown as "nobody answered".
+#[test]
+fn the_review_lists_the_triage_answers_and_who_has_not_answered() {
+    use forewarn::deliver::answers::AnswerStore;
+    use forewarn::model::ids::{ClusterName, PolicyKind, PolicyRef, TeamKey};
+    use forewarn::model::triage::{SlackUser, Triage, TriageAnswer, TriageKey};
+    let w = World::new();
+    w.tick("2026-12-07", 2, 3, "Audit", Some("2026-12-18"));
+    let store = AnswerStore::beside_file_ledger(Path::new(&w.path("ledger.json")));
+    let fix_by = chrono::NaiveDate::from_ymd_opt(2026, 12, 21).expect("date");
+    let answer = TriageAnswer {
+        key: TriageKey {
+            cluster: ClusterName::parse("prod").expect("cluster"),
+            policy: PolicyRef {
+                kind: PolicyKind::ClusterPolicy,
+                namespace: None,
+                name: "pinned-images".into(),
+                parent: None,
+            },
+            team: TeamKey::parse("web").expect("team"),
+        },
+        answer: Triage::FixBy(fix_by),
+        user: SlackUser::parse("U0MARIA").expect("user"),
+        user_name: Some("maria <ops>".into()),
+        at: common::at("2026-12-07T10:30:00Z"),
+    };
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(store.record(&answer)).expect("recorded");
+
+    let json: Value =
+        serde_json::from_str(&w.review("2026-12-07", "json", &[])).expect("review json");
+    assert_eq!(json["answers_read"], true);
+    let triage = &json["policies"][0]["triage"];
+    let web = &triage["answered"][0];
+    assert_eq!(web["team"], "Web", "{triage:#}");
+    assert_eq!(web["answer"], "fix-by");
+    assert_eq!(web["date"], "2026-12-21");
+    assert_eq!(web["fix_by"], "Mon 21 Dec 2026");
+    assert_eq!(web["late"], true);
+    assert_eq!(web["by"], "maria <ops>");
+    assert_eq!(web["at"], "2026-12-07T10:30:00Z");
+    assert_eq!(triage["late"], true);
+    assert_eq!(triage["unanswered"], serde_json::json!(["Data"]));
+
+    let md = w.review("2026-12-07", "markdown", &[]);
+    assert!(
+        md.contains("| Web | will fix by Mon 21 Dec 2026 — **after the enforcement date** | maria \\<ops\\> | Mon 7 Dec 2026 10:30 |"),
+        "{md}"
+    );
+    assert!(md.contains("**No answer yet from:** Data"), "{md}");
+
+    let html = w.review("2026-12-07", "html", &[]);
+    assert!(
+        html.contains(r#"<tr data-answer="fix-by"><td>Web</td><td>will fix by Mon 21 Dec 2026 — <strong class="late">after the enforcement date</strong></td><td>maria &lt;ops&gt;</td>"#),
+        "{html}"
+    );
+    assert!(
+        html.contains("<strong>No answer yet from:</strong> Data</p>"),
+        "{html}"
+    );
+
+    // --team data: only that team's part of the triage.
+    let json: Value = serde_json::from_str(&w.review("2026-12-07", "json", &["--team", "data"]))
+        .expect("review json");
+    let triage = &json["policies"][0]["triage"];
+    assert_eq!(triage["answered"], serde_json::json!([]), "{triage:#}");
+    assert_eq!(triage["unanswered"], serde_json::json!(["Data"]));
+
+    // An answers file that cannot be read: a warning naming it, and the review says the
+    // answers are unknown instead of listing every team as silent.
+    let answers_file = w.path("ledger.answers.json");
+    std::fs::write(&answers_file, "{not json").expect("corrupt");
+    let out = forewarn(
+        None,
+        &[
+            "review",
+            "--snapshot",
+            &format!("prod={}", w.path("2026-12-07")),
+            "--config",
+            &w.path("forewarn.yaml"),
+            "--state",
+            &w.path("ledger.json"),
+            "--now",
+            "2026-12-07T15:00:00Z",
+        ],
+    );
+    let md = ok(&out);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&answers_file),
+        "{}",
+        common::printed(&out)
+    );
+    assert!(
+        md.contains("The triage answers could not be read, so who has answered is not known here."),
+        "{md}"
+    );
+    assert!(!md.contains("No answer yet"), "{md}");
+    let json: Value =
+        serde_json::from_str(&w.review("2026-12-07", "json", &[])).expect("review json");
+    assert_eq!(json["answers_read"], false);
+    assert_eq!(json["policies"][0]["triage"], Value::Null);
+}

@@ -4,8 +4,9 @@
 //!
 //! The caller proves the token with `Authorization: Bearer TOKEN` or HTTP Basic (any user name,
 //! the token as password — a browser asks for it), compared in constant time; anything else
-//! gets 401. The page is built from the inventory in memory and the audit history read at
-//! each request (CPU work off the runtime's workers). Never logs the token; an internal error
+//! gets 401. The page is built from the inventory in memory and the audit history and triage
+//! answers read at each request (CPU work off the runtime's workers); answers that cannot be
+//! read are logged and the page says they are unknown. Never logs the token; an internal error
 //! reaches the caller as a short apology.
 
 use crate::chat::http::AppState;
@@ -141,6 +142,17 @@ async fn page(
                 .into_response();
         }
     };
+    // The answers to the buttons; unreadable (or no store): the page says they are unknown.
+    let answers = match &state.answers {
+        Some(store) => match store.load().await {
+            Ok(a) => Some(a),
+            Err(e) => {
+                error!(error = %e, "review page: cannot read the triage answers");
+                None
+            }
+        },
+        None => None,
+    };
     let config = state.config.clone();
     let now = (state.clock)()
         .with_timezone(&config.time_zone)
@@ -150,7 +162,14 @@ async fn page(
         let mut progress = progress;
         let measured = crate::plan::progress::measure(&clusters, &config, now);
         progress.record(&measured, config.review.history_days);
-        let doc = crate::plan::review::review(&clusters, &config, now, &progress, &scope);
+        let doc = crate::plan::review::review(
+            &clusters,
+            &config,
+            now,
+            &progress,
+            answers.as_ref(),
+            &scope,
+        );
         match format {
             Format::Html => Ok(crate::render::review::html(&doc, &config)),
             Format::Json => serde_json::to_string_pretty(&doc).map(|s| s + "\n"),

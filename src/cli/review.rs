@@ -2,10 +2,12 @@
 //! deadline, modes, failing per team and namespace, exceptions, readiness, and the burn-down
 //! with its projection — as Markdown, self-contained HTML or JSON.
 //!
-//! Reads only: the clusters, and the audit history beside `run`'s ledger (a file, read without
-//! its lock, or the ConfigMap). Never records anything.
+//! Reads only: the clusters, and the audit history and the triage answers beside `run`'s
+//! ledger (files, read without their locks, or the ConfigMaps). Never records anything.
 
 use super::{EXIT_OK, SourceArgs, load, parse_now};
+use crate::deliver::answers::AnswerStore;
+use crate::model::triage::Answers;
 use crate::plan::progress::Progress;
 use crate::plan::review::{Scope, review};
 use anyhow::bail;
@@ -21,12 +23,13 @@ pub struct ReviewArgs {
     /// Defaults to the current time.
     #[arg(long, value_name = "TIME")]
     pub now: Option<String>,
-    /// The file ledger `run --state` keeps: the audit history beside it
-    /// (`NAME.history.json`) is read, without the ledger's lock.
+    /// The file ledger `run --state` keeps: the audit history (`NAME.history.json`) and the
+    /// triage answers (`NAME.answers.json`) beside it are read, without the ledger's lock.
     #[arg(long, value_name = "PATH", default_value = "forewarn-ledger.json")]
     pub state: PathBuf,
-    /// Read the audit history beside the ConfigMap ledger `configmap:NAME` (the ConfigMap
-    /// `NAME-history`, in POD_NAMESPACE or the kubeconfig's namespace) instead of --state.
+    /// Read the audit history and the triage answers beside the ConfigMap ledger
+    /// `configmap:NAME` (the ConfigMaps `NAME-history` and `NAME-answers`, in POD_NAMESPACE or
+    /// the kubeconfig's namespace) instead of --state.
     #[arg(long, value_name = "configmap:NAME")]
     pub ledger: Option<String>,
     /// Only this policy (repeatable; its name, or `Kind:name` when two share it). Named
@@ -50,14 +53,28 @@ pub enum ReviewOutput {
 pub(super) fn cmd_review(args: ReviewArgs) -> anyhow::Result<u8> {
     let (config, clusters) = load(&args.source)?;
     let now = parse_now(args.now.as_deref(), &config)?;
-    let progress = match args.ledger.as_deref() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let (progress, store) = match args.ledger.as_deref() {
         Some(spec) => match spec.strip_prefix("configmap:") {
-            Some(name) if !name.is_empty() => configmap_progress(&args, name)?,
+            Some(name) if !name.is_empty() => runtime.block_on(configmap_stores(&args, name))?,
             _ => bail!("--ledger '{spec}': expected configmap:NAME"),
         },
-        None => crate::deliver::ledger::history::read_file(
-            &crate::deliver::ledger::history::file_path(&args.state),
-        )?,
+        None => (
+            crate::deliver::ledger::history::read_file(
+                &crate::deliver::ledger::history::file_path(&args.state),
+            )?,
+            AnswerStore::beside_file_ledger(&args.state),
+        ),
+    };
+    // Unreadable answers do not stop the review: it says they are unknown.
+    let answers: Option<Answers> = match runtime.block_on(store.load()) {
+        Ok(a) => Some(a),
+        Err(e) => {
+            eprintln!("warning: {e}; the review shows no triage answers");
+            None
+        }
     };
     // Today's counts, as the next tick records them.
     let measured = crate::plan::progress::measure(&clusters, &config, now);
@@ -67,7 +84,7 @@ pub(super) fn cmd_review(args: ReviewArgs) -> anyhow::Result<u8> {
         policies: args.policy.clone(),
         team: args.team.clone(),
     };
-    let doc = review(&clusters, &config, now, &progress, &scope);
+    let doc = review(&clusters, &config, now, &progress, answers.as_ref(), &scope);
     for p in &args.policy {
         if !doc.policies.iter().any(|r| r.policy == *p)
             && !clusters.iter().any(|inv| {
@@ -90,23 +107,25 @@ pub(super) fn cmd_review(args: ReviewArgs) -> anyhow::Result<u8> {
     Ok(EXIT_OK)
 }
 
-/// The history beside the ConfigMap ledger `name`, in the pod's (or kubeconfig's) namespace.
-fn configmap_progress(args: &ReviewArgs, name: &str) -> anyhow::Result<Progress> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let kube_config =
-            crate::inventory::source::kube_config(args.source.context.first().map(String::as_str))
-                .await?;
-        let namespace = std::env::var("POD_NAMESPACE")
-            .ok()
-            .filter(|n| !n.is_empty())
-            .unwrap_or_else(|| kube_config.default_namespace.clone());
-        let client = kube::Client::try_from(kube_config)?;
-        let history =
-            crate::deliver::ledger::history::ConfigMapHistory::open(client, &namespace, name)
-                .await?;
-        Ok(history.progress().clone())
-    })
+/// The history beside the ConfigMap ledger `name`, in the pod's (or kubeconfig's) namespace,
+/// and the store of the triage answers beside it.
+async fn configmap_stores(
+    args: &ReviewArgs,
+    name: &str,
+) -> anyhow::Result<(Progress, AnswerStore)> {
+    let kube_config =
+        crate::inventory::source::kube_config(args.source.context.first().map(String::as_str))
+            .await?;
+    let namespace = std::env::var("POD_NAMESPACE")
+        .ok()
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| kube_config.default_namespace.clone());
+    let client = kube::Client::try_from(kube_config)?;
+    let history =
+        crate::deliver::ledger::history::ConfigMapHistory::open(client.clone(), &namespace, name)
+            .await?;
+    Ok((
+        history.progress().clone(),
+        AnswerStore::beside_configmap_ledger(client, &namespace, name),
+    ))
 }

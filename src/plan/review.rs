@@ -1,9 +1,11 @@
 //! The audit review: per rollout (a validating policy with an enforcement date, per cluster),
 //! what a review meeting needs — the date and the review's own deadline, the mode, what fails
 //! per team and namespace with the top messages, the exceptions in force and their hygiene,
-//! readiness if flipped today, and the burn-down with its projection.
+//! readiness if flipped today, the teams' triage answers and who has not answered, and the
+//! burn-down with its projection.
 //!
-//! Pure: inventories × config × recorded progress × `now` → [`Review`], plain data that
+//! Pure: inventories × config × recorded progress × triage answers × `now` → [`Review`],
+//! plain data that
 //! `forewarn review` prints as JSON and `render::review` turns into Markdown or HTML. Never
 //! does I/O and holds no words beyond names and statuses.
 
@@ -11,7 +13,10 @@ use crate::config::Config;
 use crate::inventory::{Inventory, Mode, Policy, PolicyKind};
 use crate::plan::burndown::{Projection, Status, project};
 use crate::plan::progress::{ALL_TEAMS, Progress, cluster_key};
+use crate::model::ids::TeamKey;
+use crate::model::triage::{Answers, TriageKey};
 use crate::plan::resolve::Resolved;
+use crate::plan::triage::{TriageView, triage_view};
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, Utc};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -34,6 +39,9 @@ pub struct Review {
     /// Days of recent counts the burn-down rate is fitted on (`review.trend-days`).
     pub trend_days: u32,
     pub team: Option<String>,
+    /// Whether the triage answers were read; when not, each policy's `triage` is null and
+    /// nothing is claimed about who answered.
+    pub answers_read: bool,
     pub policies: Vec<PolicyReview>,
 }
 
@@ -84,6 +92,10 @@ pub struct PolicyReview {
     pub teams: Vec<TeamReview>,
     pub exceptions: Vec<ExceptionReview>,
     pub readiness: ReadinessReview,
+    /// The answers to the heads-up's buttons of the teams asked (those with failing resources,
+    /// and any team that answered), and those that have not answered; null when the answers
+    /// were not read.
+    pub triage: Option<TriageView>,
     #[serde(flatten)]
     pub burndown: Burndown,
     pub guidance: Option<String>,
@@ -205,12 +217,14 @@ fn wanted(policy: &Policy, scope: &Scope) -> bool {
 }
 
 /// Builds the review of `clusters` as of `now` from the recorded `progress` (today's counts
-/// included when the caller merged them).
+/// included when the caller merged them) and the triage `answers` (`None`: they could not be
+/// read, and the review says so).
 pub fn review(
     clusters: &[Inventory],
     config: &Config,
     now: DateTime<FixedOffset>,
     progress: &Progress,
+    answers: Option<&Answers>,
     scope: &Scope,
 ) -> Review {
     let tz = config.time_zone;
@@ -324,6 +338,31 @@ pub fn review(
             if scope.team.is_some() && team_rows.is_empty() {
                 continue;
             }
+            // Asked: the teams with failing resources (their heads-ups carry the buttons), and
+            // a team that answered and has since fixed everything.
+            let triage = answers.map(|a| {
+                let answered = |team: &str| {
+                    TeamKey::parse(team).is_ok_and(|team| {
+                        a.get(&TriageKey {
+                            cluster: inv.cluster.clone(),
+                            policy: policy.reference.clone(),
+                            team,
+                        })
+                        .is_some()
+                    })
+                };
+                triage_view(
+                    config,
+                    Some(a),
+                    &inv.cluster,
+                    &policy.reference,
+                    rollout.enforce_on.as_ref(),
+                    team_rows
+                        .iter()
+                        .filter(|t| t.failing > 0 || answered(&t.team))
+                        .map(|t| t.team.as_str()),
+                )
+            });
             let now_utc = now.with_timezone(&Utc);
             let exceptions = res
                 .exceptions()
@@ -403,6 +442,7 @@ pub fn review(
                 teams: team_rows,
                 exceptions,
                 readiness,
+                triage,
                 burndown: burndown(
                     progress,
                     &key,
@@ -437,6 +477,7 @@ pub fn review(
         owner: config.review.owner.clone(),
         trend_days: window,
         team: scope.team.clone(),
+        answers_read: answers.is_some(),
         policies,
     }
 }

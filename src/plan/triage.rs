@@ -8,6 +8,7 @@ use crate::config::Config;
 use crate::model::ids::{ClusterName, PolicyRef, TeamKey};
 use crate::model::time::EnforceOn;
 use crate::model::triage::{Answers, Triage, TriageKey};
+use chrono::{DateTime, FixedOffset};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -34,6 +35,12 @@ pub struct AnsweredRow {
     pub need_exception: bool,
     /// Who clicked: their Slack name, else their user id.
     pub by: String,
+    /// The answer as data: `answer` (`got-it`, `fix-by`, `need-exception`) and, for
+    /// `fix-by`, the `date` picked (`YYYY-MM-DD`).
+    #[serde(flatten)]
+    pub answer: Triage,
+    /// When they clicked.
+    pub at: DateTime<FixedOffset>,
 }
 
 /// The answers of `teams` (team keys; audiences that are not configured teams are left out)
@@ -82,6 +89,8 @@ pub fn triage_view<'t>(
                 .user_name
                 .clone()
                 .unwrap_or_else(|| a.user.as_str().to_string()),
+            answer: a.answer,
+            at: a.at,
         });
     }
     view

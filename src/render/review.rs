@@ -10,7 +10,9 @@
 use crate::config::Config;
 use crate::plan::burndown::Status;
 use crate::plan::review::{Burndown, PolicyReview, Review};
+use crate::plan::triage::{AnsweredRow, TriageView};
 use chrono::{Duration, NaiveDate};
+use chrono_tz::Tz;
 use std::fmt::Write as _;
 
 fn day(d: NaiveDate) -> String {
@@ -50,6 +52,36 @@ fn trend_words(b: &Burndown, window: u32, today: NaiveDate) -> String {
         _ => s.push_str("; not falling"),
     }
     s
+}
+
+/// A team's answer in words: "has seen it", "will fix by Fri 18 Dec 2026", "needs an
+/// exception" (the late flag is shown by each format).
+fn answer_words(a: &AnsweredRow) -> String {
+    match &a.fix_by {
+        Some(d) => format!("will fix by {d}"),
+        None if a.need_exception => "needs an exception".to_string(),
+        None => "has seen it".to_string(),
+    }
+}
+
+/// When a team answered, in the config's time zone.
+fn answered_at(a: &AnsweredRow, tz: Tz) -> String {
+    a.at.with_timezone(&tz)
+        .format("%a %-d %b %Y %H:%M")
+        .to_string()
+}
+
+/// Why a policy's triage lists nothing, or `None` when it lists something.
+fn triage_empty(t: Option<&TriageView>) -> Option<&'static str> {
+    match t {
+        None => Some(
+            "The triage answers could not be read, so who has answered is not known here.",
+        ),
+        Some(t) if t.answered.is_empty() && t.unanswered.is_empty() => {
+            Some("No team is asked: nothing fails in a team's namespaces.")
+        }
+        Some(_) => None,
+    }
 }
 
 // ----------------------------------------------------------------------------- Markdown --
@@ -119,12 +151,12 @@ pub fn markdown(r: &Review, config: &Config) -> String {
         );
     }
     for p in &r.policies {
-        policy_markdown(&mut o, p, r.trend_days, today);
+        policy_markdown(&mut o, p, r.trend_days, today, config.time_zone);
     }
     o
 }
 
-fn policy_markdown(o: &mut String, p: &PolicyReview, window: u32, today: NaiveDate) {
+fn policy_markdown(o: &mut String, p: &PolicyReview, window: u32, today: NaiveDate, tz: Tz) {
     let _ = writeln!(o, "\n## {} (`{}`)\n", md(&p.title), md(&p.policy));
     let enforce = match (p.enforce_date, p.days_left) {
         (Some(d), Some(left)) => format!("{} ({})", day(d), relative(left)),
@@ -265,6 +297,43 @@ fn policy_markdown(o: &mut String, p: &PolicyReview, window: u32, today: NaiveDa
             );
         }
     }
+    let _ = writeln!(o, "\n### Triage\n");
+    match (triage_empty(p.triage.as_ref()), &p.triage) {
+        (Some(why), _) => {
+            let _ = writeln!(o, "{why}");
+        }
+        (None, Some(t)) => {
+            if !t.answered.is_empty() {
+                let _ = writeln!(o, "| team | answer | by | when |");
+                let _ = writeln!(o, "|---|---|---|---|");
+                for a in &t.answered {
+                    let _ = writeln!(
+                        o,
+                        "| {} | {}{} | {} | {} |",
+                        md(&a.team),
+                        md(&answer_words(a)),
+                        if a.late {
+                            " — **after the enforcement date**"
+                        } else {
+                            ""
+                        },
+                        md(&a.by),
+                        answered_at(a, tz)
+                    );
+                }
+            }
+            if !t.unanswered.is_empty() {
+                let names: Vec<String> = t.unanswered.iter().map(|n| md(n)).collect();
+                let _ = writeln!(
+                    o,
+                    "{}**No answer yet from:** {}",
+                    if t.answered.is_empty() { "" } else { "\n" },
+                    names.join(", ")
+                );
+            }
+        }
+        (None, None) => {}
+    }
     let _ = writeln!(o, "\n### Burn-down\n");
     if p.burndown.history.is_empty() {
         let _ = writeln!(o, "No counts recorded yet.");
@@ -323,6 +392,7 @@ svg.chart text { font: 11px system-ui, sans-serif; fill: var(--muted); }
 .chart .projection { fill: none; stroke: #2457c5; stroke-width: 1.5; stroke-dasharray: 5 4; }
 .chart .enforce { stroke: var(--bad); stroke-width: 1.5; }
 .chart .axis { stroke: var(--line); }
+.late { color: var(--warn); }
 ul.ns { margin: 4px 0 10px 18px; padding: 0; }
 code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 13px; }
 @media print {
@@ -500,7 +570,7 @@ pub fn html(r: &Review, config: &Config) -> String {
     }
     o.push_str("</tbody></table>\n");
     for p in &r.policies {
-        policy_html(&mut o, p, r.trend_days, today);
+        policy_html(&mut o, p, r.trend_days, today, config.time_zone);
     }
     o.push_str("</body></html>\n");
     o
@@ -519,7 +589,7 @@ fn anchor(p: &PolicyReview) -> String {
         .collect()
 }
 
-fn policy_html(o: &mut String, p: &PolicyReview, window: u32, today: NaiveDate) {
+fn policy_html(o: &mut String, p: &PolicyReview, window: u32, today: NaiveDate, tz: Tz) {
     let _ = write!(
         o,
         r#"<section class="policy" id="{id}" data-policy="{pol}"><h2>{title} <code>{pol}</code> {badge}</h2><dl class="facts">"#,
@@ -696,6 +766,46 @@ fn policy_html(o: &mut String, p: &PolicyReview, window: u32, today: NaiveDate) 
             );
         }
         o.push_str("</tbody></table>");
+    }
+    o.push_str("<h3>Triage</h3>");
+    match (triage_empty(p.triage.as_ref()), &p.triage) {
+        (Some(why), _) => {
+            let _ = write!(o, r#"<p class="triage-note">{}</p>"#, h(why));
+        }
+        (None, Some(t)) => {
+            if !t.answered.is_empty() {
+                o.push_str(r#"<table class="triage"><thead><tr><th>team</th><th>answer</th><th>by</th><th>when</th></tr></thead><tbody>"#);
+                for a in &t.answered {
+                    let _ = write!(
+                        o,
+                        r#"<tr data-answer="{kind}"><td>{team}</td><td>{words}{late}</td><td>{by}</td><td>{at}</td></tr>"#,
+                        kind = match a.answer {
+                            crate::model::triage::Triage::GotIt => "got-it",
+                            crate::model::triage::Triage::FixBy(_) => "fix-by",
+                            crate::model::triage::Triage::NeedException => "need-exception",
+                        },
+                        team = h(&a.team),
+                        words = h(&answer_words(a)),
+                        late = if a.late {
+                            r#" — <strong class="late">after the enforcement date</strong>"#
+                        } else {
+                            ""
+                        },
+                        by = h(&a.by),
+                        at = h(&answered_at(a, tz))
+                    );
+                }
+                o.push_str("</tbody></table>");
+            }
+            if !t.unanswered.is_empty() {
+                let _ = write!(
+                    o,
+                    r#"<p class="unanswered"><strong>No answer yet from:</strong> {}</p>"#,
+                    h(&t.unanswered.join(", "))
+                );
+            }
+        }
+        (None, None) => {}
     }
     o.push_str("</section>\n");
 }
