@@ -532,8 +532,11 @@ async fn metrics_show_pending_notices_and_failures_by_reason() {
 }
 
 /// The state with a review page behind `token`, its history a falling series of
-/// `require-run-as-nonroot` ending the day before `NOW`.
-fn with_review(token: &str) -> Arc<AppState> {
+/// `require-run-as-nonroot` ending the day before `NOW`, and the triage answers in `answers`.
+fn with_review(
+    token: &str,
+    answers: Option<Arc<forewarn::deliver::answers::AnswerStore>>,
+) -> Arc<AppState> {
     use forewarn::plan::progress::{Counts, Progress};
     let config = example_config();
     let renderer = Renderer::for_config(&config).expect("templates");
@@ -557,6 +560,7 @@ fn with_review(token: &str) -> Arc<AppState> {
         );
     }
     let progress = Arc::new(progress);
+    s.answers = answers;
     s.review = Some(forewarn::chat::review_page::ReviewPage {
         token: forewarn::config::secret::Secret::new(token),
         history: Arc::new(move || {
@@ -585,7 +589,33 @@ async fn the_review_page_is_served_only_with_a_token_and_only_to_its_holder() {
         let (status, _) = call(&s, get(path, Some("Bearer anything"))).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
     }
-    let s = with_review("rv-token");
+    // Data platform answered the buttons of require-run-as-nonroot.
+    let dir = tempfile::tempdir().expect("dir");
+    let store = Arc::new(forewarn::deliver::answers::AnswerStore::File(
+        dir.path().join("answers.json"),
+    ));
+    store
+        .record(&forewarn::model::triage::TriageAnswer {
+            key: forewarn::model::triage::TriageKey {
+                cluster: example_inventory().cluster,
+                policy: forewarn::model::ids::PolicyRef {
+                    kind: forewarn::model::ids::PolicyKind::ClusterPolicy,
+                    namespace: None,
+                    name: "require-run-as-nonroot".into(),
+                    parent: None,
+                },
+                team: forewarn::model::ids::TeamKey::parse("data").expect("team"),
+            },
+            answer: forewarn::model::triage::Triage::GotIt,
+            user: forewarn::model::triage::SlackUser::parse("U0DATA").expect("user"),
+            user_name: None,
+            at: chrono::DateTime::from_timestamp(NOW, 0)
+                .expect("time")
+                .fixed_offset(),
+        })
+        .await
+        .expect("recorded");
+    let s = with_review("rv-token", Some(store));
     for auth in [
         None,
         Some("Bearer rv-token2"),
@@ -629,4 +659,14 @@ async fn the_review_page_is_served_only_with_a_token_and_only_to_its_holder() {
     // The recorded days and today's count (8 failing on Tue 1 Dec).
     assert_eq!(policies[0]["history"].as_array().map(Vec::len), Some(9));
     assert_eq!(policies[0]["status"], "on track");
+    // The teams' answers, read at the request, and who has not answered.
+    let triage = &policies[0]["triage"];
+    assert_eq!(triage["answered"][0]["team"], "Data platform", "{triage:#}");
+    assert_eq!(triage["answered"][0]["answer"], "got-it");
+    assert!(
+        triage["unanswered"]
+            .as_array()
+            .is_some_and(|u| u.iter().any(|t| t == "Storefront")),
+        "{triage:#}"
+    );
 }

@@ -11,10 +11,10 @@
 
 use crate::config::Config;
 use crate::inventory::{Inventory, Mode, Policy, PolicyKind};
-use crate::plan::burndown::{Projection, Status, project};
-use crate::plan::progress::{ALL_TEAMS, Progress, cluster_key};
 use crate::model::ids::TeamKey;
 use crate::model::triage::{Answers, TriageKey};
+use crate::plan::burndown::{Projection, Status, project};
+use crate::plan::progress::{ALL_TEAMS, Progress, cluster_key};
 use crate::plan::resolve::Resolved;
 use crate::plan::triage::{TriageView, triage_view};
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, Utc};

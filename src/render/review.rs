@@ -74,9 +74,9 @@ fn answered_at(a: &AnsweredRow, tz: Tz) -> String {
 /// Why a policy's triage lists nothing, or `None` when it lists something.
 fn triage_empty(t: Option<&TriageView>) -> Option<&'static str> {
     match t {
-        None => Some(
-            "The triage answers could not be read, so who has answered is not known here.",
-        ),
+        None => {
+            Some("The triage answers could not be read, so who has answered is not known here.")
+        }
         Some(t) if t.answered.is_empty() && t.unanswered.is_empty() => {
             Some("No team is asked: nothing fails in a team's namespaces.")
         }
