@@ -18,12 +18,12 @@
 //! naming it, never reset. This module decides nothing about what answers mean and never
 //! talks to Slack.
 
+use crate::deliver::ledger::configmap::{Content, PutFailure, REQUEST_TIMEOUT, put_configmap};
 use crate::model::triage::{Answers, TriageAnswer};
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::api::{Api, ObjectMeta, PostParams};
+use kube::api::Api;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The ConfigMap key holding the document.
@@ -34,8 +34,6 @@ pub const KEEP_DAYS: i64 = 180;
 pub const MAX_ATTEMPTS: usize = 16;
 /// How long a file write waits for another writer's lock.
 pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
-/// How long one API request may take.
-const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum AnswersError {
@@ -213,37 +211,17 @@ impl AnswerStore {
             let (doc, rv) = self.read_configmap().await?;
             let json =
                 serde_json::to_string(&doc.with(answer, now)).map_err(|e| self.write_error(e))?;
-            let cm = ConfigMap {
-                metadata: ObjectMeta {
-                    name: Some(c.name.clone()),
-                    namespace: Some(c.namespace.clone()),
-                    resource_version: rv.clone(),
-                    labels: Some(BTreeMap::from([(
-                        "app.kubernetes.io/name".to_string(),
-                        "forewarn".to_string(),
-                    )])),
-                    ..ObjectMeta::default()
-                },
-                data: Some(BTreeMap::from([(DATA_KEY.to_string(), json)])),
-                ..ConfigMap::default()
-            };
-            let pp = PostParams::default();
-            let call = async {
-                match rv {
-                    None => c.api.create(&pp, &cm).await,
-                    Some(_) => c.api.replace(&c.name, &pp, &cm).await,
-                }
-            };
-            match tokio::time::timeout(REQUEST_TIMEOUT, call).await {
-                Err(_) => return Err(self.write_error("the API server did not answer in time")),
-                Ok(Ok(_)) => return Ok(()),
-                Ok(Err(kube::Error::Api(s)))
-                    if s.is_conflict() || s.is_already_exists() || s.is_not_found() =>
-                {
+            let at = (c.namespace.as_str(), c.name.as_str());
+            match put_configmap(&c.api, at, rv, DATA_KEY, Content::Text(json)).await {
+                Ok(_) => return Ok(()),
+                Err(PutFailure::Conflict | PutFailure::Gone) => {
                     tracing::info!(store = %self.describe(), attempt, "answers changed meanwhile; applying the answer again");
                     tokio::time::sleep(backoff(attempt)).await;
                 }
-                Ok(Err(e)) => return Err(self.write_error(e)),
+                Err(PutFailure::TimedOut) => {
+                    return Err(self.write_error("the API server did not answer in time"));
+                }
+                Err(PutFailure::Api(e)) => return Err(self.write_error(e)),
             }
         }
         Err(self.write_error(format!(

@@ -55,6 +55,79 @@ pub const MAX_ATTEMPTS: usize = 8;
 /// How long one API request may take before the ledger call fails.
 pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// What one of forewarn's ConfigMaps holds under its one key.
+pub enum Content {
+    Text(String),
+    Bytes(Vec<u8>),
+}
+
+/// Why [`put_configmap`] wrote nothing.
+pub enum PutFailure {
+    /// Someone else wrote (or created it) first: re-read and try again.
+    Conflict,
+    /// Replaced, but it was deleted meanwhile (it can be created again).
+    Gone,
+    /// No answer within [`REQUEST_TIMEOUT`].
+    TimedOut,
+    Api(kube::Error),
+}
+
+/// Creates the ConfigMap `name` (when `resource_version` is `None`) or replaces it,
+/// compare-and-swap on `resource_version`, labelled as forewarn's and holding `content` under
+/// `key`; returns the new `resourceVersion`. The one write of the ledger, the audit history and
+/// the triage answers.
+pub async fn put_configmap(
+    api: &Api<ConfigMap>,
+    (namespace, name): (&str, &str),
+    resource_version: Option<String>,
+    key: &str,
+    content: Content,
+) -> Result<Option<String>, PutFailure> {
+    let replacing = resource_version.is_some();
+    let (data, binary_data) = match content {
+        Content::Text(t) => (Some(BTreeMap::from([(key.to_string(), t)])), None),
+        Content::Bytes(b) => (
+            None,
+            Some(BTreeMap::from([(
+                key.to_string(),
+                k8s_openapi::ByteString(b),
+            )])),
+        ),
+    };
+    let cm = ConfigMap {
+        metadata: ObjectMeta {
+            name: Some(name.to_string()),
+            namespace: Some(namespace.to_string()),
+            resource_version,
+            labels: Some(BTreeMap::from([(
+                "app.kubernetes.io/name".to_string(),
+                "forewarn".to_string(),
+            )])),
+            ..ObjectMeta::default()
+        },
+        data,
+        binary_data,
+        ..ConfigMap::default()
+    };
+    let pp = PostParams::default();
+    let call = async {
+        if replacing {
+            api.replace(name, &pp, &cm).await
+        } else {
+            api.create(&pp, &cm).await
+        }
+    };
+    match tokio::time::timeout(REQUEST_TIMEOUT, call).await {
+        Err(_) => Err(PutFailure::TimedOut),
+        Ok(Ok(written)) => Ok(written.metadata.resource_version),
+        Ok(Err(kube::Error::Api(s))) if s.is_already_exists() || s.is_conflict() => {
+            Err(PutFailure::Conflict)
+        }
+        Ok(Err(kube::Error::Api(s))) if s.is_not_found() && replacing => Err(PutFailure::Gone),
+        Ok(Err(e)) => Err(PutFailure::Api(e)),
+    }
+}
+
 /// A [`Ledger`] in one ConfigMap, shared by all replicas.
 pub struct ConfigMapLedger {
     api: Api<ConfigMap>,
@@ -260,42 +333,16 @@ impl ConfigMapLedger {
 
     /// One create-or-replace with `json`; returns the new `resourceVersion`.
     async fn try_write(&self, json: String) -> Result<Option<String>, WriteFailure> {
-        let mut cm = ConfigMap {
-            metadata: ObjectMeta {
-                name: Some(self.name.clone()),
-                namespace: Some(self.namespace.clone()),
-                resource_version: self.resource_version.clone(),
-                labels: Some(BTreeMap::from([(
-                    "app.kubernetes.io/name".to_string(),
-                    "forewarn".to_string(),
-                )])),
-                ..ObjectMeta::default()
-            },
-            data: Some(BTreeMap::from([(DATA_KEY.to_string(), json)])),
-            ..ConfigMap::default()
-        };
-        let pp = PostParams::default();
-        let call = async {
-            match &self.resource_version {
-                None => {
-                    cm.metadata.resource_version = None;
-                    self.api.create(&pp, &cm).await
-                }
-                Some(_) => self.api.replace(&self.name, &pp, &cm).await,
-            }
-        };
-        match tokio::time::timeout(REQUEST_TIMEOUT, call).await {
-            Err(_) => Err(WriteFailure::Fatal(
+        let at = (self.namespace.as_str(), self.name.as_str());
+        let rv = self.resource_version.clone();
+        match put_configmap(&self.api, at, rv, DATA_KEY, Content::Text(json)).await {
+            Ok(rv) => Ok(rv),
+            Err(PutFailure::Conflict) => Err(WriteFailure::Conflict),
+            Err(PutFailure::Gone) => Err(WriteFailure::Gone),
+            Err(PutFailure::TimedOut) => Err(WriteFailure::Fatal(
                 self.write_error("the API server did not answer in time"),
             )),
-            Ok(Ok(written)) => Ok(written.metadata.resource_version),
-            Ok(Err(kube::Error::Api(s))) if s.is_already_exists() || s.is_conflict() => {
-                Err(WriteFailure::Conflict)
-            }
-            Ok(Err(kube::Error::Api(s))) if s.is_not_found() && self.resource_version.is_some() => {
-                Err(WriteFailure::Gone)
-            }
-            Ok(Err(e)) => Err(WriteFailure::Fatal(self.write_error(e))),
+            Err(PutFailure::Api(e)) => Err(WriteFailure::Fatal(self.write_error(e))),
         }
     }
 

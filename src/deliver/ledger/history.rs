@@ -30,11 +30,11 @@
 //! never decides anything about the counts; it keeps them.
 
 use super::LedgerError;
+use super::configmap::{Content, PutFailure, put_configmap};
 use crate::plan::progress::{Counts, Measurement, Progress, Series};
 use chrono::NaiveDate;
-use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::api::{Api, ObjectMeta, PostParams};
+use kube::api::Api;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
@@ -410,41 +410,22 @@ impl ConfigMapHistory {
                 warn!(configmap = %self.label().display(), days = dropped, limit = self.max_bytes,
                     "audit history over its size limit; dropped its oldest days");
             }
-            let cm = ConfigMap {
-                metadata: ObjectMeta {
-                    name: Some(self.name.clone()),
-                    namespace: Some(self.namespace.clone()),
-                    resource_version: self.resource_version.clone(),
-                    labels: Some(BTreeMap::from([(
-                        "app.kubernetes.io/name".to_string(),
-                        "forewarn".to_string(),
-                    )])),
-                    ..ObjectMeta::default()
-                },
-                binary_data: Some(BTreeMap::from([(DATA_KEY.to_string(), ByteString(bytes))])),
-                ..ConfigMap::default()
-            };
-            let pp = PostParams::default();
-            let call = async {
-                match &self.resource_version {
-                    None => self.api.create(&pp, &cm).await,
-                    Some(_) => self.api.replace(&self.name, &pp, &cm).await,
-                }
-            };
-            match tokio::time::timeout(super::configmap::REQUEST_TIMEOUT, call).await {
-                Err(_) => return Err(self.error("the API server did not answer in time")),
-                Ok(Ok(written)) => {
+            let at = (self.namespace.as_str(), self.name.as_str());
+            let rv = self.resource_version.clone();
+            match put_configmap(&self.api, at, rv, DATA_KEY, Content::Bytes(bytes)).await {
+                Ok(rv) => {
                     self.content = next;
-                    self.resource_version = written.metadata.resource_version;
+                    self.resource_version = rv;
                     return Ok(());
                 }
-                Ok(Err(kube::Error::Api(s)))
-                    if s.is_already_exists() || s.is_conflict() || s.is_not_found() =>
-                {
+                Err(PutFailure::Conflict | PutFailure::Gone) => {
                     info!(configmap = %self.label().display(), "audit history changed meanwhile; recording again on the fresh content");
                     self.refresh().await?;
                 }
-                Ok(Err(e)) => return Err(self.error(e)),
+                Err(PutFailure::TimedOut) => {
+                    return Err(self.error("the API server did not answer in time"));
+                }
+                Err(PutFailure::Api(e)) => return Err(self.error(e)),
             }
         }
         Err(self.error(format!(
