@@ -149,6 +149,29 @@ pub fn parse_now(text: Option<&str>, config: &Config) -> anyhow::Result<DateTime
 
 /// Every problem met reading the clusters (named by cluster when there are several) and
 /// planning.
+/// The ConfigMap named by `--ledger configmap:NAME`, if given.
+fn configmap_ledger(spec: Option<&str>) -> anyhow::Result<Option<&str>> {
+    match spec {
+        None => Ok(None),
+        Some(spec) => match spec.strip_prefix("configmap:") {
+            Some(name) if !name.is_empty() => Ok(Some(name)),
+            _ => bail!("--ledger '{spec}': expected configmap:NAME"),
+        },
+    }
+}
+
+/// The cluster forewarn's own state lives in (the ConfigMaps, the Lease): the kube config of
+/// `context` (the first `--context`, or the in-cluster / default one) and the namespace —
+/// the pod's (`POD_NAMESPACE`), else the kube config's default.
+async fn own_cluster(context: Option<&str>) -> anyhow::Result<(kube::Config, String)> {
+    let kube_config = crate::inventory::source::kube_config(context).await?;
+    let namespace = std::env::var("POD_NAMESPACE")
+        .ok()
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| kube_config.default_namespace.clone());
+    Ok((kube_config, namespace))
+}
+
 fn all_problems(clusters: &[Inventory], plan: &Plan) -> Vec<Problem> {
     let mut out = Vec::new();
     for inv in clusters {

@@ -10,7 +10,6 @@ use crate::deliver::answers::AnswerStore;
 use crate::model::triage::Answers;
 use crate::plan::progress::Progress;
 use crate::plan::review::{Scope, review};
-use anyhow::bail;
 use clap::{Args, ValueEnum};
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -56,11 +55,8 @@ pub(super) fn cmd_review(args: ReviewArgs) -> anyhow::Result<u8> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let (progress, store) = match args.ledger.as_deref() {
-        Some(spec) => match spec.strip_prefix("configmap:") {
-            Some(name) if !name.is_empty() => runtime.block_on(configmap_stores(&args, name))?,
-            _ => bail!("--ledger '{spec}': expected configmap:NAME"),
-        },
+    let (progress, store) = match super::configmap_ledger(args.ledger.as_deref())? {
+        Some(name) => runtime.block_on(configmap_stores(&args, name))?,
         None => (
             crate::deliver::ledger::history::read_file(
                 &crate::deliver::ledger::history::file_path(&args.state),
@@ -113,13 +109,8 @@ async fn configmap_stores(
     args: &ReviewArgs,
     name: &str,
 ) -> anyhow::Result<(Progress, AnswerStore)> {
-    let kube_config =
-        crate::inventory::source::kube_config(args.source.context.first().map(String::as_str))
-            .await?;
-    let namespace = std::env::var("POD_NAMESPACE")
-        .ok()
-        .filter(|n| !n.is_empty())
-        .unwrap_or_else(|| kube_config.default_namespace.clone());
+    let (kube_config, namespace) =
+        super::own_cluster(args.source.context.first().map(String::as_str)).await?;
     let client = kube::Client::try_from(kube_config)?;
     let history =
         crate::deliver::ledger::history::ConfigMapHistory::open(client.clone(), &namespace, name)

@@ -9,7 +9,7 @@ use super::{EXIT_OK, EXIT_PROBLEMS, SourceArgs, parse_now};
 use crate::config::Config;
 use crate::deliver::answers::AnswerStore;
 use crate::render::Renderer;
-use anyhow::{Context, bail};
+use anyhow::Context;
 use chrono::{DateTime, FixedOffset, Utc};
 use clap::Args;
 use std::fmt::Write as _;
@@ -55,13 +55,7 @@ pub(super) fn cmd_run(args: RunArgs) -> anyhow::Result<u8> {
         Some(_) => Some(parse_now(args.now.as_deref(), &config)?),
         None => None,
     };
-    let configmap = match args.ledger.as_deref() {
-        None => None,
-        Some(spec) => match spec.strip_prefix("configmap:") {
-            Some(name) if !name.is_empty() => Some(name.to_string()),
-            _ => bail!("--ledger '{spec}': expected configmap:NAME"),
-        },
-    };
+    let configmap = super::configmap_ledger(args.ledger.as_deref())?.map(str::to_string);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -72,15 +66,7 @@ pub(super) fn cmd_run(args: RunArgs) -> anyhow::Result<u8> {
         }
         // The cluster that holds the ConfigMap ledger and the Lease: the pod's own.
         let cluster = if configmap.is_some() || args.leader_lease.is_some() {
-            let kube_config = crate::inventory::source::kube_config(
-                args.source.context.first().map(String::as_str),
-            )
-            .await?;
-            let namespace = std::env::var("POD_NAMESPACE")
-                .ok()
-                .filter(|n| !n.is_empty())
-                .unwrap_or_else(|| kube_config.default_namespace.clone());
-            Some((kube_config, namespace))
+            Some(super::own_cluster(args.source.context.first().map(String::as_str)).await?)
         } else {
             None
         };

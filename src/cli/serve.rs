@@ -73,7 +73,7 @@ pub(super) fn cmd_serve(args: ServeArgs) -> anyhow::Result<u8> {
 /// or the ConfigMap ledger (re-read at each request).
 async fn history_reader(args: &ServeArgs) -> anyhow::Result<HistoryReader> {
     use crate::deliver::ledger::history;
-    match args.ledger.as_deref() {
+    match super::configmap_ledger(args.ledger.as_deref())? {
         None => {
             let path = history::file_path(&args.state);
             Ok(Arc::new(move || {
@@ -86,18 +86,9 @@ async fn history_reader(args: &ServeArgs) -> anyhow::Result<HistoryReader> {
                 })
             }))
         }
-        Some(spec) => {
-            let Some(name) = spec.strip_prefix("configmap:").filter(|n| !n.is_empty()) else {
-                anyhow::bail!("--ledger '{spec}': expected configmap:NAME");
-            };
-            let kube_config = crate::inventory::source::kube_config(
-                args.source.context.first().map(String::as_str),
-            )
-            .await?;
-            let namespace = std::env::var("POD_NAMESPACE")
-                .ok()
-                .filter(|n| !n.is_empty())
-                .unwrap_or_else(|| kube_config.default_namespace.clone());
+        Some(name) => {
+            let (kube_config, namespace) =
+                super::own_cluster(args.source.context.first().map(String::as_str)).await?;
             let client = kube::Client::try_from(kube_config)?;
             let name = name.to_string();
             Ok(Arc::new(move || {
@@ -149,19 +140,11 @@ async fn answer_store(
     args: &ServeArgs,
 ) -> anyhow::Result<Arc<crate::deliver::answers::AnswerStore>> {
     use crate::deliver::answers::AnswerStore;
-    let Some(spec) = args.ledger.as_deref() else {
+    let Some(name) = super::configmap_ledger(args.ledger.as_deref())? else {
         return Ok(Arc::new(AnswerStore::beside_file_ledger(&args.state)));
     };
-    let Some(name) = spec.strip_prefix("configmap:").filter(|n| !n.is_empty()) else {
-        anyhow::bail!("--ledger '{spec}': expected configmap:NAME");
-    };
-    let kube_config =
-        crate::inventory::source::kube_config(args.source.context.first().map(String::as_str))
-            .await?;
-    let namespace = std::env::var("POD_NAMESPACE")
-        .ok()
-        .filter(|n| !n.is_empty())
-        .unwrap_or_else(|| kube_config.default_namespace.clone());
+    let (kube_config, namespace) =
+        super::own_cluster(args.source.context.first().map(String::as_str)).await?;
     let client = kube::Client::try_from(kube_config)?;
     Ok(Arc::new(AnswerStore::beside_configmap_ledger(
         client, &namespace, name,
