@@ -409,6 +409,193 @@ fn every_matching_binding_applies_and_a_namespace_denied_already_is_not_announce
     assert!(got.iter().all(|(id, ..)| !id.contains("min-replicas-prod")));
 }
 
+/// Failing results a policy counts, by namespace (`""`: cluster-scoped).
+fn failing_by_ns(inv: &Inventory, label: &str) -> Vec<(String, u64)> {
+    let p = inv
+        .policy(label)
+        .unwrap_or_else(|| panic!("no policy {label}: {:?}", labels(inv)));
+    inv.results_for(&p.reference)
+        .map(|(ns, s)| (ns.unwrap_or_default().to_string(), s.counts.fail))
+        .collect()
+}
+
+/// Two Audit bindings of one policy, both reaching shop-prod, each named by its own results;
+/// one result names no binding (as older Kyverno reports).
+const TWO_BINDINGS: &str = r#"
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: spread, labels: {reports.kyverno.io/enabled: "true"}}
+spec:
+  matchConstraints:
+    resourceRules: [{apiGroups: [apps], apiVersions: [v1], operations: [CREATE], resources: [deployments]}]
+  validations: [{expression: "has(object.spec.template.spec.topologySpreadConstraints)"}]
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {name: spread-all, annotations: {forewarn.dev/enforce-on: "2026-12-21"}}
+spec: {policyName: spread, validationActions: [Audit]}
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {name: spread-prod, annotations: {forewarn.dev/enforce-on: "2026-12-21"}}
+spec:
+  policyName: spread
+  validationActions: [Audit]
+  matchResources: {namespaceSelector: {matchLabels: {env: prod}}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: shop-prod, labels: {team: shop, env: prod}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: shop-dev, labels: {team: shop, env: dev}}
+---
+apiVersion: wgpolicyk8s.io/v1alpha2
+kind: PolicyReport
+metadata: {name: r1, namespace: shop-prod}
+scope: {apiVersion: apps/v1, kind: Deployment, name: api, namespace: shop-prod}
+results:
+- {policy: spread, result: fail, source: ValidatingAdmissionPolicy, properties: {binding: spread-all, process: background scan}}
+---
+apiVersion: wgpolicyk8s.io/v1alpha2
+kind: PolicyReport
+metadata: {name: r2, namespace: shop-prod}
+scope: {apiVersion: apps/v1, kind: Deployment, name: web, namespace: shop-prod}
+results:
+- {policy: spread, result: fail, source: ValidatingAdmissionPolicy, properties: {binding: spread-prod, process: background scan}}
+---
+apiVersion: wgpolicyk8s.io/v1alpha2
+kind: PolicyReport
+metadata: {name: r3, namespace: shop-prod}
+scope: {apiVersion: apps/v1, kind: Deployment, name: worker, namespace: shop-prod}
+results:
+- {policy: spread, result: fail, source: ValidatingAdmissionPolicy, properties: {process: background scan}}
+---
+apiVersion: wgpolicyk8s.io/v1alpha2
+kind: PolicyReport
+metadata: {name: r4, namespace: shop-dev}
+scope: {apiVersion: apps/v1, kind: Deployment, name: api, namespace: shop-dev}
+results:
+- {policy: spread, result: fail, source: ValidatingAdmissionPolicy, properties: {binding: spread-all, process: background scan}}
+"#;
+
+#[test]
+fn a_vap_result_counts_for_the_binding_it_names_and_one_naming_none_for_every_binding() {
+    // kyverno pkg/utils/report/results.go: a VAP result names its binding in
+    // `properties.binding`. shop-prod: api failed spread-all, web failed spread-prod, worker's
+    // result names no binding and counts for both.
+    let inv = inventory_from(&[("two-bindings.yaml", TWO_BINDINGS)]);
+    assert!(inv.problems.is_empty(), "{:?}", inv.problems);
+    assert_eq!(
+        failing_by_ns(&inv, "spread-all"),
+        vec![("shop-dev".to_string(), 1), ("shop-prod".to_string(), 2)]
+    );
+    assert_eq!(
+        failing_by_ns(&inv, "spread-prod"),
+        vec![("shop-prod".to_string(), 2)]
+    );
+    // Each binding's announcement counts its own failures.
+    let got = announces(&inv, &config_from(CONFIG));
+    let of = |binding: &str| {
+        let mut ns: Vec<(String, u64)> = got
+            .iter()
+            .filter(|(id, ..)| *id == format!("announce/{binding}/shop/T-14"))
+            .flat_map(|(_, _, ns)| ns.clone())
+            .collect();
+        ns.sort();
+        ns
+    };
+    assert_eq!(
+        of("spread-all"),
+        vec![("shop-dev".to_string(), 1), ("shop-prod".to_string(), 2)]
+    );
+    assert_eq!(of("spread-prod"), vec![("shop-prod".to_string(), 2)]);
+
+    // A resource's failure is answered for the binding its result names.
+    let config = config_from(CONFIG);
+    let q =
+        forewarn::chat::request::parse_question("why shop-prod/Deployment/web").expect("question");
+    let caller = forewarn::chat::answer::Caller { team: None };
+    let a = forewarn::chat::answer::answer(&inv, &config, &q, &caller, "/policy", at(NOW));
+    let renderer = forewarn::render::Renderer::for_config(&config).expect("templates");
+    let why = forewarn::render::to_text(&renderer.render_answer(a.kind, &a.data).expect("render"));
+    assert!(why.contains("spread-prod"), "{why}");
+    assert!(!why.contains("spread-all"), "{why}");
+}
+
+/// A second binding of the policies Kyverno's VAP report fixtures name.
+const SECOND_BINDINGS: &str = r#"
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: check-deployment-replicas}
+spec:
+  matchConstraints:
+    resourceRules: [{apiGroups: [apps], apiVersions: [v1], operations: [CREATE], resources: [deployments]}]
+  validations: [{expression: "object.spec.replicas <= 5"}]
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {name: check-deployment-replicas-binding}
+spec: {policyName: check-deployment-replicas, validationActions: [Audit]}
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {name: check-deployment-replicas-other}
+spec: {policyName: check-deployment-replicas, validationActions: [Audit]}
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {name: check-deployment-replicas-binding-05}
+spec: {policyName: check-deployment-replicas-04, validationActions: [Audit]}
+"#;
+
+#[test]
+fn kyverno_vap_reports_with_and_without_a_binding_count_for_the_right_bindings() {
+    needs_fixtures!();
+    let read = |rel: &str| std::fs::read_to_string(fixture(rel)).expect("readable fixture");
+    // The documented report names check-deployment-replicas-binding: the other binding of the
+    // same policy counts none of it.
+    let docs = read("kyverno/website/polr-list-vap.docs.yaml");
+    let inv = inventory_from(&[
+        ("polr-list-vap.docs.yaml", &docs),
+        ("ours.yaml", SECOND_BINDINGS),
+    ]);
+    assert!(inv.problems.is_empty(), "{:?}", inv.problems);
+    assert_eq!(
+        failing_by_ns(&inv, "check-deployment-replicas-binding"),
+        vec![("staging-ns".to_string(), 1)]
+    );
+    assert_eq!(
+        failing_by_ns(&inv, "check-deployment-replicas-other"),
+        Vec::<(String, u64)>::new()
+    );
+    // Kyverno's chainsaw report names no binding: it counts for each binding of its policy.
+    let dir = "vap/kyverno/test/conformance/chainsaw/validating-admission-policy-reports/background/with-validating-admission-policy-binding-fail";
+    let (policy, ns, report) = (
+        read(&format!("{dir}/policy.yaml")),
+        read(&format!("{dir}/ns.yaml")),
+        read(&format!("{dir}/report-assert.yaml")),
+    );
+    let inv = inventory_from(&[
+        ("policy.yaml", &policy),
+        ("ns.yaml", &ns),
+        ("report-assert.yaml", &report),
+        ("ours.yaml", SECOND_BINDINGS),
+    ]);
+    assert!(inv.problems.is_empty(), "{:?}", inv.problems);
+    for binding in [
+        "check-deployment-replicas-binding-04",
+        "check-deployment-replicas-binding-05",
+    ] {
+        assert_eq!(
+            failing_by_ns(&inv, binding),
+            vec![("staging-ns-2".to_string(), 1)],
+            "{binding}"
+        );
+    }
+}
+
 /// `/policy <text>` answered about the example cluster, rendered as plain text.
 fn slash(text: &str) -> String {
     let config = example_config();

@@ -193,6 +193,8 @@ fn reports_without_rule_message_summary_or_timestamp() {
         Engine::ValidatingAdmission,
         "check-deployment-replicas".to_string(),
         Some("staging-ns".to_string()),
+        // The binding the results name (`properties.binding`).
+        Some("check-deployment-replicas-binding".to_string()),
     )];
     assert_eq!(s.counts.fail, 1);
     assert_eq!(s.counts.pass, 1);
@@ -211,6 +213,7 @@ fn reports_without_rule_message_summary_or_timestamp() {
         Engine::KyvernoValidating,
         "vpol-report-background-sample".to_string(),
         Some("default".to_string()),
+        None,
     )];
     assert_eq!(
         (s.counts.fail, s.counts.skip, s.skipped_by_exception),
@@ -225,6 +228,7 @@ fn reports_without_rule_message_summary_or_timestamp() {
         Engine::Kyverno,
         "check-ns-labels".to_string(),
         Some("good-ns-1".to_string()),
+        None,
     )];
     assert_eq!(s.fail_by_rule.get("require-ns-env-label"), Some(&1));
     assert_eq!(s.counts.pass, 1);

@@ -222,6 +222,7 @@ fn report_for(inv: &Inventory, ns: &str) -> u64 {
             forewarn::model::ids::Engine::Kyverno,
             "require-run-as-nonroot".to_string(),
             Some(ns.to_string()),
+            None,
         ))
         .map_or(0, |s| s.counts.fail)
 }

@@ -238,7 +238,7 @@ impl Ctx<'_> {
             self.inv
                 .results
                 .keys()
-                .filter_map(|(_, _, ns)| ns.as_deref()),
+                .filter_map(|(_, _, ns, _)| ns.as_deref()),
         );
         names.sort_unstable();
         names.dedup();
@@ -268,7 +268,7 @@ impl Ctx<'_> {
                         .inv
                         .results
                         .keys()
-                        .any(|(_, _, ns)| ns.as_deref() == Some(a));
+                        .any(|(_, _, ns, _)| ns.as_deref() == Some(a));
                 if known_ns {
                     return Ok(Scope {
                         label: format!("namespace {a}"),
@@ -515,9 +515,13 @@ impl Ctx<'_> {
             .flatten()
             .filter(|f| f.result != "skip")
             .map(|f| {
-                let policy = self
-                    .inv
-                    .policy_deciding(f.engine, &f.policy, namespace, labels);
+                let policy = self.inv.policy_deciding(
+                    f.engine,
+                    &f.policy,
+                    f.binding.as_deref(),
+                    namespace,
+                    labels,
+                );
                 let rollout = policy.map(|p| self.rollout(p)).unwrap_or_default();
                 let (enforce_on, when) = self.dates(&rollout);
                 let mode = policy.map(|p| {

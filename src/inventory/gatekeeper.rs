@@ -180,7 +180,7 @@ pub fn read_constraint(obj: Node<'_>, kind: &str) -> FieldResult<ConstraintRead>
             }
             let message = v.str("message")?.map(str::to_string);
             read.results
-                .entry((Engine::Gatekeeper, report_name.clone(), namespace))
+                .entry((Engine::Gatekeeper, report_name.clone(), namespace, None))
                 .or_default()
                 .add_failure(
                     None,
@@ -200,6 +200,7 @@ pub fn read_constraint(obj: Node<'_>, kind: &str) -> FieldResult<ConstraintRead>
                 Finding {
                     engine: Engine::Gatekeeper,
                     policy: report_name.clone(),
+                    binding: None,
                     rule: None,
                     result: "fail".to_string(),
                     message,

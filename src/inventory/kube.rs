@@ -8,7 +8,7 @@
 //! It only reads: it never writes to the cluster, and it never decides who is told what.
 
 use super::ingest::ingest;
-use super::model::{FailingResource, Finding, Inventory, ResourceRef, ResultSummary};
+use super::model::{FailingResource, Finding, Inventory, ResourceRef, ResultKey, ResultSummary};
 use super::snapshot::{InventorySource, SnapshotError};
 use crate::model::ids::Engine;
 use crate::model::problem::Problem;
@@ -92,12 +92,17 @@ struct Pairs {
     names: Vec<PairName>,
 }
 
-/// Engine, policy as reports name it, namespace.
-type PairName = (Engine, Box<str>, Option<Box<str>>);
+/// Engine, policy as reports name it, namespace, binding named (as in [`ResultKey`]).
+type PairName = (Engine, Box<str>, Option<Box<str>>, Option<Box<str>>);
 
 impl Pairs {
-    fn id(&mut self, engine: Engine, policy: &str, namespace: Option<&str>) -> u32 {
-        let key: PairName = (engine, policy.into(), namespace.map(Into::into));
+    fn id(&mut self, (engine, policy, namespace, binding): &ResultKey) -> u32 {
+        let key: PairName = (
+            *engine,
+            policy.as_str().into(),
+            namespace.as_deref().map(Into::into),
+            binding.as_deref().map(Into::into),
+        );
         if let Some(&id) = self.ids.get(&key) {
             return id;
         }
@@ -127,10 +132,10 @@ impl Fragment {
         }
         let mut counts = Vec::with_capacity(inv.results.len());
         let mut failing = Vec::new();
-        for ((engine, policy, ns), s) in std::mem::take(&mut inv.results) {
+        for (key, s) in std::mem::take(&mut inv.results) {
             let c = &s.counts;
             counts.push([
-                pairs.id(engine, &policy, ns.as_deref()),
+                pairs.id(&key),
                 saturate(c.pass),
                 saturate(c.fail),
                 saturate(c.warn),
@@ -391,12 +396,13 @@ impl LiveInventory {
                 .collect::<HashMap<_, _>>()
         };
         for (id, s) in summaries {
-            let (engine, policy, ns) = &names[&id];
+            let (engine, policy, ns, binding) = &names[&id];
             inv.results
                 .entry((
                     *engine,
                     policy.to_string(),
                     ns.as_ref().map(|n| n.to_string()),
+                    binding.as_ref().map(|b| b.to_string()),
                 ))
                 .or_default()
                 .absorb(&s);

@@ -10,6 +10,7 @@ use crate::model::ids::Engine;
 pub use crate::model::ids::{PolicyKind, PolicyRef};
 use crate::model::problem::Problem;
 use serde::Serialize;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// The annotation with which a policy asks Kyverno to report its failures as warnings.
@@ -624,6 +625,8 @@ pub struct Finding {
     pub engine: Engine,
     /// The policy as the report names it.
     pub policy: String,
+    /// The ValidatingAdmissionPolicyBinding the result names (`properties.binding`).
+    pub binding: Option<String>,
     pub rule: Option<String>,
     /// `fail`, `warn`, or `skip` (skipped by an exception).
     pub result: String,
@@ -761,8 +764,10 @@ pub struct Binding {
 }
 
 /// Where a report result belongs: the engine (from the result's `source`), the policy as
-/// reports name it (`name` or `namespace/name`), and the namespace (`None`: cluster-scoped).
-pub type ResultKey = (Engine, String, Option<String>);
+/// reports name it (`name` or `namespace/name`), the namespace (`None`: cluster-scoped), and
+/// for a ValidatingAdmissionPolicy result the binding it names (`properties.binding`, kyverno
+/// `pkg/utils/report/results.go`; `None` when the report names none).
+pub type ResultKey = (Engine, String, Option<String>, Option<String>);
 
 /// Everything read from one source.
 #[derive(Debug, Clone, Default)]
@@ -771,7 +776,8 @@ pub struct Inventory {
     pub cluster: crate::model::ids::ClusterName,
     /// Sorted by reference.
     pub policies: Vec<Policy>,
-    /// Keyed by (engine from the result's `source`, policy as reports name it, namespace).
+    /// Keyed by (engine from the result's `source`, policy as reports name it, namespace,
+    /// binding named).
     pub results: BTreeMap<ResultKey, ResultSummary>,
     /// Failing and warning results per resource, for `/policy why <resource>`, and results an
     /// exception skipped (`skip`), for exception reminders. Grows with failures and excepted
@@ -812,12 +818,13 @@ impl Inventory {
 
     /// The policy that decides a result about a resource in `namespace` (`""`: cluster-scoped):
     /// [`Inventory::policy_of_result`], except that of several bindings of one
-    /// ValidatingAdmissionPolicy the one whose flip would block it is preferred, then one that
-    /// reaches the namespace.
+    /// ValidatingAdmissionPolicy the one the result names (`binding`) is taken, else the one
+    /// whose flip would block it is preferred, then one that reaches the namespace.
     pub fn policy_deciding(
         &self,
         engine: Engine,
         report_name: &str,
+        binding: Option<&str>,
         namespace: &str,
         labels: &Labels,
     ) -> Option<&Policy> {
@@ -826,6 +833,13 @@ impl Inventory {
             .iter()
             .filter(|p| p.engine() == engine && p.reference.is_report_name(report_name));
         let all: Vec<&Policy> = named.by_ref().collect();
+        if let Some(b) = binding
+            && let Some(p) = all.iter().find(|p| {
+                p.kind() == PolicyKind::ValidatingAdmissionPolicyBinding && p.reference.name == b
+            })
+        {
+            return Some(p);
+        }
         all.iter()
             .find(|p| p.reaches(namespace, labels) && p.flips_in(None, namespace, labels))
             .or_else(|| all.iter().find(|p| p.reaches(namespace, labels)))
@@ -844,16 +858,32 @@ impl Inventory {
         self.namespaces.get(namespace).map_or(&EMPTY, |n| &n.labels)
     }
 
-    /// Result summaries of one policy, by namespace.
+    /// Result summaries of one policy, by namespace. A binding counts the results that name it
+    /// and those that name no binding (older Kyverno), never another binding's; where it has
+    /// both in one namespace they are added up.
     pub fn results_for<'a>(
         &'a self,
         policy: &PolicyRef,
-    ) -> impl Iterator<Item = (Option<&'a str>, &'a ResultSummary)> + 'a {
+    ) -> impl Iterator<Item = (Option<&'a str>, Cow<'a, ResultSummary>)> + 'a {
         let (engine, name) = (policy.engine(), policy.report_name());
-        self.results
-            .range((engine, name.clone(), None)..)
-            .take_while(move |((e, p, _), _)| *e == engine && *p == name)
-            .map(|((_, _, ns), s)| (ns.as_deref(), s))
+        let binding = (policy.kind == PolicyKind::ValidatingAdmissionPolicyBinding)
+            .then(|| policy.name.clone());
+        let mut entries = self
+            .results
+            .range((engine, name.clone(), None, None)..)
+            .take_while(move |((e, p, _, _), _)| *e == engine && *p == name)
+            .filter(move |((_, _, _, b), _)| b.is_none() || *b == binding)
+            .map(|((_, _, ns, _), s)| (ns.as_deref(), s))
+            .peekable();
+        // Keys sort by namespace before binding: one namespace's entries are adjacent.
+        std::iter::from_fn(move || {
+            let (ns, first) = entries.next()?;
+            let mut sum = Cow::Borrowed(first);
+            while let Some((_, s)) = entries.next_if(|(n, _)| *n == ns) {
+                sum.to_mut().absorb(s);
+            }
+            Some((ns, sum))
+        })
     }
 
     /// Adds everything `other` holds (the live source keeps one small inventory per object and
@@ -994,7 +1024,7 @@ impl Inventory {
         }
         let is_unscored =
             |engine: Engine, name: &str| unscored.get(name).is_some_and(|e| e.contains(&engine));
-        for ((engine, name, _), s) in self.results.iter_mut() {
+        for ((engine, name, _, _), s) in self.results.iter_mut() {
             if s.warnings.is_none() {
                 continue;
             }

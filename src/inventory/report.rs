@@ -423,6 +423,10 @@ impl<'a> Subject<'a> {
 pub struct Properties<'a> {
     #[serde(borrow)]
     pub exceptions: Text<'a>,
+    /// The ValidatingAdmissionPolicyBinding a VAP result is about (kyverno
+    /// `pkg/utils/report/results.go`, `addProperty("binding", …)`).
+    #[serde(borrow)]
+    pub binding: Text<'a>,
 }
 
 /// One entry of `results`.
@@ -509,6 +513,9 @@ impl Outcome {
 pub struct Folded<'r> {
     pub engine: Engine,
     pub policy: &'r str,
+    /// The binding a ValidatingAdmissionPolicy result names (`None` for other engines, and
+    /// when the report names none, as older Kyverno's do).
+    pub binding: Option<&'r str>,
     /// Where the result belongs (`None`: cluster-scoped).
     pub namespace: Option<&'r str>,
     pub outcome: Outcome,
@@ -553,6 +560,7 @@ impl Fold for Sink<'_> {
             r.engine,
             r.policy.to_string(),
             r.namespace.map(str::to_string),
+            r.binding.map(str::to_string),
         );
         let s = self.summaries.entry(key).or_default();
         match r.outcome {
@@ -668,6 +676,15 @@ fn read_result<S: Fold>(
         .properties
         .as_ref()
         .is_some_and(|p| p.0.exceptions.get().is_some());
+    // Only a ValidatingAdmissionPolicy result is about a binding.
+    let binding = match &r.properties {
+        Some(p) if engine == Engine::ValidatingAdmission => {
+            p.0.binding
+                .read(|| field("properties.binding"))?
+                .filter(|b| !b.is_empty())
+        }
+        _ => None,
+    };
     let Some(outcome) = Outcome::parse(outcome) else {
         return Err(FieldError::new(
             field("result"),
@@ -677,6 +694,7 @@ fn read_result<S: Fold>(
     let folded = Folded {
         engine,
         policy,
+        binding,
         namespace,
         outcome,
         rule,
@@ -700,6 +718,7 @@ fn read_result<S: Fold>(
             Finding {
                 engine,
                 policy: policy.to_string(),
+                binding: binding.map(str::to_string),
                 rule: rule.map(str::to_string),
                 result: outcome.word().to_string(),
                 message: message.map(|m| m.trim().to_string()),

@@ -52,11 +52,11 @@ pub fn plan_digests(
     let mut per_audience: BTreeMap<(String, Destination), (Option<TeamKey>, PerPolicy)> =
         BTreeMap::new();
     let mut totals: BTreeMap<String, (u64, usize)> = BTreeMap::new();
-    for ((engine, policy, ns), s) in &inv.results {
+    for ((engine, policy, ns, binding), s) in &inv.results {
         if s.counts.fail == 0 {
             continue;
         }
-        let policy = &res.result_label(*engine, policy);
+        let policy = &res.result_label(*engine, policy, binding.as_deref());
         let t = totals.entry(policy.clone()).or_default();
         t.0 += s.counts.fail;
         t.1 += 1;

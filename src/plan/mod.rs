@@ -438,7 +438,12 @@ pub fn flip_pending(policy: &Policy, inv: &Inventory) -> bool {
 /// report results.
 pub fn unowned_namespaces(r: &resolve::Resolved) -> Vec<String> {
     let mut seen: BTreeSet<&str> = r.inv.namespaces.keys().map(String::as_str).collect();
-    seen.extend(r.inv.results.keys().filter_map(|(_, _, ns)| ns.as_deref()));
+    seen.extend(
+        r.inv
+            .results
+            .keys()
+            .filter_map(|(_, _, ns, _)| ns.as_deref()),
+    );
     seen.into_iter()
         .filter(|ns| r.owner(ns).0.unowned)
         .map(str::to_string)

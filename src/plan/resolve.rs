@@ -10,7 +10,7 @@ use super::owners::{Ownership, owner_of};
 use super::rollout::{Rollout, rollout_for};
 use crate::config::Config;
 use crate::inventory::{Exception, Inventory, Policy};
-use crate::model::ids::Engine;
+use crate::model::ids::{Engine, PolicyKind};
 use crate::model::problem::Problem;
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use std::borrow::Cow;
@@ -51,7 +51,7 @@ impl<'a> Resolved<'a> {
         // Each name once: results and findings repeat namespaces many times over.
         let mut names: BTreeSet<&str> = BTreeSet::from(["", super::CLUSTER_SCOPED]);
         names.extend(inv.namespaces.keys().map(String::as_str));
-        names.extend(inv.results.keys().filter_map(|(_, _, ns)| ns.as_deref()));
+        names.extend(inv.results.keys().filter_map(|(_, _, ns, _)| ns.as_deref()));
         names.extend(inv.findings.keys().map(|r| r.namespace.as_str()));
         names.extend(inv.exceptions.iter().filter_map(|x| x.namespace.as_deref()));
         let owners = names
@@ -180,10 +180,19 @@ impl<'a> Resolved<'a> {
         Some(&self.inv.policies[i])
     }
 
-    /// How forewarn names the policy of a report result: its label when the policy is known,
-    /// else the name the report gives.
-    pub fn result_label(&self, engine: Engine, report_name: &str) -> String {
-        self.policy_of_result(engine, report_name)
+    /// How forewarn names the policy of a report result: its label when the policy is known
+    /// (the binding the result names, when it names one), else the name the report gives.
+    pub fn result_label(&self, engine: Engine, report_name: &str, binding: Option<&str>) -> String {
+        let named = binding.and_then(|b| {
+            self.inv.policies.iter().find(|p| {
+                p.engine() == engine
+                    && p.kind() == PolicyKind::ValidatingAdmissionPolicyBinding
+                    && p.reference.name == b
+                    && p.reference.is_report_name(report_name)
+            })
+        });
+        named
+            .or_else(|| self.policy_of_result(engine, report_name))
             .map_or_else(|| report_name.to_string(), |p| p.label.clone())
     }
 

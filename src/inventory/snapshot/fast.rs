@@ -84,8 +84,9 @@ fn add_by_rule(by_rule: &mut Vec<(u32, u64)>, r: u32, n: u64) {
 #[derive(Default)]
 pub(super) struct Summaries {
     names: Interner,
-    index: HashMap<(Engine, u32, u32), u32>,
-    pairs: Vec<((Engine, u32, u32), Compact)>,
+    /// Keyed by (engine, policy, namespace, binding), names as ids ([`NONE`]: absent).
+    index: HashMap<(Engine, u32, u32, u32), u32>,
+    pairs: Vec<((Engine, u32, u32, u32), Compact)>,
 }
 
 const PASS: usize = 0;
@@ -95,17 +96,24 @@ const ERROR: usize = 3;
 const SKIP: usize = 4;
 
 impl Summaries {
-    fn pair(&mut self, engine: Engine, policy: &str, namespace: Option<&str>) -> &mut Compact {
+    fn pair(
+        &mut self,
+        engine: Engine,
+        policy: &str,
+        namespace: Option<&str>,
+        binding: Option<&str>,
+    ) -> &mut Compact {
         let p = self.names.id(policy);
         let n = namespace.map_or(NONE, |n| self.names.id(n));
-        self.pair_ids(engine, p, n)
+        let b = binding.map_or(NONE, |b| self.names.id(b));
+        self.pair_ids((engine, p, n, b))
     }
 
-    fn pair_ids(&mut self, engine: Engine, p: u32, n: u32) -> &mut Compact {
+    fn pair_ids(&mut self, key: (Engine, u32, u32, u32)) -> &mut Compact {
         let next = self.pairs.len() as u32;
-        let i = *self.index.entry((engine, p, n)).or_insert(next);
+        let i = *self.index.entry(key).or_insert(next);
         if i == next {
-            self.pairs.push(((engine, p, n), Compact::default()));
+            self.pairs.push((key, Compact::default()));
         }
         &mut self.pairs[i as usize].1
     }
@@ -113,9 +121,7 @@ impl Summaries {
     /// Adds a summary read by the precise path (same semantics as [`ResultSummary::absorb`]).
     pub(super) fn absorb(
         &mut self,
-        engine: Engine,
-        policy: &str,
-        namespace: Option<&str>,
+        (engine, policy, namespace, binding): &ResultKey,
         s: &ResultSummary,
     ) {
         let rules: Vec<(u32, u64)> = s
@@ -129,7 +135,7 @@ impl Summaries {
             .flat_map(|w| w.by_rule.iter())
             .map(|(r, n)| (self.names.id(r), *n))
             .collect();
-        let c = self.pair(engine, policy, namespace);
+        let c = self.pair(*engine, policy, namespace.as_deref(), binding.as_deref());
         if let Some(w) = &s.warnings {
             let mine = c.warnings.get_or_insert_with(Default::default);
             for (r, n) in warn_rules {
@@ -162,9 +168,9 @@ impl Summaries {
     pub(super) fn merge(&mut self, other: Summaries) {
         let names = other.names.names;
         let map: Vec<u32> = names.iter().map(|n| self.names.id(n)).collect();
-        for ((engine, p, n), c) in other.pairs {
-            let n = if n == NONE { NONE } else { map[n as usize] };
-            let mine = self.pair_ids(engine, map[p as usize], n);
+        let id = |x: u32| if x == NONE { NONE } else { map[x as usize] };
+        for ((engine, p, n, b), c) in other.pairs {
+            let mine = self.pair_ids((engine, map[p as usize], id(n), id(b)));
             for i in 0..5 {
                 mine.counts[i] += c.counts[i];
             }
@@ -202,11 +208,12 @@ impl Summaries {
         let names = names.names;
         pairs
             .into_iter()
-            .map(|((engine, p, n), c)| {
+            .map(|((engine, p, n, b), c)| {
                 let key = (
                     engine,
                     names[p as usize].to_string(),
                     (n != NONE).then(|| names[n as usize].to_string()),
+                    (b != NONE).then(|| names[b as usize].to_string()),
                 );
                 let mut sample = c.sample;
                 sample.shrink_to_fit();
@@ -258,8 +265,8 @@ pub(super) struct Partial {
 impl Partial {
     /// Adds what the precise path read into `fragment`.
     pub(super) fn add_fragment(&mut self, mut fragment: Inventory) {
-        for ((engine, policy, ns), s) in std::mem::take(&mut fragment.results) {
-            self.summaries.absorb(engine, &policy, ns.as_deref(), &s);
+        for (key, s) in std::mem::take(&mut fragment.results) {
+            self.summaries.absorb(&key, &s);
         }
         absorb_owned(&mut self.inv, fragment);
     }
@@ -448,7 +455,7 @@ impl Fold for Partial {
         match r.outcome {
             Outcome::Fail => {
                 let rule = sums.names.id(r.rule.unwrap_or(""));
-                let c = sums.pair(r.engine, r.policy, r.namespace);
+                let c = sums.pair(r.engine, r.policy, r.namespace, r.binding);
                 c.counts[FAIL] += 1;
                 add_by_rule(&mut c.fail_by_rule, rule, 1);
                 if has_room(c.sample.len()) {
@@ -457,7 +464,7 @@ impl Fold for Partial {
             }
             Outcome::Warn => {
                 let rule = sums.names.id(r.rule.unwrap_or(""));
-                let c = sums.pair(r.engine, r.policy, r.namespace);
+                let c = sums.pair(r.engine, r.policy, r.namespace, r.binding);
                 c.counts[WARN] += 1;
                 let w = c.warnings.get_or_insert_with(Default::default);
                 add_by_rule(&mut w.by_rule, rule, 1);
@@ -466,14 +473,18 @@ impl Fold for Partial {
                 }
             }
             Outcome::Skip => {
-                let c = sums.pair(r.engine, r.policy, r.namespace);
+                let c = sums.pair(r.engine, r.policy, r.namespace, r.binding);
                 c.counts[SKIP] += 1;
                 if r.excepted {
                     c.skipped_by_exception += 1;
                 }
             }
-            Outcome::Pass => sums.pair(r.engine, r.policy, r.namespace).counts[PASS] += 1,
-            Outcome::Error => sums.pair(r.engine, r.policy, r.namespace).counts[ERROR] += 1,
+            Outcome::Pass => {
+                sums.pair(r.engine, r.policy, r.namespace, r.binding).counts[PASS] += 1
+            }
+            Outcome::Error => {
+                sums.pair(r.engine, r.policy, r.namespace, r.binding).counts[ERROR] += 1
+            }
         }
     }
 
@@ -792,7 +803,12 @@ mod tests {
             "missing (2 results with problems were skipped)"
         );
         assert_eq!(
-            inv.results[&(Engine::Kyverno, "p1".to_string(), Some("ns-a".to_string()))]
+            inv.results[&(
+                Engine::Kyverno,
+                "p1".to_string(),
+                Some("ns-a".to_string()),
+                None
+            )]
                 .counts
                 .fail,
             15
@@ -805,6 +821,42 @@ mod tests {
         );
         same(
             r#"{"kind": "PolicyReportList", "apiVersion": "wgpolicyk8s.io/v1alpha2", "items": [{"kind": "PolicyReport"}]}"#,
+        );
+    }
+
+    #[test]
+    fn a_vap_result_keeps_the_binding_it_names_on_both_paths() {
+        // kyverno pkg/utils/report/results.go: `properties.binding` on VAP results only.
+        let vap = |binding: Option<&str>| {
+            let mut r = result("vap", "vap", "fail");
+            r["source"] = json!("ValidatingAdmissionPolicy");
+            r["properties"] = json!({"binding": binding, "process": "background scan"});
+            r
+        };
+        let mut kyverno = result("p1", "r1", "fail");
+        kyverno["properties"] = json!({"binding": "not-a-vap"});
+        let results = vec![vap(Some("vap-b")), vap(None), kyverno];
+        let text = serde_json::to_string(&report("ns-a", "one", results)).unwrap();
+        let inv = same(&text);
+        let ns = Some("ns-a".to_string());
+        let keys: Vec<_> = inv.results.keys().cloned().collect();
+        assert_eq!(
+            keys,
+            vec![
+                (Engine::Kyverno, "p1".to_string(), ns.clone(), None),
+                (
+                    Engine::ValidatingAdmission,
+                    "vap".to_string(),
+                    ns.clone(),
+                    None
+                ),
+                (
+                    Engine::ValidatingAdmission,
+                    "vap".to_string(),
+                    ns,
+                    Some("vap-b".to_string())
+                ),
+            ]
         );
     }
 
