@@ -721,3 +721,61 @@ fn gate_works_on_constraints_and_bindings() {
     let o = common::forewarn_on(&snap, &cfg, NOW, &["gate", "min-replicas-payments"]);
     assert_eq!(o.status.code(), Some(0), "{}", common::printed(&o));
 }
+
+#[test]
+fn readiness_and_the_platform_digest_say_at_least_when_gatekeeper_lists_fewer_violations() {
+    // The example constraint: Gatekeeper found 7 violations and lists 5.
+    let config = example_config();
+    let inv = example_inventory();
+    let planned = plan(std::slice::from_ref(&inv), &config, at(NOW));
+    let renderer = forewarn::render::Renderer::builtin().expect("templates");
+    let text = |n: &forewarn::plan::Notice| {
+        forewarn::render::to_text(&renderer.render(n, &config).expect("render"))
+    };
+    let readiness = planned
+        .notices
+        .iter()
+        .find(|n| {
+            n.kind == forewarn::plan::NoticeKind::Readiness
+                && n.policy == "K8sRequiredLabels/workloads-need-cost-center"
+        })
+        .map(text)
+        .expect("readiness notice");
+    assert!(
+        readiness.contains("but at least 5 failing resources no exception covers"),
+        "{readiness}"
+    );
+    assert!(
+        readiness.contains("Gatekeeper found 2 more violations than it lists"),
+        "{readiness}"
+    );
+    let digest = planned
+        .notices
+        .iter()
+        .find(|n| n.kind == forewarn::plan::NoticeKind::Digest && n.audience == "platform")
+        .map(text)
+        .expect("platform digest");
+    assert!(
+        digest.contains(
+            "• `K8sRequiredLabels/workloads-need-cost-center`: at least 5 in 4 namespaces"
+        ),
+        "{digest}"
+    );
+    assert!(
+        digest.contains("*not ready*: at least 5 resources would be blocked"),
+        "{digest}"
+    );
+    // Kyverno's counts stay exact; each VAP binding counts the results that name it.
+    assert!(
+        digest.contains("• `require-run-as-nonroot`: 8 in 7 namespaces"),
+        "{digest}"
+    );
+    assert!(
+        digest.contains("• `min-replicas-all`: 3 in 3 namespaces"),
+        "{digest}"
+    );
+    assert!(
+        digest.contains("• `min-replicas-payments`: 1 in 1 namespace\n"),
+        "{digest}"
+    );
+}

@@ -100,6 +100,7 @@ pub fn plan_digests(
             title: p.map_or(id, |p| p.title()).to_string(),
             mode: mode.unwrap_or("unknown"),
             failing: rows.iter().map(|r| r.1).sum(),
+            at_least: p.is_some_and(|p| p.truncated.is_some()),
             excepted: rows.iter().map(|r| r.2).sum(),
             namespaces: rows
                 .iter()
@@ -160,6 +161,7 @@ pub fn plan_digests(
     let totals: Vec<Total> = totals
         .into_iter()
         .map(|(policy, (failing, namespaces))| Total {
+            at_least: inv.policy(&policy).is_some_and(|p| p.truncated.is_some()),
             policy,
             failing,
             namespaces,
@@ -188,6 +190,7 @@ pub fn plan_digests(
                     ready: r.is_ready(),
                     uncovered: r.uncovered(),
                     possibly: r.possibly(),
+                    unlisted: r.unlisted,
                     blockers: blockers(r),
                     kept_in_audit: kept_text(r),
                     when: relative_days((e.date - day).num_days()),
@@ -219,6 +222,7 @@ pub fn plan_digests(
                     days_late: (day - e.date).num_days(),
                     when: relative_days((e.date - day).num_days()),
                     uncovered: r.uncovered(),
+                    unlisted: r.unlisted,
                     blockers: blockers(r),
                     kept_in_audit: kept_text(r),
                 })

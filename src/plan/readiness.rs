@@ -296,6 +296,7 @@ fn readiness_view(
         uncovered: r.uncovered(),
         covered: r.covered(),
         possibly: r.possibly(),
+        unlisted: r.unlisted,
         unscored: policy.is_unscored(),
         items: r
             .namespaces

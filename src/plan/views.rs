@@ -154,6 +154,9 @@ pub struct ReadinessView {
     pub uncovered: u64,
     pub covered: u64,
     pub possibly: u64,
+    /// Violations the engine found but did not list (Gatekeeper's
+    /// `--constraint-violations-limit`): the counts are lower bounds, "at least".
+    pub unlisted: u64,
     /// The policy sets `policies.kyverno.io/scored: "false"`: its failures are reported as
     /// warnings, and counted here as failing.
     pub unscored: bool,
@@ -276,6 +279,9 @@ pub struct PolicyRow {
     pub title: String,
     pub mode: &'static str,
     pub failing: u64,
+    /// The engine found more violations than it lists (Gatekeeper): `failing` is a lower
+    /// bound, "at least".
+    pub at_least: bool,
     pub excepted: u64,
     pub namespaces: String,
     pub top: Vec<String>,
@@ -297,6 +303,8 @@ pub struct PolicyRow {
 pub struct Total {
     pub policy: String,
     pub failing: u64,
+    /// The engine found more violations than it lists: `failing` is a lower bound.
+    pub at_least: bool,
     pub namespaces: usize,
 }
 
@@ -317,6 +325,9 @@ pub struct FlipView {
     pub uncovered: u64,
     /// Failures an exception may cover, which forewarn cannot evaluate: not ready either.
     pub possibly: u64,
+    /// Violations the engine found but did not list: `uncovered` is a lower bound, and the
+    /// flip is not ready.
+    pub unlisted: u64,
     pub blockers: String,
     /// Namespaces that stay in Audit by override after the flip (`name (count)`), if any.
     pub kept_in_audit: String,
@@ -342,6 +353,8 @@ pub struct OverdueView {
     /// The date relative to the moment of sending (`yesterday`, `7 days ago`).
     pub when: String,
     pub uncovered: u64,
+    /// Violations the engine found but did not list: `uncovered` is a lower bound.
+    pub unlisted: u64,
     pub blockers: String,
     pub kept_in_audit: String,
 }
