@@ -779,3 +779,36 @@ fn readiness_and_the_platform_digest_say_at_least_when_gatekeeper_lists_fewer_vi
         "{digest}"
     );
 }
+
+#[test]
+fn heads_ups_say_what_changes_in_each_engines_own_terms() {
+    let config = example_config();
+    let inv = example_inventory();
+    let planned = plan(std::slice::from_ref(&inv), &config, at(NOW));
+    let renderer = forewarn::render::Renderer::builtin().expect("templates");
+    let first = |policy: &str| {
+        let n = planned
+            .notices
+            .iter()
+            .find(|n| n.kind == forewarn::plan::NoticeKind::Announce && n.policy == policy)
+            .unwrap_or_else(|| panic!("no heads-up for {policy}"));
+        forewarn::render::to_text(&renderer.render(n, &config).expect("render"))
+    };
+    // gatekeeper pkg/util/enforcement_action.go: the flip sets `deny`.
+    let gk = first("K8sRequiredLabels/workloads-need-cost-center");
+    assert!(
+        gk.contains("the Gatekeeper constraint *Required labels* (`K8sRequiredLabels/workloads-need-cost-center`) switches its `enforcementAction` from `dryrun` to `deny`: resources that break it will be rejected instead of reported."),
+        "{gk}"
+    );
+    assert!(!gk.contains("Audit to Enforce"), "{gk}");
+    // kubernetes admissionregistration/v1 types.go: only `Deny` rejects; `Warn` admits with a
+    // warning.
+    let vap = first("min-replicas-all");
+    assert!(
+        vap.contains("the binding `min-replicas-all` of the ValidatingAdmissionPolicy *min-replicas* gains `Deny` in its `validationActions` (`Audit`, `Warn` → `Deny`, `Audit`, `Warn`): resources that break it will be rejected instead of admitted with a warning."),
+        "{vap}"
+    );
+    // Kyverno keeps its words.
+    let kyverno = first("require-run-as-nonroot");
+    assert!(kyverno.contains("moves from Audit to Enforce"), "{kyverno}");
+}

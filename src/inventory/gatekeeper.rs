@@ -10,8 +10,9 @@
 use super::fields::{FieldError, FieldResult, Node};
 use super::kyverno::{docs, read_meta, read_selector, required_name};
 use super::model::{
-    ConstraintMatch, FailingResource, Finding, Mode, ModeSpec, Policy, PolicyDocs, PolicyKind,
-    PolicyRef, Reach, ResourceRef, ResultKey, ResultSummary, Template, Truncated,
+    ConstraintMatch, EnforcementAction, FailingResource, Finding, Mode, ModeSpec, Policy,
+    PolicyDocs, PolicyKind, PolicyRef, Reach, ResourceRef, ResultKey, ResultSummary, Setting,
+    Template, Truncated,
 };
 use crate::model::ids::Engine;
 use std::collections::{BTreeMap, BTreeSet};
@@ -71,13 +72,14 @@ pub struct ConstraintRead {
 /// in gatekeeper `pkg/util/enforcement_action.go`): `deny` blocks; `dryrun` and `warn` do
 /// not; `scoped` blocks when `spec.scopedEnforcementActions` has `deny` for an admission
 /// point. Any other value is refused, naming the field.
-fn read_mode(spec: Option<Node<'_>>) -> FieldResult<Mode> {
+fn read_mode(spec: Option<Node<'_>>) -> FieldResult<(Mode, EnforcementAction)> {
     let Some(spec) = spec else {
-        return Ok(Mode::Enforce);
+        return Ok((Mode::Enforce, EnforcementAction::Deny));
     };
     match spec.str("enforcementAction")?.unwrap_or("deny") {
-        "" | "deny" => Ok(Mode::Enforce),
-        "dryrun" | "warn" => Ok(Mode::Audit),
+        "" | "deny" => Ok((Mode::Enforce, EnforcementAction::Deny)),
+        "dryrun" => Ok((Mode::Audit, EnforcementAction::Dryrun)),
+        "warn" => Ok((Mode::Audit, EnforcementAction::Warn)),
         "scoped" => {
             let mut blocks = false;
             if spec.get("scopedEnforcementActions").is_none() {
@@ -100,7 +102,8 @@ fn read_mode(spec: Option<Node<'_>>) -> FieldResult<Mode> {
                     blocks |= action == "deny" && ADMISSION_POINTS.contains(&name);
                 }
             }
-            Ok(if blocks { Mode::Enforce } else { Mode::Audit })
+            let mode = if blocks { Mode::Enforce } else { Mode::Audit };
+            Ok((mode, EnforcementAction::Scoped))
         }
         other => Err(spec.error(
             "enforcementAction",
@@ -147,7 +150,7 @@ pub fn read_constraint(obj: Node<'_>, kind: &str) -> FieldResult<ConstraintRead>
     let name = required_name(&meta)?;
     let spec_child = obj.get("spec");
     let spec = spec_child.as_ref().map(|c| c.node());
-    let mode = read_mode(spec)?;
+    let (mode, action) = read_mode(spec)?;
     let matching = read_match(spec)?;
     let reference = PolicyRef {
         kind: PolicyKind::Constraint,
@@ -218,6 +221,7 @@ pub fn read_constraint(obj: Node<'_>, kind: &str) -> FieldResult<ConstraintRead>
         docs: docs_with_gatekeeper(&meta),
         annotations: meta.annotations,
         modes: ModeSpec::Fixed(mode),
+        setting: Setting::EnforcementAction(action),
         reach: Reach::Constraint(matching),
         truncated,
     });

@@ -223,6 +223,7 @@ pub fn read_kyverno_policy(obj: Node<'_>, kind: PolicyKind) -> FieldResult<Polic
             spec_action,
             spec_overrides,
         },
+        setting: Default::default(),
         reach: Reach::Everywhere,
         truncated: None,
     })
@@ -274,6 +275,7 @@ pub fn read_validating_policy(obj: Node<'_>, kind: PolicyKind) -> FieldResult<Po
         docs: docs(&meta),
         annotations: meta.annotations,
         modes: ModeSpec::Fixed(mode),
+        setting: Default::default(),
         reach: Reach::Everywhere,
         truncated: None,
     })

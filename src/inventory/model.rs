@@ -161,6 +161,68 @@ pub struct Rule {
     pub overrides: Vec<ModeOverride>,
 }
 
+/// A Gatekeeper constraint's `spec.enforcementAction` (gatekeeper
+/// `pkg/util/enforcement_action.go`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnforcementAction {
+    Deny,
+    Dryrun,
+    Warn,
+    Scoped,
+}
+
+impl EnforcementAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EnforcementAction::Deny => "deny",
+            EnforcementAction::Dryrun => "dryrun",
+            EnforcementAction::Warn => "warn",
+            EnforcementAction::Scoped => "scoped",
+        }
+    }
+}
+
+/// One of a ValidatingAdmissionPolicyBinding's `spec.validationActions` (kubernetes
+/// `staging/src/k8s.io/api/admissionregistration/v1/types.go`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ValidationAction {
+    Deny,
+    Warn,
+    Audit,
+}
+
+impl ValidationAction {
+    pub fn parse(s: &str) -> Option<ValidationAction> {
+        Some(match s {
+            "Deny" => ValidationAction::Deny,
+            "Warn" => ValidationAction::Warn,
+            "Audit" => ValidationAction::Audit,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ValidationAction::Deny => "Deny",
+            ValidationAction::Warn => "Warn",
+            ValidationAction::Audit => "Audit",
+        }
+    }
+}
+
+/// The engine's own setting that a rollout changes, as it is today: to say what the flip
+/// changes in the engine's terms.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum Setting {
+    /// Kyverno: the failure action, Audit → Enforce.
+    #[default]
+    FailureAction,
+    /// A Gatekeeper constraint's `spec.enforcementAction`; the flip sets `deny`.
+    EnforcementAction(EnforcementAction),
+    /// A ValidatingAdmissionPolicyBinding's `spec.validationActions`; the flip adds `Deny`.
+    ValidationActions(Vec<ValidationAction>),
+}
+
 /// How the mode of a policy is decided.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ModeSpec {
@@ -270,6 +332,8 @@ pub struct Policy {
     pub annotations: Labels,
     pub docs: PolicyDocs,
     pub modes: ModeSpec,
+    /// The engine's setting the rollout changes, as it is today.
+    pub setting: Setting,
     /// Where it applies, by namespace.
     pub reach: Reach,
     /// Set when the engine listed fewer violations than it found (Gatekeeper): counts are lower
@@ -758,6 +822,8 @@ pub struct Binding {
     pub policy: String,
     /// `spec.validationActions` contains `Deny`.
     pub deny: bool,
+    /// `spec.validationActions`, as written.
+    pub actions: Vec<ValidationAction>,
     pub annotations: Labels,
     /// `spec.matchResources.namespaceSelector`.
     pub namespace_selector: Option<LabelSelector>,
@@ -1003,6 +1069,7 @@ impl Inventory {
                     deny: b.deny,
                     denied_by,
                 },
+                setting: Setting::ValidationActions(b.actions.clone()),
                 reach: reach_of(b, vap),
                 truncated: None,
             });

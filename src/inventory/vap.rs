@@ -9,7 +9,7 @@
 
 use super::fields::{FieldError, FieldResult, Node};
 use super::kyverno::{docs, read_meta, read_selector, required_name};
-use super::model::{AdmissionPolicy, Binding};
+use super::model::{AdmissionPolicy, Binding, ValidationAction};
 use super::selector::LabelSelector;
 
 fn namespace_selector(spec: Node<'_>, key: &str) -> FieldResult<Option<LabelSelector>> {
@@ -50,19 +50,21 @@ pub fn read_binding(obj: Node<'_>) -> FieldResult<Binding> {
         .ok_or_else(|| FieldError::new("spec", "missing"))?;
     let spec = spec_child.node();
     let policy = spec.req_str("policyName")?.to_string();
-    let actions = spec.str_list("validationActions")?.unwrap_or_default();
-    for a in &actions {
-        if !matches!(a.as_str(), "Deny" | "Warn" | "Audit") {
+    let mut actions = Vec::new();
+    for a in spec.str_list("validationActions")?.unwrap_or_default() {
+        let Some(action) = ValidationAction::parse(&a) else {
             return Err(spec.error(
                 "validationActions",
                 format!("unknown action '{a}' (expected Deny, Warn or Audit)"),
             ));
-        }
+        };
+        actions.push(action);
     }
     Ok(Binding {
         name,
         policy,
-        deny: actions.iter().any(|a| a == "Deny"),
+        deny: actions.contains(&ValidationAction::Deny),
+        actions,
         annotations: meta.annotations,
         namespace_selector: namespace_selector(spec, "matchResources")?,
     })

@@ -68,6 +68,8 @@ pub struct PolicyBrief {
     /// The policy sets `policies.kyverno.io/scored: "false"`: its failures are reported as
     /// warnings, and counted here as failing.
     pub unscored: bool,
+    /// What the flip changes, in the engine's own terms.
+    pub change: crate::plan::views::ChangeView,
 }
 
 /// One message to one audience.
@@ -273,6 +275,7 @@ pub fn brief(policy: &Policy, rollout: &Rollout) -> PolicyBrief {
         guidance: rollout.guidance().map(str::to_string),
         what_to_do: rollout.what_to_do().map(str::to_string),
         unscored: policy.is_unscored(),
+        change: crate::plan::views::ChangeView::of(&policy.setting),
     }
 }
 

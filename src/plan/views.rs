@@ -5,6 +5,7 @@
 //! Plain data: no I/O, no clock, no formatting beyond the dates already shown as text.
 
 use crate::config::Config;
+use crate::inventory::{EnforcementAction, Setting, ValidationAction};
 use crate::model::ids::NoticeKind;
 use serde::Serialize;
 
@@ -109,6 +110,52 @@ pub struct TrendView {
     pub enforce_on: Option<String>,
     /// `ready`, `on track`, `at risk`, `no progress` or `no data`.
     pub status: &'static str,
+}
+
+/// What a policy's flip changes, in its engine's own terms (the words are in the templates).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ChangeView {
+    /// `kyverno` (the failure action, Audit → Enforce), `gatekeeper` (the constraint's
+    /// `enforcementAction` → `deny`) or `vap` (the binding's `validationActions` gain `Deny`).
+    pub engine: &'static str,
+    /// Gatekeeper: `enforcementAction` today (`dryrun`, `warn` or `scoped`).
+    pub from: Option<&'static str>,
+    /// VAP: `validationActions` today, and once `Deny` is added.
+    pub actions: Vec<&'static str>,
+    pub actions_after: Vec<&'static str>,
+    /// Failing resources are admitted with a warning today (`warn`, or `Warn` among the
+    /// actions), rather than only reported.
+    pub warns: bool,
+}
+
+impl ChangeView {
+    pub fn of(setting: &Setting) -> ChangeView {
+        match setting {
+            Setting::FailureAction => ChangeView {
+                engine: "kyverno",
+                ..ChangeView::default()
+            },
+            Setting::EnforcementAction(a) => ChangeView {
+                engine: "gatekeeper",
+                from: Some(a.as_str()),
+                warns: *a == EnforcementAction::Warn,
+                ..ChangeView::default()
+            },
+            Setting::ValidationActions(actions) => {
+                let mut after = actions.clone();
+                if !after.contains(&ValidationAction::Deny) {
+                    after.insert(0, ValidationAction::Deny);
+                }
+                ChangeView {
+                    engine: "vap",
+                    actions: actions.iter().map(|a| a.as_str()).collect(),
+                    actions_after: after.iter().map(|a| a.as_str()).collect(),
+                    warns: actions.contains(&ValidationAction::Warn),
+                    ..ChangeView::default()
+                }
+            }
+        }
+    }
 }
 
 /// One namespace in a readiness or overdue notice.

@@ -816,6 +816,8 @@ struct PolicyWords<'a> {
     subject: Option<&'a str>,
     /// The policy sets `policies.kyverno.io/scored: "false"` (its failures are warnings).
     unscored: bool,
+    /// What the flip changes, in the engine's own terms.
+    change: &'a crate::plan::views::ChangeView,
 }
 
 /// A failing resource in a heads-up.
@@ -898,6 +900,7 @@ pub fn context<'a>(
             severity: b.severity.as_deref(),
             subject: b.subject.as_deref(),
             unscored: b.unscored,
+            change: &b.change,
         },
         audience: &notice.audience,
         cluster_name: notice.cluster.as_ref(),
@@ -984,6 +987,8 @@ pub fn to_text(message: &Message) -> String {
 /// including characters that must be escaped.
 pub fn sample_notices(config: &Config) -> Vec<Notice> {
     use crate::inventory::FailingResource;
+    use crate::inventory::Setting;
+    use crate::plan::views::ChangeView;
     use crate::plan::{NamespaceFailures, PolicyBrief};
     let at = chrono::DateTime::parse_from_rfc3339("2026-01-05T09:00:00+00:00").unwrap_or_default();
     let bare = Notice {
@@ -1058,6 +1063,26 @@ pub fn sample_notices(config: &Config) -> Vec<Notice> {
         guidance: Some("https://example.com/guide?a=1&b=2".into()),
         what_to_do: Some("Set the field.".into()),
         unscored: true,
+        change: ChangeView::of(&Setting::FailureAction),
     });
-    vec![bare, full]
+    // Each engine's words, on the day and before it.
+    let mut out = vec![bare, full];
+    let engines = [
+        Setting::EnforcementAction(crate::inventory::EnforcementAction::Warn),
+        Setting::ValidationActions(vec![crate::inventory::ValidationAction::Audit]),
+    ];
+    for (i, setting) in engines.iter().enumerate() {
+        for j in 0..2 {
+            let mut n = out[j].clone();
+            n.id = NoticeId::new(
+                NoticeKind::Announce,
+                &["sample-policy", &format!("engine-{i}"), &n.milestone],
+            );
+            let mut brief = (*n.brief).clone();
+            brief.change = ChangeView::of(setting);
+            n.brief = std::sync::Arc::new(brief);
+            out.push(n);
+        }
+    }
+    out
 }
