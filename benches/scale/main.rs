@@ -3,7 +3,7 @@
 //!
 //! Run with `cargo bench --bench scale` (defaults: 5,000 namespaces, 100 policies, 1,000,000
 //! results). Flags after `--`: `--namespaces N --policies N --results N --files N --seed N
-//! --dir DIR --runs N --no-live --no-jq`. It generates the cluster into `DIR` (default
+//! --dir DIR --runs N --no-live --only-live --no-jq`. It generates the cluster into `DIR` (default
 //! `target/scale`), then measures in one run:
 //!
 //! 1. load + plan in this process (best of `--runs`), on all cores and on one;
@@ -17,6 +17,8 @@
 //!    json`, and `-o yaml`): load + plan in process, `forewarn plan --output json` (wall time,
 //!    peak RSS, output size) and jq on the one JSON file (`--no-one-file` skips this,
 //!    `--no-yaml` the YAML shape).
+//!
+//! `--only-live` measures only the live source (5.), at the sizes given.
 //!
 //! A benchmark, not a test: it prints figures and ratios and asserts nothing about time.
 
@@ -69,6 +71,7 @@ struct Args {
     dir: PathBuf,
     runs: usize,
     live: bool,
+    only_live: bool,
     jq: bool,
     one_file: bool,
     yaml: bool,
@@ -86,6 +89,7 @@ fn parse_args() -> anyhow::Result<Args> {
         dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("target/scale"),
         runs: 3,
         live: true,
+        only_live: false,
         jq: true,
         one_file: true,
         yaml: true,
@@ -112,6 +116,7 @@ fn parse_args() -> anyhow::Result<Args> {
                     .into()
             }
             "--no-live" => args.live = false,
+            "--only-live" => args.only_live = true,
             "--no-jq" => args.jq = false,
             "--no-one-file" => args.one_file = false,
             "--no-yaml" => args.yaml = false,
@@ -141,6 +146,9 @@ fn main() -> anyhow::Result<()> {
         std::thread::available_parallelism().map_or(1, |n| n.get()),
         cpu_model()
     );
+    if args.only_live {
+        return live_comparison(&args);
+    }
     println!(
         "cluster: {} namespaces, {} policies, {} results (seed {})",
         s.namespaces, s.policies, s.results, s.seed
@@ -537,6 +545,7 @@ fn child_live(dir: &Path) -> anyhow::Result<()> {
         }
     }
     live.relist_done(resource);
+    live.discovery_done();
     let retained = LIVE_BYTES.load(Ordering::SeqCst) - before;
     let inv = forewarn::inventory::snapshot::InventorySource::load(&live);
     println!(
