@@ -17,7 +17,7 @@ use kube::api::{Api, ApiResource, DynamicObject};
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tracing::{error, info, warn};
@@ -56,33 +56,164 @@ pub const TEMPLATE_SETTLE: Duration = Duration::from_secs(5);
 pub const REDISCOVER_EVERY: Duration = Duration::from_secs(300);
 
 /// What one object contributes. A report keeps only compact counts per policy × namespace
-/// (ids into [`Store::pairs`]), the failing samples and its findings — a few dozen bytes per
-/// result instead of an inventory of its own.
+/// (ids into [`Store::pairs`]), its failing samples and its findings, with every string shared
+/// through [`Shared`]: a few bytes per policy × namespace it names and a few dozen per failing
+/// result, nothing per passing result beyond its count.
 enum Fragment {
     Object(Box<Inventory>),
     Report(ReportFragment),
 }
 
-/// Counts of one report for one policy × namespace: pair id, pass, fail, warn, error, skip,
-/// skipped by an exception.
-type PairCounts = [u32; 7];
-
 struct ReportFragment {
-    counts: Box<[PairCounts]>,
-    /// Index into `counts` → failing results per rule and the sample.
+    /// Per policy × namespace, in increasing pair id: the id's distance from the previous one,
+    /// a byte saying which counts are not zero, and those counts (see [`PairCounts`]), each an
+    /// unsigned LEB128 number.
+    counts: Box<[u8]>,
+    /// Pair id → failing results per rule and the sample, in increasing pair id.
     failing: Box<[(u32, FailDetail)]>,
-    findings: Box<[(ResourceRef, Vec<Finding>)]>,
+    findings: Box<[(SharedRef, Box<[SharedFinding]>)]>,
     problems: Box<[Problem]>,
     objects: u64,
 }
 
+/// Counts of one report for one policy × namespace: pass, fail, warn, error, skip, skipped by
+/// an exception.
+type PairCounts = [u64; 6];
+
 struct FailDetail {
-    fail_by_rule: Box<[(Box<str>, u64)]>,
-    sample: Box<[FailingResource]>,
+    fail_by_rule: Box<[(Arc<str>, u64)]>,
+    sample: Box<[SharedSample]>,
     /// Warnings, kept until the folded inventory decides whether they are failures (see
     /// `ResultSummary::warn_by_rule`).
-    warn_by_rule: Box<[(Box<str>, u64)]>,
-    warn_sample: Box<[FailingResource]>,
+    warn_by_rule: Box<[(Arc<str>, u64)]>,
+    warn_sample: Box<[SharedSample]>,
+}
+
+/// A [`FailingResource`] whose strings are shared.
+struct SharedSample {
+    kind: Arc<str>,
+    name: Arc<str>,
+    /// The rule and the message (policy and result are empty).
+    said: Arc<Said>,
+}
+
+/// A [`ResourceRef`] whose strings are shared.
+struct SharedRef {
+    namespace: Arc<str>,
+    kind: Arc<str>,
+    name: Arc<str>,
+}
+
+/// A [`Finding`] whose strings are shared.
+struct SharedFinding {
+    engine: Engine,
+    said: Arc<Said>,
+}
+
+/// What a finding says, apart from about which resource: the same for every resource a rule
+/// fails the same way, so held once.
+#[derive(PartialEq, Eq, Hash)]
+struct Said {
+    policy: Arc<str>,
+    binding: Option<Arc<str>>,
+    rule: Option<Arc<str>>,
+    result: Arc<str>,
+    message: Option<Arc<str>>,
+}
+
+/// Values that reports repeat, each held once. A value no fragment holds any more is dropped
+/// at a later prune.
+struct Interner<T: ?Sized> {
+    held: HashSet<Arc<T>>,
+    /// How many values were held after the last prune.
+    kept: usize,
+}
+
+impl<T: ?Sized> Default for Interner<T> {
+    fn default() -> Self {
+        Interner {
+            held: HashSet::new(),
+            kept: 0,
+        }
+    }
+}
+
+impl<T: ?Sized + Eq + std::hash::Hash> Interner<T> {
+    fn get(&mut self, value: &T, make: impl FnOnce(&T) -> Arc<T>) -> Arc<T> {
+        if let Some(shared) = self.held.get(value) {
+            return shared.clone();
+        }
+        let shared = make(value);
+        self.held.insert(shared.clone());
+        shared
+    }
+
+    /// Drops the values only the interner holds, once it has doubled since the last prune
+    /// (so pruning costs a constant amount per value interned).
+    fn prune(&mut self) {
+        if self.held.len() > 2 * self.kept + 1024 {
+            self.held.retain(|s| Arc::strong_count(s) > 1);
+            self.kept = self.held.len();
+        }
+    }
+}
+
+/// What fragments share: strings (policy, rule, kind and resource names, messages — Kyverno
+/// writes the same message for every resource a rule fails) and what findings say.
+#[derive(Default)]
+struct Shared {
+    strings: Interner<str>,
+    said: Interner<Said>,
+}
+
+impl Shared {
+    fn get(&mut self, s: &str) -> Arc<str> {
+        self.strings.get(s, |s| Arc::from(s))
+    }
+
+    fn opt(&mut self, s: Option<&str>) -> Option<Arc<str>> {
+        s.map(|s| self.get(s))
+    }
+
+    fn said(&mut self, said: &Finding) -> Arc<Said> {
+        let said = Said {
+            policy: self.get(&said.policy),
+            binding: self.opt(said.binding.as_deref()),
+            rule: self.opt(said.rule.as_deref()),
+            result: self.get(&said.result),
+            message: self.opt(said.message.as_deref()),
+        };
+        self.held_said(said)
+    }
+
+    /// What a sample says: its rule and message.
+    fn sample_said(&mut self, rule: Option<&str>, message: Option<&str>) -> Arc<Said> {
+        let said = Said {
+            policy: self.get(""),
+            binding: None,
+            rule: self.opt(rule),
+            result: self.get(""),
+            message: self.opt(message),
+        };
+        self.held_said(said)
+    }
+
+    fn held_said(&mut self, said: Said) -> Arc<Said> {
+        match self.said.held.get(&said) {
+            Some(held) => held.clone(),
+            None => {
+                let held = Arc::new(said);
+                self.said.held.insert(held.clone());
+                held
+            }
+        }
+    }
+
+    fn prune(&mut self) {
+        // What findings say holds strings: it goes first.
+        self.said.prune();
+        self.strings.prune();
+    }
 }
 
 /// Policy × namespace pairs seen, each named once.
@@ -93,15 +224,15 @@ struct Pairs {
 }
 
 /// Engine, policy as reports name it, namespace, binding named (as in [`ResultKey`]).
-type PairName = (Engine, Box<str>, Option<Box<str>>, Option<Box<str>>);
+type PairName = (Engine, Arc<str>, Option<Arc<str>>, Option<Arc<str>>);
 
 impl Pairs {
-    fn id(&mut self, (engine, policy, namespace, binding): &ResultKey) -> u32 {
+    fn id(&mut self, (engine, policy, namespace, binding): &ResultKey, shared: &mut Shared) -> u32 {
         let key: PairName = (
             *engine,
-            policy.as_str().into(),
-            namespace.as_deref().map(Into::into),
-            binding.as_deref().map(Into::into),
+            shared.get(policy),
+            shared.opt(namespace.as_deref()),
+            shared.opt(binding.as_deref()),
         );
         if let Some(&id) = self.ids.get(&key) {
             return id;
@@ -113,13 +244,118 @@ impl Pairs {
     }
 }
 
-fn saturate(n: u64) -> u32 {
-    u32::try_from(n).unwrap_or(u32::MAX)
+fn put_number(out: &mut Vec<u8>, mut n: u64) {
+    while n >= 0x80 {
+        out.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
+/// Reads one number written by [`put_number`] at `*at`, and moves past it.
+fn take_number(bytes: &[u8], at: &mut usize) -> u64 {
+    let mut n = 0u64;
+    let mut shift = 0;
+    while let Some(&b) = bytes.get(*at) {
+        *at += 1;
+        if shift < 64 {
+            n |= u64::from(b & 0x7f) << shift;
+        }
+        shift += 7;
+        if b & 0x80 == 0 {
+            break;
+        }
+    }
+    n
+}
+
+/// Encodes counts per pair id, in increasing pair id.
+fn encode_counts(counts: &[(u32, PairCounts)]) -> Box<[u8]> {
+    let mut out = Vec::with_capacity(counts.len() * 4);
+    let mut last = 0u32;
+    for (id, c) in counts {
+        put_number(&mut out, u64::from(id - last));
+        last = *id;
+        let present = c
+            .iter()
+            .enumerate()
+            .fold(0u8, |m, (i, n)| if *n > 0 { m | 1 << i } else { m });
+        out.push(present);
+        for n in c.iter().filter(|n| **n > 0) {
+            put_number(&mut out, *n);
+        }
+    }
+    out.into_boxed_slice()
+}
+
+/// The counts [`encode_counts`] wrote, pair by pair.
+fn decode_counts(bytes: &[u8]) -> impl Iterator<Item = (u32, PairCounts)> + '_ {
+    let mut at = 0;
+    let mut id = 0u32;
+    std::iter::from_fn(move || {
+        if at >= bytes.len() {
+            return None;
+        }
+        id += take_number(bytes, &mut at) as u32;
+        let present = bytes.get(at).copied().unwrap_or(0);
+        at += 1;
+        let mut c = PairCounts::default();
+        for (i, n) in c.iter_mut().enumerate() {
+            if present & (1 << i) != 0 {
+                *n = take_number(bytes, &mut at);
+            }
+        }
+        Some((id, c))
+    })
+}
+
+impl SharedSample {
+    fn new(r: &FailingResource, shared: &mut Shared) -> SharedSample {
+        SharedSample {
+            kind: shared.get(&r.kind),
+            name: shared.get(&r.name),
+            said: shared.sample_said(r.rule.as_deref(), r.message.as_deref()),
+        }
+    }
+
+    fn owned(&self) -> FailingResource {
+        FailingResource {
+            kind: self.kind.to_string(),
+            name: self.name.to_string(),
+            rule: self.said.rule.as_deref().map(str::to_string),
+            message: self.said.message.as_deref().map(str::to_string),
+        }
+    }
+}
+
+impl SharedFinding {
+    fn owned(&self) -> Finding {
+        let said = &self.said;
+        Finding {
+            engine: self.engine,
+            policy: said.policy.to_string(),
+            binding: said.binding.as_deref().map(str::to_string),
+            rule: said.rule.as_deref().map(str::to_string),
+            result: said.result.to_string(),
+            message: said.message.as_deref().map(str::to_string),
+        }
+    }
+}
+
+fn shared_by_rule(by_rule: BTreeMap<String, u64>, strings: &mut Shared) -> Box<[(Arc<str>, u64)]> {
+    by_rule.iter().map(|(r, n)| (strings.get(r), *n)).collect()
+}
+
+fn shared_sample(sample: &[FailingResource], strings: &mut Shared) -> Box<[SharedSample]> {
+    sample
+        .iter()
+        .map(|r| SharedSample::new(r, strings))
+        .collect()
 }
 
 impl Fragment {
     /// Compacts what `ingest` read from one object.
-    fn new(mut inv: Inventory, pairs: &mut Pairs) -> Fragment {
+    fn new(mut inv: Inventory, pairs: &mut Pairs, strings: &mut Shared) -> Fragment {
         let only_results = inv.policies.is_empty()
             && inv.exceptions.is_empty()
             && inv.namespaces.is_empty()
@@ -134,40 +370,56 @@ impl Fragment {
         let mut failing = Vec::new();
         for (key, s) in std::mem::take(&mut inv.results) {
             let c = &s.counts;
-            counts.push([
-                pairs.id(&key),
-                saturate(c.pass),
-                saturate(c.fail),
-                saturate(c.warn),
-                saturate(c.error),
-                saturate(c.skip),
-                saturate(s.skipped_by_exception),
-            ]);
+            let id = pairs.id(&key, strings);
+            counts.push((
+                id,
+                [
+                    c.pass,
+                    c.fail,
+                    c.warn,
+                    c.error,
+                    c.skip,
+                    s.skipped_by_exception,
+                ],
+            ));
             if !s.fail_by_rule.is_empty() || !s.sample.is_empty() || s.warnings.is_some() {
                 let warnings = s.warnings.unwrap_or_default();
                 failing.push((
-                    counts.len() as u32 - 1,
+                    id,
                     FailDetail {
-                        fail_by_rule: s
-                            .fail_by_rule
-                            .into_iter()
-                            .map(|(r, n)| (r.into_boxed_str(), n))
-                            .collect(),
-                        sample: s.sample.into_boxed_slice(),
-                        warn_by_rule: warnings
-                            .by_rule
-                            .into_iter()
-                            .map(|(r, n)| (r.into_boxed_str(), n))
-                            .collect(),
-                        warn_sample: warnings.sample.into_boxed_slice(),
+                        fail_by_rule: shared_by_rule(s.fail_by_rule, strings),
+                        sample: shared_sample(&s.sample, strings),
+                        warn_by_rule: shared_by_rule(warnings.by_rule, strings),
+                        warn_sample: shared_sample(&warnings.sample, strings),
                     },
                 ));
             }
         }
+        counts.sort_unstable_by_key(|(id, _)| *id);
+        failing.sort_unstable_by_key(|(id, _)| *id);
+        let findings = inv
+            .findings
+            .iter()
+            .map(|(at, f)| {
+                let at = SharedRef {
+                    namespace: strings.get(&at.namespace),
+                    kind: strings.get(&at.kind),
+                    name: strings.get(&at.name),
+                };
+                let f = f
+                    .iter()
+                    .map(|f| SharedFinding {
+                        engine: f.engine,
+                        said: strings.said(f),
+                    })
+                    .collect();
+                (at, f)
+            })
+            .collect();
         Fragment::Report(ReportFragment {
-            counts: counts.into_boxed_slice(),
+            counts: encode_counts(&counts),
             failing: failing.into_boxed_slice(),
-            findings: inv.findings.into_iter().collect(),
+            findings,
             problems: inv.problems.into_boxed_slice(),
             objects: inv.objects,
         })
@@ -186,8 +438,10 @@ fn fragment_templates(f: &Fragment) -> Vec<&str> {
 struct Store {
     /// (resource, namespace/name) → what that one object contributes.
     /// Shared, so a snapshot copies handles under the lock and folds without it.
-    fragments: HashMap<(String, String), Arc<Fragment>>,
+    fragments: HashMap<(Arc<str>, Box<str>), Arc<Fragment>>,
     pairs: Pairs,
+    /// What fragments share (resource names among them).
+    strings: Shared,
     /// Resources being watched, and whether their first listing is complete.
     watched: BTreeMap<String, bool>,
     /// During a relist: the objects seen so far, per resource.
@@ -239,16 +493,22 @@ impl LiveInventory {
         let key = object_key(obj);
         let mut read = Inventory::default();
         ingest(&mut read, obj, &format!("{resource} {key}"));
-        let mut store = self.lock();
-        let fragment = Fragment::new(read, &mut store.pairs);
+        let mut guard = self.lock();
+        let store = &mut *guard;
+        let fragment = Fragment::new(read, &mut store.pairs, &mut store.strings);
         if let Some(seen) = store.relisting.get_mut(resource) {
             seen.insert(key.clone());
         }
         let template = !fragment_templates(&fragment).is_empty();
-        store
-            .fragments
-            .insert((resource.to_string(), key), Arc::new(fragment));
-        drop(store);
+        let resource = store.strings.get(resource);
+        // What a replaced fragment alone held goes at a later prune.
+        drop(
+            store
+                .fragments
+                .insert((resource, key.into_boxed_str()), Arc::new(fragment)),
+        );
+        store.strings.prune();
+        drop(guard);
         if template {
             self.templates_changed.notify_one();
         }
@@ -257,7 +517,13 @@ impl LiveInventory {
     /// An object was deleted.
     pub fn delete(&self, resource: &str, obj: &Value) {
         let key = object_key(obj);
-        self.lock().fragments.remove(&(resource.to_string(), key));
+        let mut store = self.lock();
+        drop(
+            store
+                .fragments
+                .remove(&(Arc::from(resource), key.into_boxed_str())),
+        );
+        store.strings.prune();
     }
 
     /// A (re)list of `resource` starts: what it holds stays until the list is complete.
@@ -273,7 +539,8 @@ impl LiveInventory {
         let seen = store.relisting.remove(resource).unwrap_or_default();
         store
             .fragments
-            .retain(|(r, key), _| r != resource || seen.contains(key));
+            .retain(|(r, key), _| &**r != resource || seen.contains(&**key));
+        store.strings.prune();
         store.watched.insert(resource.to_string(), true);
         store.errors.remove(resource);
     }
@@ -339,49 +606,50 @@ impl LiveInventory {
             match fragment.as_ref() {
                 Fragment::Object(f) => inv.absorb(f),
                 Fragment::Report(r) => {
-                    for (i, c) in r.counts.iter().enumerate() {
+                    for (id, c) in decode_counts(&r.counts) {
                         let detail = r
                             .failing
-                            .binary_search_by_key(&(i as u32), |(j, _)| *j)
+                            .binary_search_by_key(&id, |(j, _)| *j)
                             .ok()
                             .map(|j| &r.failing[j].1);
-                        let s = summaries.entry(c[0]).or_default();
+                        let by_rule = |rules: &[(Arc<str>, u64)]| {
+                            rules.iter().map(|(r, n)| (r.to_string(), *n)).collect()
+                        };
+                        let s = summaries.entry(id).or_default();
                         let one = ResultSummary {
                             counts: super::model::ResultCounts {
-                                pass: c[1].into(),
-                                fail: c[2].into(),
-                                warn: c[3].into(),
-                                error: c[4].into(),
-                                skip: c[5].into(),
+                                pass: c[0],
+                                fail: c[1],
+                                warn: c[2],
+                                error: c[3],
+                                skip: c[4],
                             },
                             fail_by_rule: detail
-                                .map(|d| {
-                                    d.fail_by_rule
-                                        .iter()
-                                        .map(|(r, n)| (r.to_string(), *n))
-                                        .collect()
-                                })
+                                .map(|d| by_rule(&d.fail_by_rule))
                                 .unwrap_or_default(),
-                            skipped_by_exception: c[6].into(),
-                            sample: detail.map(|d| d.sample.to_vec()).unwrap_or_default(),
+                            skipped_by_exception: c[5],
+                            sample: detail
+                                .map(|d| d.sample.iter().map(SharedSample::owned).collect())
+                                .unwrap_or_default(),
                             warnings: detail.filter(|d| !d.warn_by_rule.is_empty()).map(|d| {
                                 Box::new(super::model::Warnings {
-                                    by_rule: d
-                                        .warn_by_rule
-                                        .iter()
-                                        .map(|(r, n)| (r.to_string(), *n))
-                                        .collect(),
-                                    sample: d.warn_sample.to_vec(),
+                                    by_rule: by_rule(&d.warn_by_rule),
+                                    sample: d.warn_sample.iter().map(SharedSample::owned).collect(),
                                 })
                             }),
                         };
                         s.absorb(&one);
                     }
                     for (at, f) in r.findings.iter() {
+                        let at = ResourceRef {
+                            namespace: at.namespace.to_string(),
+                            kind: at.kind.to_string(),
+                            name: at.name.to_string(),
+                        };
                         inv.findings
-                            .entry(at.clone())
+                            .entry(at)
                             .or_default()
-                            .extend(f.iter().cloned());
+                            .extend(f.iter().map(SharedFinding::owned));
                     }
                     inv.problems.extend(r.problems.iter().cloned());
                     inv.objects += r.objects;
@@ -589,4 +857,23 @@ fn is_forbidden(e: &watcher::Error) -> bool {
         _ => None,
     };
     status == Some(403)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_of_any_size_fold_back_as_they_were() {
+        let counts = vec![
+            (0, [3, 0, 0, 0, 0, 0]),
+            (1, [0, 0, 0, 0, 0, 0]),
+            (127, [127, 128, 1, 0, 300, 2]),
+            (90_000, [u64::from(u32::MAX) + 5, 0, 16_384, 0, 0, 0]),
+        ];
+        assert_eq!(
+            decode_counts(&encode_counts(&counts)).collect::<Vec<_>>(),
+            counts
+        );
+    }
 }
