@@ -64,20 +64,9 @@ pub struct Answer {
 /// Answers one question about every cluster: one answer per cluster, each naming its cluster
 /// (`cluster_name`) when several are read or `cluster-name` is configured. A policy or resource
 /// that only some clusters have is answered from those; when none has it, one help answer.
+/// `triage` is what teams answered with the buttons (`status` lists them; `None`: no answer
+/// store was read, nothing listed).
 pub fn answer_clusters(
-    clusters: &[Inventory],
-    config: &Config,
-    question: &Question,
-    caller: &Caller,
-    command: &str,
-    now: DateTime<FixedOffset>,
-) -> Vec<Answer> {
-    answer_clusters_with(clusters, config, question, caller, command, now, None)
-}
-
-/// [`answer_clusters`], knowing what teams answered with the triage buttons (`status` lists
-/// them; `None`: no answer store was read, nothing listed).
-pub fn answer_clusters_with(
     clusters: &[Inventory],
     config: &Config,
     question: &Question,

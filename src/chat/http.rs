@@ -10,7 +10,7 @@
 //! secret or a signature, and never lets an internal error reach the user as more than a short
 //! apology.
 
-use crate::chat::answer::{Answer, answer_clusters_with, caller_team, help};
+use crate::chat::answer::{Answer, answer_clusters, caller_team, help};
 use crate::chat::request::{SlashRequest, parse_form, parse_question};
 use crate::chat::verify::{MAX_SKEW_SECS, SigningSecret, verify};
 use crate::config::Config;
@@ -443,7 +443,7 @@ pub async fn respond(state: &Arc<AppState>, request: SlashRequest) -> (&'static 
         _ => None,
     };
     let answers: Vec<Answer> = match &question {
-        Ok(q) => answer_clusters_with(
+        Ok(q) => answer_clusters(
             &inventory,
             &state.config,
             q,
