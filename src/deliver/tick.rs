@@ -104,12 +104,13 @@ pub fn due<'a>(planned: &'a Plan, ledger: &impl Ledger) -> Vec<&'a Notice> {
 /// all (the date moved, the policy was flipped or removed, the team fixed everything).
 /// The time shown is when the notice was due (from the plan; the deferral's time when the plan
 /// no longer has it).
-fn superseded(planned: &Plan, ledger: &impl Ledger) -> Vec<(Entry, String, DateTime<FixedOffset>)> {
-    let due: BTreeSet<String> = planned
-        .due_at(planned.now)
-        .iter()
-        .map(|n| n.id.to_string())
-        .collect();
+/// `due` is this tick's [`due`]: a deferred notice among them is sent, not superseded.
+fn superseded(
+    planned: &Plan,
+    due: &[Notice],
+    ledger: &impl Ledger,
+) -> Vec<(Entry, String, DateTime<FixedOffset>)> {
+    let due: BTreeSet<String> = due.iter().map(|n| n.id.to_string()).collect();
     let by: BTreeMap<String, String> = planned
         .superseded_at(planned.now)
         .into_iter()
@@ -334,7 +335,7 @@ where
                 .filter(|e| e.state == State::Deferred)
                 .map(|e| e.id)
                 .collect();
-            (deferred, superseded(&planned, &*l))
+            (deferred, superseded(&planned, &due, &*l))
         };
         if deliver.records() {
             for (entry, why, due_at) in replaced {
