@@ -191,17 +191,17 @@ fn reports_without_rule_message_summary_or_timestamp() {
     assert!(inv.problems.is_empty(), "{:?}", inv.problems);
     let s = &inv.results[&(
         Engine::ValidatingAdmission,
-        "check-deployment-replicas".to_string(),
-        Some("staging-ns".to_string()),
+        "check-deployment-replicas".into(),
+        Some("staging-ns".into()),
         // The binding the results name (`properties.binding`).
-        Some("check-deployment-replicas-binding".to_string()),
+        Some("check-deployment-replicas-binding".into()),
     )];
     assert_eq!(s.counts.fail, 1);
     assert_eq!(s.counts.pass, 1);
-    assert_eq!(s.fail_by_rule.get(""), Some(&1));
-    assert_eq!(s.sample[0].name, "deployment-3");
+    assert_eq!(s.fail_by_rule().get(""), Some(1));
+    assert_eq!(s.sample()[0].name, "deployment-3");
     assert_eq!(
-        s.sample[0].message.as_deref(),
+        s.sample()[0].message.as_deref(),
         Some("failed expression: object.spec.replicas <= 5")
     );
 
@@ -211,8 +211,8 @@ fn reports_without_rule_message_summary_or_timestamp() {
     ));
     let s = &inv.results[&(
         Engine::KyvernoValidating,
-        "vpol-report-background-sample".to_string(),
-        Some("default".to_string()),
+        "vpol-report-background-sample".into(),
+        Some("default".into()),
         None,
     )];
     assert_eq!(
@@ -226,11 +226,11 @@ fn reports_without_rule_message_summary_or_timestamp() {
     ));
     let s = &inv.results[&(
         Engine::Kyverno,
-        "check-ns-labels".to_string(),
-        Some("good-ns-1".to_string()),
+        "check-ns-labels".into(),
+        Some("good-ns-1".into()),
         None,
     )];
-    assert_eq!(s.fail_by_rule.get("require-ns-env-label"), Some(&1));
+    assert_eq!(s.fail_by_rule().get("require-ns-env-label"), Some(1));
     assert_eq!(s.counts.pass, 1);
 }
 

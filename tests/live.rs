@@ -129,7 +129,7 @@ async fn the_live_inventory_equals_the_snapshot_of_the_same_objects() {
                 (
                     k.clone(),
                     s.counts,
-                    s.fail_by_rule.clone(),
+                    s.fail_by_rule().clone(),
                     s.skipped_by_exception,
                 )
             })
@@ -161,7 +161,7 @@ async fn the_live_inventory_equals_the_snapshot_of_the_same_objects() {
             .map(|(k, s)| {
                 (
                     k.clone(),
-                    sorted(s.sample.iter().map(|r| format!("{r:?}")).collect()),
+                    sorted(s.sample().iter().map(|r| format!("{r:?}")).collect()),
                 )
             })
             .collect::<Vec<_>>()
@@ -250,8 +250,8 @@ fn report_for(inv: &Inventory, ns: &str) -> u64 {
     inv.results
         .get(&(
             forewarn::model::ids::Engine::Kyverno,
-            "require-run-as-nonroot".to_string(),
-            Some(ns.to_string()),
+            "require-run-as-nonroot".into(),
+            Some(ns.into()),
             None,
         ))
         .map_or(0, |s| s.counts.fail)

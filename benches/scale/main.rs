@@ -493,6 +493,20 @@ fn child_load(dir: &Path) -> anyhow::Result<()> {
         .and_then(|l| l.split_whitespace().nth(1).map(str::to_string))
         .unwrap_or_default();
     println!("{peak} {retained} {hwm} {}", inv.results.len());
+    // With a config: the heap the planner adds on top of the inventory, at its peak and kept.
+    if let Some(config) = std::env::var_os("SCALE_PLAN_CONFIG") {
+        let config = forewarn::config::Config::load(Path::new(&config))?;
+        let now = chrono::DateTime::parse_from_rfc3339(NOW)?;
+        let before = LIVE_BYTES.load(Ordering::SeqCst);
+        PEAK_BYTES.store(before, Ordering::SeqCst);
+        let planned = forewarn::plan::plan(std::slice::from_ref(&inv), &config, now);
+        eprintln!(
+            "plan: {} notices, peak heap above the inventory {:.1} MB, kept {:.1} MB",
+            planned.notices.len(),
+            (PEAK_BYTES.load(Ordering::SeqCst) - before) as f64 / 1e6,
+            (LIVE_BYTES.load(Ordering::SeqCst) - before) as f64 / 1e6
+        );
+    }
     if std::env::var_os("SCALE_BREAKDOWN").is_some() {
         let mut inv = inv;
         let mut last = LIVE_BYTES.load(Ordering::SeqCst);
@@ -503,16 +517,8 @@ fn child_load(dir: &Path) -> anyhow::Result<()> {
         };
         drop(std::mem::take(&mut inv.findings));
         step("findings");
-        for s in inv.results.values_mut() {
-            s.sample = Vec::new();
-        }
-        step("samples");
-        for s in inv.results.values_mut() {
-            s.fail_by_rule = Default::default();
-        }
-        step("fail_by_rule");
         drop(std::mem::take(&mut inv.results));
-        step("results map + keys");
+        step("results (summaries with their samples and rules)");
         drop(inv);
         step("rest");
     }

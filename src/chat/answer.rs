@@ -7,7 +7,7 @@
 
 use super::request::Question;
 use crate::config::Config;
-use crate::inventory::{Inventory, Mode, Policy, ResourceRef};
+use crate::inventory::{Inventory, Mode, Name, Policy, ResourceRef};
 use crate::model::ids::TeamKey;
 use crate::model::triage::Answers;
 use crate::plan::audit_failures;
@@ -405,8 +405,8 @@ impl Ctx<'_> {
                     json!({
                         "name": ns,
                         "failing": s.counts.fail,
-                        "sample": s.sample.iter().map(|r| json!({"kind": r.kind, "name": r.name, "message": r.message})).collect::<Vec<_>>(),
-                        "more": s.counts.fail.saturating_sub(s.sample.len() as u64),
+                        "sample": s.sample().iter().map(|r| json!({"kind": r.kind, "name": r.name, "message": r.message})).collect::<Vec<_>>(),
+                        "more": s.counts.fail.saturating_sub(s.sample().len() as u64),
                     })
                 })
                 .collect(),
@@ -478,9 +478,9 @@ impl Ctx<'_> {
 
     fn why_resource(&self, namespace: &str, kind: &str, name: &str) -> Answer {
         let key = ResourceRef {
-            namespace: namespace.to_string(),
-            kind: kind.to_string(),
-            name: name.to_string(),
+            namespace: namespace.into(),
+            kind: kind.into(),
+            name: name.into(),
         };
         // Kinds are matched case-insensitively; users type `deployment`.
         let found = self.inv.findings.get(&key).or_else(|| {
@@ -538,9 +538,9 @@ impl Ctx<'_> {
         // `forewarn gate` decides them.
         let now = self.now.with_timezone(&chrono::Utc);
         let at = ResourceRef {
-            namespace: namespace.to_string(),
+            namespace: namespace.into(),
             kind: findings_kind(self.inv, namespace, kind, name),
-            name: name.to_string(),
+            name: name.into(),
         };
         let ns_labels = self.inv.namespaces.get(namespace).map(|n| &n.labels);
         let exceptions: Vec<Value> = self
@@ -725,11 +725,11 @@ impl Ctx<'_> {
 }
 
 /// The kind of the resource as reports spell it (users may type it in another case).
-fn findings_kind(inv: &Inventory, namespace: &str, kind: &str, name: &str) -> String {
+fn findings_kind(inv: &Inventory, namespace: &str, kind: &str, name: &str) -> Name {
     inv.findings
         .keys()
         .find(|k| k.namespace == namespace && k.name == name && k.kind.eq_ignore_ascii_case(kind))
-        .map_or_else(|| kind.to_string(), |k| k.kind.clone())
+        .map_or_else(|| kind.into(), |k| k.kind.clone())
 }
 
 /// What a policy is, in words, for engines other than Kyverno's ClusterPolicy: the Gatekeeper

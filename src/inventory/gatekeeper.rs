@@ -11,11 +11,10 @@ use super::fields::{FieldError, FieldResult, Node};
 use super::kyverno::{docs, read_meta, read_selector, required_name};
 use super::model::{
     ConstraintMatch, EnforcementAction, FailingResource, Finding, Mode, ModeSpec, Policy,
-    PolicyDocs, PolicyKind, PolicyRef, Reach, ResourceRef, ResultKey, ResultSummary, Setting,
-    Template, Truncated,
+    PolicyDocs, PolicyKind, PolicyRef, Reach, ResourceRef, Results, Setting, Template, Truncated,
 };
 use crate::model::ids::Engine;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 /// Gatekeeper's title annotation on templates (gatekeeper-library).
 pub const TITLE: &str = "metadata.gatekeeper.sh/title";
@@ -63,7 +62,7 @@ pub fn read_template(obj: Node<'_>) -> FieldResult<Template> {
 #[derive(Debug, Default)]
 pub struct ConstraintRead {
     pub policy: Option<Policy>,
-    pub results: BTreeMap<ResultKey, ResultSummary>,
+    pub results: Results,
     pub findings: Vec<(ResourceRef, Finding)>,
 }
 
@@ -181,31 +180,36 @@ pub fn read_constraint(obj: Node<'_>, kind: &str) -> FieldResult<ConstraintRead>
             if !seen.insert((group, vkind.clone(), ns_text.clone(), vname.clone())) {
                 continue;
             }
-            let message = v.str("message")?.map(str::to_string);
-            read.results
-                .entry((Engine::Gatekeeper, report_name.clone(), namespace, None))
-                .or_default()
-                .add_failure(
-                    None,
-                    FailingResource {
-                        kind: vkind.clone(),
-                        name: vname.clone(),
-                        rule: None,
-                        message: message.clone(),
-                    },
-                );
+            let message = v.str("message")?;
+            let (summary, names) = read.results.summary_and_names(
+                Engine::Gatekeeper,
+                &report_name,
+                namespace.as_deref(),
+                None,
+            );
+            let (vkind, vname) = (names.intern(&vkind), names.intern(&vname));
+            let message = message.map(|m| names.intern(m));
+            summary.add_failure(
+                names.intern(""),
+                Some(FailingResource {
+                    kind: vkind.clone(),
+                    name: vname.clone(),
+                    rule: None,
+                    message: message.clone(),
+                }),
+            );
             read.findings.push((
                 ResourceRef {
-                    namespace: ns_text,
+                    namespace: names.intern(&ns_text),
                     kind: vkind,
                     name: vname,
                 },
                 Finding {
                     engine: Engine::Gatekeeper,
-                    policy: report_name.clone(),
+                    policy: names.intern(&report_name),
                     binding: None,
                     rule: None,
-                    result: "fail".to_string(),
+                    result: names.intern("fail"),
                     message,
                 },
             ));

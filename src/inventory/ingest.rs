@@ -133,11 +133,7 @@ pub fn ingest(inv: &mut Inventory, obj: &Value, origin: &str) {
                 Ok(r) => r,
                 Err(e) => return err(inv, e),
             };
-            let mut sink = report::Sink {
-                summaries: &mut inv.results,
-                findings: &mut inv.findings,
-            };
-            match report::read_report(&report, kind, &mut sink) {
+            match report::read_report(&report, kind, inv) {
                 // One problem per report: the first bad result, and how many more were skipped.
                 Ok(problems) => {
                     if let Some(e) = report::results_problem(&problems) {
@@ -171,9 +167,7 @@ pub fn ingest(inv: &mut Inventory, obj: &Value, origin: &str) {
             match gatekeeper::read_constraint(node, kind) {
                 Ok(read) => {
                     inv.policies.extend(read.policy);
-                    for (k, s) in read.results {
-                        inv.results.entry(k).or_default().absorb(&s);
-                    }
+                    inv.results.merge(read.results);
                     for (at, f) in read.findings {
                         inv.findings.entry(at).or_default().push(f);
                     }

@@ -8,7 +8,9 @@
 //! It only reads: it never writes to the cluster, and it never decides who is told what.
 
 use super::ingest::ingest;
-use super::model::{FailingResource, Finding, Inventory, ResourceRef, ResultKey, ResultSummary};
+use super::model::{
+    FailingResource, Finding, Inventory, Name, ResourceRef, ResultKey, ResultSummary, RuleCounts,
+};
 use super::snapshot::{InventorySource, SnapshotError};
 use crate::model::ids::Engine;
 use crate::model::problem::Problem;
@@ -320,10 +322,10 @@ impl SharedSample {
 
     fn owned(&self) -> FailingResource {
         FailingResource {
-            kind: self.kind.to_string(),
-            name: self.name.to_string(),
-            rule: self.said.rule.as_deref().map(str::to_string),
-            message: self.said.message.as_deref().map(str::to_string),
+            kind: self.kind.clone().into(),
+            name: self.name.clone().into(),
+            rule: self.said.rule.clone().map(Name::from),
+            message: self.said.message.clone().map(Name::from),
         }
     }
 }
@@ -333,16 +335,16 @@ impl SharedFinding {
         let said = &self.said;
         Finding {
             engine: self.engine,
-            policy: said.policy.to_string(),
-            binding: said.binding.as_deref().map(str::to_string),
-            rule: said.rule.as_deref().map(str::to_string),
-            result: said.result.to_string(),
-            message: said.message.as_deref().map(str::to_string),
+            policy: said.policy.clone().into(),
+            binding: said.binding.clone().map(Name::from),
+            rule: said.rule.clone().map(Name::from),
+            result: said.result.clone().into(),
+            message: said.message.clone().map(Name::from),
         }
     }
 }
 
-fn shared_by_rule(by_rule: BTreeMap<String, u64>, strings: &mut Shared) -> Box<[(Arc<str>, u64)]> {
+fn shared_by_rule(by_rule: &RuleCounts, strings: &mut Shared) -> Box<[(Arc<str>, u64)]> {
     by_rule.iter().map(|(r, n)| (strings.get(r), *n)).collect()
 }
 
@@ -382,14 +384,15 @@ impl Fragment {
                     s.skipped_by_exception,
                 ],
             ));
-            if !s.fail_by_rule.is_empty() || !s.sample.is_empty() || s.warnings.is_some() {
-                let warnings = s.warnings.unwrap_or_default();
+            if !s.fail_by_rule().is_empty() || !s.sample().is_empty() || s.warnings().is_some() {
+                let none = Default::default();
+                let warnings = s.warnings().unwrap_or(&none);
                 failing.push((
                     id,
                     FailDetail {
-                        fail_by_rule: shared_by_rule(s.fail_by_rule, strings),
-                        sample: shared_sample(&s.sample, strings),
-                        warn_by_rule: shared_by_rule(warnings.by_rule, strings),
+                        fail_by_rule: shared_by_rule(s.fail_by_rule(), strings),
+                        sample: shared_sample(s.sample(), strings),
+                        warn_by_rule: shared_by_rule(&warnings.by_rule, strings),
                         warn_sample: shared_sample(&warnings.sample, strings),
                     },
                 ));
@@ -612,39 +615,36 @@ impl LiveInventory {
                             .binary_search_by_key(&id, |(j, _)| *j)
                             .ok()
                             .map(|j| &r.failing[j].1);
-                        let by_rule = |rules: &[(Arc<str>, u64)]| {
-                            rules.iter().map(|(r, n)| (r.to_string(), *n)).collect()
-                        };
                         let s = summaries.entry(id).or_default();
-                        let one = ResultSummary {
-                            counts: super::model::ResultCounts {
-                                pass: c[0],
-                                fail: c[1],
-                                warn: c[2],
-                                error: c[3],
-                                skip: c[4],
-                            },
-                            fail_by_rule: detail
-                                .map(|d| by_rule(&d.fail_by_rule))
-                                .unwrap_or_default(),
-                            skipped_by_exception: c[5],
-                            sample: detail
-                                .map(|d| d.sample.iter().map(SharedSample::owned).collect())
-                                .unwrap_or_default(),
-                            warnings: detail.filter(|d| !d.warn_by_rule.is_empty()).map(|d| {
-                                Box::new(super::model::Warnings {
-                                    by_rule: by_rule(&d.warn_by_rule),
-                                    sample: d.warn_sample.iter().map(SharedSample::owned).collect(),
-                                })
-                            }),
-                        };
-                        s.absorb(&one);
+                        s.counts.add(&super::model::ResultCounts {
+                            pass: c[0],
+                            fail: c[1],
+                            warn: c[2],
+                            error: c[3],
+                            skip: c[4],
+                        });
+                        s.skipped_by_exception += c[5];
+                        if let Some(d) = detail {
+                            let by_rule = |rules: &[(Arc<str>, u64)]| {
+                                rules
+                                    .iter()
+                                    .map(|(r, n)| (Name::from(r.clone()), *n))
+                                    .collect::<Vec<_>>()
+                            };
+                            s.add_rule_counts(by_rule(&d.fail_by_rule), by_rule(&d.warn_by_rule));
+                            for x in d.sample.iter() {
+                                s.add_sample(x.owned());
+                            }
+                            for x in d.warn_sample.iter() {
+                                s.add_warning_sample(x.owned());
+                            }
+                        }
                     }
                     for (at, f) in r.findings.iter() {
                         let at = ResourceRef {
-                            namespace: at.namespace.to_string(),
-                            kind: at.kind.to_string(),
-                            name: at.name.to_string(),
+                            namespace: at.namespace.clone().into(),
+                            kind: at.kind.clone().into(),
+                            name: at.name.clone().into(),
                         };
                         inv.findings
                             .entry(at)
@@ -665,15 +665,13 @@ impl LiveInventory {
         };
         for (id, s) in summaries {
             let (engine, policy, ns, binding) = &names[&id];
-            inv.results
-                .entry((
-                    *engine,
-                    policy.to_string(),
-                    ns.as_ref().map(|n| n.to_string()),
-                    binding.as_ref().map(|b| b.to_string()),
-                ))
-                .or_default()
-                .absorb(&s);
+            let key = (
+                *engine,
+                Name::from(policy.clone()),
+                ns.clone().map(Name::from),
+                binding.clone().map(Name::from),
+            );
+            inv.results.add(&key, s);
         }
         inv.finish();
         inv

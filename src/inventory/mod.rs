@@ -11,6 +11,7 @@ pub mod kube;
 pub mod kyverno;
 pub mod model;
 pub mod report;
+pub mod results;
 pub mod selector;
 pub mod snapshot;
 pub mod source;

@@ -5,9 +5,14 @@
 //! cluster source both build this same value. It holds no I/O and no clock; it must never keep
 //! whole report objects (large clusters carry hundreds of thousands of results).
 
+pub use super::results::{
+    FailingResource, ResultCounts, ResultKey, ResultSummary, Results, RuleCounts, SAMPLE_LIMIT,
+    Warnings, push_sample,
+};
 use super::selector::{LabelSelector, SelectorExt, gatekeeper_glob, wildcard_match};
 use crate::model::ids::Engine;
 pub use crate::model::ids::{PolicyKind, PolicyRef};
+pub use crate::model::name::Name;
 use crate::model::problem::Problem;
 use serde::Serialize;
 use std::borrow::Cow;
@@ -559,127 +564,13 @@ impl Policy {
     }
 }
 
-/// Counts of report results by outcome.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct ResultCounts {
-    pub pass: u64,
-    pub fail: u64,
-    pub warn: u64,
-    pub error: u64,
-    pub skip: u64,
-}
-
-/// One failing resource kept as an example.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FailingResource {
-    pub kind: String,
-    pub name: String,
-    pub rule: Option<String>,
-    pub message: Option<String>,
-}
-
-/// How many failing resources are kept per policy × namespace (and shown per namespace).
-pub const SAMPLE_LIMIT: usize = 5;
-
-/// Adds `item` to a bounded sample: kept when there is room and it is not there yet.
-pub fn push_sample<T: PartialEq>(sample: &mut Vec<T>, item: T) {
-    if sample.len() < SAMPLE_LIMIT && !sample.contains(&item) {
-        sample.push(item);
-    }
-}
-
-/// Report results for one policy in one namespace (or cluster-scoped, `namespace: None`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct ResultSummary {
-    pub counts: ResultCounts,
-    /// Failing results per rule (`""` when the result names no rule).
-    pub fail_by_rule: BTreeMap<String, u64>,
-    /// Skip results that name the exception that skipped them.
-    pub skipped_by_exception: u64,
-    /// A bounded sample of failing resources, first seen first.
-    pub sample: Vec<FailingResource>,
-    /// Warning results per rule, and a bounded sample of them, until [`Inventory::finish`]
-    /// decides what they are: failures of a policy that sets `policies.kyverno.io/scored:
-    /// "false"`, dropped otherwise. Boxed: most summaries have none.
-    #[serde(skip)]
-    pub warnings: Option<Box<Warnings>>,
-}
-
-/// Warning results of one policy × namespace (see [`ResultSummary::warnings`]).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Warnings {
-    pub by_rule: BTreeMap<String, u64>,
-    pub sample: Vec<FailingResource>,
-}
-
-impl ResultSummary {
-    /// Adds another summary of the same policy and namespace (from another report).
-    pub fn absorb(&mut self, other: &ResultSummary) {
-        let (a, b) = (&mut self.counts, &other.counts);
-        a.pass += b.pass;
-        a.fail += b.fail;
-        a.warn += b.warn;
-        a.error += b.error;
-        a.skip += b.skip;
-        for (rule, n) in &other.fail_by_rule {
-            *self.fail_by_rule.entry(rule.clone()).or_default() += n;
-        }
-        self.skipped_by_exception += other.skipped_by_exception;
-        for r in &other.sample {
-            push_sample(&mut self.sample, r.clone());
-        }
-        if let Some(w) = &other.warnings {
-            let mine = self.warnings.get_or_insert_with(Default::default);
-            for (rule, n) in &w.by_rule {
-                *mine.by_rule.entry(rule.clone()).or_default() += n;
-            }
-            for r in &w.sample {
-                push_sample(&mut mine.sample, r.clone());
-            }
-        }
-    }
-
-    /// Counts a `warn` result (see [`ResultSummary::warnings`]).
-    pub fn add_warning(&mut self, rule: Option<&str>, resource: FailingResource) {
-        self.counts.warn += 1;
-        let w = self.warnings.get_or_insert_with(Default::default);
-        *w.by_rule.entry(rule.unwrap_or("").to_string()).or_default() += 1;
-        push_sample(&mut w.sample, resource);
-    }
-
-    /// Counts the warnings as failures: Kyverno reports a failure of an unscored policy as
-    /// `warn` (kyverno `pkg/utils/report/results.go`), and blocks it all the same once the
-    /// policy enforces.
-    fn warnings_are_failures(&mut self) {
-        self.counts.fail += self.counts.warn;
-        self.counts.warn = 0;
-        if let Some(w) = self.warnings.take() {
-            for (rule, n) in w.by_rule {
-                *self.fail_by_rule.entry(rule).or_default() += n;
-            }
-            for r in w.sample {
-                push_sample(&mut self.sample, r);
-            }
-        }
-    }
-
-    pub fn add_failure(&mut self, rule: Option<&str>, resource: FailingResource) {
-        self.counts.fail += 1;
-        *self
-            .fail_by_rule
-            .entry(rule.unwrap_or("").to_string())
-            .or_default() += 1;
-        push_sample(&mut self.sample, resource);
-    }
-}
-
 /// A resource, as reports name it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct ResourceRef {
     /// Empty for cluster-scoped resources.
-    pub namespace: String,
-    pub kind: String,
-    pub name: String,
+    pub namespace: Name,
+    pub kind: Name,
+    pub name: Name,
 }
 
 /// One failing or warning result about one resource, or one an exception skipped (passes and
@@ -688,13 +579,27 @@ pub struct ResourceRef {
 pub struct Finding {
     pub engine: Engine,
     /// The policy as the report names it.
-    pub policy: String,
+    pub policy: Name,
     /// The ValidatingAdmissionPolicyBinding the result names (`properties.binding`).
-    pub binding: Option<String>,
-    pub rule: Option<String>,
+    pub binding: Option<Name>,
+    pub rule: Option<Name>,
     /// `fail`, `warn`, or `skip` (skipped by an exception).
-    pub result: String,
-    pub message: Option<String>,
+    pub result: Name,
+    pub message: Option<Name>,
+}
+
+impl Finding {
+    /// Replaces every name by the shared copy `names` holds.
+    pub fn canon(&mut self, names: &mut crate::model::name::Names) {
+        names.canon(&mut self.policy);
+        names.canon(&mut self.result);
+        for n in [&mut self.binding, &mut self.rule, &mut self.message]
+            .into_iter()
+            .flatten()
+        {
+            names.canon(n);
+        }
+    }
 }
 
 /// A PolicyException, kept for exception hygiene, reminders and coverage.
@@ -829,12 +734,6 @@ pub struct Binding {
     pub namespace_selector: Option<LabelSelector>,
 }
 
-/// Where a report result belongs: the engine (from the result's `source`), the policy as
-/// reports name it (`name` or `namespace/name`), the namespace (`None`: cluster-scoped), and
-/// for a ValidatingAdmissionPolicy result the binding it names (`properties.binding`, kyverno
-/// `pkg/utils/report/results.go`; `None` when the report names none).
-pub type ResultKey = (Engine, String, Option<String>, Option<String>);
-
 /// Everything read from one source.
 #[derive(Debug, Clone, Default)]
 pub struct Inventory {
@@ -844,7 +743,7 @@ pub struct Inventory {
     pub policies: Vec<Policy>,
     /// Keyed by (engine from the result's `source`, policy as reports name it, namespace,
     /// binding named).
-    pub results: BTreeMap<ResultKey, ResultSummary>,
+    pub results: Results,
     /// Failing and warning results per resource, for `/policy why <resource>`, and results an
     /// exception skipped (`skip`), for exception reminders. Grows with failures and excepted
     /// resources, not with passing results.
@@ -936,9 +835,11 @@ impl Inventory {
             .then(|| policy.name.clone());
         let mut entries = self
             .results
-            .range((engine, name.clone(), None, None)..)
-            .take_while(move |((e, p, _, _), _)| *e == engine && *p == name)
-            .filter(move |((_, _, _, b), _)| b.is_none() || *b == binding)
+            .of_policy(engine, &name)
+            .iter()
+            .filter(move |((_, _, _, b), _)| {
+                b.as_deref().is_none_or(|b| Some(b) == binding.as_deref())
+            })
             .map(|((_, _, ns, _), s)| (ns.as_deref(), s))
             .peekable();
         // Keys sort by namespace before binding: one namespace's entries are adjacent.
@@ -957,7 +858,7 @@ impl Inventory {
     pub fn absorb(&mut self, other: &Inventory) {
         self.policies.extend(other.policies.iter().cloned());
         for (k, s) in &other.results {
-            self.results.entry(k.clone()).or_default().absorb(s);
+            self.results.add(k, s.clone());
         }
         for (k, f) in &other.findings {
             self.findings
@@ -986,6 +887,7 @@ impl Inventory {
     /// and sibling bindings — and puts policies in a stable order; called once a source has
     /// finished loading.
     pub fn finish(&mut self) {
+        self.results.seal();
         self.join_engines();
         self.policies.sort_by(|a, b| {
             (a.reference.own_name(), &a.reference).cmp(&(b.reference.own_name(), &b.reference))
@@ -1092,13 +994,13 @@ impl Inventory {
         let is_unscored =
             |engine: Engine, name: &str| unscored.get(name).is_some_and(|e| e.contains(&engine));
         for ((engine, name, _, _), s) in self.results.iter_mut() {
-            if s.warnings.is_none() {
+            if s.warnings().is_none() {
                 continue;
             }
             if is_unscored(*engine, name) {
                 s.warnings_are_failures();
             } else {
-                s.warnings = None;
+                s.drop_warnings();
             }
         }
         if unscored.is_empty() {
@@ -1107,7 +1009,7 @@ impl Inventory {
         for findings in self.findings.values_mut() {
             for f in findings.iter_mut() {
                 if f.result == "warn" && is_unscored(f.engine, &f.policy) {
-                    f.result = "fail".to_string();
+                    f.result = "fail".into();
                 }
             }
         }

@@ -14,12 +14,12 @@
 
 use super::fields::FieldError;
 use super::kyverno::valid_namespace_name;
-use super::model::{FailingResource, Finding, ResourceRef, ResultKey, ResultSummary, SAMPLE_LIMIT};
+use super::model::{FailingResource, Finding, Inventory, ResourceRef};
 use crate::model::ids::Engine;
+use crate::model::name::Names;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 use std::fmt;
 
 /// Whether a report kind is cluster-scoped.
@@ -530,70 +530,50 @@ pub struct Folded<'r> {
 
 impl Folded<'_> {
     /// The failing (or warning) resource, for a sample.
-    pub fn sample(&self) -> FailingResource {
+    pub fn sample(&self, names: &mut Names) -> FailingResource {
         FailingResource {
-            kind: self.kind.to_string(),
-            name: self.name.to_string(),
-            rule: self.rule.map(str::to_string),
-            message: self.message.map(|m| m.trim().to_string()),
+            kind: names.intern(self.kind),
+            name: names.intern(self.name),
+            rule: self.rule.map(|r| names.intern(r)),
+            message: self.message.map(|m| names.intern(m.trim())),
         }
     }
 }
 
-/// Where report results are folded into: the inventory's summaries, or compact ones.
-pub trait Fold {
-    /// Counts one result.
-    fn result(&mut self, r: &Folded<'_>);
-    /// Keeps a failing, warning or excepted result about one named resource.
-    fn finding(&mut self, at: ResourceRef, finding: Finding);
-}
-
-/// The inventory's own summaries and findings.
-pub struct Sink<'a> {
-    pub summaries: &'a mut BTreeMap<ResultKey, ResultSummary>,
-    pub findings: &'a mut BTreeMap<ResourceRef, Vec<Finding>>,
-}
-
-impl Fold for Sink<'_> {
-    fn result(&mut self, r: &Folded<'_>) {
-        let key = (
-            r.engine,
-            r.policy.to_string(),
-            r.namespace.map(str::to_string),
-            r.binding.map(str::to_string),
-        );
-        let s = self.summaries.entry(key).or_default();
-        match r.outcome {
-            Outcome::Pass => s.counts.pass += 1,
-            Outcome::Error => s.counts.error += 1,
-            Outcome::Skip => {
-                s.counts.skip += 1;
-                if r.excepted {
-                    s.skipped_by_exception += 1;
-                }
+/// Counts one result into `inv`'s summaries.
+fn count(inv: &mut Inventory, r: &Folded<'_>) {
+    let (s, names) = inv
+        .results
+        .summary_and_names(r.engine, r.policy, r.namespace, r.binding);
+    match r.outcome {
+        Outcome::Pass => s.counts.pass += 1,
+        Outcome::Error => s.counts.error += 1,
+        Outcome::Skip => {
+            s.counts.skip += 1;
+            if r.excepted {
+                s.skipped_by_exception += 1;
             }
-            Outcome::Fail => s.add_failure(r.rule, r.sample()),
-            Outcome::Warn => s.add_warning(r.rule, r.sample()),
+        }
+        Outcome::Fail => {
+            let rule = names.intern(r.rule.unwrap_or(""));
+            let sample = s.sample_has_room().then(|| r.sample(names));
+            s.add_failure(rule, sample);
+        }
+        Outcome::Warn => {
+            let rule = names.intern(r.rule.unwrap_or(""));
+            let sample = s.warnings_have_room().then(|| r.sample(names));
+            s.add_warning(rule, sample);
         }
     }
-
-    fn finding(&mut self, at: ResourceRef, finding: Finding) {
-        self.findings.entry(at).or_default().push(finding);
-    }
-}
-
-/// Whether a sample with `len` entries still takes one (so a full one costs no allocation).
-pub fn has_room(len: usize) -> bool {
-    len < SAMPLE_LIMIT
 }
 
 /// Adds the results of one report of `kind` to `sink`. Returns the problems with single
 /// results (those results are skipped, the others counted) or one error when the report as a
 /// whole cannot be placed (and nothing of it is counted).
-pub fn read_report<S: Fold>(
+pub fn read_report(
     report: &Report<'_>,
     kind: &str,
-    sink: &mut S,
+    inv: &mut Inventory,
 ) -> Result<Vec<FieldError>, FieldError> {
     report.metadata.0.check()?;
     let scope = match &report.scope {
@@ -638,20 +618,20 @@ pub fn read_report<S: Fold>(
 
     let mut problems = Vec::new();
     for (i, r) in report.results.read("results")?.iter().enumerate() {
-        if let Err(e) = read_result(&r.0, i, namespace, cluster, scope.as_ref(), sink) {
+        if let Err(e) = read_result(&r.0, i, namespace, cluster, scope.as_ref(), inv) {
             problems.push(e);
         }
     }
     Ok(problems)
 }
 
-fn read_result<S: Fold>(
+fn read_result(
     r: &ReportResult<'_>,
     i: usize,
     report_namespace: Option<&str>,
     cluster: bool,
     scope: Option<&Checked<'_>>,
-    sink: &mut S,
+    inv: &mut Inventory,
 ) -> Result<(), FieldError> {
     let field = |name: &str| format!("results[{i}].{name}");
     let policy = r.policy.required(|| field("policy"))?;
@@ -708,24 +688,23 @@ fn read_result<S: Fold>(
     if (matches!(outcome, Outcome::Fail | Outcome::Warn) || (outcome == Outcome::Skip && excepted))
         && let Some(res) = resource.filter(|r| !r.name.is_empty())
     {
+        let names = inv.results.names();
         let at = ResourceRef {
-            namespace: res.namespace.or(namespace).unwrap_or_default().to_string(),
-            kind: res.kind.to_string(),
-            name: res.name.to_string(),
+            namespace: names.intern(res.namespace.or(namespace).unwrap_or_default()),
+            kind: names.intern(res.kind),
+            name: names.intern(res.name),
         };
-        sink.finding(
-            at,
-            Finding {
-                engine,
-                policy: policy.to_string(),
-                binding: binding.map(str::to_string),
-                rule: rule.map(str::to_string),
-                result: outcome.word().to_string(),
-                message: message.map(|m| m.trim().to_string()),
-            },
-        );
+        let finding = Finding {
+            engine,
+            policy: names.intern(policy),
+            binding: binding.map(|b| names.intern(b)),
+            rule: rule.map(|r| names.intern(r)),
+            result: names.intern(outcome.word()),
+            message: message.map(|m| names.intern(m.trim())),
+        };
+        inv.findings.entry(at).or_default().push(finding);
     }
-    sink.result(&folded);
+    count(inv, &folded);
     Ok(())
 }
 

@@ -112,7 +112,6 @@ pub fn load_dir_with(dir: &Path, threads: usize) -> Result<Inventory, SnapshotEr
     collect_files(dir, &mut files, &mut walk_problems, &mut visited);
     let mut inv = Inventory::default();
     inv.problems.extend(walk_problems);
-    let mut summaries = fast::Summaries::default();
     // The first copy of each object, in name order (see `dedupe`).
     let mut registry: HashMap<ObjectKey, Seen> = HashMap::new();
     let no_exclusions = HashSet::new();
@@ -140,7 +139,6 @@ pub fn load_dir_with(dir: &Path, threads: usize) -> Result<Inventory, SnapshotEr
             registry.entry(s.key.clone()).or_insert(s);
         }
         fast::absorb_owned(&mut inv, part.inv);
-        summaries.merge(part.summaries);
     };
     // A large List file is read alone, its items on all threads; the files between two such
     // files are read in parallel, one file per thread.
@@ -192,9 +190,6 @@ pub fn load_dir_with(dir: &Path, threads: usize) -> Result<Inventory, SnapshotEr
         }
         from = to;
     }
-    // Built in one go from sorted pairs, so the map's nodes are full (a third of the memory
-    // of inserting one by one).
-    inv.results = summaries.into_results();
     inv.finish();
     Ok(inv)
 }
@@ -379,9 +374,6 @@ fn collect_files(
 pub fn load_text(inv: &mut Inventory, name: &str, text: &str) {
     let part = read_text(name, text, &HashSet::new());
     fast::absorb_owned(inv, part.inv);
-    for (key, s) in part.summaries.into_results() {
-        inv.results.entry(key).or_default().absorb(&s);
-    }
 }
 
 /// The precise reader: every document through `serde_json::Value` and [`ingest`], so each

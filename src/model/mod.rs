@@ -2,6 +2,7 @@
 //! time. No I/O, no clock, no dependency on any other module of the crate.
 
 pub mod ids;
+pub mod name;
 pub mod problem;
 pub mod time;
 pub mod triage;

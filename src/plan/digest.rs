@@ -64,7 +64,7 @@ pub fn plan_digests(
         let found = res.owner(ns);
         let owner = &found.0;
         let top = s
-            .sample
+            .sample()
             .iter()
             .take(3)
             .map(|r| format!("{}/{}", r.kind, r.name))

@@ -841,9 +841,9 @@ pub fn covers(
     ns_labels: Option<&Labels>,
 ) -> bool {
     let r = ResourceRef {
-        namespace: namespace.to_string(),
-        kind: kind.to_string(),
-        name: name.to_string(),
+        namespace: namespace.into(),
+        kind: kind.into(),
+        name: name.into(),
     };
     coverage(x, policy, rule, &r, ns_labels) == Coverage::Covered
 }

@@ -333,7 +333,7 @@ fn failures_where(
             keep(policy, rule, "", &empty)
         };
         let mut failing: u64 = summary
-            .fail_by_rule
+            .fail_by_rule()
             .iter()
             .filter(|(rule, _)| audits(rule))
             .map(|(_, n)| n)
@@ -361,7 +361,7 @@ fn failures_where(
             unowned: false,
             at_least: policy.truncated.is_some(),
             sample: summary
-                .sample
+                .sample()
                 .iter()
                 .filter(|r| {
                     let rule = r.rule.as_deref().unwrap_or("");
@@ -394,9 +394,9 @@ pub fn namespace_object_failures<'a>(
         return Vec::new();
     }
     let at = crate::inventory::ResourceRef {
-        namespace: namespace.to_string(),
-        kind: "Namespace".to_string(),
-        name: namespace.to_string(),
+        namespace: namespace.into(),
+        kind: "Namespace".into(),
+        name: namespace.into(),
     };
     let name = policy.reference.report_name();
     inv.findings

@@ -132,7 +132,7 @@ pub fn readiness_all(res: &Resolved) -> BTreeMap<String, Readiness> {
             .filter(|f| f.result == "fail")
             .flat_map(|f| {
                 policies
-                    .get(&(f.engine, f.policy.clone()))
+                    .get(&(f.engine, f.policy.to_string()))
                     .into_iter()
                     .flatten()
                     .map(move |p| (*p, f))
@@ -535,9 +535,9 @@ pub fn enforced_notices(
                             .sample
                             .iter()
                             .map(|r| SampleView {
-                                kind: r.kind.clone(),
-                                name: r.name.clone(),
-                                message: r.message.clone(),
+                                kind: r.kind.to_string(),
+                                name: r.name.to_string(),
+                                message: r.message.as_deref().map(str::to_string),
                             })
                             .collect(),
                     })

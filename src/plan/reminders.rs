@@ -104,7 +104,10 @@ pub fn plan_reminders(res: &Resolved, notices: &mut Vec<Notice>, problems: &mut 
                 };
                 // Covered, or possibly (a part forewarn cannot evaluate): the report says an
                 // exception skipped it, and this one may be it.
-                let ns_labels = inv.namespaces.get(&resource.namespace).map(|n| &n.labels);
+                let ns_labels = inv
+                    .namespaces
+                    .get(resource.namespace.as_str())
+                    .map(|n| &n.labels);
                 if coverage(x, policy, f.rule.as_deref(), resource, ns_labels)
                     == Coverage::NotCovered
                 {
@@ -113,7 +116,7 @@ pub fn plan_reminders(res: &Resolved, notices: &mut Vec<Notice>, problems: &mut 
                 let shown = if resource.namespace.is_empty() {
                     crate::plan::CLUSTER_SCOPED.to_string()
                 } else {
-                    resource.namespace.clone()
+                    resource.namespace.to_string()
                 };
                 let entry = covered.entry((policy.label.clone(), shown)).or_default();
                 entry.0 += 1;

@@ -268,7 +268,7 @@ pub fn review(
                 let mut grouped: BTreeMap<String, u64> = BTreeMap::new();
                 for r in &ns.sample {
                     *grouped
-                        .entry(r.message.clone().unwrap_or_else(|| "(no message)".into()))
+                        .entry(r.message.as_deref().unwrap_or("(no message)").to_string())
                         .or_default() += 1;
                 }
                 let mut messages: Vec<MessageCount> = grouped

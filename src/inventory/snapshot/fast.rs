@@ -1,285 +1,60 @@
 //! The fast path for JSON files: report items are read straight from the file's bytes into
-//! compact summaries.
+//! the inventory's summaries.
 //!
 //! What `kubectl get -o json` writes is a `List` whose items are mostly PolicyReports. A
 //! structural scan finds each item's bytes without building values; a report item is then
 //! deserialised into the one report reader's borrowed, lenient [`Report`] (no
 //! `serde_json::Value`, no owned string per result) and folded by [`read_report`] — the same
 //! code the `Value` path runs, so every problem is the one the precise reader gives — into per
-//! policy × namespace counters keyed by interned names. Other kinds, and an item with a key
+//! policy × namespace counters keyed by shared names. Other kinds, and an item with a key
 //! given twice, go through the `Value` path (`ingest`) for that item only. A syntax error
 //! anywhere in the file makes the whole file take the precise path, which reports it as before.
 
 use super::super::ingest::ingest;
-use super::super::model::{
-    FailingResource, Finding, Inventory, ResourceRef, ResultCounts, ResultKey, ResultSummary,
-    Warnings, push_sample,
-};
-use super::super::report::{
-    Fold, Folded, Loose, Outcome, Report, has_room, is_known_report, read_report, results_problem,
-};
+use super::super::model::Inventory;
+use super::super::report::{Loose, Report, is_known_report, read_report, results_problem};
 use super::checked::yaml_options;
 use super::dedupe::{Dedupe, ObjectKey, Raw, Seen, content_hash, object_key};
-use crate::model::ids::Engine;
 use crate::model::problem::Problem;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, SeqAccess, Visitor};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::HashSet;
 
 /// Deeper nesting than this is left to the precise path (serde_json's own limit is 128).
 const MAX_DEPTH: usize = 100;
 
 // ---------------------------------------------------------------------------------------------
-// Compact summaries
-
-/// Interned strings: each distinct policy id, namespace or rule is stored once.
-#[derive(Default)]
-struct Interner {
-    ids: HashMap<Box<str>, u32>,
-    names: Vec<Box<str>>,
-}
-
-impl Interner {
-    fn id(&mut self, s: &str) -> u32 {
-        if let Some(&id) = self.ids.get(s) {
-            return id;
-        }
-        let id = self.names.len() as u32;
-        self.names.push(s.into());
-        self.ids.insert(s.into(), id);
-        id
-    }
-}
-
-/// No namespace (a cluster-scoped result).
-const NONE: u32 = u32::MAX;
-
-/// One policy × namespace: what [`ResultSummary`] holds, without owned keys.
-#[derive(Default)]
-struct Compact {
-    counts: [u64; 5],
-    skipped_by_exception: u64,
-    /// Rule id → failing results.
-    fail_by_rule: Vec<(u32, u64)>,
-    sample: Vec<FailingResource>,
-    /// Rule id → warning results, and a sample (see `ResultSummary::warnings`); boxed, as
-    /// most pairs have none.
-    warnings: Option<Box<CompactWarnings>>,
-}
-
-#[derive(Default)]
-struct CompactWarnings {
-    by_rule: Vec<(u32, u64)>,
-    sample: Vec<FailingResource>,
-}
-
-fn add_by_rule(by_rule: &mut Vec<(u32, u64)>, r: u32, n: u64) {
-    match by_rule.iter_mut().find(|(x, _)| *x == r) {
-        Some((_, m)) => *m += n,
-        None => by_rule.push((r, n)),
-    }
-}
-
-/// Report results folded per policy × namespace, in first-seen order.
-#[derive(Default)]
-pub(super) struct Summaries {
-    names: Interner,
-    /// Keyed by (engine, policy, namespace, binding), names as ids ([`NONE`]: absent).
-    index: HashMap<(Engine, u32, u32, u32), u32>,
-    pairs: Vec<((Engine, u32, u32, u32), Compact)>,
-}
-
-const PASS: usize = 0;
-const FAIL: usize = 1;
-const WARN: usize = 2;
-const ERROR: usize = 3;
-const SKIP: usize = 4;
-
-impl Summaries {
-    fn pair(
-        &mut self,
-        engine: Engine,
-        policy: &str,
-        namespace: Option<&str>,
-        binding: Option<&str>,
-    ) -> &mut Compact {
-        let p = self.names.id(policy);
-        let n = namespace.map_or(NONE, |n| self.names.id(n));
-        let b = binding.map_or(NONE, |b| self.names.id(b));
-        self.pair_ids((engine, p, n, b))
-    }
-
-    fn pair_ids(&mut self, key: (Engine, u32, u32, u32)) -> &mut Compact {
-        let next = self.pairs.len() as u32;
-        let i = *self.index.entry(key).or_insert(next);
-        if i == next {
-            self.pairs.push((key, Compact::default()));
-        }
-        &mut self.pairs[i as usize].1
-    }
-
-    /// Adds a summary read by the precise path (same semantics as [`ResultSummary::absorb`]).
-    pub(super) fn absorb(
-        &mut self,
-        (engine, policy, namespace, binding): &ResultKey,
-        s: &ResultSummary,
-    ) {
-        let rules: Vec<(u32, u64)> = s
-            .fail_by_rule
-            .iter()
-            .map(|(r, n)| (self.names.id(r), *n))
-            .collect();
-        let warn_rules: Vec<(u32, u64)> = s
-            .warnings
-            .iter()
-            .flat_map(|w| w.by_rule.iter())
-            .map(|(r, n)| (self.names.id(r), *n))
-            .collect();
-        let c = self.pair(*engine, policy, namespace.as_deref(), binding.as_deref());
-        if let Some(w) = &s.warnings {
-            let mine = c.warnings.get_or_insert_with(Default::default);
-            for (r, n) in warn_rules {
-                add_by_rule(&mut mine.by_rule, r, n);
-            }
-            for r in &w.sample {
-                push_sample(&mut mine.sample, r.clone());
-            }
-        }
-        let b = &s.counts;
-        for (i, n) in [b.pass, b.fail, b.warn, b.error, b.skip]
-            .into_iter()
-            .enumerate()
-        {
-            c.counts[i] += n;
-        }
-        c.skipped_by_exception += s.skipped_by_exception;
-        for (r, n) in rules {
-            match c.fail_by_rule.iter_mut().find(|(x, _)| *x == r) {
-                Some((_, m)) => *m += n,
-                None => c.fail_by_rule.push((r, n)),
-            }
-        }
-        for r in &s.sample {
-            push_sample(&mut c.sample, r.clone());
-        }
-    }
-
-    /// Adds everything `other` holds, after what this one holds.
-    pub(super) fn merge(&mut self, other: Summaries) {
-        let names = other.names.names;
-        let map: Vec<u32> = names.iter().map(|n| self.names.id(n)).collect();
-        let id = |x: u32| if x == NONE { NONE } else { map[x as usize] };
-        for ((engine, p, n, b), c) in other.pairs {
-            let mine = self.pair_ids((engine, map[p as usize], id(n), id(b)));
-            for i in 0..5 {
-                mine.counts[i] += c.counts[i];
-            }
-            mine.skipped_by_exception += c.skipped_by_exception;
-            for (r, k) in c.fail_by_rule {
-                let r = map[r as usize];
-                match mine.fail_by_rule.iter_mut().find(|(x, _)| *x == r) {
-                    Some((_, m)) => *m += k,
-                    None => mine.fail_by_rule.push((r, k)),
-                }
-            }
-            for s in c.sample {
-                push_sample(&mut mine.sample, s);
-            }
-            if let Some(w) = c.warnings {
-                let to = mine.warnings.get_or_insert_with(Default::default);
-                for (r, k) in w.by_rule {
-                    add_by_rule(&mut to.by_rule, map[r as usize], k);
-                }
-                for s in w.sample {
-                    push_sample(&mut to.sample, s);
-                }
-            }
-        }
-    }
-
-    /// The summaries as the inventory holds them.
-    pub(super) fn into_results(self) -> BTreeMap<ResultKey, ResultSummary> {
-        let Summaries {
-            names,
-            pairs,
-            index,
-        } = self;
-        drop(index);
-        let names = names.names;
-        pairs
-            .into_iter()
-            .map(|((engine, p, n, b), c)| {
-                let key = (
-                    engine,
-                    names[p as usize].to_string(),
-                    (n != NONE).then(|| names[n as usize].to_string()),
-                    (b != NONE).then(|| names[b as usize].to_string()),
-                );
-                let mut sample = c.sample;
-                sample.shrink_to_fit();
-                let summary = ResultSummary {
-                    counts: ResultCounts {
-                        pass: c.counts[PASS],
-                        fail: c.counts[FAIL],
-                        warn: c.counts[WARN],
-                        error: c.counts[ERROR],
-                        skip: c.counts[SKIP],
-                    },
-                    fail_by_rule: c
-                        .fail_by_rule
-                        .into_iter()
-                        .map(|(r, k)| (names[r as usize].to_string(), k))
-                        .collect(),
-                    skipped_by_exception: c.skipped_by_exception,
-                    sample,
-                    warnings: c.warnings.map(|w| {
-                        Box::new(Warnings {
-                            by_rule: w
-                                .by_rule
-                                .into_iter()
-                                .map(|(r, k)| (names[r as usize].to_string(), k))
-                                .collect(),
-                            sample: w.sample,
-                        })
-                    }),
-                };
-                (key, summary)
-            })
-            .collect()
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
 // One file
 
-/// What one file contributes: everything but the report summaries in `inv`, the summaries in
-/// `summaries`.
+/// What one file contributes (its report summaries still being filled in).
 #[derive(Default)]
 pub(super) struct Partial {
     pub inv: Inventory,
-    pub summaries: Summaries,
     /// Every object read, for leaving out copies read from other files.
     pub seen: Vec<Seen>,
 }
 
 impl Partial {
     /// Adds what the precise path read into `fragment`.
-    pub(super) fn add_fragment(&mut self, mut fragment: Inventory) {
-        for (key, s) in std::mem::take(&mut fragment.results) {
-            self.summaries.absorb(&key, &s);
-        }
+    pub(super) fn add_fragment(&mut self, fragment: Inventory) {
         absorb_owned(&mut self.inv, fragment);
     }
 }
 
-/// Moves everything `other` holds into `inv` (as [`Inventory::absorb`], without cloning).
+/// Moves everything `other` holds into `inv` (as [`Inventory::absorb`], without cloning);
+/// the names it holds become the ones `inv` shares.
 pub(super) fn absorb_owned(inv: &mut Inventory, other: Inventory) {
     inv.policies.extend(other.policies);
-    for (k, s) in other.results {
-        inv.results.entry(k).or_default().absorb(&s);
-    }
-    for (k, f) in other.findings {
-        inv.findings.entry(k).or_default().extend(f);
+    inv.results.merge(other.results);
+    let names = inv.results.names();
+    for (mut at, mut found) in other.findings {
+        names.canon(&mut at.namespace);
+        names.canon(&mut at.kind);
+        names.canon(&mut at.name);
+        for f in &mut found {
+            f.canon(names);
+        }
+        inv.findings.entry(at).or_default().extend(found);
     }
     inv.exceptions.extend(other.exceptions);
     inv.namespaces.extend(other.namespaces);
@@ -293,8 +68,6 @@ pub(super) fn absorb_owned(inv: &mut Inventory, other: Inventory) {
     inv.problems.extend(other.problems);
 }
 
-/// Reads one JSON file; `None` when it must take the precise path as a whole (not a `List`
-/// object, or not valid JSON).
 /// Reads one JSON file; `None` when it must take the precise path as a whole (not a `List`
 /// object, or not valid JSON).
 pub(super) fn read_json(name: &str, text: &str, exclude: &HashSet<ObjectKey>) -> Option<Partial> {
@@ -415,7 +188,7 @@ pub(super) fn read_item(
         admitted = true;
         if let Some(kind) = kind.filter(|k| is_known_report(api_version, k)) {
             part.inv.objects += 1;
-            let error = match read_report(&r, kind, part) {
+            let error = match read_report(&r, kind, &mut part.inv) {
                 Ok(problems) => results_problem(&problems),
                 Err(e) => Some(e),
             };
@@ -446,51 +219,6 @@ pub(super) fn read_item(
     }
     part.add_fragment(fragment);
     Ok(())
-}
-
-/// The compact summaries of one file take report results as the inventory's do.
-impl Fold for Partial {
-    fn result(&mut self, r: &Folded<'_>) {
-        let sums = &mut self.summaries;
-        match r.outcome {
-            Outcome::Fail => {
-                let rule = sums.names.id(r.rule.unwrap_or(""));
-                let c = sums.pair(r.engine, r.policy, r.namespace, r.binding);
-                c.counts[FAIL] += 1;
-                add_by_rule(&mut c.fail_by_rule, rule, 1);
-                if has_room(c.sample.len()) {
-                    push_sample(&mut c.sample, r.sample());
-                }
-            }
-            Outcome::Warn => {
-                let rule = sums.names.id(r.rule.unwrap_or(""));
-                let c = sums.pair(r.engine, r.policy, r.namespace, r.binding);
-                c.counts[WARN] += 1;
-                let w = c.warnings.get_or_insert_with(Default::default);
-                add_by_rule(&mut w.by_rule, rule, 1);
-                if has_room(w.sample.len()) {
-                    push_sample(&mut w.sample, r.sample());
-                }
-            }
-            Outcome::Skip => {
-                let c = sums.pair(r.engine, r.policy, r.namespace, r.binding);
-                c.counts[SKIP] += 1;
-                if r.excepted {
-                    c.skipped_by_exception += 1;
-                }
-            }
-            Outcome::Pass => {
-                sums.pair(r.engine, r.policy, r.namespace, r.binding).counts[PASS] += 1
-            }
-            Outcome::Error => {
-                sums.pair(r.engine, r.policy, r.namespace, r.binding).counts[ERROR] += 1
-            }
-        }
-    }
-
-    fn finding(&mut self, at: ResourceRef, finding: Finding) {
-        self.inv.findings.entry(at).or_default().push(finding);
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -678,6 +406,7 @@ fn list_items(text: &str) -> Option<Vec<(usize, usize)>> {
 mod tests {
     use super::super::{load_text, load_text_precise};
     use super::*;
+    use crate::model::ids::Engine;
     use serde_json::Value;
     use serde_json::json;
 
@@ -706,6 +435,8 @@ mod tests {
             text,
             &mut super::super::dedupe::Dedupe::new(&none),
         );
+        fast.results.seal();
+        precise.results.seal();
         assert_eq!(fast.results, precise.results);
         assert_eq!(fast.findings, precise.findings);
         assert_eq!(fast.problems, precise.problems);
@@ -803,12 +534,7 @@ mod tests {
             "missing (2 results with problems were skipped)"
         );
         assert_eq!(
-            inv.results[&(
-                Engine::Kyverno,
-                "p1".to_string(),
-                Some("ns-a".to_string()),
-                None
-            )]
+            inv.results[&(Engine::Kyverno, "p1".into(), Some("ns-a".into()), None)]
                 .counts
                 .fail,
             15
@@ -838,23 +564,18 @@ mod tests {
         let results = vec![vap(Some("vap-b")), vap(None), kyverno];
         let text = serde_json::to_string(&report("ns-a", "one", results)).unwrap();
         let inv = same(&text);
-        let ns = Some("ns-a".to_string());
+        let ns = Some("ns-a".into());
         let keys: Vec<_> = inv.results.keys().cloned().collect();
         assert_eq!(
             keys,
             vec![
-                (Engine::Kyverno, "p1".to_string(), ns.clone(), None),
+                (Engine::Kyverno, "p1".into(), ns.clone(), None),
+                (Engine::ValidatingAdmission, "vap".into(), ns.clone(), None),
                 (
                     Engine::ValidatingAdmission,
-                    "vap".to_string(),
-                    ns.clone(),
-                    None
-                ),
-                (
-                    Engine::ValidatingAdmission,
-                    "vap".to_string(),
+                    "vap".into(),
                     ns,
-                    Some("vap-b".to_string())
+                    Some("vap-b".into())
                 ),
             ]
         );
