@@ -506,6 +506,36 @@ fn child_load(dir: &Path) -> anyhow::Result<()> {
             (PEAK_BYTES.load(Ordering::SeqCst) - before) as f64 / 1e6,
             (LIVE_BYTES.load(Ordering::SeqCst) - before) as f64 / 1e6
         );
+        let mut planned = planned;
+        let mut last = LIVE_BYTES.load(Ordering::SeqCst);
+        let mut step = |what: &str| {
+            let now = LIVE_BYTES.load(Ordering::SeqCst);
+            eprintln!("  {what}: {:.1} MB", (last - now) as f64 / 1e6);
+            last = now;
+        };
+        for n in &mut planned.notices {
+            n.namespaces = Default::default();
+        }
+        step("namespaces");
+        let mut kinds: Vec<String> = planned
+            .notices
+            .iter()
+            .map(|n| format!("{:?}", n.kind))
+            .collect();
+        kinds.sort();
+        kinds.dedup();
+        for kind in kinds {
+            for n in planned.notices.iter_mut() {
+                if format!("{:?}", n.kind) == kind {
+                    n.payload = forewarn::plan::views::Payload::Announce(None);
+                }
+            }
+            step(&format!("payloads of {kind}"));
+        }
+        drop(std::mem::take(&mut planned.notices));
+        step("notices");
+        drop(planned);
+        step("rest of the plan");
     }
     if std::env::var_os("SCALE_BREAKDOWN").is_some() {
         let mut inv = inv;

@@ -444,7 +444,9 @@ impl Results {
 
     /// Adds everything `other` holds, after what this one holds.
     pub fn merge(&mut self, other: Results) {
-        if self.entries.is_empty() && self.filling.is_none() {
+        // Nothing here yet: take `other` whole rather than copy it (names given out for what
+        // was added before stay valid; they are only not shared with `other`'s).
+        if self.entries.is_empty() {
             *self = other;
             return;
         }

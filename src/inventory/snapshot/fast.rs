@@ -46,15 +46,17 @@ impl Partial {
 pub(super) fn absorb_owned(inv: &mut Inventory, other: Inventory) {
     inv.policies.extend(other.policies);
     inv.results.merge(other.results);
-    let names = inv.results.names();
-    for (mut at, mut found) in other.findings {
-        names.canon(&mut at.namespace);
-        names.canon(&mut at.kind);
-        names.canon(&mut at.name);
-        for f in &mut found {
-            f.canon(names);
+    if !other.findings.is_empty() {
+        let names = inv.results.names();
+        for (mut at, mut found) in other.findings {
+            names.canon(&mut at.namespace);
+            names.canon(&mut at.kind);
+            names.canon(&mut at.name);
+            for f in &mut found {
+                f.canon(names);
+            }
+            inv.findings.entry(at).or_default().extend(found);
         }
-        inv.findings.entry(at).or_default().extend(found);
     }
     inv.exceptions.extend(other.exceptions);
     inv.namespaces.extend(other.namespaces);
