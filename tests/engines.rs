@@ -128,7 +128,7 @@ fn gatekeeper_violations_are_counted_per_resource_and_namespace_objects_in_their
         .expect("policy");
     let by_ns: Vec<(Option<&str>, u64)> = inv
         .results_for(&p.reference)
-        .map(|(ns, s)| (ns, s.counts.fail))
+        .map(|(ns, s)| (ns, s.counts().fail))
         .collect();
     assert_eq!(
         by_ns,
@@ -146,7 +146,7 @@ fn gatekeeper_violations_are_counted_per_resource_and_namespace_objects_in_their
     let kube_monitoring: u64 = inv
         .results_for(&p.reference)
         .filter(|(ns, _)| *ns == Some("kube-monitoring"))
-        .map(|(_, s)| s.counts.fail)
+        .map(|(_, s)| s.counts().fail)
         .sum();
     assert_eq!(kube_monitoring, 4);
     let p = inv
@@ -415,7 +415,7 @@ fn failing_by_ns(inv: &Inventory, label: &str) -> Vec<(String, u64)> {
         .policy(label)
         .unwrap_or_else(|| panic!("no policy {label}: {:?}", labels(inv)));
     inv.results_for(&p.reference)
-        .map(|(ns, s)| (ns.unwrap_or_default().to_string(), s.counts.fail))
+        .map(|(ns, s)| (ns.unwrap_or_default().to_string(), s.counts().fail))
         .collect()
 }
 

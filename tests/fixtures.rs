@@ -196,8 +196,8 @@ fn reports_without_rule_message_summary_or_timestamp() {
         // The binding the results name (`properties.binding`).
         Some("check-deployment-replicas-binding".into()),
     )];
-    assert_eq!(s.counts.fail, 1);
-    assert_eq!(s.counts.pass, 1);
+    assert_eq!(s.counts().fail, 1);
+    assert_eq!(s.counts().pass, 1);
     assert_eq!(s.fail_by_rule().get(""), Some(1));
     assert_eq!(s.sample()[0].name, "deployment-3");
     assert_eq!(
@@ -216,7 +216,7 @@ fn reports_without_rule_message_summary_or_timestamp() {
         None,
     )];
     assert_eq!(
-        (s.counts.fail, s.counts.skip, s.skipped_by_exception),
+        (s.counts().fail, s.counts().skip, s.skipped_by_exception()),
         (0, 1, 1)
     );
 
@@ -231,7 +231,7 @@ fn reports_without_rule_message_summary_or_timestamp() {
         None,
     )];
     assert_eq!(s.fail_by_rule().get("require-ns-env-label"), Some(1));
-    assert_eq!(s.counts.pass, 1);
+    assert_eq!(s.counts().pass, 1);
 }
 
 #[test]

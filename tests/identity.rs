@@ -119,7 +119,7 @@ fn same_name_policies_keep_their_own_results_and_ids() {
     assert_eq!(vp.engine(), Engine::KyvernoValidating);
     let fails = |p: &forewarn::inventory::Policy| -> Vec<(String, u64)> {
         inv.results_for(&p.reference)
-            .map(|(ns, s)| (ns.unwrap_or("").to_string(), s.counts.fail))
+            .map(|(ns, s)| (ns.unwrap_or("").to_string(), s.counts().fail))
             .collect()
     };
     assert_eq!(fails(cp), vec![("checkout".into(), 1), ("shop".into(), 0)]);

@@ -127,10 +127,10 @@ async fn the_live_inventory_equals_the_snapshot_of_the_same_objects() {
             .iter()
             .map(|(k, s)| {
                 (
-                    k.clone(),
-                    s.counts,
+                    owned(k),
+                    s.counts(),
                     s.fail_by_rule().clone(),
-                    s.skipped_by_exception,
+                    s.skipped_by_exception(),
                 )
             })
             .collect::<Vec<_>>()
@@ -160,7 +160,7 @@ async fn the_live_inventory_equals_the_snapshot_of_the_same_objects() {
             .iter()
             .map(|(k, s)| {
                 (
-                    k.clone(),
+                    owned(k),
                     sorted(s.sample().iter().map(|r| format!("{r:?}")).collect()),
                 )
             })
@@ -246,6 +246,23 @@ async fn gatekeeper_installed_later_is_picked_up_with_its_constraint_kinds() {
         && ns == &vec![("payments-api".to_string(), 1)]));
 }
 
+/// A results key as owned strings, to compare two inventories' keys.
+fn owned(
+    (engine, policy, ns, binding): forewarn::inventory::ResultKeyRef<'_>,
+) -> (
+    forewarn::model::ids::Engine,
+    String,
+    Option<String>,
+    Option<String>,
+) {
+    (
+        engine,
+        policy.to_string(),
+        ns.map(str::to_string),
+        binding.map(str::to_string),
+    )
+}
+
 fn report_for(inv: &Inventory, ns: &str) -> u64 {
     inv.results
         .get(&(
@@ -254,7 +271,7 @@ fn report_for(inv: &Inventory, ns: &str) -> u64 {
             Some(ns.into()),
             None,
         ))
-        .map_or(0, |s| s.counts.fail)
+        .map_or(0, |s| s.counts().fail)
 }
 
 fn example_report(ns: &str, resource: &str) -> Value {

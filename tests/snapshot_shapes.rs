@@ -393,8 +393,8 @@ fn a_large_yaml_list_loads_whole() {
     let inv = load_dir(&snap).expect("load");
     assert!(inv.problems.is_empty(), "{:?}", inv.problems);
     let (_, s) = inv.results.iter().next().expect("results");
-    assert_eq!(s.counts.pass + s.counts.fail, 15_000);
-    assert_eq!(s.counts.fail, 750);
+    assert_eq!(s.counts().pass + s.counts().fail, 15_000);
+    assert_eq!(s.counts().fail, 750);
 }
 
 /// A List larger than a whole-text read should hold is parsed as it is read from disk, one item

@@ -223,12 +223,7 @@ struct Ctx<'a> {
 impl Ctx<'_> {
     fn team_namespaces(&self, team: &str) -> Vec<String> {
         let mut names: Vec<&str> = self.inv.namespaces.keys().map(String::as_str).collect();
-        names.extend(
-            self.inv
-                .results
-                .keys()
-                .filter_map(|(_, _, ns, _)| ns.as_deref()),
-        );
+        names.extend(self.inv.results.keys().filter_map(|(_, _, ns, _)| ns));
         names.sort_unstable();
         names.dedup();
         names
@@ -253,11 +248,7 @@ impl Ctx<'_> {
             }),
             Some(a) => {
                 let known_ns = self.inv.namespaces.contains_key(a)
-                    || self
-                        .inv
-                        .results
-                        .keys()
-                        .any(|(_, _, ns, _)| ns.as_deref() == Some(a));
+                    || self.inv.results.keys().any(|(_, _, ns, _)| ns == Some(a));
                 if known_ns {
                     return Ok(Scope {
                         label: format!("namespace {a}"),
@@ -388,8 +379,8 @@ impl Ctx<'_> {
         let all: Vec<(Option<&str>, u64)> = self
             .inv
             .results_for(&p.reference)
-            .filter(|(ns, s)| s.counts.fail > 0 && reached(*ns))
-            .map(|(ns, s)| (ns, s.counts.fail))
+            .filter(|(ns, s)| s.counts().fail > 0 && reached(*ns))
+            .map(|(ns, s)| (ns, s.counts().fail))
             .collect();
         let team_ns = self.caller.team.as_ref().map(|t| self.team_namespaces(t));
         let items: Vec<Value> = match &team_ns {
@@ -397,16 +388,16 @@ impl Ctx<'_> {
                 .inv
                 .results_for(&p.reference)
                 .filter(|(ns, s)| {
-                    s.counts.fail > 0
+                    s.counts().fail > 0
                         && reached(*ns)
                         && ns.is_some_and(|ns| mine.iter().any(|m| m == ns))
                 })
                 .map(|(ns, s)| {
                     json!({
                         "name": ns,
-                        "failing": s.counts.fail,
+                        "failing": s.counts().fail,
                         "sample": s.sample().iter().map(|r| json!({"kind": r.kind, "name": r.name, "message": r.message})).collect::<Vec<_>>(),
-                        "more": s.counts.fail.saturating_sub(s.sample().len() as u64),
+                        "more": s.counts().fail.saturating_sub(s.sample().len() as u64),
                     })
                 })
                 .collect(),

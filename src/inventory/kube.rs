@@ -371,7 +371,7 @@ impl Fragment {
         let mut counts = Vec::with_capacity(inv.results.len());
         let mut failing = Vec::new();
         for (key, s) in std::mem::take(&mut inv.results) {
-            let c = &s.counts;
+            let c = s.counts();
             let id = pairs.id(&key, strings);
             counts.push((
                 id,
@@ -381,7 +381,7 @@ impl Fragment {
                     c.warn,
                     c.error,
                     c.skip,
-                    s.skipped_by_exception,
+                    s.skipped_by_exception(),
                 ],
             ));
             if !s.fail_by_rule().is_empty() || !s.sample().is_empty() || s.warnings().is_some() {
@@ -616,14 +616,16 @@ impl LiveInventory {
                             .ok()
                             .map(|j| &r.failing[j].1);
                         let s = summaries.entry(id).or_default();
-                        s.counts.add(&super::model::ResultCounts {
-                            pass: c[0],
-                            fail: c[1],
-                            warn: c[2],
-                            error: c[3],
-                            skip: c[4],
-                        });
-                        s.skipped_by_exception += c[5];
+                        s.add_counts(
+                            &super::model::ResultCounts {
+                                pass: c[0],
+                                fail: c[1],
+                                warn: c[2],
+                                error: c[3],
+                                skip: c[4],
+                            },
+                            c[5],
+                        );
                         if let Some(d) = detail {
                             let by_rule = |rules: &[(Arc<str>, u64)]| {
                                 rules

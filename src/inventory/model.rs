@@ -6,8 +6,8 @@
 //! whole report objects (large clusters carry hundreds of thousands of results).
 
 pub use super::results::{
-    FailingResource, ResultCounts, ResultKey, ResultSummary, Results, RuleCounts, SAMPLE_LIMIT,
-    Warnings, push_sample,
+    FailingResource, ResultCounts, ResultKey, ResultKeyRef, ResultSummary, Results, RuleCounts,
+    SAMPLE_LIMIT, Warnings, push_sample,
 };
 use super::selector::{LabelSelector, SelectorExt, gatekeeper_glob, wildcard_match};
 use crate::model::ids::Engine;
@@ -836,11 +836,8 @@ impl Inventory {
         let mut entries = self
             .results
             .of_policy(engine, &name)
-            .iter()
-            .filter(move |((_, _, _, b), _)| {
-                b.as_deref().is_none_or(|b| Some(b) == binding.as_deref())
-            })
-            .map(|((_, _, ns, _), s)| (ns.as_deref(), s))
+            .filter(move |(_, b, _)| b.is_none_or(|b| Some(b) == binding.as_deref()))
+            .map(|(ns, _, s)| (ns, s))
             .peekable();
         // Keys sort by namespace before binding: one namespace's entries are adjacent.
         std::iter::from_fn(move || {
@@ -857,8 +854,14 @@ impl Inventory {
     /// folds them into one).
     pub fn absorb(&mut self, other: &Inventory) {
         self.policies.extend(other.policies.iter().cloned());
-        for (k, s) in &other.results {
-            self.results.add(k, s.clone());
+        for ((engine, policy, namespace, binding), s) in &other.results {
+            let key = (
+                engine,
+                Name::from(policy),
+                namespace.map(Name::from),
+                binding.map(Name::from),
+            );
+            self.results.add(&key, s.clone());
         }
         for (k, f) in &other.findings {
             self.findings
@@ -997,7 +1000,7 @@ impl Inventory {
             if s.warnings().is_none() {
                 continue;
             }
-            if is_unscored(*engine, name) {
+            if is_unscored(engine, name) {
                 s.warnings_are_failures();
             } else {
                 s.drop_warnings();

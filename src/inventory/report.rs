@@ -14,7 +14,7 @@
 
 use super::fields::FieldError;
 use super::kyverno::valid_namespace_name;
-use super::model::{FailingResource, Finding, Inventory, ResourceRef};
+use super::model::{FailingResource, Finding, Inventory, ResourceRef, ResultCounts};
 use crate::model::ids::Engine;
 use crate::model::name::Names;
 use serde::Deserialize;
@@ -540,20 +540,22 @@ impl Folded<'_> {
     }
 }
 
+/// Counts with one outcome set.
+fn one(set: impl FnOnce(&mut ResultCounts)) -> ResultCounts {
+    let mut c = ResultCounts::default();
+    set(&mut c);
+    c
+}
+
 /// Counts one result into `inv`'s summaries.
 fn count(inv: &mut Inventory, r: &Folded<'_>) {
     let (s, names) = inv
         .results
         .summary_and_names(r.engine, r.policy, r.namespace, r.binding);
     match r.outcome {
-        Outcome::Pass => s.counts.pass += 1,
-        Outcome::Error => s.counts.error += 1,
-        Outcome::Skip => {
-            s.counts.skip += 1;
-            if r.excepted {
-                s.skipped_by_exception += 1;
-            }
-        }
+        Outcome::Pass => s.add_counts(&one(|c| c.pass = 1), 0),
+        Outcome::Error => s.add_counts(&one(|c| c.error = 1), 0),
+        Outcome::Skip => s.add_counts(&one(|c| c.skip = 1), u64::from(r.excepted)),
         Outcome::Fail => {
             let rule = names.intern(r.rule.unwrap_or(""));
             let sample = s.sample_has_room().then(|| r.sample(names));

@@ -22,16 +22,6 @@ pub struct ResultCounts {
     pub skip: u64,
 }
 
-impl ResultCounts {
-    pub fn add(&mut self, b: &ResultCounts) {
-        self.pass += b.pass;
-        self.fail += b.fail;
-        self.warn += b.warn;
-        self.error += b.error;
-        self.skip += b.skip;
-    }
-}
-
 /// One failing resource kept as an example.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FailingResource {
@@ -116,12 +106,27 @@ struct Failures {
     warnings: Option<Warnings>,
 }
 
+/// Counts as a summary keeps them: a policy × namespace never has four billion results.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Packed {
+    pass: u32,
+    fail: u32,
+    warn: u32,
+    error: u32,
+    skip: u32,
+    /// Skip results that name the exception that skipped them.
+    excepted: u32,
+}
+
+/// Adds `n` to a packed count (saturating).
+fn bump(count: &mut u32, n: u64) {
+    *count = count.saturating_add(u32::try_from(n).unwrap_or(u32::MAX));
+}
+
 /// Report results for one policy in one namespace (or cluster-scoped).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ResultSummary {
-    pub counts: ResultCounts,
-    /// Skip results that name the exception that skipped them.
-    pub skipped_by_exception: u64,
+    counts: Packed,
     /// Boxed: most summaries only count passes.
     failures: Option<Box<Failures>>,
 }
@@ -129,6 +134,35 @@ pub struct ResultSummary {
 static NO_RULES: RuleCounts = RuleCounts(Vec::new());
 
 impl ResultSummary {
+    /// Its results by outcome.
+    pub fn counts(&self) -> ResultCounts {
+        let c = &self.counts;
+        ResultCounts {
+            pass: c.pass.into(),
+            fail: c.fail.into(),
+            warn: c.warn.into(),
+            error: c.error.into(),
+            skip: c.skip.into(),
+        }
+    }
+
+    /// Skip results that name the exception that skipped them.
+    pub fn skipped_by_exception(&self) -> u64 {
+        self.counts.excepted.into()
+    }
+
+    /// Adds results counted elsewhere (without their rules or samples), and how many of the
+    /// skips name an exception.
+    pub fn add_counts(&mut self, c: &ResultCounts, skipped_by_exception: u64) {
+        let mine = &mut self.counts;
+        bump(&mut mine.pass, c.pass);
+        bump(&mut mine.fail, c.fail);
+        bump(&mut mine.warn, c.warn);
+        bump(&mut mine.error, c.error);
+        bump(&mut mine.skip, c.skip);
+        bump(&mut mine.excepted, skipped_by_exception);
+    }
+
     /// Failing results per rule (`""` when the result names no rule).
     pub fn fail_by_rule(&self) -> &RuleCounts {
         self.failures.as_ref().map_or(&NO_RULES, |f| &f.by_rule)
@@ -164,7 +198,7 @@ impl ResultSummary {
 
     /// Counts `n` failing results of `rule`.
     pub fn add_failures(&mut self, rule: Name, n: u64) {
-        self.counts.fail += n;
+        bump(&mut self.counts.fail, n);
         self.failures().by_rule.add(rule, n);
     }
 
@@ -183,7 +217,7 @@ impl ResultSummary {
 
     /// Counts `n` warning results of `rule` (see [`ResultSummary::warnings`]).
     pub fn add_warnings(&mut self, rule: Name, n: u64) {
-        self.counts.warn += n;
+        bump(&mut self.counts.warn, n);
         let w = self
             .failures()
             .warnings
@@ -234,8 +268,7 @@ impl ResultSummary {
 
     /// Adds another summary of the same policy and namespace (from another report).
     pub fn absorb(&mut self, other: &ResultSummary) {
-        self.counts.add(&other.counts);
-        self.skipped_by_exception += other.skipped_by_exception;
+        self.add_counts(&other.counts(), other.skipped_by_exception());
         let Some(theirs) = &other.failures else {
             return;
         };
@@ -257,8 +290,8 @@ impl ResultSummary {
     /// `warn` (kyverno `pkg/utils/report/results.go`), and blocks it all the same once the
     /// policy enforces.
     pub(super) fn warnings_are_failures(&mut self) {
-        self.counts.fail += self.counts.warn;
-        self.counts.warn = 0;
+        let warn = std::mem::take(&mut self.counts.warn);
+        bump(&mut self.counts.fail, warn.into());
         if let Some(f) = &mut self.failures
             && let Some(w) = f.warnings.take()
         {
@@ -318,37 +351,40 @@ impl FailingResource {
 /// `pkg/utils/report/results.go`; `None` when the report names none).
 pub type ResultKey = (Engine, Name, Option<Name>, Option<Name>);
 
-/// No namespace or binding, in a numeric key.
-const NONE: u32 = u32::MAX;
+/// A [`ResultKey`] as the store hands it out: borrowed from its names.
+pub type ResultKeyRef<'a> = (Engine, &'a str, Option<&'a str>, Option<&'a str>);
 
-/// Engine, policy, namespace, binding as [`Names`] numbers ([`NONE`]: absent).
-type NumericKey = (Engine, u32, u32, u32);
-
-/// While results are added: the shared names and where each key's summary is.
-#[derive(Debug, Clone, Default)]
-struct Filling {
-    names: Names,
-    index: HashMap<NumericKey, u32>,
+/// A key as the store keeps it: the names as numbers in its [`Names`] (plus one; 0: absent).
+/// Sealed, the names are numbered in text order, so keys sort as their names do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct Key {
+    engine: Engine,
+    policy: u32,
+    namespace: u32,
+    binding: u32,
 }
 
-/// Every summary of an inventory. Added to in any order; [`Results::seal`] (called by the
+/// Every summary of an inventory, filled in any order; [`Results::seal`] (called by the
 /// inventory's `finish`) sorts it by key, so that it is read in key order and by range.
 #[derive(Debug, Clone, Default)]
 pub struct Results {
-    entries: Vec<(ResultKey, ResultSummary)>,
-    /// Present while results are added; rebuilt when something is added after sealing.
-    filling: Option<Box<Filling>>,
+    /// Every name the summaries and their keys hold, and what the inventory adds beside them
+    /// (findings), each held once.
+    names: Names,
+    entries: Vec<(Key, ResultSummary)>,
+    /// Where each key is, while results are added; rebuilt when something is added after
+    /// sealing.
+    index: Option<HashMap<Key, u32>>,
 }
 
 /// The same summaries under the same keys, in whatever order they were added.
 impl PartialEq for Results {
     fn eq(&self, other: &Results) -> bool {
-        if self.filling.is_none() && other.filling.is_none() {
-            return self.entries == other.entries;
-        }
-        fn sorted(r: &Results) -> Vec<&(ResultKey, ResultSummary)> {
-            let mut all: Vec<_> = r.entries.iter().collect();
-            all.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        fn sorted(r: &Results) -> Vec<(ResultKeyRef<'_>, &ResultSummary)> {
+            let mut all: Vec<_> = r.iter().collect();
+            if r.index.is_some() {
+                all.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            }
             all
         }
         sorted(self) == sorted(other)
@@ -356,28 +392,42 @@ impl PartialEq for Results {
 }
 
 impl Results {
-    fn filling(&mut self) -> &mut Filling {
-        if self.filling.is_none() {
-            let mut f = Filling::default();
-            for (i, (key, s)) in self.entries.iter_mut().enumerate() {
-                let numeric = numeric(&mut f.names, key);
-                canon_key(&mut f.names, key);
-                s.canon(&mut f.names);
-                f.index.insert(numeric, i as u32);
-            }
-            self.filling = Some(Box::new(f));
-        }
-        self.filling.get_or_insert_with(Default::default)
-    }
-
     /// The shared copy of `s`, for what is added next (samples, findings).
     pub fn name(&mut self, s: &str) -> Name {
-        self.filling().names.intern(s)
+        self.names.intern(s)
     }
 
     /// The shared names, for what is added next.
     pub fn names(&mut self) -> &mut Names {
-        &mut self.filling().names
+        &mut self.names
+    }
+
+    fn number(names: &mut Names, name: Option<&str>) -> u32 {
+        name.map_or(0, |n| names.id(n) + 1)
+    }
+
+    fn found(&self, name: Option<&str>) -> Option<u32> {
+        match name {
+            None => Some(0),
+            Some(n) => self.names.find(n).map(|id| id + 1),
+        }
+    }
+
+    fn name_of(&self, number: u32) -> Option<&Name> {
+        number.checked_sub(1).map(|id| self.names.get(id))
+    }
+
+    fn text_of(&self, number: u32) -> Option<&str> {
+        self.name_of(number).map(Name::as_str)
+    }
+
+    fn key_ref(&self, k: &Key) -> ResultKeyRef<'_> {
+        (
+            k.engine,
+            self.text_of(k.policy).unwrap_or(""),
+            self.text_of(k.namespace),
+            self.text_of(k.binding),
+        )
     }
 
     /// The summary of `policy` in `namespace` (`None`: cluster-scoped) for `binding`, created
@@ -412,30 +462,37 @@ impl Results {
         namespace: Option<&str>,
         binding: Option<&str>,
     ) -> (&mut ResultSummary, bool, &mut Names) {
-        self.filling();
-        let Results { entries, filling } = self;
-        let f = filling.get_or_insert_with(Default::default);
-        let key = (
+        let Results {
+            names,
+            entries,
+            index,
+        } = self;
+        let key = Key {
             engine,
-            f.names.id(policy),
-            namespace.map_or(NONE, |n| f.names.id(n)),
-            binding.map_or(NONE, |b| f.names.id(b)),
-        );
+            policy: Self::number(names, Some(policy)),
+            namespace: Self::number(names, namespace),
+            binding: Self::number(names, binding),
+        };
+        let index = index.get_or_insert_with(|| {
+            entries
+                .iter()
+                .enumerate()
+                .map(|(i, (k, _))| (*k, i as u32))
+                .collect()
+        });
         let next = entries.len() as u32;
-        let i = *f.index.entry(key).or_insert(next);
+        let i = *index.entry(key).or_insert(next);
         let new = i == next;
         if new {
-            let name = |id: u32| (id != NONE).then(|| f.names.get(id).clone());
-            let full = (engine, f.names.get(key.1).clone(), name(key.2), name(key.3));
-            entries.push((full, ResultSummary::default()));
+            entries.push((key, ResultSummary::default()));
         }
-        (&mut entries[i as usize].1, new, &mut f.names)
+        (&mut entries[i as usize].1, new, names)
     }
 
     /// Adds `s` to the summary of `key`.
     pub fn add(&mut self, key: &ResultKey, mut s: ResultSummary) {
         let (engine, policy, namespace, binding) = key;
-        s.canon(self.names());
+        s.canon(&mut self.names);
         match self.slot(*engine, policy, namespace.as_deref(), binding.as_deref()) {
             (mine, true, _) => *mine = s,
             (mine, false, _) => mine.absorb(&s),
@@ -444,80 +501,135 @@ impl Results {
 
     /// Adds everything `other` holds, after what this one holds.
     pub fn merge(&mut self, other: Results) {
-        // Nothing here yet: take `other` whole rather than copy it (names given out for what
-        // was added before stay valid; they are only not shared with `other`'s).
+        // Nothing here yet: take `other` whole rather than copy it, with the names given out
+        // for what was added before.
         if self.entries.is_empty() {
+            let names = std::mem::take(&mut self.names);
             *self = other;
+            for i in 0..names.len() {
+                let mut n = names.get(i as u32).clone();
+                self.names.canon(&mut n);
+            }
             return;
         }
-        for ((engine, policy, namespace, binding), mut s) in other.entries {
-            s.canon(self.names());
-            match self.slot(engine, &policy, namespace.as_deref(), binding.as_deref()) {
+        let Results {
+            names: theirs,
+            entries,
+            ..
+        } = other;
+        for (k, mut s) in entries {
+            s.canon(&mut self.names);
+            let name = |n: u32| n.checked_sub(1).map(|id| theirs.get(id).as_str());
+            let policy = name(k.policy).unwrap_or("");
+            match self.slot(k.engine, policy, name(k.namespace), name(k.binding)) {
                 (mine, true, _) => *mine = s,
                 (mine, false, _) => mine.absorb(&s),
             }
         }
     }
 
-    /// Sorts the summaries by key and drops what was kept for adding.
+    /// Numbers the names in text order, sorts the summaries by key and drops what was kept
+    /// for adding.
     pub fn seal(&mut self) {
-        if self.filling.take().is_some() {
-            self.entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-            self.entries.shrink_to_fit();
+        if self.index.take().is_none() {
+            return;
         }
+        let rank = self.names.sort();
+        let renumber = |n: &mut u32| {
+            if *n > 0 {
+                *n = rank[*n as usize - 1] + 1;
+            }
+        };
+        for (k, _) in &mut self.entries {
+            renumber(&mut k.policy);
+            renumber(&mut k.namespace);
+            renumber(&mut k.binding);
+        }
+        self.entries.sort_unstable_by_key(|(k, _)| *k);
+        self.entries.shrink_to_fit();
     }
 
-    fn sealed(&self) -> &[(ResultKey, ResultSummary)] {
+    fn sealed(&self) -> &[(Key, ResultSummary)] {
         debug_assert!(
-            self.filling.is_none(),
+            self.index.is_none(),
             "results read before the inventory was finished"
         );
         &self.entries
     }
 
     /// The summaries of `policy` (as reports name it) for `engine`, in namespace then binding
-    /// order.
-    pub fn of_policy(&self, engine: Engine, policy: &str) -> &[(ResultKey, ResultSummary)] {
+    /// order: each with its namespace and binding.
+    pub fn of_policy<'a>(
+        &'a self,
+        engine: Engine,
+        policy: &str,
+    ) -> impl Iterator<Item = (Option<&'a str>, Option<&'a str>, &'a ResultSummary)> + use<'a> {
         let all = self.sealed();
-        let from = all.partition_point(|((e, p, _, _), _)| (*e, p.as_str()) < (engine, policy));
-        let to = from
-            + all[from..].partition_point(|((e, p, _, _), _)| (*e, p.as_str()) == (engine, policy));
-        &all[from..to]
+        let found = match self.found(Some(policy)) {
+            Some(p) => {
+                let from = all.partition_point(|(k, _)| (k.engine, k.policy) < (engine, p));
+                let to = from
+                    + all[from..].partition_point(|(k, _)| (k.engine, k.policy) == (engine, p));
+                &all[from..to]
+            }
+            None => &[],
+        };
+        found
+            .iter()
+            .map(|(k, s)| (self.text_of(k.namespace), self.text_of(k.binding), s))
     }
 
     /// The summary of `key`.
-    pub fn get(&self, key: &ResultKey) -> Option<&ResultSummary> {
-        match self.filling {
-            None => self
-                .entries
-                .binary_search_by(|(k, _)| k.cmp(key))
-                .ok()
-                .map(|i| &self.entries[i].1),
-            Some(_) => self.entries.iter().find(|(k, _)| k == key).map(|(_, s)| s),
-        }
+    pub fn get(&self, (engine, policy, namespace, binding): &ResultKey) -> Option<&ResultSummary> {
+        let key = Key {
+            engine: *engine,
+            policy: self.found(Some(policy))?,
+            namespace: self.found(namespace.as_deref())?,
+            binding: self.found(binding.as_deref())?,
+        };
+        let i = match &self.index {
+            None => self.entries.binary_search_by_key(&key, |(k, _)| *k).ok()?,
+            Some(index) => *index.get(&key)? as usize,
+        };
+        Some(&self.entries[i].1)
     }
 
     /// Every summary with its key (in key order once sealed).
-    pub fn iter(&self) -> impl Iterator<Item = (&ResultKey, &ResultSummary)> {
-        self.entries.iter().map(|(k, s)| (k, s))
-    }
-
-    /// Every summary, to change it in place (keys stay as they are).
-    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut ResultSummary> {
-        self.entries.iter_mut().map(|(_, s)| s)
+    pub fn iter(&self) -> Iter<'_> {
+        Iter {
+            results: self,
+            inner: self.entries.iter(),
+        }
     }
 
     /// Every summary with its key, to change the summary in place.
-    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&ResultKey, &mut ResultSummary)> {
-        self.entries.iter_mut().map(|(k, s)| (&*k, s))
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (ResultKeyRef<'_>, &mut ResultSummary)> {
+        let Results { names, entries, .. } = self;
+        let names = &*names;
+        let name = move |n: u32| n.checked_sub(1).map(|id| names.get(id).as_str());
+        entries.iter_mut().map(move |(k, s)| {
+            (
+                (
+                    k.engine,
+                    name(k.policy).unwrap_or(""),
+                    name(k.namespace),
+                    name(k.binding),
+                ),
+                s,
+            )
+        })
     }
 
-    pub fn keys(&self) -> impl Iterator<Item = &ResultKey> {
-        self.entries.iter().map(|(k, _)| k)
+    pub fn keys(&self) -> impl Iterator<Item = ResultKeyRef<'_>> {
+        self.iter().map(|(k, _)| k)
     }
 
     pub fn values(&self) -> impl Iterator<Item = &ResultSummary> {
         self.entries.iter().map(|(_, s)| s)
+    }
+
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut ResultSummary> {
+        self.entries.iter_mut().map(|(_, s)| s)
     }
 
     pub fn len(&self) -> usize {
@@ -529,22 +641,54 @@ impl Results {
     }
 }
 
-impl IntoIterator for Results {
-    type Item = (ResultKey, ResultSummary);
-    type IntoIter = std::vec::IntoIter<(ResultKey, ResultSummary)>;
-    fn into_iter(self) -> Self::IntoIter {
-        self.entries.into_iter()
+/// The summaries of a [`Results`] with their keys.
+pub struct Iter<'a> {
+    results: &'a Results,
+    inner: std::slice::Iter<'a, (Key, ResultSummary)>,
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = (ResultKeyRef<'a>, &'a ResultSummary);
+    fn next(&mut self) -> Option<Self::Item> {
+        let (k, s) = self.inner.next()?;
+        Some((self.results.key_ref(k), s))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.inner.size_hint()
     }
 }
 
 impl<'a> IntoIterator for &'a Results {
-    type Item = (&'a ResultKey, &'a ResultSummary);
-    type IntoIter = std::iter::Map<
-        std::slice::Iter<'a, (ResultKey, ResultSummary)>,
-        fn(&'a (ResultKey, ResultSummary)) -> (&'a ResultKey, &'a ResultSummary),
-    >;
+    type Item = (ResultKeyRef<'a>, &'a ResultSummary);
+    type IntoIter = Iter<'a>;
+    fn into_iter(self) -> Iter<'a> {
+        self.iter()
+    }
+}
+
+/// Every summary with its key, owned.
+impl IntoIterator for Results {
+    type Item = (ResultKey, ResultSummary);
+    type IntoIter = std::vec::IntoIter<(ResultKey, ResultSummary)>;
     fn into_iter(self) -> Self::IntoIter {
-        self.entries.iter().map(|(k, s)| (k, s))
+        let Results { names, entries, .. } = self;
+        let name = |n: u32| n.checked_sub(1).map(|id| names.get(id).clone());
+        entries
+            .into_iter()
+            .map(|(k, s)| {
+                (
+                    (
+                        k.engine,
+                        name(k.policy).unwrap_or_default(),
+                        name(k.namespace),
+                        name(k.binding),
+                    ),
+                    s,
+                )
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
     }
 }
 
@@ -555,22 +699,6 @@ impl std::ops::Index<&ResultKey> for Results {
             Some(s) => s,
             None => panic!("no results for {key:?}"),
         }
-    }
-}
-
-fn numeric(names: &mut Names, (engine, policy, namespace, binding): &ResultKey) -> NumericKey {
-    (
-        *engine,
-        names.id(policy),
-        namespace.as_deref().map_or(NONE, |n| names.id(n)),
-        binding.as_deref().map_or(NONE, |b| names.id(b)),
-    )
-}
-
-fn canon_key(names: &mut Names, (_, policy, namespace, binding): &mut ResultKey) {
-    names.canon(policy);
-    for n in namespace.iter_mut().chain(binding.iter_mut()) {
-        names.canon(n);
     }
 }
 
@@ -589,38 +717,54 @@ mod tests {
 
     #[test]
     fn filled_in_any_order_read_in_key_order() {
+        let pass = |n| ResultCounts {
+            pass: n,
+            ..Default::default()
+        };
         let mut r = Results::default();
         r.summary(Engine::Kyverno, "b", Some("team-b"), None)
-            .counts
-            .pass += 2;
+            .add_counts(&pass(2), 0);
         r.summary(Engine::Kyverno, "a", Some("team-b"), None)
-            .counts
-            .pass += 1;
+            .add_counts(&pass(1), 0);
         let s = r.summary(Engine::Kyverno, "a", Some("team-a"), None);
         s.add_failure("check".into(), Some(failing("web")));
-        r.summary(Engine::Kyverno, "a", None, None).counts.skip += 1;
+        let skip = ResultCounts {
+            skip: 1,
+            ..Default::default()
+        };
+        r.summary(Engine::Kyverno, "a", None, None)
+            .add_counts(&skip, 1);
         r.summary(Engine::Kyverno, "b", Some("team-b"), None)
-            .counts
-            .pass += 1;
+            .add_counts(&pass(1), 0);
         r.seal();
         let keys: Vec<String> = r
             .keys()
-            .map(|(_, p, n, _)| format!("{p}/{}", n.as_deref().unwrap_or("-")))
+            .map(|(_, p, n, _)| format!("{p}/{}", n.unwrap_or("-")))
             .collect();
         assert_eq!(keys, ["a/-", "a/team-a", "a/team-b", "b/team-b"]);
-        let a = r.of_policy(Engine::Kyverno, "a");
+        let a: Vec<_> = r.of_policy(Engine::Kyverno, "a").collect();
         assert_eq!(a.len(), 3);
-        assert_eq!(a[1].1.fail_by_rule().get("check"), Some(1));
-        assert_eq!(a[1].1.sample()[0].name, "web");
-        assert_eq!(r.of_policy(Engine::Kyverno, "b")[0].1.counts.pass, 3);
-        assert!(r.of_policy(Engine::Gatekeeper, "a").is_empty());
-        // Added to after sealing: found again, sealed again.
+        assert_eq!(a[0].2.skipped_by_exception(), 1);
+        assert_eq!(a[1].2.fail_by_rule().get("check"), Some(1));
+        assert_eq!(a[1].2.sample()[0].name, "web");
+        let b: Vec<_> = r.of_policy(Engine::Kyverno, "b").collect();
+        assert_eq!(b[0].2.counts().pass, 3);
+        assert_eq!(r.of_policy(Engine::Gatekeeper, "a").count(), 0);
+        assert_eq!(r.of_policy(Engine::Kyverno, "unknown").count(), 0);
+        let key = (Engine::Kyverno, "a".into(), Some("team-b".into()), None);
+        assert_eq!(r[&key].counts().pass, 1);
+        // Added to after sealing (a name new to it first): found again, sealed again.
+        r.summary(Engine::Kyverno, "0-first", Some("team-a"), None)
+            .add_counts(&pass(7), 0);
         r.summary(Engine::Kyverno, "a", Some("team-a"), None)
-            .counts
-            .pass += 1;
+            .add_counts(&pass(1), 0);
         r.seal();
-        assert_eq!(r.of_policy(Engine::Kyverno, "a")[1].1.counts.pass, 1);
-        assert_eq!(r.len(), 4);
+        let a: Vec<_> = r.of_policy(Engine::Kyverno, "a").collect();
+        assert_eq!(a[1].2.counts().pass, 1);
+        assert_eq!(a[1].2.counts().fail, 1);
+        assert_eq!(r[&key].counts().pass, 1);
+        assert_eq!(r.keys().next().map(|k| k.1), Some("0-first"));
+        assert_eq!(r.len(), 5);
     }
 
     #[test]
@@ -632,13 +776,16 @@ mod tests {
         let s = two.summary(Engine::Kyverno, "a", Some("ns"), None);
         s.add_failure("check".into(), Some(failing("api")));
         s.add_failure("other".into(), Some(failing("web")));
+        let four = ResultCounts {
+            pass: 4,
+            ..Default::default()
+        };
         two.summary(Engine::Kyverno, "c", Some("ns"), None)
-            .counts
-            .pass = 4;
+            .add_counts(&four, 0);
         one.merge(two);
         one.seal();
-        let s = &one.of_policy(Engine::Kyverno, "a")[0].1;
-        assert_eq!(s.counts.fail, 3);
+        let (_, _, s) = one.of_policy(Engine::Kyverno, "a").next().expect("merged");
+        assert_eq!(s.counts().fail, 3);
         let rules: Vec<(String, u64)> = s
             .fail_by_rule()
             .iter()

@@ -149,6 +149,29 @@ impl Names {
         id
     }
 
+    /// The number of `s`, when it has one.
+    pub fn find(&self, s: &str) -> Option<u32> {
+        self.ids.get(s).copied()
+    }
+
+    /// Renumbers the strings in text order; returns, for each old number, the new one.
+    pub fn sort(&mut self) -> Vec<u32> {
+        let mut order: Vec<u32> = (0..self.list.len() as u32).collect();
+        order.sort_unstable_by(|a, b| self.list[*a as usize].cmp(&self.list[*b as usize]));
+        let mut rank = vec![0u32; order.len()];
+        for (new, old) in order.iter().enumerate() {
+            rank[*old as usize] = new as u32;
+        }
+        self.list = order
+            .iter()
+            .map(|&old| self.list[old as usize].clone())
+            .collect();
+        for v in self.ids.values_mut() {
+            *v = rank[*v as usize];
+        }
+        rank
+    }
+
     /// The string numbered `id`.
     pub fn get(&self, id: u32) -> &Name {
         &self.list[id as usize]

@@ -53,14 +53,14 @@ pub fn plan_digests(
         BTreeMap::new();
     let mut totals: BTreeMap<String, (u64, usize)> = BTreeMap::new();
     for ((engine, policy, ns, binding), s) in &inv.results {
-        if s.counts.fail == 0 {
+        if s.counts().fail == 0 {
             continue;
         }
-        let policy = &res.result_label(*engine, policy, binding.as_deref());
+        let policy = &res.result_label(engine, policy, binding);
         let t = totals.entry(policy.clone()).or_default();
-        t.0 += s.counts.fail;
+        t.0 += s.counts().fail;
         t.1 += 1;
-        let Some(ns) = ns.as_deref() else { continue };
+        let Some(ns) = ns else { continue };
         let found = res.owner(ns);
         let owner = &found.0;
         let top = s
@@ -75,7 +75,12 @@ pub fn plan_digests(
             .1
             .entry(policy.clone())
             .or_default()
-            .push((ns.to_string(), s.counts.fail, s.skipped_by_exception, top));
+            .push((
+                ns.to_string(),
+                s.counts().fail,
+                s.skipped_by_exception(),
+                top,
+            ));
     }
     let policy_row = |id: &str,
                       rows: &[(String, u64, u64, Vec<String>)],

@@ -357,7 +357,7 @@ fn failures_where(
             cluster: inv.cluster.clone(),
             name: ns.unwrap_or(CLUSTER_SCOPED).to_string(),
             failing,
-            excepted: summary.skipped_by_exception,
+            excepted: summary.skipped_by_exception(),
             unowned: false,
             at_least: policy.truncated.is_some(),
             sample: summary
@@ -441,12 +441,7 @@ pub fn flip_pending(policy: &Policy, inv: &Inventory) -> bool {
 /// report results.
 pub fn unowned_namespaces(r: &resolve::Resolved) -> Vec<String> {
     let mut seen: BTreeSet<&str> = r.inv.namespaces.keys().map(String::as_str).collect();
-    seen.extend(
-        r.inv
-            .results
-            .keys()
-            .filter_map(|(_, _, ns, _)| ns.as_deref()),
-    );
+    seen.extend(r.inv.results.keys().filter_map(|(_, _, ns, _)| ns));
     seen.into_iter()
         .filter(|ns| r.owner(ns).0.unowned)
         .map(str::to_string)

@@ -83,7 +83,7 @@ pub fn measure(clusters: &[Inventory], config: &Config, now: DateTime<FixedOffse
                 per_team.entry(team).or_default().failing += ns.failing;
             }
             for (ns, summary) in inv.results_for(&policy.reference) {
-                if summary.skipped_by_exception == 0 {
+                if summary.skipped_by_exception() == 0 {
                     continue;
                 }
                 let name = ns.unwrap_or(crate::plan::CLUSTER_SCOPED);
@@ -91,7 +91,7 @@ pub fn measure(clusters: &[Inventory], config: &Config, now: DateTime<FixedOffse
                     continue;
                 }
                 let team = res.owner(name).0.audience.key();
-                per_team.entry(team).or_default().excepted += summary.skipped_by_exception;
+                per_team.entry(team).or_default().excepted += summary.skipped_by_exception();
             }
             let mut total = Counts::default();
             for (team, c) in per_team {

@@ -51,7 +51,7 @@ impl<'a> Resolved<'a> {
         // Each name once: results and findings repeat namespaces many times over.
         let mut names: BTreeSet<&str> = BTreeSet::from(["", super::CLUSTER_SCOPED]);
         names.extend(inv.namespaces.keys().map(String::as_str));
-        names.extend(inv.results.keys().filter_map(|(_, _, ns, _)| ns.as_deref()));
+        names.extend(inv.results.keys().filter_map(|(_, _, ns, _)| ns));
         names.extend(inv.findings.keys().map(|r| r.namespace.as_str()));
         names.extend(inv.exceptions.iter().filter_map(|x| x.namespace.as_deref()));
         let owners = names

@@ -292,7 +292,8 @@ pub fn review(
                 );
             }
             for (ns, summary) in inv.results_for(&policy.reference) {
-                if summary.skipped_by_exception == 0 || ns.is_some_and(|n| !policy.applies_in(n)) {
+                if summary.skipped_by_exception() == 0 || ns.is_some_and(|n| !policy.applies_in(n))
+                {
                     continue;
                 }
                 let name = ns.unwrap_or(crate::plan::CLUSTER_SCOPED).to_string();
@@ -305,7 +306,7 @@ pub fn review(
                         messages: Vec::new(),
                         sample: Vec::new(),
                     })
-                    .excepted += summary.skipped_by_exception;
+                    .excepted += summary.skipped_by_exception();
             }
             for (name, ns) in by_ns {
                 let team = res.owner(&name).0.audience.key();
@@ -421,7 +422,7 @@ pub fn review(
             let excepted = inv
                 .results_for(&policy.reference)
                 .filter(|(ns, _)| ns.is_none_or(|n| policy.applies_in(n)))
-                .map(|(_, s)| s.skipped_by_exception)
+                .map(|(_, s)| s.skipped_by_exception())
                 .sum();
             policies.push(PolicyReview {
                 policy: policy.label.clone(),

@@ -537,7 +537,7 @@ mod tests {
         );
         assert_eq!(
             inv.results[&(Engine::Kyverno, "p1".into(), Some("ns-a".into()), None)]
-                .counts
+                .counts()
                 .fail,
             15
         );
@@ -566,19 +566,14 @@ mod tests {
         let results = vec![vap(Some("vap-b")), vap(None), kyverno];
         let text = serde_json::to_string(&report("ns-a", "one", results)).unwrap();
         let inv = same(&text);
-        let ns = Some("ns-a".into());
-        let keys: Vec<_> = inv.results.keys().cloned().collect();
+        let ns = Some("ns-a");
+        let keys: Vec<_> = inv.results.keys().collect();
         assert_eq!(
             keys,
             vec![
-                (Engine::Kyverno, "p1".into(), ns.clone(), None),
-                (Engine::ValidatingAdmission, "vap".into(), ns.clone(), None),
-                (
-                    Engine::ValidatingAdmission,
-                    "vap".into(),
-                    ns,
-                    Some("vap-b".into())
-                ),
+                (Engine::Kyverno, "p1", ns, None),
+                (Engine::ValidatingAdmission, "vap", ns, None),
+                (Engine::ValidatingAdmission, "vap", ns, Some("vap-b")),
             ]
         );
     }
