@@ -20,6 +20,7 @@ use crate::plan::views::{
 use crate::plan::{Notice, NoticeKind, Payload};
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// The digest ticks to plan at `now`: the latest one that has come (within a week) and the next.
 fn ticks(config: &Config, now: DateTime<FixedOffset>) -> Vec<DateTime<FixedOffset>> {
@@ -48,7 +49,12 @@ pub fn plan_digests(
     let (inv, config, now) = (res.inv, res.config, res.now);
     let tz = config.time_zone;
     // Failing results per audience → policy → namespace.
-    type PerPolicy = BTreeMap<String, Vec<(String, u64, u64, Vec<String>)>>;
+    // Each row: the namespace, failing, excepted, and its failing resources (shown up to
+    // three per namespace, five per policy).
+    type Row<'a> = (&'a str, u64, u64, &'a [crate::inventory::FailingResource]);
+    type PerPolicy<'a> = BTreeMap<String, Vec<Row<'a>>>;
+    // What a row lists, in words: the same at every tick, so written once.
+    type Listed = (Arc<str>, Arc<[String]>);
     let mut per_audience: BTreeMap<(String, Destination), (Option<TeamKey>, PerPolicy)> =
         BTreeMap::new();
     let mut totals: BTreeMap<String, (u64, usize)> = BTreeMap::new();
@@ -63,12 +69,7 @@ pub fn plan_digests(
         let Some(ns) = ns else { continue };
         let found = res.owner(ns);
         let owner = &found.0;
-        let top = s
-            .sample()
-            .iter()
-            .take(3)
-            .map(|r| format!("{}/{}", r.kind, r.name))
-            .collect();
+        let top = s.sample();
         per_audience
             .entry((owner.audience.key(), owner.destination.clone()))
             .or_insert_with(|| (owner.team.clone(), BTreeMap::new()))
@@ -76,17 +77,40 @@ pub fn plan_digests(
             .entry(policy.clone())
             .or_default()
             .push((
-                ns.to_string(),
+                ns,
                 s.counts().fail,
                 s.skipped_by_exception(),
                 top,
             ));
     }
+    let listed: BTreeMap<(&str, &str), Listed> = per_audience
+        .iter()
+        .flat_map(|((audience, _), (_, policies))| {
+            policies.iter().map(move |(p, rows)| {
+                let namespaces = rows
+                    .iter()
+                    .map(|r| format!("{} ({})", r.0, r.1))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let top: Vec<String> = rows
+                    .iter()
+                    .flat_map(|r| r.3.iter().take(3))
+                    .take(SAMPLE_LIMIT)
+                    .map(|r| format!("{}/{}", r.kind, r.name))
+                    .collect();
+                ((audience.as_str(), p.as_str()), (namespaces.into(), top.into()))
+            })
+        })
+        .collect();
     let policy_row = |id: &str,
-                      rows: &[(String, u64, u64, Vec<String>)],
+                      rows: &[Row<'_>],
                       day: chrono::NaiveDate,
                       audience: &str|
      -> PolicyRow {
+        let (namespaces, top) = listed
+            .get(&(audience, id))
+            .cloned()
+            .unwrap_or_else(|| (Arc::from(""), Arc::from([])));
         let p = inv.policy(id);
         let upcoming = p
             .and_then(|p| res.rollout(p).enforce_on)
@@ -107,16 +131,8 @@ pub fn plan_digests(
             failing: rows.iter().map(|r| r.1).sum(),
             at_least: p.is_some_and(|p| p.truncated.is_some()),
             excepted: rows.iter().map(|r| r.2).sum(),
-            namespaces: rows
-                .iter()
-                .map(|r| format!("{} ({})", r.0, r.1))
-                .collect::<Vec<_>>()
-                .join(", "),
-            top: rows
-                .iter()
-                .flat_map(|r| r.3.iter().cloned())
-                .take(SAMPLE_LIMIT)
-                .collect(),
+            namespaces,
+            top,
             enforce_on: upcoming.map(|e| show_day(e.instant.with_timezone(&tz))),
             days_left: upcoming.map(|e| (e.date - day).num_days()),
             when: upcoming

@@ -4,6 +4,7 @@
 //!
 //! Plain data: no I/O, no clock, no formatting beyond the dates already shown as text.
 
+use std::sync::Arc;
 use crate::config::Config;
 use crate::inventory::{EnforcementAction, Setting, ValidationAction};
 use crate::model::ids::NoticeKind;
@@ -330,8 +331,9 @@ pub struct PolicyRow {
     /// bound, "at least".
     pub at_least: bool,
     pub excepted: u64,
-    pub namespaces: String,
-    pub top: Vec<String>,
+    /// Shared by the digests of both ticks planned (the same failures).
+    pub namespaces: Arc<str>,
+    pub top: Arc<[String]>,
     pub enforce_on: Option<String>,
     pub days_left: Option<i64>,
     /// The enforcement (or overdue) date relative to the moment of sending (`today`,
