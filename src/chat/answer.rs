@@ -453,7 +453,7 @@ impl Ctx<'_> {
         let why: Vec<&String> = r
             .namespaces
             .iter()
-            .flat_map(|n| &n.possibly_why)
+            .flat_map(|n| n.possibly_why.iter())
             .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
             .take(5)

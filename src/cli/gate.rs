@@ -131,7 +131,7 @@ pub(super) fn cmd_gate(args: GateArgs) -> anyhow::Result<u8> {
                         "    possibly covered: {}",
                         n.possibly_sample.join(", ")
                     );
-                    for why in &n.possibly_why {
+                    for why in n.possibly_why.iter() {
                         let _ = writeln!(out, "      {why}");
                     }
                 }

@@ -83,32 +83,36 @@ pub(super) fn cmd_plan(args: PlanArgs) -> anyhow::Result<u8> {
 }
 
 /// Keeps at most `n` failing resources per namespace in each notice; notices that shared their
-/// namespace list still share the shortened one.
+/// namespace list still share the shortened one. Each list is shortened in place once every
+/// notice that shares it has let it go, so no list is ever held twice.
 fn cut_samples(planned: &mut Plan, n: usize) {
     use crate::plan::NamespaceFailures;
     use std::sync::Arc;
-    type Shared = Arc<Vec<NamespaceFailures>>;
-    // Keyed by the address of the original list, which is kept alive beside its copy.
-    let mut cut: std::collections::HashMap<*const Vec<NamespaceFailures>, (Shared, Shared)> =
+    // Notices by the list they share (keyed by its address while they all hold it).
+    let mut groups: std::collections::HashMap<*const Vec<NamespaceFailures>, Vec<usize>> =
         std::collections::HashMap::new();
-    for notice in &mut planned.notices {
-        if notice.namespaces.iter().all(|ns| ns.sample.len() <= n) {
-            continue;
+    for (i, notice) in planned.notices.iter().enumerate() {
+        if notice.namespaces.iter().any(|ns| ns.sample.len() > n) {
+            groups
+                .entry(Arc::as_ptr(&notice.namespaces))
+                .or_default()
+                .push(i);
         }
-        let (_, short) = cut
-            .entry(Arc::as_ptr(&notice.namespaces))
-            .or_insert_with(|| {
-                let short = notice
-                    .namespaces
-                    .iter()
-                    .map(|ns| NamespaceFailures {
-                        sample: ns.sample.iter().take(n).cloned().collect(),
-                        ..ns.clone()
-                    })
-                    .collect();
-                (notice.namespaces.clone(), Arc::new(short))
-            });
-        notice.namespaces = short.clone();
+    }
+    for sharing in groups.into_values() {
+        let mut list = Arc::default();
+        for &i in &sharing {
+            list = std::mem::take(&mut planned.notices[i].namespaces);
+        }
+        let mut owned = Arc::unwrap_or_clone(list);
+        for ns in &mut owned {
+            ns.sample.truncate(n);
+            ns.sample.shrink_to_fit();
+        }
+        let short = Arc::new(owned);
+        for &i in &sharing {
+            planned.notices[i].namespaces = short.clone();
+        }
     }
 }
 

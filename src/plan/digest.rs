@@ -76,12 +76,7 @@ pub fn plan_digests(
             .1
             .entry(policy.clone())
             .or_default()
-            .push((
-                ns,
-                s.counts().fail,
-                s.skipped_by_exception(),
-                top,
-            ));
+            .push((ns, s.counts().fail, s.skipped_by_exception(), top));
     }
     let listed: BTreeMap<(&str, &str), Listed> = per_audience
         .iter()
@@ -98,58 +93,58 @@ pub fn plan_digests(
                     .take(SAMPLE_LIMIT)
                     .map(|r| format!("{}/{}", r.kind, r.name))
                     .collect();
-                ((audience.as_str(), p.as_str()), (namespaces.into(), top.into()))
+                (
+                    (audience.as_str(), p.as_str()),
+                    (namespaces.into(), top.into()),
+                )
             })
         })
         .collect();
-    let policy_row = |id: &str,
-                      rows: &[Row<'_>],
-                      day: chrono::NaiveDate,
-                      audience: &str|
-     -> PolicyRow {
-        let (namespaces, top) = listed
-            .get(&(audience, id))
-            .cloned()
-            .unwrap_or_else(|| (Arc::from(""), Arc::from([])));
-        let p = inv.policy(id);
-        let upcoming = p
-            .and_then(|p| res.rollout(p).enforce_on)
-            .filter(|e| e.date >= day);
-        let late = p
-            .and_then(|p| Some((res.rollout(p).enforce_on?, ready.get(&p.label)?)))
-            .filter(|(e, r)| r.flip_pending && e.date < day);
-        let mode = p.map(|p| {
-            let audits = rows
-                .iter()
-                .any(|(ns, ..)| p.mode_for(None, ns, inv.namespace_labels(ns)) == Mode::Audit);
-            if audits { "Audit" } else { "Enforce" }
-        });
-        PolicyRow {
-            policy: id.to_string(),
-            title: p.map_or(id, |p| p.title()).to_string(),
-            mode: mode.unwrap_or("unknown"),
-            failing: rows.iter().map(|r| r.1).sum(),
-            at_least: p.is_some_and(|p| p.truncated.is_some()),
-            excepted: rows.iter().map(|r| r.2).sum(),
-            namespaces,
-            top,
-            enforce_on: upcoming.map(|e| show_day(e.instant.with_timezone(&tz))),
-            days_left: upcoming.map(|e| (e.date - day).num_days()),
-            when: upcoming
-                .or(late.map(|(e, _)| e))
-                .map(|e| relative_days((e.date - day).num_days())),
-            overdue_since: late.map(|(e, _)| show_day(e.instant.with_timezone(&tz))),
-            days_late: late.map(|(e, _)| (day - e.date).num_days()),
-            trend: upcoming.filter(|_| mode == Some("Audit")).and_then(|e| {
-                crate::plan::burndown::trend_view(
-                    &res.failing_series(id, audience),
-                    res.today(),
-                    config.review.trend_days,
-                    Some(e.date),
-                )
-            }),
-        }
-    };
+    let policy_row =
+        |id: &str, rows: &[Row<'_>], day: chrono::NaiveDate, audience: &str| -> PolicyRow {
+            let (namespaces, top) = listed
+                .get(&(audience, id))
+                .cloned()
+                .unwrap_or_else(|| (Arc::from(""), Arc::from([])));
+            let p = inv.policy(id);
+            let upcoming = p
+                .and_then(|p| res.rollout(p).enforce_on)
+                .filter(|e| e.date >= day);
+            let late = p
+                .and_then(|p| Some((res.rollout(p).enforce_on?, ready.get(&p.label)?)))
+                .filter(|(e, r)| r.flip_pending && e.date < day);
+            let mode = p.map(|p| {
+                let audits = rows
+                    .iter()
+                    .any(|(ns, ..)| p.mode_for(None, ns, inv.namespace_labels(ns)) == Mode::Audit);
+                if audits { "Audit" } else { "Enforce" }
+            });
+            PolicyRow {
+                policy: id.to_string(),
+                title: p.map_or(id, |p| p.title()).to_string(),
+                mode: mode.unwrap_or("unknown"),
+                failing: rows.iter().map(|r| r.1).sum(),
+                at_least: p.is_some_and(|p| p.truncated.is_some()),
+                excepted: rows.iter().map(|r| r.2).sum(),
+                namespaces,
+                top,
+                enforce_on: upcoming.map(|e| show_day(e.instant.with_timezone(&tz))),
+                days_left: upcoming.map(|e| (e.date - day).num_days()),
+                when: upcoming
+                    .or(late.map(|(e, _)| e))
+                    .map(|e| relative_days((e.date - day).num_days())),
+                overdue_since: late.map(|(e, _)| show_day(e.instant.with_timezone(&tz))),
+                days_late: late.map(|(e, _)| (day - e.date).num_days()),
+                trend: upcoming.filter(|_| mode == Some("Audit")).and_then(|e| {
+                    crate::plan::burndown::trend_view(
+                        &res.failing_series(id, audience),
+                        res.today(),
+                        config.review.trend_days,
+                        Some(e.date),
+                    )
+                }),
+            }
+        };
 
     // Platform: totals, unowned namespaces, informal exceptions, readiness of upcoming flips.
     let now_utc = now.with_timezone(&Utc);

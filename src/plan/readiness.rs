@@ -23,6 +23,7 @@ use crate::plan::{CLUSTER_SCOPED, NamespaceFailures, Notice, NoticeKind, Payload
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// One namespace's part of a readiness check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -37,12 +38,31 @@ pub struct NamespaceReadiness {
     /// Failing resources an active exception may cover, when forewarn cannot evaluate all of
     /// it (CEL, resource labels, …): not ready, since they may be blocked.
     pub possibly: u64,
-    /// Up to five uncovered resources, `Kind/name`.
-    pub sample: Vec<String>,
+    /// Up to five uncovered resources, `Kind/name`. Shared with the notices that show them.
+    pub sample: Arc<[String]>,
     /// Up to five possibly covered resources, `Kind/name`.
-    pub possibly_sample: Vec<String>,
+    pub possibly_sample: Arc<[String]>,
     /// Why they are only possibly covered: `exception <id>: <reason>`, each once (at most five).
-    pub possibly_why: Vec<String>,
+    pub possibly_why: Arc<[String]>,
+}
+
+/// A namespace's readiness while the findings are counted.
+struct Tally {
+    counts: NamespaceReadiness,
+    sample: Vec<String>,
+    possibly_sample: Vec<String>,
+    possibly_why: Vec<String>,
+}
+
+impl Tally {
+    fn done(self) -> NamespaceReadiness {
+        NamespaceReadiness {
+            sample: self.sample.into(),
+            possibly_sample: self.possibly_sample.into(),
+            possibly_why: self.possibly_why.into(),
+            ..self.counts
+        }
+    }
 }
 
 /// A namespace where the policy fails but an override keeps it in Audit after the flip.
@@ -124,7 +144,7 @@ pub fn readiness_all(res: &Resolved) -> BTreeMap<String, Readiness> {
             .or_default()
             .push(p);
     }
-    let mut per_policy: BTreeMap<&str, BTreeMap<String, NamespaceReadiness>> = BTreeMap::new();
+    let mut per_policy: BTreeMap<&str, BTreeMap<String, Tally>> = BTreeMap::new();
     let mut kept: BTreeMap<&str, BTreeMap<String, KeptInAudit>> = BTreeMap::new();
     for (resource, findings) in &inv.findings {
         let named = findings
@@ -164,12 +184,17 @@ pub fn readiness_all(res: &Resolved) -> BTreeMap<String, Readiness> {
                 .entry(policy.label.as_str())
                 .or_default()
                 .entry(shown.to_string())
-                .or_insert_with(|| NamespaceReadiness {
-                    namespace: shown.to_string(),
-                    audience: res.owner(shown).0.audience.key(),
-                    uncovered: 0,
-                    covered: 0,
-                    possibly: 0,
+                .or_insert_with(|| Tally {
+                    counts: NamespaceReadiness {
+                        namespace: shown.to_string(),
+                        audience: res.owner(shown).0.audience.key(),
+                        uncovered: 0,
+                        covered: 0,
+                        possibly: 0,
+                        sample: Arc::new([]),
+                        possibly_sample: Arc::new([]),
+                        possibly_why: Arc::new([]),
+                    },
                     sample: Vec::new(),
                     possibly_sample: Vec::new(),
                     possibly_why: Vec::new(),
@@ -191,14 +216,14 @@ pub fn readiness_all(res: &Resolved) -> BTreeMap<String, Readiness> {
             }
             let label = format!("{}/{}", resource.kind, resource.name);
             match verdict {
-                Coverage::Covered => entry.covered += 1,
+                Coverage::Covered => entry.counts.covered += 1,
                 Coverage::Possibly(why) => {
-                    entry.possibly += 1;
+                    entry.counts.possibly += 1;
                     push_sample(&mut entry.possibly_sample, label);
                     push_sample(&mut entry.possibly_why, why);
                 }
                 Coverage::NotCovered => {
-                    entry.uncovered += 1;
+                    entry.counts.uncovered += 1;
                     push_sample(&mut entry.sample, label);
                 }
             }
@@ -229,6 +254,7 @@ pub fn readiness_all(res: &Resolved) -> BTreeMap<String, Readiness> {
                 rollout.enforce_on.as_ref(),
                 namespaces
                     .values()
+                    .map(|n| &n.counts)
                     .filter(|n| n.uncovered + n.possibly > 0)
                     .map(|n| n.audience.as_str()),
             );
@@ -239,7 +265,7 @@ pub fn readiness_all(res: &Resolved) -> BTreeMap<String, Readiness> {
                 unlisted,
                 policy: policy.label.clone(),
                 enforce_on: rollout.enforce_on.map(|e| e.display()),
-                namespaces: namespaces.into_values().collect(),
+                namespaces: namespaces.into_values().map(Tally::done).collect(),
                 kept_in_audit: kept_in_audit.into_values().collect(),
             };
             (policy.label.clone(), r)

@@ -4,11 +4,11 @@
 //!
 //! Plain data: no I/O, no clock, no formatting beyond the dates already shown as text.
 
-use std::sync::Arc;
 use crate::config::Config;
 use crate::inventory::{EnforcementAction, Setting, ValidationAction};
 use crate::model::ids::NoticeKind;
 use serde::Serialize;
+use std::sync::Arc;
 
 /// What a notice carries beyond its envelope.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -166,12 +166,12 @@ pub struct ReadinessItem {
     pub audience: String,
     pub uncovered: u64,
     pub covered: u64,
-    pub sample: Vec<String>,
+    pub sample: Arc<[String]>,
     /// Failures an exception may cover (forewarn cannot evaluate all of it), a sample of
     /// them, and why: `exception <id>: <reason>`.
     pub possibly: u64,
-    pub possibly_sample: Vec<String>,
-    pub possibly_why: Vec<String>,
+    pub possibly_sample: Arc<[String]>,
+    pub possibly_why: Arc<[String]>,
 }
 
 /// A namespace an override keeps in Audit after the flip (it fails, but is not blocked).
