@@ -106,8 +106,9 @@ fn cut_samples(planned: &mut Plan, n: usize) {
         }
         let mut owned = Arc::unwrap_or_clone(list);
         for ns in &mut owned {
-            ns.sample.truncate(n);
-            ns.sample.shrink_to_fit();
+            if ns.sample.len() > n {
+                ns.sample = ns.sample.iter().take(n).cloned().collect();
+            }
         }
         let short = Arc::new(owned);
         for &i in &sharing {

@@ -11,6 +11,7 @@ use crate::model::ids::Engine;
 use crate::model::name::{Name, Names};
 use serde::Serialize;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Counts of report results by outcome.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -38,6 +39,17 @@ pub const SAMPLE_LIMIT: usize = 5;
 pub fn push_sample<T: PartialEq>(sample: &mut Vec<T>, item: T) {
     if sample.len() < SAMPLE_LIMIT && !sample.contains(&item) {
         sample.push(item);
+    }
+}
+
+/// [`push_sample`] for a shared sample: copied when it takes the item (at most
+/// [`SAMPLE_LIMIT`] times), so that once filled it is shared by whatever shows it.
+fn push_shared(sample: &mut Arc<[FailingResource]>, item: FailingResource) {
+    if sample.len() < SAMPLE_LIMIT && !sample.contains(&item) {
+        let mut more = Vec::with_capacity(sample.len() + 1);
+        more.extend(sample.iter().cloned());
+        more.push(item);
+        *sample = more.into();
     }
 }
 
@@ -102,7 +114,7 @@ pub struct Warnings {
 #[derive(Debug, Clone, Default, PartialEq)]
 struct Failures {
     by_rule: RuleCounts,
-    sample: Vec<FailingResource>,
+    sample: Arc<[FailingResource]>,
     warnings: Option<Warnings>,
 }
 
@@ -173,6 +185,13 @@ impl ResultSummary {
         self.failures.as_ref().map_or(&[], |f| &f.sample)
     }
 
+    /// [`ResultSummary::sample`], to share rather than copy.
+    pub fn shared_sample(&self) -> Arc<[FailingResource]> {
+        self.failures
+            .as_ref()
+            .map_or_else(Arc::default, |f| f.sample.clone())
+    }
+
     /// Warning results per rule, and a bounded sample of them, until the inventory is finished
     /// and decides what they are: failures of a policy that sets
     /// `policies.kyverno.io/scored: "false"`, dropped otherwise.
@@ -206,13 +225,13 @@ impl ResultSummary {
     pub fn add_failure(&mut self, rule: Name, resource: Option<FailingResource>) {
         self.add_failures(rule, 1);
         if let Some(r) = resource {
-            push_sample(&mut self.failures().sample, r);
+            push_shared(&mut self.failures().sample, r);
         }
     }
 
     /// Keeps `resource` in the sample of failing resources (when there is room).
     pub fn add_sample(&mut self, resource: FailingResource) {
-        push_sample(&mut self.failures().sample, resource);
+        push_shared(&mut self.failures().sample, resource);
     }
 
     /// Counts `n` warning results of `rule` (see [`ResultSummary::warnings`]).
@@ -274,8 +293,12 @@ impl ResultSummary {
         };
         let mine = self.failures();
         mine.by_rule.absorb(&theirs.by_rule);
-        for r in &theirs.sample {
-            push_sample(&mut mine.sample, r.clone());
+        if mine.sample.is_empty() {
+            mine.sample = theirs.sample.clone();
+        } else {
+            for r in theirs.sample.iter() {
+                push_shared(&mut mine.sample, r.clone());
+            }
         }
         if let Some(w) = &theirs.warnings {
             let to = mine.warnings.get_or_insert_with(Default::default);
@@ -299,7 +322,7 @@ impl ResultSummary {
                 f.by_rule.add(rule, n);
             }
             for r in w.sample {
-                push_sample(&mut f.sample, r);
+                push_shared(&mut f.sample, r);
             }
         }
     }
@@ -320,17 +343,23 @@ impl ResultSummary {
             return;
         };
         f.by_rule.canon(names);
-        let samples = f
-            .sample
-            .iter_mut()
-            .chain(f.warnings.iter_mut().flat_map(|w| w.sample.iter_mut()));
-        for r in samples {
-            r.canon(names);
+        if !f.sample.is_empty() {
+            f.sample = f
+                .sample
+                .iter()
+                .map(|r| {
+                    let mut r = r.clone();
+                    r.canon(names);
+                    r
+                })
+                .collect();
         }
         if let Some(w) = &mut f.warnings {
+            for r in &mut w.sample {
+                r.canon(names);
+            }
             w.by_rule.canon(names);
         }
-        f.sample.shrink_to_fit();
     }
 }
 

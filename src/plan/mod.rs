@@ -51,7 +51,8 @@ pub struct NamespaceFailures {
     /// (Gatekeeper's `--constraint-violations-limit`); messages say "at least".
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub at_least: bool,
-    pub sample: Vec<FailingResource>,
+    /// Shared with the inventory's summary when it is the same.
+    pub sample: Arc<[FailingResource]>,
 }
 
 /// The words a notice needs about its policy, fixed at planning time.
@@ -360,19 +361,21 @@ fn failures_where(
             excepted: summary.skipped_by_exception(),
             unowned: false,
             at_least: policy.truncated.is_some(),
-            sample: summary
-                .sample()
-                .iter()
-                .filter(|r| {
+            sample: {
+                let shown = |r: &&FailingResource| {
                     let rule = r.rule.as_deref().unwrap_or("");
                     if is_object(r) {
                         audits_object(rule)
                     } else {
                         audits(rule)
                     }
-                })
-                .cloned()
-                .collect(),
+                };
+                if summary.sample().iter().all(|r| shown(&r)) {
+                    summary.shared_sample()
+                } else {
+                    summary.sample().iter().filter(shown).cloned().collect()
+                }
+            },
         });
     }
     out

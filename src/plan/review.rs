@@ -266,7 +266,7 @@ pub fn review(
             let mut by_ns: BTreeMap<String, NamespaceReview> = BTreeMap::new();
             for ns in &failures {
                 let mut grouped: BTreeMap<String, u64> = BTreeMap::new();
-                for r in &ns.sample {
+                for r in ns.sample.iter() {
                     *grouped
                         .entry(r.message.as_deref().unwrap_or("(no message)").to_string())
                         .or_default() += 1;

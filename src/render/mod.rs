@@ -1009,12 +1009,12 @@ pub fn sample_notices(config: &Config) -> Vec<Notice> {
             excepted: 0,
             unowned: true,
             at_least: false,
-            sample: vec![FailingResource {
+            sample: std::sync::Arc::new([FailingResource {
                 kind: "Pod".into(),
                 name: "web-0".into(),
                 rule: None,
                 message: None,
-            }],
+            }]),
         }]),
         keep_until: at,
         team: None,
@@ -1051,8 +1051,11 @@ pub fn sample_notices(config: &Config) -> Vec<Notice> {
     ns.unowned = false;
     ns.excepted = 2;
     ns.failing = 12;
-    ns.sample[0].message = Some("a <b> & c".into());
-    ns.sample[0].rule = Some("rule".into());
+    ns.sample = std::sync::Arc::new([FailingResource {
+        message: Some("a <b> & c".into()),
+        rule: Some("rule".into()),
+        ..ns.sample[0].clone()
+    }]);
     full.brief = std::sync::Arc::new(PolicyBrief {
         title: "Sample & <policy>".into(),
         description: Some("Why it exists.".into()),
