@@ -478,6 +478,16 @@ fn live_comparison(args: &Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A step of a breakdown: prints, after `indent`, how much heap was freed since the last step.
+fn freed(indent: &'static str) -> impl FnMut(&str) {
+    let mut last = LIVE_BYTES.load(Ordering::SeqCst);
+    move |what: &str| {
+        let now = LIVE_BYTES.load(Ordering::SeqCst);
+        eprintln!("{indent}{what}: {:.1} MB", (last - now) as f64 / 1e6);
+        last = now;
+    }
+}
+
 /// Loads `dir` and prints the peak heap during the load, the heap the inventory keeps, and the
 /// peak RSS (VmHWM) of this process.
 fn child_load(dir: &Path) -> anyhow::Result<()> {
@@ -507,12 +517,7 @@ fn child_load(dir: &Path) -> anyhow::Result<()> {
             (LIVE_BYTES.load(Ordering::SeqCst) - before) as f64 / 1e6
         );
         let mut planned = planned;
-        let mut last = LIVE_BYTES.load(Ordering::SeqCst);
-        let mut step = |what: &str| {
-            let now = LIVE_BYTES.load(Ordering::SeqCst);
-            eprintln!("  {what}: {:.1} MB", (last - now) as f64 / 1e6);
-            last = now;
-        };
+        let mut step = freed("  ");
         for n in &mut planned.notices {
             n.namespaces = Default::default();
         }
@@ -539,12 +544,7 @@ fn child_load(dir: &Path) -> anyhow::Result<()> {
     }
     if std::env::var_os("SCALE_BREAKDOWN").is_some() {
         let mut inv = inv;
-        let mut last = LIVE_BYTES.load(Ordering::SeqCst);
-        let mut step = |what: &str| {
-            let now = LIVE_BYTES.load(Ordering::SeqCst);
-            eprintln!("{what}: {:.1} MB", (last - now) as f64 / 1e6);
-            last = now;
-        };
+        let mut step = freed("");
         drop(std::mem::take(&mut inv.findings));
         step("findings");
         drop(std::mem::take(&mut inv.results));
