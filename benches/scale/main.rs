@@ -509,6 +509,20 @@ fn child_load(dir: &Path) -> anyhow::Result<()> {
         let now = chrono::DateTime::parse_from_rfc3339(NOW)?;
         let before = LIVE_BYTES.load(Ordering::SeqCst);
         PEAK_BYTES.store(before, Ordering::SeqCst);
+        let (history, _) = forewarn::deliver::tick::with_today(
+            Default::default(),
+            std::slice::from_ref(&inv),
+            &config,
+            now,
+        );
+        eprintln!(
+            "today's history: peak {:.1} MB, kept {:.1} MB",
+            (PEAK_BYTES.load(Ordering::SeqCst) - before) as f64 / 1e6,
+            (LIVE_BYTES.load(Ordering::SeqCst) - before) as f64 / 1e6
+        );
+        drop(history);
+        let before = LIVE_BYTES.load(Ordering::SeqCst);
+        PEAK_BYTES.store(before, Ordering::SeqCst);
         let planned = forewarn::plan::plan(std::slice::from_ref(&inv), &config, now);
         eprintln!(
             "plan: {} notices, peak heap above the inventory {:.1} MB, kept {:.1} MB",

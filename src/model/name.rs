@@ -8,7 +8,7 @@
 //! `&str` everywhere (it dereferences to one, compares with one and is ordered and hashed as
 //! one); it must never be used for text that is built per notice (that is an owned `String`).
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::fmt;
@@ -125,6 +125,12 @@ impl PartialEq<Name> for &str {
 impl Serialize for Name {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Name {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(Name::from)
     }
 }
 

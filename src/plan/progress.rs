@@ -9,7 +9,7 @@
 //! [`crate::plan::burndown`]).
 
 use crate::config::Config;
-use crate::inventory::Inventory;
+use crate::inventory::{Inventory, Name};
 use crate::plan::readiness::AuditModes;
 use crate::plan::resolve::Resolved;
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate};
@@ -39,7 +39,7 @@ pub struct Progress {
     pub series: BTreeMap<String, Series>,
     /// Where each validating policy audited at the last record: cluster key → policy label →
     /// namespaces.
-    pub modes: BTreeMap<String, BTreeMap<String, BTreeSet<String>>>,
+    pub modes: BTreeMap<String, BTreeMap<String, BTreeSet<Name>>>,
 }
 
 /// What one tick measured.
@@ -50,8 +50,9 @@ pub struct Measurement {
     /// Cluster key → (policy, team) → counts. Every validating policy has its
     /// [`ALL_TEAMS`] entry (zero included); teams only where something fails or is excepted.
     pub counts: BTreeMap<String, BTreeMap<(String, String), Counts>>,
-    /// Cluster key → policy → namespaces where it audits.
-    pub modes: BTreeMap<String, BTreeMap<String, BTreeSet<String>>>,
+    /// Cluster key → policy → namespaces where it audits (each name held once for all
+    /// policies: a large cluster has thousands of namespaces and every policy names them).
+    pub modes: BTreeMap<String, BTreeMap<String, BTreeSet<Name>>>,
 }
 
 /// The key a cluster's series are recorded under: none with one cluster (so a snapshot

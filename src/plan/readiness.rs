@@ -9,7 +9,7 @@
 //! Audit after the flip are listed apart.
 
 use crate::config::Config;
-use crate::inventory::{Inventory, Mode, Policy, push_sample};
+use crate::inventory::{Inventory, Mode, Name, Policy, push_sample};
 use crate::model::ids::{ClusterName, Destination, Engine, NoticeId, TeamKey};
 use crate::model::time::{EnforceOn, start_of_day};
 use crate::plan::exceptions::{Coverage, coverage, exception_id, is_active};
@@ -505,7 +505,7 @@ pub fn enforced_notices(
     since: &str,
     send_at: DateTime<FixedOffset>,
     enforce: Option<EnforceOn>,
-    only: Option<&std::collections::BTreeSet<String>>,
+    only: Option<&std::collections::BTreeSet<Name>>,
 ) -> Vec<Notice> {
     let (inv, config) = (res.inv, res.config);
     let keep_until = enforce.map_or(send_at, |e| e.instant.fixed_offset().max(send_at));
@@ -520,7 +520,9 @@ pub fn enforced_notices(
         None => crate::plan::flipped_failures(policy, inv),
     };
     for ns in failures {
-        if ns.name == crate::plan::CLUSTER_SCOPED || only.is_some_and(|o| !o.contains(&ns.name)) {
+        if ns.name == crate::plan::CLUSTER_SCOPED
+            || only.is_some_and(|o| !o.contains(ns.name.as_str()))
+        {
             continue;
         }
         let found = res.owner(&ns.name);
@@ -592,20 +594,22 @@ pub fn enforced_notices(
 
 /// Where each validating policy is in Audit, for noticing flips between two inventories:
 /// (cluster, policy label) → namespaces (among those known) where it audits.
-pub type AuditModes = BTreeMap<(ClusterName, String), std::collections::BTreeSet<String>>;
+pub type AuditModes = BTreeMap<(ClusterName, String), std::collections::BTreeSet<Name>>;
 
 pub fn audit_modes(clusters: &[Inventory]) -> AuditModes {
     let mut out = AuditModes::new();
     for inv in clusters {
+        let names: Vec<Name> = inv.namespaces.keys().map(Name::from).collect();
         for p in inv.policies.iter().filter(|p| p.is_validating()) {
             let auditing = inv
                 .namespaces
                 .values()
-                .filter(|ns| {
+                .zip(&names)
+                .filter(|(ns, _)| {
                     p.reaches(&ns.name, &ns.labels)
                         && p.mode_for(None, &ns.name, &ns.labels) == Mode::Audit
                 })
-                .map(|ns| ns.name.clone())
+                .map(|(_, name)| name.clone())
                 .collect();
             out.insert((inv.cluster.clone(), p.label.clone()), auditing);
         }
@@ -632,7 +636,7 @@ pub fn flip_notices(
             let (Some(was), Some(is)) = (before.get(&key), now_modes.get(&key)) else {
                 continue;
             };
-            let flipped: std::collections::BTreeSet<String> = was.difference(is).cloned().collect();
+            let flipped: std::collections::BTreeSet<Name> = was.difference(is).cloned().collect();
             if flipped.is_empty() {
                 continue;
             }

@@ -65,7 +65,7 @@ struct WireCluster {
     #[serde(default)]
     series: BTreeMap<String, BTreeMap<String, String>>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    modes: BTreeMap<String, BTreeSet<String>>,
+    modes: BTreeMap<String, BTreeSet<crate::model::name::Name>>,
 }
 
 fn token(c: Option<&Counts>) -> String {
@@ -197,7 +197,14 @@ pub fn decode(bytes: &[u8]) -> Result<Progress, String> {
             out.series.insert(cluster.clone(), series);
         }
         if !c.modes.is_empty() {
-            out.modes.insert(cluster, c.modes);
+            // Every policy names the same namespaces: each name is held once.
+            let mut names = crate::model::name::Names::default();
+            let modes = c
+                .modes
+                .into_iter()
+                .map(|(policy, set)| (policy, set.iter().map(|n| names.intern(n)).collect()))
+                .collect();
+            out.modes.insert(cluster, modes);
         }
     }
     Ok(out)
@@ -468,7 +475,7 @@ mod tests {
         p.modes
             .entry(String::new())
             .or_default()
-            .insert("pol".into(), BTreeSet::from(["web".to_string()]));
+            .insert("pol".into(), BTreeSet::from(["web".into()]));
         let bytes = encode(&p);
         let text = String::from_utf8_lossy(&bytes);
         assert!(text.contains(r#""":"23/2,21/2*2,20""#), "{text}");
@@ -514,7 +521,9 @@ mod tests {
                 }
             }
         }
-        let namespaces: BTreeSet<String> = (0..300).map(|i| format!("namespace-{i:03}")).collect();
+        let namespaces: BTreeSet<crate::model::name::Name> = (0..300)
+            .map(|i| format!("namespace-{i:03}").into())
+            .collect();
         let modes = p.modes.entry(String::new()).or_default();
         for policy in 0..100 {
             modes.insert(
