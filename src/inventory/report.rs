@@ -7,8 +7,9 @@
 //! skipped, so deserialising never fails on the shape of a report — only on syntax or a key
 //! given twice, which the caller hands to the `Value` path. The same [`Report`] is read from a
 //! `serde_json::Value` (a YAML document, the live watch) and straight from the bytes of a JSON
-//! file (the snapshot's fast path), and [`read_report`] folds it the same way into any
-//! [`Fold`]: the checks, their order and their messages are written once. Only counts and a
+//! file (the snapshot's fast path), and [`read_report`] folds it the same way into the
+//! inventory's results store and findings: the checks, their order and their messages are
+//! written once, and every string kept is a shared name. Only counts and a
 //! bounded sample of failing resources are kept; the report itself is dropped, so memory grows
 //! with policies × namespaces, never with results. It must never panic on any input.
 
