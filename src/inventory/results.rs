@@ -421,11 +421,6 @@ impl PartialEq for Results {
 }
 
 impl Results {
-    /// The shared copy of `s`, for what is added next (samples, findings).
-    pub fn name(&mut self, s: &str) -> Name {
-        self.names.intern(s)
-    }
-
     /// The shared names, for what is added next.
     pub fn names(&mut self) -> &mut Names {
         &mut self.names
@@ -651,14 +646,6 @@ impl Results {
 
     pub fn keys(&self) -> impl Iterator<Item = ResultKeyRef<'_>> {
         self.iter().map(|(k, _)| k)
-    }
-
-    pub fn values(&self) -> impl Iterator<Item = &ResultSummary> {
-        self.entries.iter().map(|(_, s)| s)
-    }
-
-    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut ResultSummary> {
-        self.entries.iter_mut().map(|(_, s)| s)
     }
 
     pub fn len(&self) -> usize {
