@@ -184,14 +184,7 @@ fn resource(namespace: &str, kind: &str, name: &str) -> Question {
 
 /// Keeps user input quoted in error messages short.
 fn shorten(s: &str) -> String {
-    const MAX: usize = 40;
-    if s.chars().count() <= MAX {
-        s.to_string()
-    } else {
-        let mut out: String = s.chars().take(MAX).collect();
-        out.push('…');
-        out
-    }
+    crate::model::words::shorten(s, 40)
 }
 
 /// Maps the common lower-case, plural and short spellings of a Kubernetes kind to its

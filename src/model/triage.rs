@@ -276,14 +276,7 @@ impl Answers {
 
 /// Keeps text quoted in messages short.
 fn shorten(s: &str) -> String {
-    const MAX: usize = 60;
-    if s.chars().count() <= MAX {
-        s.to_string()
-    } else {
-        let mut out: String = s.chars().take(MAX).collect();
-        out.push('…');
-        out
-    }
+    super::words::shorten(s, 60)
 }
 
 /// A [`PolicyRef`] as stored: `{"kind", "namespace"?, "name"}`.

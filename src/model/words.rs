@@ -1,4 +1,4 @@
-//! Words shared by messages and problems: singular and plural.
+//! Words shared by messages and problems: singular and plural, and quoted text kept short.
 //!
 //! Pure text helpers; the sentences themselves live in `templates/`.
 
@@ -30,6 +30,14 @@ pub fn relative_days(days: i64) -> String {
     }
 }
 
+/// `text` as quoted in a message: at most `max` characters, with `…` when cut.
+pub fn shorten(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_string(),
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -43,5 +51,11 @@ mod tests {
         assert_eq!(relative_days(1), "tomorrow");
         assert_eq!(relative_days(3), "in 3 days");
         assert_eq!(relative_days(-2), "2 days ago");
+    }
+
+    #[test]
+    fn shorten_cuts_on_characters() {
+        assert_eq!(shorten("abc", 3), "abc");
+        assert_eq!(shorten("ééééé", 3), "ééé…");
     }
 }

@@ -758,23 +758,30 @@ mod tests {
                "results": [{"policy": "p", "rule": "r", "result": outcome, "message": message}]})
     }
 
-    #[test]
-    fn batches_on_any_number_of_threads_read_as_the_whole_text() {
-        let mut items: Vec<serde_json::Value> = (0..40)
+    /// `n` reports in four namespaces (every third failing, each with its `message`), then
+    /// copies of earlier objects far enough to be in later batches (one the same, one not), a
+    /// report with a bad result, and a Namespace.
+    fn reports(n: usize, message: impl Fn(usize) -> String) -> Vec<serde_json::Value> {
+        let mut items: Vec<serde_json::Value> = (0..n)
             .map(|i| {
                 report(
                     &format!("ns-{}", i % 4),
                     &format!("r{i}"),
                     if i % 3 == 0 { "fail" } else { "pass" },
-                    &format!("m \"{i}\" \u{e9}"),
+                    &message(i),
                 )
             })
             .collect();
-        // Copies of earlier objects, far enough to be in later batches: one the same, one not.
-        items.push(report("ns-1", "r1", "pass", "m \"1\" \u{e9}"));
+        items.push(report("ns-1", "r1", "pass", &message(1)));
         items.push(report("ns-2", "r2", "fail", "changed"));
         items.push(report("ns-0", "bad", "fial", ""));
         items.push(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ns-0"}}));
+        items
+    }
+
+    #[test]
+    fn batches_on_any_number_of_threads_read_as_the_whole_text() {
+        let mut items = reports(40, |i| format!("m \"{i}\" \u{e9}"));
         items.push(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}));
         // kubectl writes `kind` after `items`.
         let text = format!(
@@ -803,20 +810,7 @@ mod tests {
 
     #[test]
     fn a_block_yaml_list_reads_as_the_whole_document() {
-        let mut items: Vec<serde_json::Value> = (0..30)
-            .map(|i| {
-                report(
-                    &format!("ns-{}", i % 4),
-                    &format!("r{i}"),
-                    if i % 3 == 0 { "fail" } else { "pass" },
-                    &format!("m: '{i}' # \u{e9}"),
-                )
-            })
-            .collect();
-        items.push(report("ns-1", "r1", "pass", "m: '1' # \u{e9}"));
-        items.push(report("ns-2", "r2", "fail", "changed"));
-        items.push(report("ns-0", "bad", "fial", ""));
-        items.push(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ns-0"}}));
+        let mut items = reports(30, |i| format!("m: '{i}' # \u{e9}"));
         items.push(json!(null));
         let mut entries = String::new();
         for item in &items {
